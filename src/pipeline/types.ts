@@ -7,6 +7,8 @@ export interface SourcePos {
   col: number;
   /** Length of the underlined range (0 = a single caret). */
   length?: number;
+  /** The source line itself when it is not in a file on disk (e.g. a `--set` argument, file `--set`). */
+  text?: string;
 }
 
 /** A user-facing error or warning, printed as `file:line:col message` with an underline. */
@@ -50,6 +52,12 @@ export interface StageSpec {
   /** Where the stage is defined, and where each of its keys is (for errors raised later). */
   pos: SourcePos;
   keyPos: Record<string, SourcePos>;
+  /** Where each key's value is, same keys as keyPos (`params.size` -> the `224`), for type errors. */
+  valuePos?: Record<string, SourcePos>;
+  /** The stage's `description`, if any. */
+  description?: string;
+  /** The foreach item this stage was expanded from (undefined when not expanded). */
+  item?: unknown;
 }
 
 export interface Pipeline {
@@ -64,4 +72,6 @@ export interface Pipeline {
   stages: StageSpec[];
   /** Files whose content defines this pipeline (the YAML and any `extends` parents), for watch mode. */
   sources: string[];
+  /** The pipeline's `description`, if any. */
+  description?: string;
 }

@@ -1,0 +1,121 @@
+/**
+ * Loading a pipeline: YAML (+ `extends`) -> schema check -> vars and `--set` -> foreach expansion
+ * and templating -> needs -> cmd templating -> modules -> topological order.
+ *
+ * Every user mistake becomes a Diagnostic with file, line, column and key path; the loader goes as
+ * far as it sensibly can so one run reports as many independent errors as possible.
+ */
+import { basename, extname, resolve } from 'node:path';
+import { err, ok, type Result } from '../result.js';
+import { keyPath } from './diagnostics.js';
+import { loadMerged } from './extends.js';
+import { sanitizeStageRef } from './foreach.js';
+import { ModuleResolver, type ModuleRef } from './modules.js';
+import { resolveNeeds } from './needs.js';
+import { applyVarSets, parseSets } from './set-overrides.js';
+import { buildSpec } from './stage-spec.js';
+import { applyStageSets, expandStages, validateInstances, type Instance } from './stage-instances.js';
+import { templateNode } from './template.js';
+import { topoSort } from './toposort.js';
+import { emptyMap, toJS, type PMap } from './tree.js';
+import type { Diagnostic, Pipeline, StageSpec } from './types.js';
+import { validatePipelineRoot } from './validate.js';
+import { resolveVars, type ResolvedVars } from './vars.js';
+
+export interface LoadOptions {
+  /** `--set` arguments: `STAGE.KEY=VALUE`, `STAGE.a.b=VALUE`, `vars.NAME=VALUE`. */
+  sets?: string[];
+  /** Working folder (deps, uses and export paths are relative to it); defaults to process.cwd(). */
+  workdir?: string;
+}
+
+/** The same error reported for each foreach member of one source line: keep one. */
+function dedupe(diags: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diags.filter((d) => {
+    const id = `${d.message}\0${d.pos?.file}:${d.pos?.line}:${d.pos?.col}\0${d.key}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
+/** Template the `cmd` of a cmd stage now that its params and needs are final. */
+function templateCmd(inst: Instance, needs: string[], vars: ResolvedVars, diags: Diagnostic[]): string | undefined {
+  const e = inst.body.entries.get('cmd');
+  if (!e) return undefined;
+  const params = inst.body.entries.get('params');
+  const scope = {
+    vars: vars.lookup,
+    ...(inst.item ? { item: inst.item } : {}),
+    cmd: { params: params ? toJS(params.value) : {}, needs: new Set(needs), sanitize: sanitizeStageRef },
+  };
+  const node = templateNode(e.value, ['stages', inst.group, 'cmd'], scope, diags);
+  return node.kind === 'scalar' ? String(node.value) : undefined;
+}
+
+function uses(inst: Instance, resolver: ModuleResolver, diags: Diagnostic[]): ModuleRef | undefined {
+  const e = inst.body.entries.get('uses');
+  if (!e || e.value.kind !== 'scalar' || typeof e.value.value !== 'string') return undefined;
+  return resolver.resolve(e.value.value, e.value.pos, keyPath('stages', inst.group, 'uses'), diags);
+}
+
+/** Load, check and resolve a pipeline file. */
+export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipeline, Diagnostic[]> {
+  const workdir = resolve(opts.workdir ?? process.cwd());
+  const merged = loadMerged(file);
+  if (!merged.ok) return merged;
+  const { root, sources } = merged.value;
+  const diags = validatePipelineRoot(root);
+  const overrides = parseSets(opts.sets ?? [], diags);
+  const top = root.kind === 'map' ? root : emptyMap(root.pos);
+  const varsNode = top.entries.get('vars')?.value;
+  const stagesNode = top.entries.get('stages')?.value;
+  // Without a usable vars or stages map nothing below means anything (the schema said why).
+  if ((varsNode && varsNode.kind !== 'map') || stagesNode?.kind !== 'map') return err(dedupe(diags));
+
+  const vars = resolveVars(applyVarSets(varsNode as PMap | undefined, overrides, diags), diags);
+  const instances = expandStages(stagesNode, vars, diags);
+  applyStageSets(instances, overrides, stagesNode.entries.keys(), diags);
+  validateInstances(instances, diags);
+  const seen = new Map<string, Instance>();
+  for (const inst of instances) {
+    if (seen.has(inst.name)) {
+      diags.push({ severity: 'error', message: `two stages are named "${inst.name}" (foreach labels collide)`, key: keyPath('stages', inst.group), pos: inst.keyPos });
+    }
+    seen.set(inst.name, inst);
+  }
+  const edges = resolveNeeds(instances, diags);
+
+  const seedNode = top.entries.get('seed')?.value;
+  const pipelineSeed = seedNode?.kind === 'scalar' && typeof seedNode.value === 'number' ? seedNode.value : 0;
+  const resolver = new ModuleResolver(workdir);
+  const specs = new Map<string, StageSpec>();
+  for (const inst of instances) {
+    if (!inst.valid) continue;
+    const needs = (edges.get(inst.name) ?? []).map((e) => e.to);
+    const cmd = templateCmd(inst, needs, vars, diags);
+    const mod = cmd === undefined ? uses(inst, resolver, diags) : undefined;
+    specs.set(inst.name, buildSpec(inst, needs, mod, cmd, pipelineSeed, diags));
+  }
+  if (diags.some((d) => d.severity === 'error')) return err(dedupe(diags));
+
+  const groupOf = new Map(instances.map((i) => [i.name, i.group]));
+  const order = topoSort(
+    instances.map((i) => i.name),
+    edges,
+    (name) => groupOf.get(name) ?? name,
+  );
+  if (!order.ok) return order;
+  const pipeline: Pipeline = {
+    file: resolve(file),
+    name: basename(file, extname(file)),
+    workdir,
+    vars: vars.values,
+    stages: order.value.map((name) => specs.get(name) as StageSpec),
+    sources,
+  };
+  const description = top.entries.get('description')?.value;
+  if (description?.kind === 'scalar' && typeof description.value === 'string') pipeline.description = description.value;
+  return ok(pipeline);
+}

@@ -1,0 +1,114 @@
+/** Parse a YAML file into a positioned tree (tree.ts), with syntax errors as Diagnostics. */
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
+import { err, ok, type Result } from '../result.js';
+import { displayFile, error, keyPath } from './diagnostics.js';
+import type { Diagnostic, SourcePos } from './types.js';
+import type { PEntry, PNode, Scalar } from './tree.js';
+
+interface Ctx {
+  file: string;
+  text: string;
+  lc: LineCounter;
+  doc: Document;
+  diags: Diagnostic[];
+  /** Aliases being expanded, to stop `a: &x [*x]`-style recursion. */
+  expanding: Set<YamlNode>;
+}
+
+function posOf(ctx: Ctx, start: number, end: number): SourcePos {
+  const { line, col } = ctx.lc.linePos(start);
+  // Underline to the end of the range, but never past the end of its first line.
+  const nl = ctx.text.indexOf('\n', start);
+  const lineEnd = nl < 0 ? ctx.text.length : nl;
+  return { file: ctx.file, line, col, length: Math.max(1, Math.min(end, lineEnd) - start) };
+}
+
+function rangeOf(node: { range?: [number, number, number] | null }): [number, number] {
+  return node.range ? [node.range[0], node.range[1]] : [0, 0];
+}
+
+function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode {
+  if (node === null || node === undefined) return { kind: 'scalar', value: null, pos: at };
+  if (isAlias(node)) {
+    const target = node.resolve(ctx.doc);
+    const [s, e] = rangeOf(node);
+    if (!target || ctx.expanding.has(target)) {
+      ctx.diags.push(error(target ? `alias *${node.source} refers to itself` : `unknown alias *${node.source}`, posOf(ctx, s, e), keyPath(...path)));
+      return { kind: 'scalar', value: null, pos: posOf(ctx, s, e) };
+    }
+    ctx.expanding.add(target);
+    const value = convert(ctx, target, path, posOf(ctx, s, e));
+    ctx.expanding.delete(target);
+    return value;
+  }
+  if (isScalar(node)) {
+    const [s, e] = rangeOf(node);
+    // A `key:` with no value has an empty range: point at the key instead.
+    const pos = e > s ? posOf(ctx, s, e) : at;
+    const v = node.value;
+    const value: Scalar = v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
+    return typeof value === 'string' ? { kind: 'scalar', value, pos, raw: ctx.text.slice(s, e) } : { kind: 'scalar', value, pos };
+  }
+  if (isSeq(node)) {
+    const [s, e] = rangeOf(node);
+    return { kind: 'seq', items: node.items.map((item, i) => convert(ctx, item, [...path, String(i)], at)), pos: posOf(ctx, s, e) };
+  }
+  if (isMap(node)) {
+    const [s, e] = rangeOf(node);
+    const entries = new Map<string, PEntry>();
+    for (const pair of node.items) {
+      const keyNode = pair.key as YamlNode | null;
+      const [ks, ke] = keyNode && 'range' in keyNode ? rangeOf(keyNode) : [s, s];
+      const keyPos = posOf(ctx, ks, ke);
+      if (keyNode !== null && !isScalar(keyNode)) {
+        ctx.diags.push(error('a key must be a plain name, not a list or map', keyPos, keyPath(...path)));
+        continue;
+      }
+      const key = keyNode === null ? '' : String(keyNode.value);
+      const first = entries.get(key);
+      if (first) {
+        const where = `${first.keyPos.line}:${first.keyPos.col}`;
+        ctx.diags.push(
+          error(`duplicate key "${key}" in ${path.length ? keyPath(...path) : 'the top level'} (first defined at line ${first.keyPos.line})`, keyPos, keyPath(...path, key), undefined, [
+            { message: `first "${key}" at ${where}`, pos: first.keyPos },
+          ]),
+        );
+        continue;
+      }
+      entries.set(key, { key, keyPos, value: convert(ctx, pair.value, [...path, key], keyPos) });
+    }
+    return { kind: 'map', entries, pos: posOf(ctx, s, e) };
+  }
+  const [s, e] = rangeOf(node as { range?: [number, number, number] });
+  ctx.diags.push(error('unsupported YAML node', posOf(ctx, s, e), keyPath(...path)));
+  return { kind: 'scalar', value: null, pos: posOf(ctx, s, e) };
+}
+
+/** Parse YAML source text; `file` is used for positions only. */
+export function parseYamlTree(file: string, text: string): Result<PNode, Diagnostic[]> {
+  const lc = new LineCounter();
+  // uniqueKeys off: duplicates are reported by convert() with a key path and both positions.
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
+  const ctx: Ctx = { file, text, lc, doc, diags: [], expanding: new Set() };
+  for (const e of doc.errors) {
+    const [s, end] = e.pos;
+    ctx.diags.push(error(`YAML syntax: ${e.message.split('\n')[0]}`, posOf(ctx, s, Math.max(end, s + 1)), ''));
+  }
+  if (ctx.diags.length > 0) return err(ctx.diags);
+  const root = convert(ctx, doc.contents, [], { file, line: 1, col: 1, length: 1 });
+  return ctx.diags.length > 0 ? err(ctx.diags) : ok(root);
+}
+
+/** Read and parse a YAML file. */
+export function readYamlTree(file: string, at?: SourcePos, key = ''): Result<PNode, Diagnostic[]> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const what = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot read (${code ?? String(e)})`;
+    return err([error(`${displayFile(file)}: ${what}`, at, key)]);
+  }
+  return parseYamlTree(file, text);
+}
