@@ -22,6 +22,17 @@ export function error(
   return d;
 }
 
+/** Drop repeats of the same message at the same place (foreach members share their source lines). */
+export function dedupe(diags: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return diags.filter((d) => {
+    const id = `${d.message}\0${d.pos?.file}:${d.pos?.line}:${d.pos?.col}\0${d.key}`;
+    if (seen.has(id)) return false;
+    seen.add(id);
+    return true;
+  });
+}
+
 /** Dotted display path of key segments: `stages.pad.params.size`. */
 export function keyPath(...segments: Array<string | number>): string {
   return segments.join('.');

@@ -7,7 +7,7 @@
  */
 import { basename, extname, resolve } from 'node:path';
 import { err, ok, type Result } from '../result.js';
-import { keyPath } from './diagnostics.js';
+import { dedupe, keyPath } from './diagnostics.js';
 import { loadMerged } from './extends.js';
 import { sanitizeStageRef } from './foreach.js';
 import { ModuleResolver, type ModuleRef } from './modules.js';
@@ -27,17 +27,6 @@ export interface LoadOptions {
   sets?: string[];
   /** Working folder (deps, uses and export paths are relative to it); defaults to process.cwd(). */
   workdir?: string;
-}
-
-/** The same error reported for each foreach member of one source line: keep one. */
-function dedupe(diags: Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return diags.filter((d) => {
-    const id = `${d.message}\0${d.pos?.file}:${d.pos?.line}:${d.pos?.col}\0${d.key}`;
-    if (seen.has(id)) return false;
-    seen.add(id);
-    return true;
-  });
 }
 
 /** Template the `cmd` of a cmd stage now that its params and needs are final. */

@@ -72,11 +72,19 @@ export function emptyMap(pos: SourcePos): PMap {
   return { kind: 'map', entries: new Map(), pos };
 }
 
-/** Human name of a node's type, for "expected X, got Y" messages. */
+/** Human words for a plain value, for "expected X, got Y" messages: `a map`, `string "abc"`. */
+export function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (value === null || value === undefined) return 'null';
+  if (typeof value === 'object') return 'a map';
+  return `${typeof value} ${JSON.stringify(value)}`;
+}
+
+/** Human words for a node's value (see describe). */
 export function kindName(node: PNode): string {
   if (node.kind === 'map') return 'a map';
   if (node.kind === 'seq') return 'a list';
-  return node.value === null ? 'null' : `${typeof node.value} ${JSON.stringify(node.value)}`;
+  return describe(node.value);
 }
 
 /**

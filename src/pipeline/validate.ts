@@ -9,8 +9,8 @@ import { TAILOR_ROOT } from '../paths.js';
 import { error, keyPath } from './diagnostics.js';
 import { didYouMean } from './levenshtein.js';
 import { validateRoot as generatedRoot, validateStage as generatedStage } from './schema-validate.generated.js';
-import { kindName, locate, toJS, type PNode } from './tree.js';
-import type { Diagnostic } from './types.js';
+import { describe, locate, toJS, type PNode } from './tree.js';
+import type { Diagnostic, SourcePos } from './types.js';
 
 type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
 const rootValidator = generatedRoot as unknown as Validate;
@@ -56,70 +56,100 @@ function nestedUnder(errors: ErrorObject[]): Set<ErrorObject> {
   return new Set(errors.filter((e) => parents.some((p) => p !== e && e.schemaPath.startsWith(`${p.schemaPath}/`))));
 }
 
+/** What the error mapper needs to know about the validated data: values and where they are. */
+export interface Locator {
+  /** The value at `path`, where it is written, and where its key is (for the deepest part found). */
+  find(path: string[]): { value: unknown; pos: SourcePos; keyPos?: SourcePos; path: string[] };
+  /** Where key `key` of the map at `path` is written. */
+  keyPos(path: string[], key: string): SourcePos | undefined;
+}
+
+/** A Locator over a positioned tree. */
+export function treeLocator(root: PNode): Locator {
+  const pointer = (path: string[]) => path.map((p) => `/${p.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+  return {
+    find(path) {
+      const at = locate(root, pointer(path));
+      return { value: toJS(at.node), pos: at.node.pos, keyPos: at.keyPos, path: at.path };
+    },
+    keyPos(path, key) {
+      const at = locate(root, pointer(path));
+      return at.node.kind === 'map' ? at.node.entries.get(key)?.keyPos : undefined;
+    },
+  };
+}
+
+function pointerPath(pointer: string): string[] {
+  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
 /**
- * Turn ajv errors into Diagnostics. `root` is the validated tree, `prefix` the key path of that
- * tree in the pipeline (['stages', 'pad'] for a stage), `schemaBase` the schema '#' refers to.
- * Only generic messages live here; each knows where to point: an unknown key at the key, a wrong
- * value at the value.
+ * Turn ajv errors into Diagnostics. `prefix` is the key path of the validated value in the
+ * pipeline (['stages', 'pad'] for a stage), `schemaBase` the schema that '#' refers to, `noun` what
+ * its keys are called in messages. Each error points where the fix goes: an unknown key at the key,
+ * a wrong value at the value.
  */
-export function mapAjvErrors(errors: ErrorObject[], root: PNode, prefix: string[], schemaBase: unknown): Diagnostic[] {
+export function mapAjvErrors(errors: ErrorObject[], loc: Locator, prefix: string[], schemaBase: unknown, noun = 'key'): Diagnostic[] {
   const skip = nestedUnder(errors);
   const out: Diagnostic[] = [];
   for (const e of errors) {
     if (skip.has(e)) continue;
-    const at = locate(root, e.instancePath);
+    const at = loc.find(pointerPath(e.instancePath));
     const path = [...prefix, ...at.path];
     const where = path.length ? keyPath(...path) : 'the top level';
     const params = e.params as Record<string, unknown>;
+    const got = describe(at.value);
     switch (e.keyword) {
       case 'additionalProperties': {
         const key = String(params.additionalProperty);
-        const keyPos = at.node.kind === 'map' ? at.node.entries.get(key)?.keyPos : undefined;
         const parent = schemaAt(schemaBase, e.schemaPath.replace(/\/additionalProperties$/, '')) as { properties?: Schema } | undefined;
         const hint = didYouMean(key, Object.keys(parent?.properties ?? {}));
-        out.push(error(`unknown key "${key}" in ${where}`, keyPos ?? at.node.pos, keyPath(...path, key), hint));
+        out.push(error(`unknown ${noun} "${key}" in ${where}`, loc.keyPos(at.path, key) ?? at.pos, keyPath(...path, key), hint));
         break;
       }
       case 'required':
-        out.push(error(`missing key "${String(params.missingProperty)}" in ${where}`, at.keyPos ?? at.node.pos, keyPath(...path, String(params.missingProperty))));
+        out.push(error(`missing ${noun} "${String(params.missingProperty)}" in ${where}`, at.keyPos ?? at.pos, keyPath(...path, String(params.missingProperty))));
         break;
       case 'type':
-        out.push(error(`${where} must be ${typeWords(params.type)}, got ${kindName(at.node)}`, at.node.pos, keyPath(...path)));
+        out.push(error(`${where} must be ${typeWords(params.type)}, got ${got}`, at.pos, keyPath(...path)));
+        break;
+      case 'enum':
+        out.push(error(`${where} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${got}`, at.pos, keyPath(...path)));
         break;
       case 'oneOf':
       case 'anyOf': {
-        // The only composite in the schema is "exactly one of uses/cmd": say which way it failed.
+        // The composite in the pipeline schema is "exactly one of uses/cmd": say which way it failed.
         const branches = schemaAt(schemaBase, e.schemaPath) as Array<{ required?: string[] }> | undefined;
         const keys = (branches ?? []).flatMap((b) => b.required ?? []);
-        const present = keys.filter((k) => at.node.kind === 'map' && at.node.entries.has(k));
+        const value = at.value !== null && typeof at.value === 'object' ? at.value : {};
+        const present = keys.filter((k) => Object.hasOwn(value, k));
         if (keys.length > 0 && present.length > 1) {
-          const second = at.node.kind === 'map' ? at.node.entries.get(present[1] ?? '')?.keyPos : undefined;
-          out.push(error(`${where} has both ${present.map((k) => `"${k}"`).join(' and ')}; keep one`, second ?? at.node.pos, keyPath(...path)));
+          const second = loc.keyPos(at.path, present[1] ?? '');
+          out.push(error(`${where} has both ${present.map((k) => `"${k}"`).join(' and ')}; keep one`, second ?? at.pos, keyPath(...path)));
         } else if (keys.length > 0) {
-          out.push(error(`${where} needs ${keys.map((k) => `"${k}"`).join(' or ')}`, at.keyPos ?? at.node.pos, keyPath(...path)));
+          out.push(error(`${where} needs ${keys.map((k) => `"${k}"`).join(' or ')}`, at.keyPos ?? at.pos, keyPath(...path)));
         } else {
-          out.push(error(`${where} ${e.message ?? 'is invalid'}`, at.node.pos, keyPath(...path)));
+          out.push(error(`${where} ${e.message ?? 'is invalid'}, got ${got}`, at.pos, keyPath(...path)));
         }
         break;
       }
       case 'propertyNames': {
         const name = String(params.propertyName);
-        const keyPos = at.node.kind === 'map' ? at.node.entries.get(name)?.keyPos : undefined;
-        const what = path.length === 1 && path[0] === 'stages' ? 'stage name' : 'key';
-        out.push(error(`bad ${what} "${name}" in ${where}: use only letters, digits, ".", "_" and "-"`, keyPos ?? at.node.pos, keyPath(...path, name)));
+        const what = path.length === 1 && path[0] === 'stages' ? 'stage name' : noun;
+        out.push(error(`bad ${what} "${name}" in ${where}: use only letters, digits, ".", "_" and "-"`, loc.keyPos(at.path, name) ?? at.pos, keyPath(...path, name)));
         break;
       }
       case 'pattern':
-        out.push(error(params.pattern === '\\S' ? `${where} must not be empty` : `${where} must match ${String(params.pattern)}`, at.node.pos, keyPath(...path)));
+        out.push(error(params.pattern === '\\S' ? `${where} must not be empty` : `${where} must match ${String(params.pattern)}, got ${got}`, at.pos, keyPath(...path)));
         break;
       case 'minimum':
       case 'maximum':
       case 'exclusiveMinimum':
       case 'exclusiveMaximum':
-        out.push(error(`${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${JSON.stringify(toJS(at.node))}`, at.node.pos, keyPath(...path)));
+        out.push(error(`${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${JSON.stringify(at.value)}`, at.pos, keyPath(...path)));
         break;
       default:
-        out.push(error(`${where} ${e.message ?? 'is invalid'}`, at.node.pos, keyPath(...path)));
+        out.push(error(`${where} ${e.message ?? 'is invalid'}, got ${got}`, at.pos, keyPath(...path)));
     }
   }
   return out;
@@ -132,11 +162,11 @@ export function mapAjvErrors(errors: ErrorObject[], root: PNode, prefix: string[
 export function validatePipelineRoot(root: PNode): Diagnostic[] {
   if (rootValidator(toJS(root))) return [];
   const errors = (rootValidator.errors ?? []).filter((e) => !/^\/stages\/[^/]+/.test(e.instancePath));
-  return mapAjvErrors(errors, root, [], schemaJson());
+  return mapAjvErrors(errors, treeLocator(root), [], schemaJson());
 }
 
 /** Check one stage body (after templating) against `definitions/stage`; `group` names it in key paths. */
 export function validateStageBody(body: PNode, group: string): Diagnostic[] {
   if (stageValidator(toJS(body))) return [];
-  return mapAjvErrors(stageValidator.errors ?? [], body, ['stages', group], schemaAt(schemaJson(), '#/definitions/stage'));
+  return mapAjvErrors(stageValidator.errors ?? [], treeLocator(body), ['stages', group], schemaAt(schemaJson(), '#/definitions/stage'));
 }
