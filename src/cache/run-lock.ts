@@ -20,7 +20,7 @@
  *        v                                          v
  *     wait (onWait once per holder), poll ───> try create … until waitSeconds, then Err(holder)
  */
-import { linkSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -88,6 +88,7 @@ interface Observed {
 
 /** Acquire the run lock of `cacheDir`: Ok(lock), or Err(holder) when still held after waiting. */
 export async function acquireRunLock(cacheDir: string, opts: AcquireOptions = {}): Promise<Result<RunLock, LockHolder>> {
+  mkdirSync(cacheDir, { recursive: true });
   const path = join(cacheDir, LOCK_FILE);
   const staleMs = opts.staleMs ?? 30_000;
   const pollMs = opts.pollMs ?? 250;
