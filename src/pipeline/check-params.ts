@@ -53,7 +53,8 @@ export async function checkStageParams(p: Pipeline): Promise<Diagnostic[]> {
     if (!load) {
       load = loadStageModule(module).then(
         (def): Loaded => ({ def }),
-        (e: unknown): Loaded => ({ error: (e instanceof Error ? e.message : String(e)).split('\n')[0] ?? 'unknown error' }),
+        // The loader's message may start with the module path, which the Diagnostic says already.
+        (e: unknown): Loaded => ({ error: ((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '').replace(`${module}: `, '') }),
       );
       loads.set(module, load);
     }

@@ -60,14 +60,15 @@ function sourceLine(pos: SourcePos): string | undefined {
 function snippet(pos: SourcePos, color: boolean): string {
   const line = sourceLine(pos);
   if (line === undefined) return '';
-  const gutter = String(pos.line).length + 1;
+  const num = ` ${pos.line} `;
+  const blank = ' '.repeat(num.length);
   const start = Math.max(0, Math.min(pos.col - 1, line.length));
   // Keep tabs so the caret lines up under tab-indented text.
   const pad = line.slice(0, start).replace(/[^\t]/g, ' ');
   const span = Math.max(1, Math.min(pos.length ?? 1, Math.max(1, line.length - start)));
   const mark = '^' + '~'.repeat(span - 1);
   const paint = (s: string) => (color ? `${ansi.green}${s}${ansi.reset}` : s);
-  return `\n${' '.repeat(gutter)}| ${line}\n${' '.repeat(gutter)}| ${pad}${paint(mark)}`;
+  return `\n${num}| ${line}\n${blank}| ${pad}${paint(mark)}`;
 }
 
 function where(pos: SourcePos | undefined): string {

@@ -7,7 +7,7 @@
  */
 import { basename, extname, resolve } from 'node:path';
 import { err, ok, type Result } from '../result.js';
-import { dedupe, keyPath } from './diagnostics.js';
+import { SET_FILE, dedupe, keyPath } from './diagnostics.js';
 import { loadMerged } from './extends.js';
 import { sanitizeStageRef } from './foreach.js';
 import { ModuleResolver, type ModuleRef } from './modules.js';
@@ -27,6 +27,15 @@ export interface LoadOptions {
   sets?: string[];
   /** Working folder (deps, uses and export paths are relative to it); defaults to process.cwd(). */
   workdir?: string;
+}
+
+/** Diagnostics without repeats, in reading order: the pipeline file, its parents, then `--set`. */
+function report(diags: Diagnostic[], sources: string[]): Diagnostic[] {
+  const rank = (d: Diagnostic) => {
+    const i = d.pos ? sources.indexOf(d.pos.file) : -1;
+    return i >= 0 ? i : sources.length + (d.pos?.file === SET_FILE ? 1 : 0);
+  };
+  return dedupe(diags).sort((a, b) => rank(a) - rank(b) || (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
 }
 
 /** Template the `cmd` of a cmd stage now that its params and needs are final. */
@@ -61,7 +70,7 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
   const varsNode = top.entries.get('vars')?.value;
   const stagesNode = top.entries.get('stages')?.value;
   // Without a usable vars or stages map nothing below means anything (the schema said why).
-  if ((varsNode && varsNode.kind !== 'map') || stagesNode?.kind !== 'map') return err(dedupe(diags));
+  if ((varsNode && varsNode.kind !== 'map') || stagesNode?.kind !== 'map') return err(report(diags, sources));
 
   const vars = resolveVars(applyVarSets(varsNode as PMap | undefined, overrides, diags), diags);
   const instances = expandStages(stagesNode, vars, diags);
@@ -87,7 +96,7 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
     const mod = cmd === undefined ? uses(inst, resolver, diags) : undefined;
     specs.set(inst.name, buildSpec(inst, needs, mod, cmd, pipelineSeed, diags));
   }
-  if (diags.some((d) => d.severity === 'error')) return err(dedupe(diags));
+  if (diags.some((d) => d.severity === 'error')) return err(report(diags, sources));
 
   const groupOf = new Map(instances.map((i) => [i.name, i.group]));
   const order = topoSort(

@@ -49,7 +49,7 @@ export class ModuleResolver {
     if (isModulePath(uses)) {
       const module = isAbsolute(uses) ? uses : resolve(this.workdir, uses);
       if (this.isFile(module)) return { module, builtin: false };
-      diags.push(error(`stage module not found: ${uses} (looked for ${displayFile(module)})`, pos, key));
+      diags.push(error(`stage module not found: ${uses}`, pos, key, `module paths are relative to the working folder, ${this.workdir}`));
       return undefined;
     }
     const module = builtinStagePath(uses);

@@ -41,7 +41,7 @@ export function expandStages(stages: PMap, vars: ResolvedVars, diags: Diagnostic
   for (const [group, e] of stages.entries) {
     const body = e.value;
     if (body.kind !== 'map') {
-      diags.push(...validateStageBody(body, group));
+      diags.push(...validateStageBody(body, group, e.keyPos));
       continue;
     }
     const fe = body.entries.get('foreach');
@@ -88,7 +88,7 @@ export function applyStageSets(instances: Instance[], overrides: SetOverride[], 
 /** Check every body against the stage schema; marks invalid instances. */
 export function validateInstances(instances: Instance[], diags: Diagnostic[]): void {
   for (const inst of instances) {
-    const found = validateStageBody(inst.body, inst.group);
+    const found = validateStageBody(inst.body, inst.group, inst.keyPos);
     if (found.length > 0) {
       inst.valid = false;
       diags.push(...found);

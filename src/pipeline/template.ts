@@ -121,12 +121,12 @@ function resolveRef(ref: Ref, scope: Scope): Resolved {
       if (path.length === 0) throw new TemplateError('${vars} needs a name: ${vars.NAME}');
       return lookup(scope.vars(path));
     case 'item':
-      if (!scope.item) throw new TemplateError(`${ref.text}: \${item} is only available in a stage with foreach`);
+      if (!scope.item) throw new TemplateError(`${ref.text} is only available in a stage with foreach`);
       return lookup(walk(scope.item.value, path, 'item'));
     case 'out':
     case 'needs':
     case 'params': {
-      if (!scope.cmd) throw new TemplateError(`${ref.text}: \${${head}...} is only available in cmd`);
+      if (!scope.cmd) throw new TemplateError(`${ref.text} is only available in cmd`);
       if (head === 'params') return lookup(walk(scope.cmd.params, path, 'params'));
       if (head === 'out') {
         if (rest !== '') throw new TemplateError(`unknown reference ${ref.text}`, 'did you mean "${out}"?');

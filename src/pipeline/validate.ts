@@ -64,13 +64,13 @@ export interface Locator {
   keyPos(path: string[], key: string): SourcePos | undefined;
 }
 
-/** A Locator over a positioned tree. */
-export function treeLocator(root: PNode): Locator {
+/** A Locator over a positioned tree; `rootKeyPos` is where the tree's own key is (a stage's name). */
+export function treeLocator(root: PNode, rootKeyPos?: SourcePos): Locator {
   const pointer = (path: string[]) => path.map((p) => `/${p.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
   return {
     find(path) {
       const at = locate(root, pointer(path));
-      return { value: toJS(at.node), pos: at.node.pos, keyPos: at.keyPos, path: at.path };
+      return { value: toJS(at.node), pos: at.node.pos, keyPos: at.keyPos ?? rootKeyPos, path: at.path };
     },
     keyPos(path, key) {
       const at = locate(root, pointer(path));
@@ -124,7 +124,9 @@ export function mapAjvErrors(errors: ErrorObject[], loc: Locator, prefix: string
         const value = at.value !== null && typeof at.value === 'object' ? at.value : {};
         const present = keys.filter((k) => Object.hasOwn(value, k));
         if (keys.length > 0 && present.length > 1) {
-          const second = loc.keyPos(at.path, present[1] ?? '');
+          // Point at whichever of them is written last.
+          const places = present.map((k) => loc.keyPos(at.path, k)).filter((p): p is SourcePos => p !== undefined);
+          const second = places.sort((a, b) => a.line - b.line || a.col - b.col)[places.length - 1];
           out.push(error(`${where} has both ${present.map((k) => `"${k}"`).join(' and ')}; keep one`, second ?? at.pos, keyPath(...path)));
         } else if (keys.length > 0) {
           out.push(error(`${where} needs ${keys.map((k) => `"${k}"`).join(' or ')}`, at.keyPos ?? at.pos, keyPath(...path)));
@@ -165,8 +167,11 @@ export function validatePipelineRoot(root: PNode): Diagnostic[] {
   return mapAjvErrors(errors, treeLocator(root), [], schemaJson());
 }
 
-/** Check one stage body (after templating) against `definitions/stage`; `group` names it in key paths. */
-export function validateStageBody(body: PNode, group: string): Diagnostic[] {
+/**
+ * Check one stage body (after templating) against `definitions/stage`; `group` names it in key
+ * paths, `keyPos` is where its name is written (errors about the whole stage point there).
+ */
+export function validateStageBody(body: PNode, group: string, keyPos: SourcePos): Diagnostic[] {
   if (stageValidator(toJS(body))) return [];
-  return mapAjvErrors(stageValidator.errors ?? [], treeLocator(body), ['stages', group], schemaAt(schemaJson(), '#/definitions/stage'));
+  return mapAjvErrors(stageValidator.errors ?? [], treeLocator(body, keyPos), ['stages', group], schemaAt(schemaJson(), '#/definitions/stage'));
 }
