@@ -1,0 +1,85 @@
+/**
+ * Dense label matrices from split files and predictions: ground truth as 0/1 rows, and model
+ * probabilities reordered to a given image order and label column order.
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJsonlAll } from '../formats/jsonl.js';
+import { SPLIT_FILES, type ManifestEntry, type SplitName } from '../formats/manifest.js';
+import type { Predictions } from '../formats/predictions.js';
+
+/** The split stage's kept label ids in model order (`labels.json`: an array of ids, or `{labels:[...]}`). */
+export async function readLabelList(splitDir: string): Promise<string[]> {
+  const file = join(splitDir, 'labels.json');
+  const raw = JSON.parse(await readFile(file, 'utf8')) as unknown;
+  const list = Array.isArray(raw) ? raw : (raw as { labels?: unknown } | null)?.labels;
+  if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' && typeof x !== 'number')) {
+    throw new Error(`${file}: expected a JSON array of label ids`);
+  }
+  const labels = list.map(String);
+  if (new Set(labels).size !== labels.length) throw new Error(`${file}: label ids repeat`);
+  return labels;
+}
+
+/** Lines of one split file (`validation.jsonl`…); an empty list when the split has no file. */
+export async function readSplitEntries(splitDir: string, split: SplitName): Promise<ManifestEntry[]> {
+  const file = join(splitDir, SPLIT_FILES[split]);
+  if (!existsSync(file)) return [];
+  return readJsonlAll<ManifestEntry>(file);
+}
+
+/** 0/1 matrix [rows x labels]; label ids not in `labels` (dropped by split) are ignored. */
+export function truthMatrix(rows: ReadonlyArray<{ labels?: string[] }>, labels: string[]): Uint8Array {
+  const col = new Map(labels.map((l, i) => [l, i]));
+  const m = new Uint8Array(rows.length * labels.length);
+  rows.forEach((row, r) => {
+    for (const l of row.labels ?? []) {
+      const c = col.get(String(l));
+      if (c !== undefined) m[r * labels.length + c] = 1;
+    }
+  });
+  return m;
+}
+
+/**
+ * Column index in `predLabels` of each of `labels`; throws naming `source` when a label is missing.
+ */
+export function columnMap(predLabels: string[], labels: string[], source: string): Int32Array {
+  const at = new Map(predLabels.map((l, i) => [l, i]));
+  const map = new Int32Array(labels.length);
+  const missing: string[] = [];
+  labels.forEach((l, i) => {
+    const c = at.get(l);
+    if (c === undefined) missing.push(l);
+    else map[i] = c;
+  });
+  if (missing.length > 0) {
+    throw new Error(`${source}: predictions lack ${missing.length} of the split's labels (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`);
+  }
+  return map;
+}
+
+/**
+ * Probabilities of `split` for images `ids` (every id must be present) in column order `labels`,
+ * as a new row-major matrix.
+ */
+export function alignPredictions(preds: Predictions, split: 'validation' | 'holdout' | 'test', ids: string[], labels: string[], source: string): Float32Array {
+  const sp = preds.splits[split];
+  if (!sp) throw new Error(`${source}: no ${split} predictions`);
+  const cols = columnMap(preds.labels, labels, source);
+  const rowOf = new Map<string, number>();
+  sp.ids.forEach((id, r) => {
+    if (!rowOf.has(id)) rowOf.set(id, r);
+  });
+  const L = labels.length;
+  const W = preds.labels.length;
+  const out = new Float32Array(ids.length * L);
+  ids.forEach((id, i) => {
+    const r = rowOf.get(id);
+    if (r === undefined) throw new Error(`${source}: no ${split} prediction for image ${JSON.stringify(id)}`);
+    const base = r * W;
+    for (let c = 0; c < L; c++) out[i * L + c] = sp.probs[base + (cols[c] as number)] as number;
+  });
+  return out;
+}
