@@ -1,0 +1,85 @@
+/**
+ * What submit needs besides predictions: the list of test images of the original iMaterialist
+ * JSON, and a prior-based guess for images that could not be scored (failed downloads).
+ */
+import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readJsonl } from '../formats/jsonl.js';
+import { SPLIT_FILES } from '../formats/manifest.js';
+import { f1FromCounts } from './metrics.js';
+
+/** Image ids of an iMaterialist JSON file (`{"images":[{"url","imageId"}]}`), first occurrence order. */
+export async function readTestImageIds(file: string): Promise<{ ids: string[]; duplicates: number }> {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not readable as JSON (${(e as Error).message})`);
+  }
+  const images = (doc as { images?: unknown } | null)?.images;
+  if (!Array.isArray(images)) throw new Error(`${file}: expected an object with an "images" array (iMaterialist format)`);
+  const seen = new Set<string>();
+  const ids: string[] = [];
+  let duplicates = 0;
+  images.forEach((img, i) => {
+    const id = (img as { imageId?: unknown } | null)?.imageId;
+    if (typeof id !== 'string' && typeof id !== 'number') throw new Error(`${file}: images[${i}] has no string "imageId"`);
+    const s = String(id);
+    if (seen.has(s)) duplicates++;
+    else {
+      seen.add(s);
+      ids.push(s);
+    }
+  });
+  return { ids, duplicates };
+}
+
+/** Images per label (in `labels` order) over the lines of a split file, skipping failed images. */
+export async function countLabels(file: string, labels: string[]): Promise<{ counts: Float64Array; images: number }> {
+  const col = new Map(labels.map((l, i) => [l, i]));
+  const counts = new Float64Array(labels.length);
+  let images = 0;
+  for await (const row of readJsonl<{ labels?: unknown[]; error?: string }>(file)) {
+    if (row.error !== undefined) continue;
+    images++;
+    for (const l of new Set((row.labels ?? []).map(String))) {
+      const c = col.get(l);
+      if (c !== undefined) counts[c] = (counts[c] as number) + 1;
+    }
+  }
+  return { counts, images };
+}
+
+export interface PriorGuess {
+  /** Labels predicted for an image nothing is known about (the k most frequent). */
+  labels: string[];
+  k: number;
+  /** Validation micro-F1 of predicting these labels for every image. */
+  validationMicroF1: number;
+  /** Which file the frequencies came from. */
+  rankedBy: string;
+}
+
+/**
+ * The best "k most frequent labels" guess: labels ranked by frequency in the split's train.jsonl
+ * (validation.jsonl if there is none), k chosen to maximise micro-F1 on validation.jsonl.
+ */
+export async function priorGuess(splitDir: string, labels: string[]): Promise<PriorGuess> {
+  const valFile = join(splitDir, SPLIT_FILES.validation);
+  const trainFile = join(splitDir, SPLIT_FILES.train);
+  const val = await countLabels(valFile, labels);
+  const rankedBy = existsSync(trainFile) ? SPLIT_FILES.train : SPLIT_FILES.validation;
+  const ranking = rankedBy === SPLIT_FILES.train ? (await countLabels(trainFile, labels)).counts : val.counts;
+  const order = labels.map((_, i) => i).sort((a, b) => (ranking[b] as number) - (ranking[a] as number) || a - b);
+  const totalTrue = val.counts.reduce((a, b) => a + b, 0);
+  let best = { k: 0, f1: 0 };
+  let tp = 0;
+  order.forEach((c, i) => {
+    tp += val.counts[c] as number;
+    const k = i + 1;
+    const f1 = f1FromCounts(tp, val.images * k - tp, totalTrue - tp);
+    if (f1 > best.f1) best = { k, f1 };
+  });
+  return { labels: order.slice(0, best.k).map((c) => labels[c] as string), k: best.k, validationMicroF1: best.f1, rankedBy };
+}
