@@ -1,0 +1,145 @@
+/**
+ * Engine benchmark: no-op status / dry-run of 1,000-stage DAGs (a chain and a wide fan-out) and a
+ * stage depending on a folder of 100,000 small files, for tailor, Snakemake and GNU make in one run.
+ *
+ *   npm run bench:engine            (writes bench/results/engine.{json,md})
+ *   BENCH_STAGES=200 BENCH_FILES=10000 npm run bench:engine   (a quicker, smaller run)
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO = resolve(fileURLToPath(import.meta.url), '../..');
+const TAILOR = join(REPO, 'bin', 'tailor');
+const STAGES = Number(process.env.BENCH_STAGES ?? 1000);
+const FILES = Number(process.env.BENCH_FILES ?? 100_000);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
+
+type Shape = 'chain' | 'wide';
+
+function parentOf(shape: Shape, i: number): number | undefined {
+  if (i === 0) return undefined;
+  return shape === 'chain' ? i - 1 : 0;
+}
+
+function tailorYaml(shape: Shape): string {
+  const lines = ['stages:'];
+  for (let i = 0; i < STAGES; i++) {
+    const p = parentOf(shape, i);
+    lines.push(`  s${i}:`, `    cmd: "echo ${i} > \${out}/o"`);
+    if (p !== undefined) lines.push(`    needs: [s${p}]`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function snakefile(shape: Shape): string {
+  const rules = [`rule all:\n    input: ${JSON.stringify(Array.from({ length: STAGES }, (_, i) => `o/s${i}`))}\n`];
+  for (let i = 0; i < STAGES; i++) {
+    const p = parentOf(shape, i);
+    rules.push(`rule s${i}:\n${p !== undefined ? `    input: "o/s${p}"\n` : ''}    output: "o/s${i}"\n    shell: "echo ${i} > {output}"\n`);
+  }
+  return rules.join('\n');
+}
+
+function makefile(shape: Shape): string {
+  const out = [`all: ${Array.from({ length: STAGES }, (_, i) => `o/s${i}`).join(' ')}\n`];
+  for (let i = 0; i < STAGES; i++) {
+    const p = parentOf(shape, i);
+    out.push(`o/s${i}:${p !== undefined ? ` o/s${p}` : ''}\n\t@mkdir -p o && echo ${i} > $@\n`);
+  }
+  return out.join('\n');
+}
+
+/** Median wall seconds of running a command `REPEAT` times (after one warm-up). */
+function time(cmd: string, args: string[], cwd: string): number {
+  const runOnce = (): number => {
+    const t = process.hrtime.bigint();
+    const r = spawnSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${r.stderr.toString().slice(0, 500)}`);
+    return Number(process.hrtime.bigint() - t) / 1e9;
+  };
+  runOnce();
+  const times = Array.from({ length: REPEAT }, runOnce).sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)]!;
+}
+
+function has(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+interface Row {
+  case: string;
+  tool: string;
+  seconds: number;
+}
+
+const rows: Row[] = [];
+const root = mkdtempSync(join(tmpdir(), 'tailor-bench-engine-'));
+const haveSnakemake = has('snakemake');
+
+for (const shape of ['chain', 'wide'] as const) {
+  const dir = join(root, shape);
+  mkdirSync(join(dir, 'pipelines'), { recursive: true });
+  writeFileSync(join(dir, 'pipelines', 'dag.yaml'), tailorYaml(shape));
+  writeFileSync(join(dir, 'Snakefile'), snakefile(shape));
+  writeFileSync(join(dir, 'Makefile'), makefile(shape));
+  console.error(`[${shape}] first runs (populating outputs)…`);
+  execFileSync(process.execPath, [TAILOR, 'run', 'pipelines/dag.yaml', '--jobs', String(cpus().length), '--quiet'], { cwd: dir, stdio: 'inherit', env: { ...process.env, CI: 'true' } });
+  execFileSync('make', ['-s', `-j${cpus().length}`], { cwd: dir });
+  if (haveSnakemake) execFileSync('snakemake', ['-c', String(cpus().length), '-q'], { cwd: dir, stdio: 'ignore' });
+  console.error(`[${shape}] timing no-op checks…`);
+  rows.push({ case: `${shape} ${STAGES}: no-op status`, tool: 'tailor status', seconds: time(process.execPath, [TAILOR, 'status', 'pipelines/dag.yaml'], dir) });
+  rows.push({ case: `${shape} ${STAGES}: no-op status`, tool: 'tailor run --dry-run', seconds: time(process.execPath, [TAILOR, 'run', 'pipelines/dag.yaml', '--dry-run'], dir) });
+  rows.push({ case: `${shape} ${STAGES}: no-op status`, tool: 'make -q', seconds: time('sh', ['-c', 'make -q || [ $? -eq 0 ]'], dir) });
+  if (haveSnakemake) rows.push({ case: `${shape} ${STAGES}: no-op status`, tool: 'snakemake -n', seconds: time('snakemake', ['-n', '-q'], dir) });
+}
+
+// A stage that depends on a folder of many small files.
+{
+  const dir = join(root, 'files');
+  const data = join(dir, 'data');
+  mkdirSync(join(dir, 'pipelines'), { recursive: true });
+  console.error(`[files] writing ${FILES} files…`);
+  for (let d = 0; d < Math.ceil(FILES / 1000); d++) {
+    mkdirSync(join(data, `d${d}`), { recursive: true });
+    for (let f = 0; f < 1000 && d * 1000 + f < FILES; f++) writeFileSync(join(data, `d${d}`, `f${f}.txt`), `file ${d}-${f}\n`.repeat(8));
+  }
+  writeFileSync(join(dir, 'pipelines', 'files.yaml'), 'stages:\n  count:\n    cmd: "find data -type f | wc -l > ${out}/n"\n    deps: [data]\n');
+  writeFileSync(join(dir, 'Snakefile'), 'rule count:\n    input: "data"\n    output: "n"\n    shell: "find data -type f | wc -l > {output}"\n');
+  writeFileSync(join(dir, 'Makefile'), 'n: $(shell find data -type f)\n\t@find data -type f | wc -l > n\n');
+  const t0 = process.hrtime.bigint();
+  execFileSync(process.execPath, [TAILOR, 'status', 'pipelines/files.yaml'], { cwd: dir, stdio: 'ignore' });
+  const first = Number(process.hrtime.bigint() - t0) / 1e9;
+  rows.push({ case: `folder of ${FILES} files: first hash (status)`, tool: 'tailor status', seconds: first });
+  execFileSync(process.execPath, [TAILOR, 'run', 'pipelines/files.yaml', '--quiet'], { cwd: dir, stdio: 'ignore' });
+  execFileSync('make', ['-s'], { cwd: dir });
+  if (haveSnakemake) execFileSync('snakemake', ['-c1', '-q'], { cwd: dir, stdio: 'ignore' });
+  rows.push({ case: `folder of ${FILES} files: second status`, tool: 'tailor status', seconds: time(process.execPath, [TAILOR, 'status', 'pipelines/files.yaml'], dir) });
+  rows.push({ case: `folder of ${FILES} files: second status`, tool: 'make -q', seconds: time('sh', ['-c', 'make -q || [ $? -eq 0 ]'], dir) });
+  if (haveSnakemake) rows.push({ case: `folder of ${FILES} files: second status`, tool: 'snakemake -n', seconds: time('snakemake', ['-n', '-q'], dir) });
+}
+
+rmSync(root, { recursive: true, force: true });
+
+const byCase = new Map<string, Row[]>();
+for (const r of rows) byCase.set(r.case, [...(byCase.get(r.case) ?? []), r]);
+const md = [
+  '# Engine benchmark',
+  '',
+  `Command: \`npm run bench:engine\` (BENCH_STAGES=${STAGES}, BENCH_FILES=${FILES}, median of ${REPEAT} after a warm-up).`,
+  `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  '',
+  '| case | tool | seconds | tailor status is N× faster |',
+  '|---|---|---:|---:|',
+];
+for (const [c, list] of byCase) {
+  const ref = list.find((r) => r.tool === 'tailor status')?.seconds;
+  for (const r of list) md.push(`| ${c} | ${r.tool} | ${r.seconds.toFixed(3)} | ${ref && r.tool !== 'tailor status' ? (r.seconds / ref).toFixed(1) + '×' : ''} |`);
+}
+if (!haveSnakemake) md.push('', 'snakemake was not installed (`apt-get install snakemake`), so its rows are missing.');
+mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
+writeFileSync(join(REPO, 'bench', 'results', 'engine.json'), JSON.stringify({ stages: STAGES, files: FILES, rows }, null, 2) + '\n');
+writeFileSync(join(REPO, 'bench', 'results', 'engine.md'), md.join('\n') + '\n');
+console.log(md.join('\n'));

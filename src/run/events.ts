@@ -1,0 +1,26 @@
+/** Everything a run tells the user is one of these events, handed to a logger (src/cli/loggers). */
+
+export type StageAction = 'ran' | 'cached' | 'failed' | 'skipped';
+
+export interface StageOutcome {
+  name: string;
+  action: StageAction;
+  seconds: number;
+  key?: string;
+  treeHash?: string;
+  metrics?: Record<string, unknown>;
+  /** Why it ran, why it failed or why it was skipped. */
+  reasons?: string[];
+  logPath?: string;
+}
+
+export type RunEvent =
+  | { type: 'run-start'; pipeline: string; stages: number; jobs: number }
+  | { type: 'stage-start'; stage: string; reasons: string[]; logPath: string }
+  | { type: 'stage-log'; stage: string; line: string; stream: 'stdout' | 'stderr' }
+  | { type: 'stage-progress'; stage: string; done: number; total: number; label?: string }
+  | { type: 'stage-end'; outcome: StageOutcome }
+  | { type: 'notice'; stage?: string; message: string }
+  | { type: 'run-end'; outcomes: StageOutcome[]; seconds: number; interrupted: boolean };
+
+export type EmitEvent = (event: RunEvent) => void;

@@ -1,0 +1,96 @@
+/**
+ * Staleness: what each stage's key is (or will be), whether its output is known, and why it
+ * would run. Shared by `status`, `run --dry-run` and the scheduler.
+ */
+import { resolve } from 'node:path';
+import type { Pipeline, StageSpec } from '../pipeline/types.js';
+import type { OutputRecord } from '../cache/index-db.js';
+import type { Session } from './session.js';
+import { explainChange } from './explain.js';
+import { localIngredients, stageKey, type Ingredients, type LocalIngredients } from './stage-key.js';
+
+export type StageState = 'fresh' | 'stale' | 'never-run';
+
+export interface StagePlan {
+  spec: StageSpec;
+  state: StageState;
+  /** What a run would do now: reuse the last output, restore an earlier one, or run. */
+  action: 'reuse' | 'restore' | 'run';
+  reasons: string[];
+  /** Known once every upstream output is known. */
+  key?: string;
+  treeHash?: string;
+}
+
+/** Hash a stage's code and deps: the part of its key that does not depend on upstream outputs. */
+export async function computeLocal(session: Session, pipeline: Pipeline, spec: StageSpec): Promise<LocalIngredients> {
+  const code = spec.kind === 'module' && spec.module ? session.code.fingerprint(spec.module, codeBase(spec, pipeline)) : undefined;
+  const deps: Record<string, string> = {};
+  await Promise.all(
+    spec.deps.map(async (dep) => {
+      const h = await session.hasher.hashPath(resolve(pipeline.workdir, dep));
+      deps[dep] = h.kind === 'missing' ? 'missing' : h.hash;
+    }),
+  );
+  return localIngredients(spec, pipeline.workdir, code, deps);
+}
+
+/** Built-in stages are fingerprinted relative to tailor's root, user modules relative to the workdir. */
+function codeBase(spec: StageSpec, pipeline: Pipeline): string {
+  return spec.builtin ? resolve(spec.module ?? '', '../..') : pipeline.workdir;
+}
+
+/** The key of a stage once its upstream tree hashes are known. */
+export function fullIngredients(local: LocalIngredients, needs: Record<string, string>): Ingredients {
+  return { ...local, needs };
+}
+
+/** Plan every stage without running anything (status, dry-run). */
+export async function planPipeline(session: Session, pipeline: Pipeline, force: (name: string) => boolean): Promise<StagePlan[]> {
+  const locals = await Promise.all(pipeline.stages.map((s) => computeLocal(session, pipeline, s)));
+  const byName = new Map<string, StagePlan>();
+  const plans: StagePlan[] = [];
+  pipeline.stages.forEach((spec, i) => {
+    const local = locals[i]!;
+    const latest = session.index.getLatest(pipeline.name, spec.name);
+    const upstream = spec.needs.map((n) => byName.get(n)!);
+    const pending = upstream.filter((u) => u.treeHash === undefined);
+    let plan: StagePlan;
+    if (pending.length > 0) {
+      const reasons = pending.map((u) => `upstream ${u.spec.name} will run`);
+      if (latest) reasons.push(...explainChange(latest.ingredients as Ingredients, local));
+      plan = { spec, state: latest ? 'stale' : 'never-run', action: 'run', reasons: latest ? reasons : ['never run', ...reasons] };
+    } else {
+      const needs = Object.fromEntries(upstream.map((u) => [u.spec.name, u.treeHash!]));
+      const key = stageKey(fullIngredients(local, needs));
+      plan = classify(session, spec, key, latest, fullIngredients(local, needs), force(spec.name));
+    }
+    byName.set(spec.name, plan);
+    plans.push(plan);
+  });
+  return plans;
+}
+
+/** Decide what to do with a stage whose key is known. */
+export function classify(
+  session: Session,
+  spec: StageSpec,
+  key: string,
+  latest: OutputRecord | undefined,
+  ingredients: Ingredients,
+  forced: boolean,
+): StagePlan {
+  const known = session.index.getOutput(key);
+  const present = known !== undefined && session.store.exists(known.treeHash);
+  const isLatest = latest?.stageKey === key;
+  const reasons = latest && !isLatest ? explainChange(latest.ingredients as Ingredients, ingredients) : [];
+  if (!latest && !present) reasons.push('never run');
+  if (isLatest && !present) reasons.push(known ? 'output missing from the cache' : 'no output recorded');
+  if (forced) reasons.unshift('forced');
+  const state: StageState = isLatest && present ? 'fresh' : latest ? 'stale' : present ? 'stale' : 'never-run';
+  if (present && !forced) {
+    if (!isLatest) reasons.push('output of an earlier run with the same key is in the cache');
+    return { spec, state, action: isLatest ? 'reuse' : 'restore', reasons, key, treeHash: known.treeHash };
+  }
+  return { spec, state: forced && state === 'fresh' ? 'stale' : state, action: 'run', reasons, key };
+}
