@@ -164,3 +164,36 @@ test('a second FileHasher answers a 600-file folder from the stat cache without 
   await hashOnce(dir);
   assert.equal(index.statRowCount(), rows - inD3);
 });
+
+test('an unchanged folder is answered from its folder row; a change rebuilds only its chain of folders', async () => {
+  const files: Record<string, string> = { 'top.txt': 't', 'a/x/x.txt': 'x' };
+  for (let i = 0; i < 50; i++) files[`a/b/c/${i}.txt`] = `file ${i}`;
+  const dir = makeTree('chain', files);
+  const run = async () => {
+    const hasher = new FileHasher(index);
+    const h = await hasher.hashPath(dir);
+    hasher.flush();
+    return { hash: h.hash, ...hasher.stats };
+  };
+  const first = await run();
+  assert.equal(first.dirsRebuilt, 5);
+  const second = await run();
+  assert.deepEqual([second.hash, second.dirsRebuilt, second.filesRead, second.cacheHits], [first.hash, 0, 0, 52]);
+
+  writeFileSync(join(dir, 'a/b/c/7.txt'), 'changed');
+  utimesSync(join(dir, 'a/b/c/7.txt'), HOUR_AGO, HOUR_AGO);
+  const third = await run();
+  assert.notEqual(third.hash, first.hash);
+  assert.deepEqual([third.dirsRebuilt, third.filesRead, third.cacheHits], [4, 1, 51], 'c, b, a and the root; a/x untouched');
+
+  // A file written just now keeps its folder and the folders above it out of the folder cache.
+  writeFileSync(join(dir, 'a/x/new.txt'), 'fresh');
+  await run();
+  const rows = index.dirEntriesUnder(dir);
+  for (const d of ['a/b/c', 'a/b']) assert.ok(rows.has(join(dir, d)), `${d} keeps its row`);
+  for (const d of ['a/x', 'a', '.']) {
+    const now = (await hashTree(join(dir, d))).hash;
+    assert.notEqual(rows.get(join(dir, d))?.hash, now, `${d} gets no row for its new state while it holds a fresh file`);
+  }
+  assert.equal((await run()).dirsRebuilt, 3);
+});

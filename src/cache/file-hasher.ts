@@ -8,16 +8,20 @@
  * Sockets, FIFOs and devices are left out. Names are JSON strings, so any byte in a name is
  * unambiguous. The manifest format is part of every key: change it only with a new HASH version.
  *
- * Speed: a folder's stat-cache rows come from one range query into a Map; the walk uses
- * synchronous readdir/lstat/read, which on a small machine beats the thread pool several times
- * over for small files, and yields to the event loop every few milliseconds so timers (the run
- * lock's heartbeat) and child-process output keep flowing.
+ * Speed: each folder also gets a stat digest — its manifest with file stat signatures in place
+ * of file hashes. If the digest matches the folder's row, the cached tree hash stands and none of
+ * its file rows are even loaded: an unchanged tree costs one query for its folder rows plus a
+ * readdir per folder and an lstat per file. Only a changed folder loads its files' rows (one
+ * query) and reads the files whose signature moved. The walk uses synchronous readdir/lstat/read,
+ * which on a small machine beats the thread pool several times over for small files, and yields
+ * to the event loop every few milliseconds so timers (the run lock's heartbeat) and child-process
+ * output keep flowing.
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type BigIntStats, type Dirent } from 'node:fs';
 import { resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { hashBytes, hashFile, SMALL_FILE_BYTES } from './hash.js';
-import type { CacheIndex, StatEntry } from './index-db.js';
+import type { CacheIndex, DirEntry, StatEntry } from './index-db.js';
 import { StatCache, statSignature, trustBeforeNs } from './stat-cache.js';
 
 /** The hash of a path and what it holds. `files`/`bytes` count regular files (1 for a file). */
@@ -35,8 +39,10 @@ export interface HashStats {
   bytesRead: number;
   /** Files answered from the stat cache without reading. */
   cacheHits: number;
-  /** Folders whose manifest was built. */
+  /** Folders walked. */
   dirs: number;
+  /** Folders whose manifest had to be rebuilt (their stat digest changed or was unknown). */
+  dirsRebuilt: number;
 }
 
 /** The PathHash of a path that does not exist. */
@@ -54,7 +60,7 @@ class Walk {
   readonly covered: string[] = [];
   private lastYield = performance.now();
   constructor(
-    readonly rows: Map<string, StatEntry>,
+    readonly dirs: Map<string, DirEntry>,
     readonly trustBefore: bigint,
   ) {}
   /** True when it is time to let the event loop run. */
@@ -66,15 +72,20 @@ class Walk {
   }
 }
 
+/** A folder entry after the stat pass: a finished manifest line, or a file still to hash. */
+type Item = { line: string } | { path: string; name: string; st: BigIntStats };
+
 /**
  * Hashes paths through the stat cache. Create one per invocation: results are memoized per
  * instance (each unique path is hashed once; concurrent calls share one promise), so a file
  * changed after it was hashed is not seen again by the same instance (use `{ fresh: true }`).
  */
 export class FileHasher {
-  readonly stats: HashStats = { filesRead: 0, bytesRead: 0, cacheHits: 0, dirs: 0 };
+  readonly stats: HashStats = { filesRead: 0, bytesRead: 0, cacheHits: 0, dirs: 0, dirsRebuilt: 0 };
   private readonly cache: StatCache;
   private readonly memo = new Map<string, Promise<PathHash>>();
+  /** Folders holding a file too fresh to trust (their row is not persisted, nor their parents'). */
+  private readonly untrusted = new Set<string>();
 
   /** `index` holds the persistent stat cache; without one every file is read (memo still applies). */
   constructor(index: CacheIndex | undefined) {
@@ -127,7 +138,12 @@ export class FileHasher {
 
   private forgetMemo(path: string): void {
     const prefix = path.endsWith('/') ? path : `${path}/`;
-    for (const k of [...this.memo.keys()]) if (k === path || k.startsWith(prefix)) this.memo.delete(k);
+    for (const k of [...this.memo.keys()]) {
+      if (k === path || k.startsWith(prefix)) {
+        this.memo.delete(k);
+        this.untrusted.delete(k);
+      }
+    }
   }
 
   private async compute(path: string): Promise<PathHash> {
@@ -139,12 +155,12 @@ export class FileHasher {
       return h === undefined ? MISSING : { hash: h, kind: 'file', files: 1, bytes: Number(st.size) };
     }
     if (!st.isDirectory()) throw new Error(`${path}: not a file or folder`);
-    const walk = new Walk(this.cache.loadUnder(path), trustBefore);
+    const walk = new Walk(this.cache.loadDirsUnder(path), trustBefore);
     const result = await this.hashDir(path, walk);
-    // Rows nobody asked for belong to files that are gone: drop them, except under folders
-    // another call hashed (their rows were not consumed by this walk).
-    for (const p of walk.rows.keys()) {
-      if (!walk.covered.some((c) => p.startsWith(`${c}/`))) this.cache.drop(p);
+    // Folder rows nobody asked for belong to folders that are gone: forget them and all below,
+    // except under folders another call hashed (this walk did not visit them).
+    for (const p of walk.dirs.keys()) {
+      if (!walk.covered.some((c) => p === c || p.startsWith(`${c}/`))) this.cache.forget(p);
     }
     return result;
   }
@@ -159,42 +175,86 @@ export class FileHasher {
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.stats.dirs++;
-    const lines: string[] = [];
+
+    // Pass 1: stat everything, hash subfolders, build the stat digest.
+    const items: Item[] = [];
+    const digestLines: string[] = [];
     let files = 0;
     let bytes = 0;
+    let ownFiles = 0;
+    let trusted = true;
     const base = dir.endsWith('/') ? dir : `${dir}/`;
     for (const e of entries) {
       if (walk.due()) await yieldToLoop();
-      const child = base + e.name;
+      const path = base + e.name;
       const name = JSON.stringify(e.name);
       if (e.isDirectory()) {
-        const sub = await this.subdir(child, walk);
+        const sub = await this.subdir(path, walk);
         if (sub.kind !== 'dir') continue;
-        lines.push(`d ${sub.hash} ${name}`);
+        const line = `d ${sub.hash} ${name}`;
+        items.push({ line });
+        digestLines.push(line);
         files += sub.files;
         bytes += sub.bytes;
+        if (this.untrusted.has(path)) trusted = false;
       } else if (e.isFile()) {
-        const st = lstatSync(child, { bigint: true, throwIfNoEntry: false });
+        const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
         if (!st?.isFile()) continue; // vanished or replaced while walking
-        const entry = this.cache.pendingEntry(child) ?? walk.rows.get(child);
-        walk.rows.delete(child);
-        const h = await this.hashFileAt(child, st, entry, walk.trustBefore);
-        if (h === undefined) continue;
-        lines.push(`f ${h} ${name}`);
+        items.push({ path, name, st });
+        digestLines.push(`f ${statSignature(st)} ${name}`);
+        ownFiles++;
         files++;
         bytes += Number(st.size);
+        if (st.mtimeNs >= walk.trustBefore) trusted = false;
       } else if (e.isSymbolicLink()) {
         let target: string;
         try {
-          target = readlinkSync(child);
+          target = readlinkSync(path);
         } catch (err) {
           if (isGone(err)) continue;
           throw err;
         }
-        lines.push(`l ${hashBytes(target)} ${name}`);
+        const line = `l ${hashBytes(target)} ${name}`;
+        items.push({ line });
+        digestLines.push(line);
       }
     }
-    return { hash: hashBytes(lines.join('\n')), kind: 'dir', files, bytes };
+    const digest = hashBytes(digestLines.join('\n'));
+    const known = this.cache.pendingDir(dir) ?? walk.dirs.get(dir);
+    walk.dirs.delete(dir);
+    if (known?.digest === digest) {
+      this.stats.cacheHits += ownFiles;
+      if (!trusted) this.untrusted.add(dir);
+      return { hash: known.hash, kind: 'dir', files, bytes };
+    }
+
+    // Pass 2: the folder changed (or is new): hash its files through their own rows.
+    this.stats.dirsRebuilt++;
+    const rows = this.cache.loadFilesIn(dir);
+    const lines: string[] = [];
+    for (const item of items) {
+      if ('line' in item) {
+        lines.push(item.line);
+        continue;
+      }
+      if (walk.due()) await yieldToLoop();
+      const entry = this.cache.pendingEntry(item.path) ?? rows.get(item.path);
+      rows.delete(item.path);
+      const h = await this.hashFileAt(item.path, item.st, entry, walk.trustBefore);
+      if (h === undefined) {
+        // Deleted between the stat and the read: leave it out, and do not cache this folder.
+        trusted = false;
+        files--;
+        bytes -= Number(item.st.size);
+        continue;
+      }
+      lines.push(`f ${h} ${item.name}`);
+    }
+    for (const stale of rows.keys()) this.cache.drop(stale); // rows of files that are gone
+    const hash = hashBytes(lines.join('\n'));
+    if (trusted) this.cache.recordDir(dir, digest, hash);
+    else this.untrusted.add(dir);
+    return { hash, kind: 'dir', files, bytes };
   }
 
   /** A nested folder, shared with any other call for the same path. */

@@ -86,6 +86,20 @@ export interface StatEntry {
   hash: string;
 }
 
+/**
+ * A folder's cached tree hash, valid while `digest` (the hash of its entries' names, kinds, file
+ * stat signatures, link targets and subfolder tree hashes) is unchanged.
+ */
+export interface DirEntry {
+  digest: string;
+  hash: string;
+}
+
+/** A folder row to write: path, stat digest, tree hash. */
+export interface DirRow extends DirEntry {
+  path: string;
+}
+
 /** Thrown by CacheIndex.open when the cache cannot be used (e.g. made by a newer tailor). */
 export class CacheOpenError extends Error {
   override name = 'CacheOpenError';
@@ -154,6 +168,14 @@ const MIGRATIONS: readonly string[] = [
     size     INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     hash     TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  // 2: per-folder stat digests, so an unchanged folder needs no per-file rows at all
+  `
+  CREATE TABLE dir_cache (
+    path   TEXT PRIMARY KEY,
+    digest TEXT NOT NULL,
+    hash   TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
 ];
@@ -421,19 +443,48 @@ export class CacheIndex {
     return out;
   }
 
+  /** Stat-cache entries of the files directly in folder `dir` (not deeper). */
+  statEntriesIn(dir: string): Map<string, StatEntry> {
+    const [lo, hi] = prefixRange(dir);
+    const out = new Map<string, StatEntry>();
+    for (const r of this.stmts.statIn.iterate(lo, hi, lo.length + 1) as Iterable<{ path: string; sig: string; hash: string }>) {
+      out.set(r.path, { sig: r.sig, hash: r.hash });
+    }
+    return out;
+  }
+
   /** Stat-cache entry of one path. */
   statEntry(path: string): StatEntry | undefined {
     return this.stmts.statOne.get(path) as StatEntry | undefined;
   }
 
-  /** Write stat rows, delete paths and path prefixes, all in one transaction. */
-  writeStatRows(put: Iterable<StatRow>, deletePaths: Iterable<string> = [], deletePrefixes: Iterable<string> = []): void {
+  /** Folder rows of `dir` itself and of every folder under it (one range query). */
+  dirEntriesUnder(dir: string): Map<string, DirEntry> {
+    const [lo, hi] = prefixRange(dir);
+    const out = new Map<string, DirEntry>();
+    for (const r of this.stmts.dirUnder.iterate(dir, lo, hi) as Iterable<DirRow>) out.set(r.path, { digest: r.digest, hash: r.hash });
+    return out;
+  }
+
+  /**
+   * In one transaction: delete file and folder rows of `deletePaths` and of every path
+   * (itself and below) in `deletePrefixes`, then write the new file and folder rows.
+   */
+  writeStatRows(put: Iterable<StatRow>, deletePaths: Iterable<string> = [], deletePrefixes: Iterable<string> = [], putDirs: Iterable<DirRow> = []): void {
     this.transaction(() => {
-      for (const dir of deletePrefixes) this.stmts.statDeleteUnder.run(...prefixRange(dir));
-      for (const p of deletePaths) this.stmts.statDeleteOne.run(p);
+      for (const dir of deletePrefixes) {
+        const [lo, hi] = prefixRange(dir);
+        this.stmts.statDeleteUnder.run(lo, hi);
+        this.stmts.dirDeleteUnder.run(dir, lo, hi);
+      }
+      for (const p of deletePaths) {
+        this.stmts.statDeleteOne.run(p);
+        this.stmts.dirDeleteOne.run(p);
+      }
       for (const r of put) {
         this.stmts.statPut.run(r.path, BigInt.asIntN(64, r.dev), BigInt.asIntN(64, r.ino), r.size, r.mtimeNs, r.hash);
       }
+      for (const d of putDirs) this.stmts.dirPut.run(d.path, d.digest, d.hash);
     });
   }
 
@@ -509,11 +560,19 @@ function prepare(db: Database.Database) {
     statUnder: db.prepare(
       `SELECT path, dev || ':' || ino || ':' || size || ':' || mtime_ns AS sig, hash FROM stat_cache WHERE path >= ? AND path < ?`,
     ),
+    statIn: db.prepare(
+      `SELECT path, dev || ':' || ino || ':' || size || ':' || mtime_ns AS sig, hash FROM stat_cache
+       WHERE path >= ? AND path < ? AND instr(substr(path, ?), '/') = 0`,
+    ),
     statOne: db.prepare(`SELECT dev || ':' || ino || ':' || size || ':' || mtime_ns AS sig, hash FROM stat_cache WHERE path = ?`),
     statPut: db.prepare('INSERT OR REPLACE INTO stat_cache (path, dev, ino, size, mtime_ns, hash) VALUES (?, ?, ?, ?, ?, ?)'),
     statDeleteOne: db.prepare('DELETE FROM stat_cache WHERE path = ?'),
     statDeleteUnder: db.prepare('DELETE FROM stat_cache WHERE path >= ? AND path < ?'),
     statCount: db.prepare('SELECT count(*) AS n FROM stat_cache'),
+    dirUnder: db.prepare('SELECT path, digest, hash FROM dir_cache WHERE path = ? OR (path >= ? AND path < ?)'),
+    dirPut: db.prepare('INSERT OR REPLACE INTO dir_cache (path, digest, hash) VALUES (?, ?, ?)'),
+    dirDeleteOne: db.prepare('DELETE FROM dir_cache WHERE path = ?'),
+    dirDeleteUnder: db.prepare('DELETE FROM dir_cache WHERE path = ? OR (path >= ? AND path < ?)'),
   };
 }
 

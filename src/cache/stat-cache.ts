@@ -1,16 +1,17 @@
 /**
- * The stat cache: a file's (device, inode, size, mtime_ns) → content hash, persisted in the
- * index so an unchanged file is never read again.
+ * The stat cache: a file's (device, inode, size, mtime_ns) → content hash, and a folder's stat
+ * digest → tree hash, persisted in the index so an unchanged file is never read again and an
+ * unchanged folder needs no per-file rows loaded.
  *
  * Trust model (same as git's index): a file whose bytes change while its size and mtime are put
  * back (e.g. with `touch -d`) keeps its old hash. To close the one honest hole — a file
  * rewritten within the file system's timestamp tick right after being hashed keeps its mtime —
  * a row is only persisted when the file's mtime is at least RACY_WINDOW_MS older than the moment
- * hashing began (git calls these "racily clean" entries). Such fresh files are simply read again
- * next time.
+ * hashing began (git calls these "racily clean" entries), and a folder row only when every file
+ * below it qualified. Such fresh files are simply read again next time.
  */
 import type { BigIntStats } from 'node:fs';
-import type { CacheIndex, StatEntry, StatRow } from './index-db.js';
+import type { CacheIndex, DirEntry, DirRow, StatEntry, StatRow } from './index-db.js';
 
 /** Rows for files modified less than this long before hashing began are not persisted. */
 export const RACY_WINDOW_MS = 100;
@@ -33,28 +34,39 @@ interface Pending {
 /** In-memory view of the stat cache with buffered writes (one transaction per flush). */
 export class StatCache {
   private readonly pending = new Map<string, Pending>();
+  private readonly pendingDirs = new Map<string, DirEntry>();
   private readonly deletes = new Set<string>();
   private readonly prefixDeletes = new Set<string>();
 
   /** Without an index nothing is persisted: rows live until flush() and are then dropped. */
   constructor(private readonly index: CacheIndex | undefined) {}
 
-  /** Persisted entries strictly under `dir`, loaded in one query (pending ones are separate). */
-  loadUnder(dir: string): Map<string, StatEntry> {
-    return this.index?.statEntriesUnder(dir) ?? new Map();
+  /** Persisted folder rows of `dir` and below, in one query (pending ones: pendingDir). */
+  loadDirsUnder(dir: string): Map<string, DirEntry> {
+    return this.index?.dirEntriesUnder(dir) ?? new Map();
   }
 
-  /** Entry of one path: a pending write wins over the persisted row. */
+  /** Persisted rows of the files directly in `dir` (pending ones: pendingEntry). */
+  loadFilesIn(dir: string): Map<string, StatEntry> {
+    return this.index?.statEntriesIn(dir) ?? new Map();
+  }
+
+  /** Entry of one file: a pending write wins over the persisted row. */
   lookup(path: string): StatEntry | undefined {
     return this.pending.get(path)?.entry ?? this.index?.statEntry(path);
   }
 
-  /** Pending (not yet flushed) entry of a path. */
+  /** Pending (not yet flushed) entry of a file. */
   pendingEntry(path: string): StatEntry | undefined {
     return this.pending.get(path)?.entry;
   }
 
-  /** Remember a hash for a stat; skipped for racily fresh files (see module comment). */
+  /** Pending (not yet flushed) row of a folder. */
+  pendingDir(path: string): DirEntry | undefined {
+    return this.pendingDirs.get(path);
+  }
+
+  /** Remember a file's hash for its stat; skipped for racily fresh files (see module comment). */
   record(path: string, st: BigIntStats, hash: string, trustBefore: bigint): void {
     if (st.mtimeNs >= trustBefore) return;
     this.deletes.delete(path);
@@ -64,15 +76,23 @@ export class StatCache {
     });
   }
 
+  /** Remember a folder's tree hash for its stat digest (only call when all below it is trusted). */
+  recordDir(path: string, digest: string, hash: string): void {
+    this.deletes.delete(path);
+    this.pendingDirs.set(path, { digest, hash });
+  }
+
   /** Forget one path's row (the file is gone or is no longer a file). */
   drop(path: string): void {
     this.pending.delete(path);
+    this.pendingDirs.delete(path);
     this.deletes.add(path);
   }
 
-  /** Forget every row under folder `dir` (it was deleted). */
+  /** Forget every row of `dir` and below (it was deleted). */
   forget(dir: string): void {
-    for (const p of this.pendingUnder(dir)) this.pending.delete(p);
+    for (const p of under(this.pending, dir)) this.pending.delete(p);
+    for (const p of under(this.pendingDirs, dir)) this.pendingDirs.delete(p);
     this.prefixDeletes.add(dir);
   }
 
@@ -81,40 +101,50 @@ export class StatCache {
    * and drop any persisted under the old name.
    */
   rekey(from: string, to: string): void {
-    const moved: Pending[] = [];
-    for (const p of this.pendingUnder(from)) {
+    const moved = under(this.pending, from).map((p) => {
       const item = this.pending.get(p) as Pending;
       this.pending.delete(p);
-      const path = to + p.slice(from.length);
-      moved.push({ row: { ...item.row, path }, entry: item.entry });
-    }
+      return { row: { ...item.row, path: to + p.slice(from.length) }, entry: item.entry };
+    });
+    const movedDirs = under(this.pendingDirs, from).map((p) => {
+      const item = this.pendingDirs.get(p) as DirEntry;
+      this.pendingDirs.delete(p);
+      return [to + p.slice(from.length), item] as const;
+    });
     this.prefixDeletes.add(from);
     for (const m of moved) {
       this.deletes.delete(m.row.path);
       this.pending.set(m.row.path, m);
     }
+    for (const [path, entry] of movedDirs) {
+      this.deletes.delete(path);
+      this.pendingDirs.set(path, entry);
+    }
   }
 
-  /** Number of rows waiting for flush(). */
+  /** Number of file and folder rows waiting for flush(). */
   get pendingCount(): number {
-    return this.pending.size;
+    return this.pending.size + this.pendingDirs.size;
   }
 
-  /** Write buffered changes in one transaction. */
+  /** Write buffered changes in one transaction (deletions first, then new rows). */
   flush(): void {
-    if (this.pending.size === 0 && this.deletes.size === 0 && this.prefixDeletes.size === 0) return;
+    if (this.pendingCount === 0 && this.deletes.size === 0 && this.prefixDeletes.size === 0) return;
     this.index?.writeStatRows(
       [...this.pending.values()].map((p) => p.row),
       this.deletes,
       this.prefixDeletes,
+      [...this.pendingDirs].map(([path, e]) => ({ path, ...e }) satisfies DirRow),
     );
     this.pending.clear();
+    this.pendingDirs.clear();
     this.deletes.clear();
     this.prefixDeletes.clear();
   }
+}
 
-  private pendingUnder(dir: string): string[] {
-    const prefix = dir.endsWith('/') ? dir : `${dir}/`;
-    return [...this.pending.keys()].filter((p) => p.startsWith(prefix));
-  }
+/** Keys of `map` equal to `dir` or below it. */
+function under(map: Map<string, unknown>, dir: string): string[] {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`;
+  return [...map.keys()].filter((p) => p === dir || p.startsWith(prefix));
 }
