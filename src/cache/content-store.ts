@@ -143,12 +143,7 @@ export class ContentStore implements ObjectStore {
    * Returns how many were removed.
    */
   async cleanupTemp(): Promise<number> {
-    let names: string[];
-    try {
-      names = await readdir(this.tmpDir);
-    } catch {
-      return 0;
-    }
+    const names = await namesIn(this.tmpDir);
     const myHost = hostTag();
     let removed = 0;
     for (const name of names) {
@@ -170,15 +165,9 @@ export class ContentStore implements ObjectStore {
   /** Tree hashes of the objects on disk. */
   async listObjects(): Promise<string[]> {
     const out: string[] = [];
-    let shards: string[];
-    try {
-      shards = await readdir(this.objectsDir);
-    } catch {
-      return out;
-    }
-    for (const shard of shards) {
+    for (const shard of await namesIn(this.objectsDir)) {
       if (!/^[0-9a-f]{2}$/.test(shard)) continue;
-      for (const name of await readdir(join(this.objectsDir, shard)).catch(() => [] as string[])) {
+      for (const name of await namesIn(join(this.objectsDir, shard))) {
         if (isTreeHash(name) && name.startsWith(shard)) out.push(name);
       }
     }
@@ -220,6 +209,11 @@ function freeableBytesUnder(dir: string): number {
     }
   }
   return total;
+}
+
+/** Entry names of a folder; none if it does not exist (or cannot be read). */
+function namesIn(dir: string): Promise<string[]> {
+  return readdir(dir).catch(() => []);
 }
 
 /** fsync a folder so a rename inside it is durable. */

@@ -40,12 +40,7 @@ export interface LockInfo {
 }
 
 /** Who holds the lock, with a sentence to print. */
-export interface LockHolder {
-  pid: number;
-  host: string;
-  argv: string[];
-  startedAt: number;
-  heartbeatAt: number;
+export interface LockHolder extends Omit<LockInfo, 'token'> {
   /** e.g. `held by pid 123 on host h since 2026-01-01T10:00:00.000Z (4 min ago), last heartbeat 2 s ago: tailor run` */
   message: string;
 }
