@@ -65,16 +65,42 @@ export interface LoadOptions {
   log?: (message: string) => void;
 }
 
-/** Load a backbone on the active backend. */
-export async function loadBackbone(tf: TF, spec: BackboneSpec, opts: LoadOptions): Promise<Backbone> {
+export interface BackboneIdentity {
+  id: string;
+  name: string;
+  inputSize: number;
+  preprocess: Preprocess;
+}
+
+/**
+ * A backbone's identity without loading it (no tfjs needed): what feature caches are keyed by.
+ * For a model given by path the id hashes its model.json and weights.
+ */
+export async function describeBackbone(spec: BackboneSpec): Promise<BackboneIdentity> {
   const preprocess = spec.preprocess ?? 'unit';
   if (spec.name === 'tiny') {
     const size = spec.inputSize ?? 32;
-    const seed = spec.seed ?? 0;
-    return fromGraph(tf, tinyGraph(size, seed), { id: `tiny/seed-${seed}/${size}/${preprocess}`, name: 'tiny', inputSize: size, preprocess, fromCache: false });
+    return { id: `tiny/seed-${spec.seed ?? 0}/${size}/${preprocess}`, name: 'tiny', inputSize: size, preprocess };
   }
-  if (isNsfwjsModel(spec.name)) return loadNsfwjs(tf, spec.name, spec, preprocess, opts);
-  return loadUserModel(tf, spec, preprocess);
+  if (isNsfwjsModel(spec.name)) {
+    const info = NSFWJS_MODELS[spec.name];
+    const size = spec.inputSize ?? info.size;
+    if (size !== info.size) throw new Error(`${spec.name} takes ${info.size}x${info.size} inputs, not ${size}`);
+    return { id: `nsfwjs-${nsfwjsVersion()}/${spec.name}/${size}/${preprocess}`, name: spec.name, inputSize: size, preprocess };
+  }
+  if (!spec.inputSize) throw new Error(`backbone ${spec.name}: input_size is required for a model given by path`);
+  const { artifacts, file } = await readArtifacts(spec.name);
+  // Identity by content: the same model copied elsewhere reuses cached features.
+  const hash = createHash('sha256').update(await readFile(file)).update(Buffer.from(weightsOf(artifacts))).digest('hex').slice(0, 16);
+  return { id: `user-${hash}/${spec.cutLayer ?? 'pool'}/${spec.inputSize}/${preprocess}`, name: file, inputSize: spec.inputSize, preprocess };
+}
+
+/** Load a backbone on the active backend. */
+export async function loadBackbone(tf: TF, spec: BackboneSpec, opts: LoadOptions): Promise<Backbone> {
+  const ident = await describeBackbone(spec);
+  if (spec.name === 'tiny') return fromGraph(tf, tinyGraph(ident.inputSize, spec.seed ?? 0), { ...ident, fromCache: false });
+  if (isNsfwjsModel(spec.name)) return loadNsfwjs(tf, spec.name, ident, opts);
+  return loadUserModel(tf, spec, ident);
 }
 
 function fromGraph(tf: TF, graph: Graph, meta: Pick<Backbone, 'id' | 'name' | 'inputSize' | 'preprocess' | 'fromCache'>): Backbone {
@@ -114,12 +140,10 @@ function fromLayers(tf: TF, model: LayersModel, meta: Pick<Backbone, 'id' | 'nam
   };
 }
 
-async function loadNsfwjs(tf: TF, name: NsfwjsModelName, spec: BackboneSpec, preprocess: Preprocess, opts: LoadOptions): Promise<Backbone> {
+async function loadNsfwjs(tf: TF, name: NsfwjsModelName, meta: BackboneIdentity, opts: LoadOptions): Promise<Backbone> {
   const info = NSFWJS_MODELS[name];
   const version = nsfwjsVersion();
-  const size = spec.inputSize ?? info.size;
-  if (size !== info.size) throw new Error(`${name} takes ${info.size}x${info.size} inputs, not ${size}`);
-  const meta = { id: `nsfwjs-${version}/${name}/${size}/${preprocess}`, name, inputSize: size, preprocess };
+  const size = meta.inputSize;
   const entry = join(opts.cacheDir, `nsfwjs-${version}`, `${name}-cut`);
   const cached = existsSync(join(entry, MODEL_JSON));
 
@@ -160,17 +184,13 @@ async function loadNsfwjs(tf: TF, name: NsfwjsModelName, spec: BackboneSpec, pre
   return fromLayers(tf, model, { ...meta, fromCache: cached }, undefined, opts.log);
 }
 
-async function loadUserModel(tf: TF, spec: BackboneSpec, preprocess: Preprocess): Promise<Backbone> {
-  if (!spec.inputSize) throw new Error(`backbone ${spec.name}: input_size is required for a model given by path`);
+async function loadUserModel(tf: TF, spec: BackboneSpec, ident: BackboneIdentity): Promise<Backbone> {
   const { artifacts, file } = await readArtifacts(spec.name);
   if (artifacts.format === 'graph-model') throw new Error(`${file}: a graph model; a user backbone must be a LayersModel (Keras) model.json`);
-  // Identity by content: the same model copied elsewhere reuses cached features.
-  const hash = createHash('sha256').update(await readFile(file)).update(Buffer.from(weightsOf(artifacts))).digest('hex').slice(0, 16);
   const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   const shape = model.inputs[0]!.shape;
-  if (shape[1] !== null && shape[1] !== spec.inputSize) throw new Error(`${file}: the model takes ${shape[1]}x${shape[2]} inputs, input_size is ${spec.inputSize}`);
-  const meta = { id: `user-${hash}/${spec.cutLayer ?? 'pool'}/${spec.inputSize}/${preprocess}`, name: file, inputSize: spec.inputSize, preprocess, fromCache: false };
-  return fromLayers(tf, model, meta, spec.cutLayer);
+  if (shape[1] !== null && shape[1] !== ident.inputSize) throw new Error(`${file}: the model takes ${shape[1]}x${shape[2]} inputs, input_size is ${ident.inputSize}`);
+  return fromLayers(tf, model, { ...ident, fromCache: false }, spec.cutLayer);
 }
 
 function weightsOf(a: { weightData?: ArrayBuffer | ArrayBuffer[] }): Uint8Array {

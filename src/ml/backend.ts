@@ -130,7 +130,7 @@ async function tryBackend(tf: TF, name: BackendName): Promise<Attempt> {
 function notLoaded(pkg: string, e: unknown): string {
   const code = (e as { code?: string }).code;
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-    return `${pkg} is not installed (optional dependency; its install needs libtensorflow from outside the npm registry)`;
+    return 'not installed (optional dependency: its install downloads libtensorflow from outside the npm registry)';
   }
   const first = String((e as Error).message ?? e).split('\n')[0] ?? '';
   return `${pkg} failed to load: ${first}`;

@@ -4,7 +4,6 @@
  * model's square side when the padded image is not already that size, and scale pixel values the way
  * the backbone was trained.
  */
-import sharp from 'sharp';
 
 /** Pixel scaling a backbone expects. */
 export const PREPROCESS = ['unit', 'symmetric', 'caffe', 'raw'] as const;
@@ -15,6 +14,7 @@ const MAX_INPUT_PIXELS = 50_000_000;
 
 /** Decode one image to `size` x `size` RGB bytes (row-major, 3 channels). */
 export async function decodeRgb(bytes: Uint8Array, size: number): Promise<Uint8Array> {
+  const sharp = (await import('sharp')).default;
   const img = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
   const meta = await img.metadata();
   let pipeline = img.removeAlpha().toColourspace('srgb');
