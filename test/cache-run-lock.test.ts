@@ -25,7 +25,7 @@ const CHILD = `
   const waited = [];
   const r = await acquireRunLock(process.env.CACHE, {
     waitSeconds: Number(process.env.WAIT), argv: ['tailor', 'run', 'child'], pollMs: 50,
-    onWait: (h) => waited.push(h.pid),
+    onWait: (h) => { waited.push(h.pid); console.log('WAITING'); },
   });
   console.log(JSON.stringify({ ok: r.ok, pid: process.pid, holder: r.ok ? undefined : r.error, waited }));
   if (!r.ok || process.env.EXIT_AT_ONCE) process.exit(0);
@@ -34,21 +34,28 @@ const CHILD = `
 
 interface ChildReport { ok: boolean; pid: number; holder?: LockHolder; waited: number[] }
 
-function startChild(cache: string, wait = 0, extraEnv: Record<string, string> = {}): { child: ChildProcessWithoutNullStreams; report: Promise<ChildReport> } {
+function startChild(
+  cache: string,
+  wait = 0,
+  extraEnv: Record<string, string> = {},
+): { child: ChildProcessWithoutNullStreams; report: Promise<ChildReport>; waiting: Promise<void> } {
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', CHILD], {
     env: { ...process.env, CACHE: cache, WAIT: String(wait), ...extraEnv },
   });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const waiting = new Promise<void>((resolve) => child.stdout.on('data', () => out.includes('WAITING\n') && resolve()));
   const report = new Promise<ChildReport>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) resolve(JSON.parse(line) as ChildReport);
+    child.stdout.on('data', () => {
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line) as ChildReport);
     });
     child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
     child.on('exit', (code) => reject(new Error(`child exited (${code}) before reporting`)));
   });
-  return { child, report };
+  return { child, report, waiting };
 }
 
 function exited(child: ChildProcessWithoutNullStreams): Promise<unknown> {
@@ -69,7 +76,8 @@ test('a second process fails at once with the holder, or waits until the holder 
   assert.match(second.holder?.message ?? '', new RegExp(`^held by pid ${held.pid} on host .+ since \\S+ \\(\\d+ s ago\\), last heartbeat \\d+ s ago: tailor run child$`));
 
   const waiter = startChild(cache, 20);
-  await sleep(800);
+  await waiter.waiting;
+  await sleep(300);
   holder.child.stdin.write('release\n');
   const got = await waiter.report;
   assert.equal(got.ok, true, 'the waiter gets the lock once the holder releases');
