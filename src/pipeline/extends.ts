@@ -8,8 +8,8 @@ import { dirname, resolve } from 'node:path';
 import { err, ok, type Result } from '../result.js';
 import { displayFile, error } from './diagnostics.js';
 import { kindName, type PEntry, type PMap, type PNode } from './tree.js';
+import { readPipelineTree } from './tree-cache.js';
 import type { Diagnostic, SourcePos } from './types.js';
-import { readYamlTree } from './yaml-tree.js';
 
 export interface Merged {
   root: PNode;
@@ -71,8 +71,8 @@ export function mergePipelines(parent: PNode, child: PMap): PMap {
   return { ...child, entries };
 }
 
-function loadChain(file: string, chain: string[], at: SourcePos | undefined): Result<Merged, Diagnostic[]> {
-  const read = readYamlTree(file, at, at ? 'extends' : '');
+function loadChain(file: string, chain: string[], at: SourcePos | undefined, cacheDir: string | undefined): Result<Merged, Diagnostic[]> {
+  const read = readPipelineTree(file, cacheDir, at, at ? 'extends' : '');
   if (!read.ok) return read;
   const root = read.value;
   const ext = root.kind === 'map' ? root.entries.get('extends') : undefined;
@@ -86,13 +86,13 @@ function loadChain(file: string, chain: string[], at: SourcePos | undefined): Re
     const loop = [...chain.slice(chain.indexOf(parentFile)), parentFile].map(displayFile);
     return err([error(`extends cycle: ${loop.join(' -> ')}`, v.pos, 'extends')]);
   }
-  const parent = loadChain(parentFile, [...chain, parentFile], v.pos);
+  const parent = loadChain(parentFile, [...chain, parentFile], v.pos, cacheDir);
   if (!parent.ok) return parent;
   return ok({ root: mergePipelines(parent.value.root, root), sources: [file, ...parent.value.sources] });
 }
 
-/** Read a pipeline file and everything it `extends`, merged into one tree. */
-export function loadMerged(file: string): Result<Merged, Diagnostic[]> {
+/** Read a pipeline file and everything it `extends`, merged into one tree (parsed trees cached in `cacheDir`). */
+export function loadMerged(file: string, cacheDir?: string): Result<Merged, Diagnostic[]> {
   const abs = resolve(file);
-  return loadChain(abs, [abs], undefined);
+  return loadChain(abs, [abs], undefined, cacheDir);
 }

@@ -5,7 +5,8 @@
  * Every user mistake becomes a Diagnostic with file, line, column and key path; the loader goes as
  * far as it sensibly can so one run reports as many independent errors as possible.
  */
-import { basename, extname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
 import { err, ok, type Result } from '../result.js';
 import { SET_FILE, dedupe, keyPath } from './diagnostics.js';
 import { loadMerged } from './extends.js';
@@ -17,7 +18,7 @@ import { buildSpec } from './stage-spec.js';
 import { applyStageSets, expandStages, validateInstances, type Instance } from './stage-instances.js';
 import { templateNode } from './template.js';
 import { topoSort } from './toposort.js';
-import { emptyMap, toJS, type PMap } from './tree.js';
+import { emptyMap, type PMap } from './tree.js';
 import type { Diagnostic, Pipeline, StageSpec } from './types.js';
 import { validatePipelineRoot } from './validate.js';
 import { resolveVars, type ResolvedVars } from './vars.js';
@@ -27,6 +28,20 @@ export interface LoadOptions {
   sets?: string[];
   /** Working folder (deps, uses and export paths are relative to it); defaults to process.cwd(). */
   workdir?: string;
+  /**
+   * tailor's cache folder: parsed pipeline files are kept under `<cacheDir>/pipeline-trees/` so the
+   * next load skips YAML parsing. Default: $TAILOR_CACHE, else `<workdir>/cache`, each only when the
+   * folder exists; `false` turns this off.
+   */
+  cacheDir?: string | false;
+}
+
+/** The folder for parsed-tree cache entries, or undefined for none. */
+function treeCacheDir(opts: LoadOptions, workdir: string): string | undefined {
+  if (opts.cacheDir === false) return undefined;
+  const base = opts.cacheDir ?? process.env.TAILOR_CACHE ?? join(workdir, 'cache');
+  if (opts.cacheDir === undefined && !existsSync(base)) return undefined;
+  return join(resolve(workdir, base), 'pipeline-trees');
 }
 
 /** Diagnostics without repeats, in reading order: the pipeline file, its parents, then `--set`. */
@@ -42,11 +57,10 @@ function report(diags: Diagnostic[], sources: string[]): Diagnostic[] {
 function templateCmd(inst: Instance, needs: string[], vars: ResolvedVars, diags: Diagnostic[]): string | undefined {
   const e = inst.body.entries.get('cmd');
   if (!e) return undefined;
-  const params = inst.body.entries.get('params');
   const scope = {
     vars: vars.lookup,
     ...(inst.item ? { item: inst.item } : {}),
-    cmd: { params: params ? toJS(params.value) : {}, needs: new Set(needs), sanitize: sanitizeStageRef },
+    cmd: { params: inst.plain?.params ?? {}, needs: new Set(needs), sanitize: sanitizeStageRef },
   };
   const node = templateNode(e.value, ['stages', inst.group, 'cmd'], scope, diags);
   return node.kind === 'scalar' ? String(node.value) : undefined;
@@ -61,7 +75,7 @@ function uses(inst: Instance, resolver: ModuleResolver, diags: Diagnostic[]): Mo
 /** Load, check and resolve a pipeline file. */
 export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipeline, Diagnostic[]> {
   const workdir = resolve(opts.workdir ?? process.cwd());
-  const merged = loadMerged(file);
+  const merged = loadMerged(file, treeCacheDir(opts, workdir));
   if (!merged.ok) return merged;
   const { root, sources } = merged.value;
   const diags = validatePipelineRoot(root);

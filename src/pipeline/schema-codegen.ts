@@ -21,15 +21,21 @@ export const GENERATED_FILE = join(TAILOR_ROOT, 'src', 'pipeline', 'schema-valid
 
 /** The generated module's source text for the current schema. */
 export function generateValidatorSource(): string {
-  const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as { $id: string };
+  const schema = JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as { $id: string; properties: { stages: Record<string, unknown> } };
+  // The top level is checked on its own (stage bodies are checked one by one after templating), so
+  // a second validator sees the same schema with stage bodies left open.
+  const top = structuredClone(schema);
+  top.$id = schema.$id.replace(/\.schema\.json$/, '-top.schema.json');
+  top.properties.stages = { ...top.properties.stages, additionalProperties: true };
   const ajv = new Ajv({ allErrors: true, allowUnionTypes: true, code: { source: true, esm: true } });
   ajv.addSchema(schema);
+  ajv.addSchema(top);
   // The package's CJS/ESM interop hands the function either directly or as `.default`.
   const standalone = ((standaloneModule as unknown as { default?: unknown }).default ?? standaloneModule) as (
     a: Ajv,
     refs: Record<string, string>,
   ) => string;
-  const code = standalone(ajv, { validateRoot: schema.$id, validateStage: `${schema.$id}#/definitions/stage` });
+  const code = standalone(ajv, { validateTop: top.$id, validateStage: `${schema.$id}#/definitions/stage` });
   if (/\brequire\(/.test(code)) {
     throw new Error('internal error: the schema needs ajv runtime helpers (e.g. minLength); use keywords that compile standalone (pattern)');
   }

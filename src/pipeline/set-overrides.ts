@@ -4,8 +4,8 @@
  * VALUE is read as a YAML scalar or flow value, so `299` is a number, `true` a boolean, `[1,2]` a list.
  * Positions are in file `--set`: line = which `--set` (1-based), col = offset in the argument.
  */
-import { isCollection, parseDocument } from 'yaml';
 import { SET_FILE, error, keyPath } from './diagnostics.js';
+import { yaml } from './lazy-yaml.js';
 import { didYouMean } from './levenshtein.js';
 import { emptyMap, fromJS, kindName, type PMap, type PNode } from './tree.js';
 import type { Diagnostic, SourcePos } from './types.js';
@@ -33,6 +33,7 @@ const USAGE = 'expected STAGE.KEY=VALUE or vars.NAME=VALUE';
 /** Read VALUE as YAML (scalar or flow collection); a block collection stays a plain string. */
 function parseValue(text: string): { value: unknown } | { error: string } {
   if (text.trim() === '') return { value: '' };
+  const { isCollection, parseDocument } = yaml();
   const doc = parseDocument(text, { prettyErrors: false });
   const first = doc.errors[0];
   if (first) return { error: first.message.split('\n')[0] ?? 'bad YAML' };

@@ -7,7 +7,7 @@ import { error, keyPath } from './diagnostics.js';
 import { foreachMembers, type ForeachMember } from './foreach.js';
 import { setTarget, withPath, isVarSet, type SetOverride } from './set-overrides.js';
 import { templateNode, type Scope } from './template.js';
-import { fromJS, type PEntry, type PMap, type PNode } from './tree.js';
+import { fromJS, toJS, type PEntry, type PMap, type PNode } from './tree.js';
 import type { Diagnostic, SourcePos } from './types.js';
 import { validateStageBody } from './validate.js';
 import type { ResolvedVars } from './vars.js';
@@ -23,6 +23,8 @@ export interface Instance {
   keyPos: SourcePos;
   /** False when the body failed the schema: later checks skip it to avoid follow-on noise. */
   valid: boolean;
+  /** Plain data of `body`, set once it is final (after `--set`). */
+  plain?: Record<string, unknown>;
 }
 
 /** Template a stage body except `cmd` and `foreach`. */
@@ -69,6 +71,7 @@ export function allNames(instances: Instance[]): Set<string> {
 
 /** Apply `STAGE.KEY=VALUE` overrides to params (a group name reaches every member). */
 export function applyStageSets(instances: Instance[], overrides: SetOverride[], knownGroups: Iterable<string>, diags: Diagnostic[]): void {
+  if (overrides.every(isVarSet)) return;
   const names = allNames(instances);
   for (const g of knownGroups) names.add(g);
   for (const o of overrides) {
@@ -88,7 +91,9 @@ export function applyStageSets(instances: Instance[], overrides: SetOverride[], 
 /** Check every body against the stage schema; marks invalid instances. */
 export function validateInstances(instances: Instance[], diags: Diagnostic[]): void {
   for (const inst of instances) {
-    const found = validateStageBody(inst.body, inst.group, inst.keyPos);
+    const plain = toJS(inst.body) as Record<string, unknown>;
+    inst.plain = plain;
+    const found = validateStageBody(inst.body, inst.group, inst.keyPos, plain);
     if (found.length > 0) {
       inst.valid = false;
       diags.push(...found);

@@ -47,6 +47,7 @@ function checkExports(inst: Instance, diags: Diagnostic[]): void {
 }
 
 function get(inst: Instance, key: string): unknown {
+  if (inst.plain) return inst.plain[key];
   const e = inst.body.entries.get(key);
   return e ? toJS(e.value) : undefined;
 }

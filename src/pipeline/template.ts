@@ -33,7 +33,22 @@ export interface Scope {
   cmd?: { params: unknown; needs: ReadonlySet<string>; sanitize: (name: string) => string };
 }
 
-/** Split a template string into parts; throws a message string on an unterminated `${`. */
+/** Parsed template strings: foreach members and long pipelines repeat the same few strings. */
+const parsedCache = new Map<string, Part[]>();
+
+/** The parts of a template string (cached); throws on an unterminated `${`. */
+function partsOf(s: string): Part[] {
+  let parts = parsedCache.get(s);
+  if (!parts) {
+    parts = parse(s, 0, false).parts;
+    // A long-lived process (watch mode) sees many edits: keep the cache bounded.
+    if (parsedCache.size >= 10_000) parsedCache.clear();
+    parsedCache.set(s, parts);
+  }
+  return parts;
+}
+
+/** Split a template string into parts; throws on an unterminated `${`. */
 function parse(s: string, from: number, nested: boolean): { parts: Part[]; end: number } {
   const parts: Part[] = [];
   let lit = '';
@@ -99,15 +114,17 @@ class TemplateError extends Error {
 
 function resolveRef(ref: Ref, scope: Scope): Resolved {
   // Inner references produce raw text (they build a name, not a shell word).
-  const expr = ref.parts
-    .map((p) => {
-      if (typeof p === 'string') return p;
-      const r = resolveRef(p, scope);
-      if ('keep' in r) throw new TemplateError(`${p.text} cannot be used inside another reference`);
-      return stringify(r.value);
-    })
-    .join('')
-    .trim();
+  let expr = '';
+  for (const p of ref.parts) {
+    if (typeof p === 'string') {
+      expr += p;
+      continue;
+    }
+    const r = resolveRef(p, scope);
+    if ('keep' in r) throw new TemplateError(`${p.text} cannot be used inside another reference`);
+    expr += stringify(r.value);
+  }
+  expr = expr.trim();
   const dot = expr.indexOf('.');
   const head = dot < 0 ? expr : expr.slice(0, dot);
   const rest = dot < 0 ? '' : expr.slice(dot + 1);
@@ -148,7 +165,7 @@ function resolveRef(ref: Ref, scope: Scope): Resolved {
  * throws TemplateError with the reference text that failed.
  */
 function templateString(s: string, scope: Scope): unknown {
-  const { parts } = parse(s, 0, false);
+  const parts = partsOf(s);
   const only = parts.length === 1 ? parts[0] : undefined;
   if (only !== undefined && typeof only !== 'string' && !scope.cmd) {
     const r = resolveRef(only, scope);
@@ -169,7 +186,7 @@ function templateString(s: string, scope: Scope): unknown {
 /** Find the outermost reference of `s` that fails, for an error position (first one by default). */
 function failingRefText(s: string, scope: Scope): string | undefined {
   try {
-    for (const p of parse(s, 0, false).parts) {
+    for (const p of partsOf(s)) {
       if (typeof p === 'string') continue;
       try {
         resolveRef(p, scope);
@@ -199,20 +216,33 @@ function templateScalar(node: PScalar, path: string[], scope: Scope, diags: Diag
   }
 }
 
-/** Template every string in a tree; errors go to `diags` (the failing string is left as written). */
+/**
+ * Template every string in a tree; errors go to `diags` (the failing string is left as written).
+ * `path` is the key path of `node`; it is used as a stack while walking and restored on return.
+ * Nodes without templates are returned as they are (no copies: most of a pipeline is literal).
+ */
 export function templateNode(node: PNode, path: string[], scope: Scope, diags: Diagnostic[]): PNode {
   switch (node.kind) {
     case 'scalar':
       return templateScalar(node, path, scope, diags);
     case 'seq': {
-      const items = node.items.map((item, i) => templateNode(item, [...path, String(i)], scope, diags));
-      return items.some((item, i) => item !== node.items[i]) ? { ...node, items } : node;
+      let items: PNode[] | undefined;
+      node.items.forEach((item, i) => {
+        path.push(String(i));
+        const value = templateNode(item, path, scope, diags);
+        path.pop();
+        if (value === item) return;
+        items ??= node.items.slice();
+        items[i] = value;
+      });
+      return items ? { ...node, items } : node;
     }
     case 'map': {
-      // Copy the map only when something in it changed: most of a pipeline has no templates.
       let entries: Map<string, PEntry> | undefined;
       for (const [key, e] of node.entries) {
-        const value = templateNode(e.value, [...path, key], scope, diags);
+        path.push(key);
+        const value = templateNode(e.value, path, scope, diags);
+        path.pop();
         if (value === e.value) continue;
         entries ??= new Map(node.entries);
         entries.set(key, { ...e, value });

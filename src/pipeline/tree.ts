@@ -12,7 +12,7 @@ export interface PScalar {
   kind: 'scalar';
   value: Scalar;
   pos: SourcePos;
-  /** Source text of a string scalar (with quotes), to place errors inside it. */
+  /** Source text of a template string scalar (with quotes), to place errors inside it. */
   raw?: string;
 }
 export interface PSeq {

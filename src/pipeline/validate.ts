@@ -8,12 +8,12 @@ import type { ErrorObject } from 'ajv';
 import { TAILOR_ROOT } from '../paths.js';
 import { error, keyPath } from './diagnostics.js';
 import { didYouMean } from './levenshtein.js';
-import { validateRoot as generatedRoot, validateStage as generatedStage } from './schema-validate.generated.js';
+import { validateStage as generatedStage, validateTop as generatedTop } from './schema-validate.generated.js';
 import { describe, locate, toJS, type PNode } from './tree.js';
 import type { Diagnostic, SourcePos } from './types.js';
 
 type Validate = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
-const rootValidator = generatedRoot as unknown as Validate;
+const topValidator = generatedTop as unknown as Validate;
 const stageValidator = generatedStage as unknown as Validate;
 
 type Schema = Record<string, unknown>;
@@ -162,16 +162,26 @@ export function mapAjvErrors(errors: ErrorObject[], loc: Locator, prefix: string
  * after templating (validateStageBody), so errors inside them are dropped here.
  */
 export function validatePipelineRoot(root: PNode): Diagnostic[] {
-  if (rootValidator(toJS(root))) return [];
-  const errors = (rootValidator.errors ?? []).filter((e) => !/^\/stages\/[^/]+/.test(e.instancePath));
-  return mapAjvErrors(errors, treeLocator(root), [], schemaJson());
+  // Only the stage names matter here, not their bodies: skip converting those.
+  let plain: unknown = null;
+  if (root.kind === 'map') {
+    const top: Record<string, unknown> = {};
+    for (const [key, e] of root.entries) {
+      top[key] = key === 'stages' && e.value.kind === 'map' ? Object.fromEntries([...e.value.entries.keys()].map((k) => [k, null])) : toJS(e.value);
+    }
+    plain = top;
+  } else {
+    plain = toJS(root);
+  }
+  if (topValidator(plain)) return [];
+  return mapAjvErrors(topValidator.errors ?? [], treeLocator(root), [], schemaJson());
 }
 
 /**
  * Check one stage body (after templating) against `definitions/stage`; `group` names it in key
  * paths, `keyPos` is where its name is written (errors about the whole stage point there).
  */
-export function validateStageBody(body: PNode, group: string, keyPos: SourcePos): Diagnostic[] {
-  if (stageValidator(toJS(body))) return [];
+export function validateStageBody(body: PNode, group: string, keyPos: SourcePos, plain: unknown = toJS(body)): Diagnostic[] {
+  if (stageValidator(plain)) return [];
   return mapAjvErrors(stageValidator.errors ?? [], treeLocator(body, keyPos), ['stages', group], schemaAt(schemaJson(), '#/definitions/stage'));
 }

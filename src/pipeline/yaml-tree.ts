@@ -1,8 +1,8 @@
 /** Parse a YAML file into a positioned tree (tree.ts), with syntax errors as Diagnostics. */
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isAlias, isMap, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
+import type { Document, LineCounter, Node as YamlNode } from 'yaml';
 import { err, ok, type Result } from '../result.js';
-import { displayFile, error, keyPath } from './diagnostics.js';
+import { error, keyPath } from './diagnostics.js';
+import { yaml } from './lazy-yaml.js';
 import type { Diagnostic, SourcePos } from './types.js';
 import type { PEntry, PNode, Scalar } from './tree.js';
 
@@ -29,6 +29,7 @@ function rangeOf(node: { range?: [number, number, number] | null }): [number, nu
 }
 
 function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode {
+  const { isAlias, isMap, isScalar, isSeq } = yaml();
   if (node === null || node === undefined) return { kind: 'scalar', value: null, pos: at };
   if (isAlias(node)) {
     const target = node.resolve(ctx.doc);
@@ -48,7 +49,8 @@ function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode 
     const pos = e > s ? posOf(ctx, s, e) : at;
     const v = node.value;
     const value: Scalar = v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
-    return typeof value === 'string' ? { kind: 'scalar', value, pos, raw: ctx.text.slice(s, e) } : { kind: 'scalar', value, pos };
+    // The source text is only needed to place errors inside a template string.
+    return typeof value === 'string' && value.includes('${') ? { kind: 'scalar', value, pos, raw: ctx.text.slice(s, e) } : { kind: 'scalar', value, pos };
   }
   if (isSeq(node)) {
     const [s, e] = rangeOf(node);
@@ -87,6 +89,7 @@ function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode 
 
 /** Parse YAML source text; `file` is used for positions only. */
 export function parseYamlTree(file: string, text: string): Result<PNode, Diagnostic[]> {
+  const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   // uniqueKeys off: duplicates are reported by convert() with a key path and both positions.
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
@@ -98,17 +101,4 @@ export function parseYamlTree(file: string, text: string): Result<PNode, Diagnos
   if (ctx.diags.length > 0) return err(ctx.diags);
   const root = convert(ctx, doc.contents, [], { file, line: 1, col: 1, length: 1 });
   return ctx.diags.length > 0 ? err(ctx.diags) : ok(root);
-}
-
-/** Read and parse a YAML file. */
-export function readYamlTree(file: string, at?: SourcePos, key = ''): Result<PNode, Diagnostic[]> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const what = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot read (${code ?? String(e)})`;
-    return err([error(`${displayFile(file)}: ${what}`, at, key)]);
-  }
-  return parseYamlTree(file, text);
 }
