@@ -224,3 +224,13 @@ function reverseStages(lines: string[]): string[] {
   }
   return blocks.reverse().flat();
 }
+
+test('uses: a bare name is a built-in stage of the tailor package', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tailor-builtin-'));
+  const file = join(dir, 'p.yaml');
+  writeFileSync(file, 'stages:\n  submit:\n    uses: submit\n');
+  const r = loadPipeline(file, { workdir: dir });
+  if (!r.ok) assert.fail(r.error.map((d) => formatDiagnostic(d)).join('\n'));
+  assert.equal(r.value.stages[0]?.builtin, true);
+  assert.equal(r.value.stages[0]?.module, fileURLToPath(new URL('../stages/submit.ts', import.meta.url)));
+});

@@ -87,6 +87,18 @@ function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode 
   return { kind: 'scalar', value: null, pos: posOf(ctx, s, e) };
 }
 
+/**
+ * The usual cause of a syntax error on a line like `needs: [p@${item}]`: inside [ ] or { } the
+ * braces of an unquoted `${...}` are YAML syntax.
+ */
+function flowTemplateHint(text: string, offset: number): string | undefined {
+  const start = text.lastIndexOf('\n', offset - 1) + 1;
+  const end = text.indexOf('\n', offset);
+  const line = text.slice(start, end < 0 ? text.length : end);
+  const ref = /[[{][^'"]*?([^\s[\]{},'"]*\$\{[^}]*\}[^\s\]},'"]*)/.exec(line);
+  return ref ? `inside [ ] or { }, quote a string that holds \${...}: "${ref[1]}"` : undefined;
+}
+
 /** Parse YAML source text; `file` is used for positions only. */
 export function parseYamlTree(file: string, text: string): Result<PNode, Diagnostic[]> {
   const { LineCounter, parseDocument } = yaml();
@@ -94,9 +106,14 @@ export function parseYamlTree(file: string, text: string): Result<PNode, Diagnos
   // uniqueKeys off: duplicates are reported by convert() with a key path and both positions.
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
   const ctx: Ctx = { file, text, lc, doc, diags: [], expanding: new Set() };
+  const lines = new Set<number>();
   for (const e of doc.errors) {
     const [s, end] = e.pos;
-    ctx.diags.push(error(`YAML syntax: ${e.message.split('\n')[0]}`, posOf(ctx, s, Math.max(end, s + 1)), ''));
+    const pos = posOf(ctx, s, Math.max(end, s + 1));
+    // One error per line: the parser's follow-on complaints about the same line add nothing.
+    if (lines.has(pos.line)) continue;
+    lines.add(pos.line);
+    ctx.diags.push(error(`YAML syntax: ${e.message.split('\n')[0]}`, pos, '', flowTemplateHint(text, s)));
   }
   if (ctx.diags.length > 0) return err(ctx.diags);
   const root = convert(ctx, doc.contents, [], { file, line: 1, col: 1, length: 1 });
