@@ -60,3 +60,10 @@ export async function* readImaterialist(
     }
   }
 }
+
+/** Stream only the `images` entries of a file. */
+export async function* readImages(file: string): AsyncGenerator<ImImage> {
+  for await (const rec of readImaterialist(file, { images: true })) {
+    if (rec.kind === 'image') yield { imageId: rec.imageId, url: rec.url };
+  }
+}

@@ -3,6 +3,7 @@
  * string ids): garment category, colour, pattern, number of garments, and category x colour.
  * Every label can be read off the picture: which garments, in which colours and patterns, how many.
  */
+import { csvLine } from './csv.js';
 import { FMNIST_CLASSES } from './fmnist.js';
 import { PALETTE } from './palette.js';
 
@@ -50,12 +51,7 @@ export function buildTaxonomy(): Taxonomy {
   return { labels, category, colour, pattern, count, categoryColour };
 }
 
-function csvField(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-}
-
 /** The label map CSV (`labelId,taskId,labelName,taskName`). */
 export function labelMapCsv(tax: Taxonomy): string {
-  const rows = tax.labels.map((l) => [l.labelId, l.taskId, l.labelName, l.taskName].map(csvField).join(','));
-  return ['labelId,taskId,labelName,taskName', ...rows].join('\n') + '\n';
+  return csvLine(['labelId', 'taskId', 'labelName', 'taskName']) + tax.labels.map((l) => csvLine([l.labelId, l.taskId, l.labelName, l.taskName])).join('');
 }
