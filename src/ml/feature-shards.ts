@@ -105,6 +105,11 @@ export class FeatureMatrix {
     return dst;
   }
 
+  /** Feed the stored bytes to a hash (identifies the features for checkpoint keys). */
+  updateHash(h: { update(data: Uint8Array): unknown }): void {
+    h.update(new Uint8Array(this.data.buffer, this.data.byteOffset, this.data.byteLength));
+  }
+
   /** Rows [from, to) as float32. */
   range(from: number, to: number): Float32Array {
     const idx = new Int32Array(to - from);

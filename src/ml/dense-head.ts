@@ -1,0 +1,148 @@
+/**
+ * The classifier head: dense ReLU layers with dropout, then one logit per label (sigmoid applied
+ * in the loss and at prediction). Variables are initialised from a seeded PRNG (Glorot uniform) and
+ * dropout masks are drawn with per-step seeds, so training is reproducible on a deterministic
+ * backend. The output bias starts at each label's log-odds in the training set, which saves the
+ * first epochs from learning label frequencies.
+ */
+import type { LayersModel, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { TF } from './backend.js';
+import { hashSeed, mulberry32 } from '../random.js';
+
+export interface HeadConfig {
+  inputDim: number;
+  hidden: number[];
+  dropout: number;
+  labels: number;
+}
+
+/** Fixed input standardisation: x' = (x - mean) * invStd, from the training rows. */
+export interface Standardizer {
+  mean: Float32Array;
+  invStd: Float32Array;
+}
+
+/** Per-feature mean and 1/std over rows (std floored so constant features stay finite). */
+export function fitStandardizer(rows: number, dim: number, rowAt: (from: number, to: number) => Float32Array): Standardizer {
+  const sum = new Float64Array(dim);
+  const sq = new Float64Array(dim);
+  const chunk = 1024;
+  for (let at = 0; at < rows; at += chunk) {
+    const to = Math.min(rows, at + chunk);
+    const x = rowAt(at, to);
+    for (let r = 0; r < to - at; r++) {
+      for (let d = 0; d < dim; d++) {
+        const v = x[r * dim + d]!;
+        sum[d]! += v;
+        sq[d]! += v * v;
+      }
+    }
+  }
+  const mean = new Float32Array(dim);
+  const invStd = new Float32Array(dim);
+  for (let d = 0; d < dim; d++) {
+    const m = rows ? sum[d]! / rows : 0;
+    const variance = rows ? Math.max(0, sq[d]! / rows - m * m) : 0;
+    mean[d] = m;
+    invStd[d] = 1 / Math.sqrt(variance + 1e-6);
+  }
+  return { mean, invStd };
+}
+
+/** Glorot-uniform values for a [fanIn, fanOut] kernel. */
+export function glorot(rand: () => number, fanIn: number, fanOut: number): Float32Array {
+  const limit = Math.sqrt(6 / (fanIn + fanOut));
+  const a = new Float32Array(fanIn * fanOut);
+  for (let i = 0; i < a.length; i++) a[i] = (rand() * 2 - 1) * limit;
+  return a;
+}
+
+/** Log-odds of each label's frequency, clipped away from 0 and 1. */
+export function priorLogits(y: Uint8Array, rows: number, labels: number): Float32Array {
+  const out = new Float32Array(labels);
+  for (let l = 0; l < labels; l++) {
+    let pos = 0;
+    for (let r = 0; r < rows; r++) pos += y[r * labels + l]!;
+    const p = Math.min(1 - 1e-3, Math.max(1e-3, (pos + 0.5) / (rows + 1)));
+    out[l] = Math.log(p / (1 - p));
+  }
+  return out;
+}
+
+export class DenseHead {
+  private readonly norm: { mean: Tensor; invStd: Tensor } | undefined;
+
+  private constructor(
+    private readonly tf: TF,
+    readonly cfg: HeadConfig,
+    readonly layers: Array<{ w: Variable; b: Variable }>,
+    private readonly standardizer: Standardizer | undefined,
+  ) {
+    this.norm = standardizer && { mean: tf.tensor1d(standardizer.mean), invStd: tf.tensor1d(standardizer.invStd) };
+  }
+
+  static create(tf: TF, cfg: HeadConfig, seed: number, outputBias?: Float32Array, standardizer?: Standardizer): DenseHead {
+    const rand = mulberry32(hashSeed(seed, 'dense-head'));
+    const sizes = [cfg.inputDim, ...cfg.hidden, cfg.labels];
+    const layers = sizes.slice(1).map((out, i) => {
+      const inp = sizes[i]!;
+      const last = i === sizes.length - 2;
+      const bias = last && outputBias ? outputBias : new Float32Array(out);
+      return { w: tf.variable(tf.tensor2d(glorot(rand, inp, out), [inp, out]), true, `head/dense_${i}/kernel`), b: tf.variable(tf.tensor1d(bias), true, `head/dense_${i}/bias`) };
+    });
+    return new DenseHead(tf, cfg, layers, standardizer);
+  }
+
+  get variables(): Variable[] {
+    return this.layers.flatMap((l) => [l.w, l.b]);
+  }
+
+  /** Logits [batch, labels]; dropout only when `training`, with masks drawn from `seed`. */
+  logits(x: Tensor, training: boolean, seed = 0): Tensor2D {
+    const tf = this.tf;
+    let h = (this.norm ? tf.mul(tf.sub(x, this.norm.mean), this.norm.invStd) : x) as Tensor2D;
+    this.layers.forEach((l, i) => {
+      const last = i === this.layers.length - 1;
+      h = tf.add(tf.matMul(h, l.w), l.b) as Tensor2D;
+      if (!last) {
+        h = tf.relu(h);
+        if (training && this.cfg.dropout > 0) h = tf.dropout(h, this.cfg.dropout, undefined, hashSeed(seed, 'dropout', i)) as Tensor2D;
+      }
+    });
+    return h;
+  }
+
+  /**
+   * The head as a standard Keras-style LayersModel (dense/dropout/sigmoid), weights copied, with
+   * the input standardisation folded into the first layer: W' = diag(invStd) W, b' = b - (mean * invStd) W.
+   */
+  toLayersModel(): LayersModel {
+    const tf = this.tf;
+    const model = tf.sequential();
+    this.layers.forEach((l, i) => {
+      const last = i === this.layers.length - 1;
+      const units = l.w.shape[1]!;
+      model.add(tf.layers.dense({ units, activation: last ? 'sigmoid' : 'relu', ...(i === 0 ? { inputShape: [this.cfg.inputDim] } : {}), name: `dense_${i}` }));
+      if (!last && this.cfg.dropout > 0) model.add(tf.layers.dropout({ rate: this.cfg.dropout, name: `dropout_${i}` }));
+    });
+    const dense = model.layers.filter((layer) => layer.getClassName() === 'Dense');
+    tf.tidy(() => {
+      dense.forEach((layer, i) => {
+        const { w, b } = this.layers[i]!;
+        if (i === 0 && this.norm) {
+          const scaled = tf.mul(w, tf.reshape(this.norm.invStd, [-1, 1]));
+          const shift = tf.reshape(tf.matMul(tf.reshape(tf.mul(this.norm.mean, this.norm.invStd), [1, -1]), w), [-1]);
+          layer.setWeights([scaled, tf.sub(b, shift)]);
+        } else {
+          layer.setWeights([w, b]);
+        }
+      });
+    });
+    return model;
+  }
+
+  dispose(): void {
+    for (const v of this.variables) v.dispose();
+    if (this.norm) this.tf.dispose([this.norm.mean, this.norm.invStd]);
+  }
+}

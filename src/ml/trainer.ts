@@ -1,0 +1,163 @@
+/**
+ * The training loop shared by train-head and fine-tune-backbone: seeded shuffling, Adam,
+ * learning-rate reduction on a validation-loss plateau, early stopping with the best epoch's
+ * variables restored, a checkpoint after every epoch and resume from it, per-epoch records.
+ *
+ *   epoch: shuffle(seed, epoch) -> steps (variableGrads -> Adam) -> validate
+ *          -> best? keep variables : wait++ -> plateau? lr *= factor -> patience? stop
+ *          -> checkpoint
+ */
+import type { Scalar, Variable } from '@tensorflow/tfjs';
+import type { TF } from './backend.js';
+import { Adam } from './adam.js';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
+import { hashSeed, mulberry32, shuffleInPlace } from '../random.js';
+
+export interface EpochRecord {
+  phase: string;
+  epoch: number;
+  loss: number;
+  val_loss: number;
+  val_micro_f1: number;
+  lr: number;
+  seconds: number;
+  samples_per_s: number;
+}
+
+export interface Schedule {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  /** Multiply the learning rate by this after `lrPatience` epochs without a better val loss. */
+  lrFactor: number;
+  lrPatience: number;
+  minLr: number;
+  /** Stop after this many epochs without a better val loss. */
+  patience: number;
+}
+
+export interface TrainerOptions extends Schedule {
+  tf: TF;
+  /** Name of this training phase (seeds and records), e.g. "head" or "fine-tune". */
+  phase: string;
+  params: Variable[];
+  nTrain: number;
+  seed: number;
+  /** Loss of one training batch (called inside tf.variableGrads). */
+  stepLoss(indices: Int32Array, stepSeed: number): Scalar;
+  /** Validation loss and micro-F1 at 0.5 with the current variables. */
+  validate(): { loss: number; microF1: number };
+  /** Checkpoint folder (already keyed by the stage's params and inputs). */
+  checkpointDir?: string;
+  signal?: AbortSignal;
+  log?(message: string): void;
+  onEpoch?(record: EpochRecord): void;
+  /** Records of earlier phases, carried into checkpoints so a resumed run reports them too. */
+  history?: EpochRecord[];
+}
+
+interface Meta {
+  phase: string;
+  epoch: number;
+  lr: number;
+  adamStep: number;
+  bestLoss: number;
+  bestEpoch: number;
+  wait: number;
+  lrWait: number;
+  history: EpochRecord[];
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  bestEpoch: number;
+  bestLoss: number;
+  resumedAt: number | null;
+  stoppedEarly: boolean;
+}
+
+const read = (v: Variable): Float32Array => Float32Array.from(v.dataSync() as Float32Array);
+
+/** Train `params` to minimise `stepLoss`; leaves the best epoch's values in the variables. */
+export async function train(o: TrainerOptions): Promise<TrainResult> {
+  const { tf, params } = o;
+  const adam = new Adam(tf, params, o.lr);
+  let best = params.map(read);
+  let meta: Meta = { phase: o.phase, epoch: -1, lr: o.lr, adamStep: 0, bestLoss: Infinity, bestEpoch: -1, wait: 0, lrWait: 0, history: [...(o.history ?? [])] };
+  let resumedAt: number | null = null;
+
+  if (o.checkpointDir) {
+    const ck = await loadCheckpoint<Meta>(o.checkpointDir);
+    const n = params.length;
+    if (ck && ck.meta.phase === o.phase && ck.arrays.length === 4 * n) {
+      meta = ck.meta;
+      params.forEach((p, i) => p.assign(tf.tensor(ck.arrays[i]!, p.shape)));
+      adam.restore(ck.arrays.slice(n, 3 * n), meta.adamStep);
+      best = ck.arrays.slice(3 * n);
+      adam.lr = meta.lr;
+      resumedAt = meta.epoch + 1;
+      o.log?.(`${o.phase}: resuming from the checkpoint after epoch ${meta.epoch + 1}`);
+    }
+  }
+
+  let stoppedEarly = meta.wait >= o.patience;
+  for (let epoch = meta.epoch + 1; epoch < o.epochs && !stoppedEarly; epoch++) {
+    const t0 = performance.now();
+    const order = Int32Array.from(shuffleInPlace(Array.from({ length: o.nTrain }, (_, i) => i), mulberry32(hashSeed(o.seed, o.phase, 'epoch', epoch))));
+    let lossSum = 0;
+    let lastYield = performance.now();
+    for (let step = 0, at = 0; at < o.nTrain; step++, at += o.batchSize) {
+      const idx = order.subarray(at, Math.min(o.nTrain, at + o.batchSize));
+      const { value, grads } = tf.variableGrads(() => o.stepLoss(idx, hashSeed(o.seed, o.phase, epoch, step)), params);
+      adam.apply(params.map((p) => grads[p.name]!));
+      lossSum += (value.dataSync()[0] ?? 0) * idx.length;
+      value.dispose();
+      tf.dispose(grads);
+      // Training is synchronous on wasm: let abort signals and progress through now and then.
+      if (performance.now() - lastYield > 200) {
+        await new Promise((r) => setImmediate(r));
+        lastYield = performance.now();
+        o.signal?.throwIfAborted();
+      }
+    }
+    const trainSeconds = (performance.now() - t0) / 1000;
+    const val = o.validate();
+    const record: EpochRecord = {
+      phase: o.phase,
+      epoch: meta.history.filter((h) => h.phase === o.phase).length + 1,
+      loss: lossSum / o.nTrain,
+      val_loss: val.loss,
+      val_micro_f1: val.microF1,
+      lr: adam.lr,
+      seconds: (performance.now() - t0) / 1000,
+      samples_per_s: o.nTrain / trainSeconds,
+    };
+    meta.history.push(record);
+    meta.epoch = epoch;
+    if (val.loss < meta.bestLoss - 1e-6) {
+      meta.bestLoss = val.loss;
+      meta.bestEpoch = epoch;
+      meta.wait = 0;
+      meta.lrWait = 0;
+      best = params.map(read);
+    } else {
+      meta.wait++;
+      meta.lrWait++;
+      if (meta.lrWait >= o.lrPatience && adam.lr > o.minLr) {
+        adam.lr = Math.max(o.minLr, adam.lr * o.lrFactor);
+        meta.lrWait = 0;
+        o.log?.(`${o.phase}: val loss flat for ${o.lrPatience} epochs, learning rate -> ${adam.lr.toExponential(2)}`);
+      }
+      if (meta.wait >= o.patience) stoppedEarly = true;
+    }
+    meta.lr = adam.lr;
+    meta.adamStep = adam.step;
+    o.onEpoch?.(record);
+    if (o.checkpointDir) await saveCheckpoint(o.checkpointDir, meta, [...params.map(read), ...adam.state(), ...best]);
+    o.signal?.throwIfAborted();
+  }
+  if (stoppedEarly) o.log?.(`${o.phase}: early stop, best epoch ${meta.bestEpoch + 1} (val loss ${meta.bestLoss.toFixed(5)})`);
+  params.forEach((p, i) => p.assign(tf.tensor(best[i]!, p.shape)));
+  adam.dispose();
+  return { history: meta.history, bestEpoch: meta.bestEpoch, bestLoss: meta.bestLoss, resumedAt, stoppedEarly };
+}
