@@ -28,6 +28,11 @@ export class LabelCounter {
     }
   }
 
+  /** Image-label pairs counted so far. */
+  get truePairs(): number {
+    return this.pairs;
+  }
+
   count(label: string): number {
     return this.counts.get(label) ?? 0;
   }
