@@ -167,7 +167,13 @@ export function validatePipelineRoot(root: PNode): Diagnostic[] {
   if (root.kind === 'map') {
     const top: Record<string, unknown> = {};
     for (const [key, e] of root.entries) {
-      top[key] = key === 'stages' && e.value.kind === 'map' ? Object.fromEntries([...e.value.entries.keys()].map((k) => [k, null])) : toJS(e.value);
+      if (key === 'stages' && e.value.kind === 'map') {
+        const names: Record<string, null> = {};
+        for (const name of e.value.entries.keys()) names[name] = null;
+        top[key] = names;
+      } else {
+        top[key] = toJS(e.value);
+      }
     }
     plain = top;
   } else {
