@@ -10,6 +10,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   dag: { load: async () => (await import('./commands/dag.js')).dagCommand, summary: 'print the graph [--format text|mermaid|dot]' },
   gc: { load: async () => (await import('./commands/gc.js')).gcCommand, summary: 'remove cache entries no pipeline, lock file or recent run uses [--dry-run]' },
   doctor: { load: async () => (await import('./commands/doctor.js')).doctorCommand, summary: 'backend, versions and cache health' },
+  report: { load: async () => (await import('./commands/report.js')).reportCommand, summary: 'write a self-contained HTML report of the last run [PIPELINE] [--out FILE] [--metric STAGE.PATH]' },
+  exp: { load: async () => (await import('./commands/exp.js')).expCommand, summary: 'experiments: run --name N [--set S.K=V] | show [--all] [--json|--csv] | diff A B | queue [--run]' },
+  watch: { load: async () => (await import('./commands/watch.js')).watchCommand, summary: 'rerun stale stages whenever the pipeline, stage code or deps change [--set S.K=V] [--stage N]' },
+  verify: { load: async () => (await import('./commands/verify.js')).verifyCommand, summary: 'rerun from scratch in a temp cache and compare with the lock file [--stage N] [--json]' },
 };
 
 const USAGE = `usage: tailor <command> [options]

@@ -31,7 +31,11 @@ export const RUN_OPTIONS = {
   cache: { type: 'string' },
   wait: { type: 'string' },
   quiet: { type: 'boolean' },
+  report: { type: 'boolean' },
 } as const;
+
+/** What parseArgs gives for RUN_OPTIONS. */
+export type ParsedRunOptions = ReturnType<typeof parseArgs<{ options: typeof RUN_OPTIONS; allowPositionals: true }>>['values'];
 
 export interface RunRequest {
   file: string;
@@ -47,12 +51,24 @@ export interface RunRequest {
   quiet: boolean;
   experiment?: string;
   signal?: AbortSignal;
+  /** Also sees every run event the logger gets (watch mode tracks which stages are unfinished). */
+  onEvent?: (event: RunEvent) => void;
 }
 
 export async function runCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: RUN_OPTIONS });
   const { pipeline: file } = takePipelineArg(positionals, 0);
-  const req: RunRequest = {
+  const result = await runPipelineRequest(runRequestFrom(file, values));
+  if (values.report && result.pipeline) {
+    const { writeReportFor } = await import('../report-hook.js');
+    process.stderr.write(`tailor: wrote report ${await writeReportFor(result.pipeline, values.cache)}\n`);
+  }
+  return result.code;
+}
+
+/** The RunRequest that RUN_OPTIONS values ask for (shared with `exp run` and `watch`). */
+export function runRequestFrom(file: string, values: ParsedRunOptions): RunRequest {
+  return {
     file,
     sets: values.set ?? [],
     stages: values.stage ?? [],
@@ -65,11 +81,10 @@ export async function runCommand(argv: string[]): Promise<number> {
     waitSeconds: parseCount(values.wait, '--wait', 0),
     quiet: values.quiet ?? false,
   };
-  const result = await runPipelineRequest(req);
-  return result.code;
 }
 
-function parseCount(value: string | undefined, flag: string, fallback: number): number {
+/** A whole-number option (`--jobs`, `--wait`), or `fallback` when absent. */
+export function parseCount(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new UsageError(`${flag} expects a whole number, got "${value}"`);
   return Number(value);
@@ -146,13 +161,18 @@ async function executeLocked(
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  req.signal?.addEventListener('abort', () => controller.abort(), { once: true });
+  // A signal aborted before the lock was taken (Ctrl-C while loading) never fires 'abort' again.
+  if (req.signal?.aborted) controller.abort();
+  else req.signal?.addEventListener('abort', () => controller.abort(), { once: true });
   const started = Date.now();
   const runId = session.index.beginRun({ pipeline: pipeline.name, argv: process.argv.slice(2), host: hostname(), pid: process.pid, experiment: req.experiment, params: Object.fromEntries(pipeline.stages.map((s) => [s.name, s.params])) });
   try {
     const cleaned = await session.store.cleanupTemp();
     if (cleaned > 0) logger.handle({ type: 'notice', message: `removed ${cleaned} unfinished output folder(s) left by an interrupted run` });
-    const emit = (e: RunEvent) => logger.handle(e);
+    const emit = (e: RunEvent) => {
+      logger.handle(e);
+      req.onEvent?.(e);
+    };
     emit({ type: 'run-start', pipeline: pipeline.name, stages: selected.size, jobs: req.jobs });
     const outcomes = await executePipeline(session, pipeline, {
       runId,

@@ -1,0 +1,116 @@
+/**
+ * Comparing a fresh run with the committed lock file, stage by stage:
+ *
+ * - key: informative. When it differs, say whether the stage itself changed (code, params, seed,
+ *   deps) or only its upstream outputs did (recomputing the key with the lock's upstream outputs
+ *   tells the two apart).
+ * - output: for deterministic stages, the output tree hash must be the committed one — unless
+ *   the stage itself is unchanged and only its inputs differ (a non-deterministic upstream), where
+ *   equal bytes cannot be expected and the metrics decide.
+ * - metrics: every numeric metric of the lock entry, within the stage's declared tolerance
+ *   (`verify: { tolerance: { "holdout.micro_f1": 0.01 } }`), exactly when none is declared.
+ */
+import type { StageSpec } from '../pipeline/types.js';
+import type { LockEntry, LockFile } from '../run/lock-file.js';
+import { stageKey } from '../run/stage-key.js';
+import { flattenMetrics } from '../exp/flat.js';
+import type { FreshStage } from './fresh-run.js';
+
+/** ok; mismatch, missing, failed fail the verification; the rest inform. */
+export type Verdict = 'ok' | 'mismatch' | 'missing' | 'failed' | 'changed' | 'new' | 'not-compared' | 'unused';
+
+export const FAILING: ReadonlySet<Verdict> = new Set<Verdict>(['mismatch', 'missing', 'failed']);
+
+export interface Check {
+  stage: string;
+  /** `lock`, `run`, `key`, `output`, `metric holdout.micro_f1`, `tolerance x.y`. */
+  check: string;
+  expected: string;
+  got: string;
+  verdict: Verdict;
+  note?: string;
+  /** Set on metric checks that pass by exact equality with no declared tolerance (the table folds them). */
+  plainMetric?: boolean;
+}
+
+export interface StageInput {
+  spec: StageSpec;
+  entry: LockEntry | undefined;
+  fresh: FreshStage | undefined;
+  lock: LockFile;
+  deterministic: boolean;
+  /** Why the key differs from the lock's, from an earlier run's ingredients, if known. */
+  explainKey?: (lockKey: string, fresh: FreshStage) => string[] | undefined;
+}
+
+export function compareStage(input: StageInput): Check[] {
+  const { spec, entry, fresh } = input;
+  const stage = spec.name;
+  if (!entry) {
+    return [{ stage, check: 'lock', expected: '(no entry)', got: fresh?.key ?? '', verdict: 'missing', note: 'not in the lock file: run the pipeline with `tailor run` and commit the lock file' }];
+  }
+  if (!fresh || fresh.action === 'failed' || fresh.action === 'skipped' || !fresh.key) {
+    return [{ stage, check: 'run', expected: 'ran', got: fresh?.action ?? 'not run', verdict: 'failed', note: fresh?.reason ?? 'the stage did not run' }];
+  }
+  const checks: Check[] = [];
+  const sameKey = fresh.key === entry.key;
+  const localSame = !sameKey && onlyInputsDiffer(fresh, input.lock, entry);
+  const keyNote = sameKey
+    ? undefined
+    : localSame
+      ? 'same code, params and deps; upstream output differs'
+      : (input.explainKey?.(entry.key, fresh)?.join('; ') || 'the stage changed: code, params, seed or deps');
+  checks.push({ stage, check: 'key', expected: entry.key, got: fresh.key, verdict: sameKey ? 'ok' : 'changed', ...(keyNote ? { note: keyNote } : {}) });
+
+  if (input.deterministic) {
+    const got = fresh.treeHash ?? '';
+    if (localSame) {
+      checks.push({ stage, check: 'output', expected: entry.output, got, verdict: got === entry.output ? 'ok' : 'not-compared', note: 'deterministic, but its inputs differ: metrics decide' });
+    } else if (got === entry.output) {
+      checks.push({ stage, check: 'output', expected: entry.output, got, verdict: 'ok' });
+    } else {
+      const note = sameKey ? 'same inputs, different bytes: not deterministic here?' : 'the stage changed and so did its output: rerun it and commit the lock file';
+      checks.push({ stage, check: 'output', expected: entry.output, got, verdict: 'mismatch', note });
+    }
+  }
+  checks.push(...compareMetrics(stage, entry.metrics, fresh.metrics, spec.verify?.tolerance ?? {}));
+  return checks;
+}
+
+/** True when the fresh key, recomputed with the lock's upstream outputs, is the lock's key. */
+function onlyInputsDiffer(fresh: FreshStage, lock: LockFile, entry: LockEntry): boolean {
+  if (!fresh.ingredients) return false;
+  const needs: Record<string, string> = {};
+  for (const name of Object.keys(fresh.ingredients.needs)) {
+    const up = lock.stages[name];
+    if (!up) return false;
+    needs[name] = up.output;
+  }
+  return stageKey({ ...fresh.ingredients, needs }) === entry.key;
+}
+
+export function compareMetrics(stage: string, expected: Record<string, unknown>, got: Record<string, unknown>, tolerance: Record<string, number>): Check[] {
+  const want = flattenMetrics(expected);
+  const have = flattenMetrics(got);
+  const checks: Check[] = [];
+  for (const [path, e] of Object.entries(want)) {
+    const tol = tolerance[path];
+    const g = have[path];
+    const check = `metric ${path}`;
+    if (g === undefined) {
+      checks.push({ stage, check, expected: String(e), got: '(none)', verdict: 'mismatch', note: 'the stage no longer reports it' });
+      continue;
+    }
+    const diff = Math.abs(g - e);
+    const ok = tol === undefined ? g === e : diff <= tol;
+    const note = tol === undefined ? (ok ? undefined : `differs by ${diff.toPrecision(3)}; exact match required (declare verify.tolerance)`) : `|Δ| ${diff.toPrecision(3)} ${ok ? '<=' : '>'} ${tol}`;
+    checks.push({ stage, check, expected: String(e), got: String(g), verdict: ok ? 'ok' : 'mismatch', ...(note ? { note } : {}), ...(tol === undefined && ok ? { plainMetric: true } : {}) });
+  }
+  for (const [path, g] of Object.entries(have)) {
+    if (!(path in want)) checks.push({ stage, check: `metric ${path}`, expected: '(none)', got: String(g), verdict: 'new', note: 'not in the lock file' });
+  }
+  for (const path of Object.keys(tolerance)) {
+    if (!(path in want)) checks.push({ stage, check: `tolerance ${path}`, expected: '', got: '', verdict: 'unused', note: 'no such numeric metric in the lock file' });
+  }
+  return checks;
+}
