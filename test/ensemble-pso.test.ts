@@ -15,6 +15,7 @@ import { microF1AtThreshold } from '../src/ml/metrics.js';
 import { arithmeticMean, normalizeWeights, weightedMean, WeightedF1Objective } from '../src/ml/ensemble.js';
 import { fitGlobalThreshold } from '../src/ml/thresholds.js';
 import { psoMaximize } from '../src/ml/pso.js';
+import { mulberry32 } from '../src/random.js';
 
 const STAGE = 'stages/ensemble-pso.ts';
 let data: SyntheticData;
@@ -96,15 +97,20 @@ test('outputs: predictions for every split, weights, methods table, convergence 
 test('the fast objective equals a full threshold sweep on the combined matrix', () => {
   const L = data.labelIds.length;
   const val = data.models.map((m) => m.validation);
-  const obj = new WeightedF1Objective(val, data.validation.truth, 50);
-  assert.ok(obj.activeEntries < obj.totalEntries, 'some entries are pruned');
-  for (const raw of [[1, 1, 1, 1], [1, 0, 0, 0], [0.3, 0.9, 0.1, 0.05], [0, 0, 0, 0]]) {
-    const w = normalizeWeights(raw);
-    const fast = obj.evaluate(w);
-    const full = fitGlobalThreshold(data.validation.truth, weightedMean(val, w), 1500, L, 50);
-    assert.equal(fast.f1, full.f1);
-    assert.equal(fast.threshold, full.threshold);
-    assert.equal(fast.f1, microF1AtThreshold(data.validation.truth, weightedMean(val, w), 1500, L, full.threshold));
+  const rand = mulberry32(17);
+  const weightSets = [[1, 1, 1, 1], [1, 0, 0, 0], [0.3, 0.9, 0.1, 0.05], [0, 0, 0, 0], ...Array.from({ length: 12 }, () => [rand(), rand(), rand(), rand()])];
+  for (const [steps, minThreshold] of [[50, 0], [100, 0.05], [7, 0.3], [1000, 0]] as const) {
+    const obj = new WeightedF1Objective(val, data.validation.truth, steps, minThreshold);
+    assert.ok(obj.activeEntries < obj.totalEntries, 'some entries are pruned');
+    for (const raw of weightSets) {
+      const w = normalizeWeights(raw);
+      const fast = obj.evaluate(w);
+      const full = fitGlobalThreshold(data.validation.truth, weightedMean(val, w), 1500, L, steps, minThreshold);
+      assert.equal(fast.f1, full.f1, `steps ${steps}, min ${minThreshold}, weights ${raw}`);
+      assert.equal(fast.threshold, full.threshold);
+      assert.ok(fast.threshold >= minThreshold);
+      assert.equal(fast.f1, microF1AtThreshold(data.validation.truth, weightedMean(val, w), 1500, L, full.threshold));
+    }
   }
 });
 

@@ -62,7 +62,7 @@ export function columnMap(predLabels: string[], labels: string[], source: string
 
 /**
  * Probabilities of `split` for images `ids` (every id must be present) in column order `labels`,
- * as a new row-major matrix.
+ * as a new row-major matrix; every value must lie in [0, 1].
  */
 export function alignPredictions(preds: Predictions, split: 'validation' | 'holdout' | 'test', ids: string[], labels: string[], source: string): Float32Array {
   const sp = preds.splits[split];
@@ -79,7 +79,12 @@ export function alignPredictions(preds: Predictions, split: 'validation' | 'hold
     const r = rowOf.get(id);
     if (r === undefined) throw new Error(`${source}: no ${split} prediction for image ${JSON.stringify(id)}`);
     const base = r * W;
-    for (let c = 0; c < L; c++) out[i * L + c] = sp.probs[base + (cols[c] as number)] as number;
+    for (let c = 0; c < L; c++) {
+      const v = sp.probs[base + (cols[c] as number)] as number;
+      // Combination and threshold code relies on probabilities in [0, 1]; NaN fails here too.
+      if (!(v >= 0 && v <= 1)) throw new Error(`${source}: ${split} probability ${v} for image ${JSON.stringify(id)}, label ${labels[c]} is outside [0, 1]`);
+      out[i * L + c] = v;
+    }
   });
   return out;
 }

@@ -18,7 +18,7 @@ export interface MethodScore {
   holdout_micro_f1_at_0_5: number;
 }
 
-/** Fit the best global grid threshold on validation and report validation and holdout scores. */
+/** Fit the best global grid threshold (>= minThreshold) on validation and report validation and holdout scores. */
 export function scoreMethod(
   method: string,
   kind: MethodScore['kind'],
@@ -28,8 +28,9 @@ export function scoreMethod(
   holdProbs: Float32Array,
   nLabels: number,
   steps: number,
+  minThreshold = 0,
 ): MethodScore {
-  const fit = fitGlobalThreshold(val.truth, valProbs, val.ids.length, nLabels, steps);
+  const fit = fitGlobalThreshold(val.truth, valProbs, val.ids.length, nLabels, steps, minThreshold);
   const nh = hold.ids.length;
   return {
     method,

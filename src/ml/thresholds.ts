@@ -8,7 +8,7 @@
  * the number of images.
  */
 import { binarize, f1FromCounts, type ScoreMatrix } from './metrics.js';
-import { binCount, gridBin, gridThreshold, sweepHistogram, type SweepResult } from './score-grid.js';
+import { binCount, gridBinAt, gridEdges, gridStart, gridThreshold, sweepHistogram, type SweepResult } from './score-grid.js';
 
 export interface ThresholdFitOptions {
   /** Grid resolution: candidates are k/steps, k = 1..steps. */
@@ -48,12 +48,13 @@ interface LabelCounts {
 
 function countLabels(truth: Uint8Array, probs: ScoreMatrix, nImages: number, nLabels: number, steps: number): LabelCounts {
   const bins = binCount(steps);
+  const edges = gridEdges(steps);
   const pos = new Uint32Array(nLabels * bins);
   const neg = new Uint32Array(nLabels * bins);
   for (let r = 0; r < nImages; r++) {
     const base = r * nLabels;
     for (let l = 0; l < nLabels; l++) {
-      const idx = l * bins + gridBin(probs[base + l] as number, steps);
+      const idx = l * bins + gridBinAt(probs[base + l] as number, steps, edges);
       if (truth[base + l] !== 0) pos[idx] = (pos[idx] as number) + 1;
       else neg[idx] = (neg[idx] as number) + 1;
     }
@@ -82,10 +83,10 @@ function countLabels(truth: Uint8Array, probs: ScoreMatrix, nImages: number, nLa
   return { cumPos, cumNeg, support, pos: totPos, neg: totNeg };
 }
 
-/** Best single threshold on the grid for every label at once. */
-export function fitGlobalThreshold(truth: Uint8Array, probs: ScoreMatrix, nImages: number, nLabels: number, steps: number): SweepResult {
+/** Best single threshold on the grid (candidates k/steps >= minThreshold) for every label at once. */
+export function fitGlobalThreshold(truth: Uint8Array, probs: ScoreMatrix, nImages: number, nLabels: number, steps: number, minThreshold = 0): SweepResult {
   const c = countLabels(truth, probs, nImages, nLabels, steps);
-  return sweepHistogram(c.pos, c.neg, steps);
+  return sweepHistogram(c.pos, c.neg, steps, 0, gridStart(minThreshold, steps));
 }
 
 /**
