@@ -205,7 +205,7 @@ function templateScalar(node: PScalar, path: string[], scope: Scope, diags: Diag
   if (typeof s !== 'string' || !s.includes('${')) return node;
   try {
     const value = templateString(s, scope);
-    if (typeof value === 'string') return { kind: 'scalar', value, pos: node.pos, raw: node.raw };
+    if (typeof value === 'string') return { kind: 'scalar', value, pos: node.pos };
     return fromJS(value, node.pos);
   } catch (e) {
     const text = failingRefText(s, scope);

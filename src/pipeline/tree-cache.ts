@@ -15,10 +15,10 @@ import type { Diagnostic, SourcePos } from './types.js';
 import { parseYamlTree } from './yaml-tree.js';
 
 /** Bump when the tree shape or yaml-tree.ts's conversion changes, so old entries are ignored. */
-const FORMAT = 'tailor-tree-2';
+const FORMAT = 'tailor-tree-3';
 
 /** Compact JSON of a tree: a kind tag, then [line, col, length] flat, then the content. */
-type EncScalar = [0, Scalar, number, number, number] | [0, Scalar, number, number, number, string];
+type EncScalar = [0, Scalar, number, number, number];
 type EncSeq = [1, number, number, number, Enc[]];
 type EncEntry = [string, number, number, number, Enc];
 type EncMap = [2, number, number, number, EncEntry[]];
@@ -36,7 +36,7 @@ function encode(n: PNode): Enc {
     case 'scalar':
       // JSON cannot hold .nan / .inf: such a file is simply not cached.
       if (typeof n.value === 'number' && !Number.isFinite(n.value)) throw new NotCacheable();
-      return n.raw === undefined ? [0, n.value, ...encPos(n.pos)] : [0, n.value, ...encPos(n.pos), n.raw];
+      return [0, n.value, ...encPos(n.pos)];
     case 'seq':
       return [1, ...encPos(n.pos), n.items.map(encode)];
     case 'map':
@@ -47,11 +47,8 @@ function encode(n: PNode): Enc {
 function decode(e: Enc, file: string): PNode {
   const pos = (line: number, col: number, length: number): SourcePos => ({ file, line, col, length });
   switch (e[0]) {
-    case 0: {
-      const node: PNode = { kind: 'scalar', value: e[1], pos: pos(e[2], e[3], e[4]) };
-      if (e.length === 6) node.raw = e[5];
-      return node;
-    }
+    case 0:
+      return { kind: 'scalar', value: e[1], pos: pos(e[2], e[3], e[4]) };
     case 1:
       return { kind: 'seq', pos: pos(e[1], e[2], e[3]), items: e[4].map((x: Enc) => decode(x, file)) };
     case 2: {

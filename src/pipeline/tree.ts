@@ -4,6 +4,7 @@
  * late (a bad type after templating, an unknown param) still points at the right file and column,
  * even when the value came from a parent pipeline or a `--set` argument.
  */
+import { readFileSync } from 'node:fs';
 import type { SourcePos } from './types.js';
 
 export type Scalar = string | number | boolean | null;
@@ -12,8 +13,6 @@ export interface PScalar {
   kind: 'scalar';
   value: Scalar;
   pos: SourcePos;
-  /** Source text of a template string scalar (with quotes), to place errors inside it. */
-  raw?: string;
 }
 export interface PSeq {
   kind: 'seq';
@@ -116,17 +115,26 @@ export function locate(root: PNode, pointer: string): { node: PNode; keyPos?: So
   return { node, keyPos, path };
 }
 
+/** How many lines after its start a multi-line string scalar is searched for an error's reference. */
+const MAX_SCALAR_LINES = 50;
+
 /**
- * Position of `needle` inside a string scalar's source (for an error about one `${...}` in a longer
- * string); falls back to the scalar's own position when the source text does not contain it
- * literally (escapes in a double-quoted string).
+ * Position of `needle` (a `${...}` reference) inside a string scalar, for an error about one
+ * reference in a longer string. The source is read again only now, when there is an error (so
+ * trees, and their cache, carry no source text); falls back to the scalar's own position when the
+ * source does not hold the text literally (escapes in a double-quoted string).
  */
 export function posWithin(node: PScalar, needle: string): SourcePos {
-  const raw = node.raw;
-  const at = raw === undefined ? -1 : raw.indexOf(needle);
-  if (raw === undefined || at < 0) return node.pos;
-  const before = raw.slice(0, at);
-  const newlines = before.split('\n').length - 1;
-  if (newlines === 0) return { ...node.pos, col: node.pos.col + at, length: needle.length };
-  return { ...node.pos, line: node.pos.line + newlines, col: at - before.lastIndexOf('\n'), length: needle.length };
+  const { pos } = node;
+  let lines: string[];
+  try {
+    lines = pos.text !== undefined ? [pos.text] : readFileSync(pos.file, 'utf8').split(/\r?\n/).slice(pos.line - 1, pos.line - 1 + MAX_SCALAR_LINES);
+  } catch {
+    return pos;
+  }
+  for (let i = 0; i < lines.length; i++) {
+    const at = (lines[i] ?? '').indexOf(needle, i === 0 ? pos.col - 1 : 0);
+    if (at >= 0) return { ...pos, line: pos.line + i, col: at + 1, length: needle.length };
+  }
+  return pos;
 }

@@ -49,8 +49,7 @@ function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode 
     const pos = e > s ? posOf(ctx, s, e) : at;
     const v = node.value;
     const value: Scalar = v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
-    // The source text is only needed to place errors inside a template string.
-    return typeof value === 'string' && value.includes('${') ? { kind: 'scalar', value, pos, raw: ctx.text.slice(s, e) } : { kind: 'scalar', value, pos };
+    return { kind: 'scalar', value, pos };
   }
   if (isSeq(node)) {
     const [s, e] = rangeOf(node);
