@@ -61,6 +61,12 @@ function checkShape(name: string, m: ArrayLike<number>, nImages: number, nLabels
   }
 }
 
+function checkThresholds(threshold: number | ArrayLike<number>, nLabels: number): void {
+  if (typeof threshold !== 'number' && threshold.length !== nLabels) {
+    throw new Error(`internal error: ${threshold.length} thresholds for ${nLabels} labels`);
+  }
+}
+
 /** a / b, or 0 when b is 0. */
 function ratio(a: number, b: number): number {
   return b === 0 ? 0 : a / b;
@@ -117,13 +123,11 @@ export function binarize(
   threshold: number | ArrayLike<number>,
 ): Uint8Array {
   checkShape('probs', probs, nImages, nLabels);
+  checkThresholds(threshold, nLabels);
   const out = new Uint8Array(probs.length);
   if (typeof threshold === 'number') {
     for (let i = 0; i < probs.length; i++) out[i] = (probs[i] as number) >= threshold ? 1 : 0;
     return out;
-  }
-  if (threshold.length !== nLabels) {
-    throw new Error(`internal error: ${threshold.length} thresholds for ${nLabels} labels`);
   }
   for (let r = 0; r < nImages; r++) {
     const base = r * nLabels;
@@ -145,9 +149,7 @@ export function microF1AtThreshold(
 ): number {
   checkShape('truth', truth, nImages, nLabels);
   checkShape('probs', probs, nImages, nLabels);
-  if (typeof threshold !== 'number' && threshold.length !== nLabels) {
-    throw new Error(`internal error: ${threshold.length} thresholds for ${nLabels} labels`);
-  }
+  checkThresholds(threshold, nLabels);
   let tp = 0;
   let fp = 0;
   let fn = 0;
