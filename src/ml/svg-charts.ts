@@ -83,11 +83,22 @@ function yAxis(lo: number, hi: number, left: number, top: number, plotW: number,
   return out;
 }
 
-function legend(items: Array<{ name: string; color: string }>, x: number, y: number): string[] {
-  return items.flatMap((it, i) => [
-    `<rect x="${x}" y="${y + i * 16 - 9}" width="12" height="10" fill="${it.color}"/>`,
-    `<text x="${x + 16}" y="${y + i * 16}">${escapeXml(it.name)}</text>`,
-  ]);
+/** Legend entries laid out in rows under the title; returns the SVG and the height used. */
+function legend(items: Array<{ name: string; color: string }>, x: number, y: number, width: number): { svg: string[]; height: number } {
+  const svg: string[] = [];
+  let cx = x;
+  let cy = y;
+  for (const it of items) {
+    const w = 28 + it.name.length * 6.6;
+    if (cx > x && cx + w > width - 10) {
+      cx = x;
+      cy += 16;
+    }
+    svg.push(`<rect x="${r1(cx)}" y="${cy - 9}" width="12" height="10" fill="${it.color}"/>`);
+    svg.push(`<text x="${r1(cx + 16)}" y="${cy}">${escapeXml(it.name)}</text>`);
+    cx += w;
+  }
+  return { svg, height: cy - y + 16 };
 }
 
 /** A line chart of one or more series. */
@@ -95,18 +106,22 @@ export function lineChart(spec: LineChartSpec): string {
   const width = spec.width ?? 640;
   const height = spec.height ?? 360;
   const left = 60;
-  const top = 30;
+  const leg = legend(spec.series.map((s, i) => ({ name: s.name, color: COLORS[i % COLORS.length] as string })), left, 38, width);
+  const top = 30 + leg.height;
   const plotW = width - left - 20;
   const plotH = height - top - 50;
   const xs = spec.series.flatMap((s) => s.points.map((p) => p[0]));
   const ys = spec.series.flatMap((s) => s.points.map((p) => p[1]));
-  const [x0, x1] = extent(xs);
+  // The x axis spans the data exactly (rounds, iterations); only y gets headroom.
+  const x0 = xs.length > 0 ? Math.min(...xs) : 0;
+  const x1 = xs.length > 0 && Math.max(...xs) > x0 ? Math.max(...xs) : x0 + 1;
   const [y0, y1] = extent(ys);
   const px = (v: number) => r1(left + ((v - x0) / (x1 - x0)) * plotW);
   const py = (v: number) => r1(top + plotH - ((v - y0) / (y1 - y0)) * plotH);
-  const body = yAxis(y0, y1, left, top, plotW, plotH, spec.yLabel);
+  const body = [...leg.svg, ...yAxis(y0, y1, left, top, plotW, plotH, spec.yLabel)];
+  const integral = xs.every(Number.isInteger);
   for (let i = 0; i <= 4; i++) {
-    const v = x0 + ((x1 - x0) * i) / 4;
+    const v = integral ? Math.round(x0 + ((x1 - x0) * i) / 4) : x0 + ((x1 - x0) * i) / 4;
     body.push(`<text x="${px(v)}" y="${top + plotH + 14}" text-anchor="middle">${fmt(v)}</text>`);
   }
   body.push(`<text x="${left + plotW / 2}" y="${height - 20}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
@@ -115,7 +130,6 @@ export function lineChart(spec: LineChartSpec): string {
     const pts = s.points.filter((p) => Number.isFinite(p[1])).map((p) => `${px(p[0])},${py(p[1])}`).join(' ');
     body.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"><title>${escapeXml(s.name)}</title></polyline>`);
   });
-  body.push(...legend(spec.series.map((s, i) => ({ name: s.name, color: COLORS[i % COLORS.length] as string })), left + 10, top + 16));
   return frame(spec.title, width, height, body);
 }
 
@@ -125,14 +139,17 @@ export function barChart(spec: BarChartSpec): string {
   const width = spec.width ?? Math.max(480, Math.min(2400, 70 + n * 8));
   const height = spec.height ?? 360;
   const left = 60;
-  const top = 30;
+  const items = [{ name: spec.barName ?? spec.yLabel, color: COLORS[0] as string }];
+  if (spec.markerName) items.push({ name: spec.markerName, color: COLORS[1] as string });
+  const leg = legend(items, left, 38, width);
+  const top = 30 + leg.height;
   const plotW = width - left - 20;
   const plotH = height - top - 70;
   const values = spec.bars.flatMap((b) => (b.marker === undefined ? [b.value] : [b.value, b.marker]));
   const lo = Math.min(0, ...values.filter(Number.isFinite));
   const hi = Math.max(1, ...values.filter(Number.isFinite));
   const py = (v: number) => r1(top + plotH - ((v - lo) / (hi - lo)) * plotH);
-  const body = yAxis(lo, hi, left, top, plotW, plotH, spec.yLabel);
+  const body = [...leg.svg, ...yAxis(lo, hi, left, top, plotW, plotH, spec.yLabel)];
   const slot = plotW / n;
   const labelEvery = Math.max(1, Math.ceil(n / 60));
   spec.bars.forEach((b, i) => {
@@ -149,8 +166,5 @@ export function barChart(spec: BarChartSpec): string {
       body.push(`<text transform="translate(${cx} ${top + plotH + 8}) rotate(60)" font-size="9">${escapeXml(b.label)}</text>`);
     }
   });
-  const items = [{ name: spec.barName ?? spec.yLabel, color: COLORS[0] as string }];
-  if (spec.markerName) items.push({ name: spec.markerName, color: COLORS[1] as string });
-  body.push(...legend(items, left + 10, top + 16));
   return frame(spec.title, width, height, body);
 }
