@@ -43,7 +43,7 @@ export function buildWatchSet(pipeline: Pipeline, code: CodeFingerprinter): Watc
 function codeFiles(module: string, code: CodeFingerprinter): string[] {
   try {
     // Fingerprint paths are relative to the base given; with '/' they resolve back to absolute ones.
-    return Object.keys(code.fingerprint(module, sep)).map((f) => (isAbsolute(f) ? f : resolve(sep, f)));
+    return Object.keys(code.fingerprint(module, sep).files).map((f) => (isAbsolute(f) ? f : resolve(sep, f)));
   } catch {
     return [module];
   }
