@@ -73,7 +73,7 @@ export default defineStage<MosaicParams>({
     if (p.dead_share + p.broken_share > 1) throw new Error('dead_share + broken_share must not exceed 1');
     const { default: sharp } = await import('sharp');
     const started = Date.now();
-    const classes: FmnistClass[] = await loadFmnist();
+    const classes: FmnistClass[] = await loadFmnist(ctx.state);
     ctx.log(`loaded Fashion-MNIST: ${classes.reduce((n, c) => n + c.count, 0)} garments in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const tax = buildTaxonomy();
     await writeFile(join(ctx.out, 'label-map.csv'), labelMapCsv(tax));

@@ -4,7 +4,7 @@
  * compact Uint8Array per class, and split into disjoint index ranges per image set so train,
  * validation and test pictures never share a source garment.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -56,11 +56,61 @@ export async function loadFmnistClass(classId: number): Promise<FmnistClass> {
   return { count: rows.length, pixels };
 }
 
-/** Load every class (about 55 MB as bytes; parsed one file at a time to bound the peak). */
-export async function loadFmnist(): Promise<FmnistClass[]> {
+/** Name of the packed cache file (bump the suffix if the packing changes). */
+const PACKED = 'fashion-mnist-v1.bin';
+
+/** Packed layout: 10 little-endian uint32 counts, then every class's pixels in order. */
+function pack(classes: readonly FmnistClass[]): Buffer {
+  const head = Buffer.alloc(4 * classes.length);
+  classes.forEach((c, i) => head.writeUInt32LE(c.count, 4 * i));
+  return Buffer.concat([head, ...classes.map((c) => Buffer.from(c.pixels.buffer, c.pixels.byteOffset, c.pixels.byteLength))]);
+}
+
+function unpack(buf: Buffer): FmnistClass[] | undefined {
+  const n = FMNIST_CLASSES.length;
+  if (buf.length < 4 * n) return undefined;
+  const out: FmnistClass[] = [];
+  let at = 4 * n;
+  for (let i = 0; i < n; i++) {
+    const count = buf.readUInt32LE(4 * i);
+    const bytes = count * FMNIST_PIXELS;
+    if (at + bytes > buf.length) return undefined;
+    out.push({ count, pixels: new Uint8Array(buf.buffer, buf.byteOffset + at, bytes) });
+    at += bytes;
+  }
+  return at === buf.length ? out : undefined;
+}
+
+let memo: Promise<FmnistClass[]> | undefined;
+
+async function parseAll(): Promise<FmnistClass[]> {
   const out: FmnistClass[] = [];
   for (let c = 0; c < FMNIST_CLASSES.length; c++) out.push(await loadFmnistClass(c));
   return out;
+}
+
+/**
+ * Every class (about 55 MB as bytes). Parsing the package's 155 MB of JSON takes seconds, so the
+ * result is kept for the life of the process and, given `cacheDir` (a stage's state folder), as a
+ * packed binary file that later runs read in milliseconds.
+ */
+export function loadFmnist(cacheDir?: string): Promise<FmnistClass[]> {
+  memo ??= (async () => {
+    const packed = cacheDir ? join(cacheDir, PACKED) : undefined;
+    if (packed) {
+      const cached = await readFile(packed).then(unpack, () => undefined);
+      if (cached) return cached;
+    }
+    const classes = await parseAll();
+    if (packed) {
+      const temp = `${packed}.${process.pid}.tmp`;
+      await writeFile(temp, pack(classes));
+      await rename(temp, packed);
+    }
+    return classes;
+  })();
+  memo.catch(() => (memo = undefined));
+  return memo;
 }
 
 /** The [start, end) range of a class's images reserved for a set. */
