@@ -56,7 +56,7 @@ export default defineStage<Params>({
         description: 'Upstream stage whose output holds test.json (e.g. mosaic). Empty: the only needed stage with a test.json, else the split\'s test.jsonl.',
       },
       thresholds: { type: 'string', default: '', description: 'Upstream threshold stage; empty: the needed stage whose output holds thresholds.json.' },
-      predictions: { type: 'string', default: '', description: 'Upstream predictions producer; empty: the only needed stage with predictions.json.' },
+      predictions: { type: 'string', default: '', description: 'Upstream predictions producer; empty: the one the thresholds were fitted on when it is needed, else the only needed stage with predictions.json.' },
       split: { type: 'string', default: '', description: 'Upstream split stage; empty: the needed stage whose output holds labels.json and holdout.jsonl.' },
     },
   },
@@ -65,9 +65,12 @@ export default defineStage<Params>({
     const split = findSplit(ctx.needs, p.split || undefined);
     const thr = findNeed(ctx.needs, [THRESHOLDS_FILE], 'threshold stage', 'thresholds', p.thresholds || undefined);
     const rest = (...skip: NamedDir[]) => Object.fromEntries(Object.entries(ctx.needs).filter(([n]) => !skip.some((s) => s.name === n)));
-    const source = findNeed(rest(split, thr), [PREDICTIONS_FILE], 'predictions producer', 'predictions', p.predictions || undefined);
-
     const t = await readThresholdsFile(thr.dir);
+    // By default the producer the thresholds were fitted on, when it is among the needs.
+    const producers = rest(split, thr);
+    const named = p.predictions || (Object.hasOwn(producers, t.predictions.stage) ? t.predictions.stage : undefined);
+    const source = findNeed(producers, [PREDICTIONS_FILE], 'predictions producer', 'predictions', named);
+
     if (t.predictions.sha256 !== (await predictionsFingerprint(source.dir))) {
       throw new Error(`${thr.name}/thresholds.json was fitted on the predictions of "${t.predictions.stage}", which differ from those of "${source.name}": submit needs the same predictions producer as the threshold stage`);
     }

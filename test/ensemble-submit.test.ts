@@ -114,6 +114,10 @@ test('test.json from a needed stage (e.g. mosaic); a mismatched producer is refu
     runStage(STAGE, {}, { needs: { split: needs.split as string, 'train-head@y': other, threshold: needs.threshold as string } }),
     /fitted on the predictions of "train-head@x", which differ from those of "train-head@y"/,
   );
+  // With several producers needed, the one the thresholds were fitted on is chosen.
+  const both = await runStage(STAGE, {}, { needs: { ...needs, 'train-head@y': other } });
+  assert.equal((both.metrics.submission as SubmissionMetrics).rows, 60);
+  await assert.rejects(runStage(STAGE, { predictions: 'train-head@y' }, { needs: { ...needs, 'train-head@y': other } }), /differ from those of "train-head@y"/);
   await assert.rejects(runStage(STAGE, { test_json: 'nope.json' }, { needs, workdir: root }), /nope\.json: not readable as JSON/);
 });
 
