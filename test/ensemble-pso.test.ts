@@ -127,6 +127,15 @@ test('PSO finds the maximum of a smooth function and is seeded', () => {
   assert.throws(() => psoMaximize(f, 2, { ...opts, signal: ctrl.signal }), /aborted/);
 });
 
+test('one model and zero rounds: the ensemble is that model', async () => {
+  const run = await runStage(STAGE, { models: ['train-head@m0'], iterations: 0 }, { needs });
+  assert.deepEqual(run.metrics.weights, { 'train-head@m0': 1 });
+  const methods = run.metrics.methods as Record<string, { holdout_micro_f1: number }>;
+  assert.equal(methods.pso?.holdout_micro_f1, methods['train-head@m0']?.holdout_micro_f1);
+  const preds = await readPredictions(run.out);
+  assert.deepEqual(preds.splits.validation?.probs, data.models[0]?.validation);
+});
+
 test('clear errors: no split, unknown model name', async () => {
   const onlyModels = Object.fromEntries(Object.entries(needs).filter(([k]) => k !== 'split'));
   await assert.rejects(runStage(STAGE, {}, { needs: onlyModels }), /no split stage among needs/);
