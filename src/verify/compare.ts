@@ -103,7 +103,7 @@ export function compareMetrics(stage: string, expected: Record<string, unknown>,
     }
     const diff = Math.abs(g - e);
     const ok = tol === undefined ? g === e : diff <= tol;
-    const note = tol === undefined ? (ok ? undefined : `differs by ${diff.toPrecision(3)}; exact match required (declare verify.tolerance)`) : `|Δ| ${diff.toPrecision(3)} ${ok ? '<=' : '>'} ${tol}`;
+    const note = tol === undefined ? (ok ? undefined : `differs by ${short(diff)}; exact match required (declare verify.tolerance)`) : `|Δ| ${short(diff)} ${ok ? '<=' : '>'} ${tol}`;
     checks.push({ stage, check, expected: String(e), got: String(g), verdict: ok ? 'ok' : 'mismatch', ...(note ? { note } : {}), ...(tol === undefined && ok ? { plainMetric: true } : {}) });
   }
   for (const [path, g] of Object.entries(have)) {
@@ -113,4 +113,9 @@ export function compareMetrics(stage: string, expected: Record<string, unknown>,
     if (!(path in want)) checks.push({ stage, check: `tolerance ${path}`, expected: '', got: '', verdict: 'unused', note: 'no such numeric metric in the lock file' });
   }
   return checks;
+}
+
+/** A difference in three significant digits, without trailing zeros. */
+function short(x: number): string {
+  return String(Number(x.toPrecision(3)));
 }
