@@ -90,6 +90,9 @@ export default defineStage<Params>({
       if (s.dropped > 0) ctx.log(`${s.split}: ${s.dropped} image(s) left out (failed download or missing from a model's predictions)`);
     }
     ctx.log(`validation ${val.ids.length} images, holdout ${hold.ids.length} images`);
+    if (val.missedTotal + hold.missedTotal > 0) {
+      ctx.log(`${val.missedTotal} validation and ${hold.missedTotal} holdout true labels are outside labels.json (dropped by split): counted as misses`);
+    }
 
     const scores: MethodScore[] = models.map((m, j) =>
       scoreMethod(m.name, 'model', val, val.probs[j] as Float32Array, hold, hold.probs[j] as Float32Array, L, p.steps, p.min_threshold),
@@ -101,7 +104,7 @@ export default defineStage<Params>({
     // equal weights (the mean) and each single model, so on validation the swarm can only match
     // or beat them.
     const started = Date.now();
-    const objective = new WeightedF1Objective(val.probs, val.truth, p.steps, p.min_threshold);
+    const objective = new WeightedF1Objective(val.probs, val.truth, p.steps, p.min_threshold, val.missedTotal);
     ctx.log(`PSO: ${objective.activeEntries} of ${objective.totalEntries} validation entries can cross a threshold (the rest score below ${objective.kStart / p.steps} in every model)`);
     const M = models.length;
     const initial = [new Float64Array(M).fill(1), ...models.map((_, j) => Float64Array.from({ length: M }, (_, d) => (d === j ? 1 : 0)))];

@@ -64,11 +64,20 @@ export default defineStage<Params>({
     const models = await loadModels([source]);
     const val = await loadScoredSet(split.dir, 'validation', labels, models);
     const hold = await loadScoredSet(split.dir, 'holdout', labels, models);
-    for (const s of [val, hold]) if (s.dropped > 0) ctx.log(`${s.split}: ${s.dropped} image(s) left out (failed download or no prediction)`);
+    for (const s of [val, hold]) {
+      if (s.dropped > 0) ctx.log(`${s.split}: ${s.dropped} image(s) left out (failed download or no prediction)`);
+      if (s.missedTotal > 0) ctx.log(`${s.split}: ${s.missedTotal} true label(s) outside labels.json (dropped by split) counted as misses`);
+    }
     const vp = val.probs[0] as Float32Array;
     const hp = hold.probs[0] as Float32Array;
 
-    const fit = fitThresholds(val.truth, vp, val.ids.length, L, { steps: p.steps, minSupport: p.min_support, maxPasses: p.max_passes, signal: ctx.signal });
+    const fit = fitThresholds(val.truth, vp, val.ids.length, L, {
+      steps: p.steps,
+      minSupport: p.min_support,
+      maxPasses: p.max_passes,
+      extraFn: val.missedTotal,
+      signal: ctx.signal,
+    });
     const tunedCount = fit.tuned.reduce((a, b) => a + b, 0);
     ctx.log(`global threshold ${fit.global.threshold} (validation micro-F1 ${fit.global.f1.toFixed(4)}); per-label: ${tunedCount} of ${L} labels tuned in ${fit.history.length - 1} pass(es), validation micro-F1 ${fit.f1.toFixed(4)}`);
     const chosen: number[] = p.mode === 'per-label' ? [...fit.thresholds] : new Array<number>(L).fill(p.mode === 'global' ? fit.global.threshold : p.fixed);
@@ -78,10 +87,10 @@ export default defineStage<Params>({
       const pred = applyThresholds(probs, n, L, chosen, p.at_least_one);
       return {
         pred,
-        summary: summarize(s.truth, pred, n, L),
-        fixed: microF1AtThreshold(s.truth, probs, n, L, p.fixed),
-        global: microF1AtThreshold(s.truth, probs, n, L, fit.global.threshold),
-        perLabel: microF1AtThreshold(s.truth, probs, n, L, fit.thresholds),
+        summary: summarize(s.truth, pred, n, L, s.missed),
+        fixed: microF1AtThreshold(s.truth, probs, n, L, p.fixed, s.missed),
+        global: microF1AtThreshold(s.truth, probs, n, L, fit.global.threshold, s.missed),
+        perLabel: microF1AtThreshold(s.truth, probs, n, L, fit.thresholds, s.missed),
       };
     };
     const rv = report(val, vp);
@@ -135,6 +144,7 @@ export default defineStage<Params>({
       micro_f1_global: round6(r.global),
       micro_f1_per_label: round6(r.perLabel),
       images: r.summary.images,
+      true_labels_outside_model: r === rv ? val.missedTotal : hold.missedTotal,
     });
     ctx.metrics({
       validation: scores(rv),

@@ -112,6 +112,12 @@ test('the fast objective equals a full threshold sweep on the combined matrix', 
       assert.equal(fast.f1, microF1AtThreshold(data.validation.truth, weightedMean(val, w), 1500, L, full.threshold));
     }
   }
+  // Labels without a column (dropped by split) enter both as a constant count of misses.
+  const withMissed = new WeightedF1Objective(val, data.validation.truth, 100, 0.05, 400);
+  const w = normalizeWeights([0.2, 0.5, 0.2, 0.1]);
+  const full = fitGlobalThreshold(data.validation.truth, weightedMean(val, w), 1500, L, 100, 0.05, 400);
+  assert.deepEqual(withMissed.evaluate(w), full);
+  assert.ok(full.f1 < new WeightedF1Objective(val, data.validation.truth, 100, 0.05).evaluate(w).f1);
 });
 
 test('PSO finds the maximum of a smooth function and is seeded', () => {

@@ -4,7 +4,7 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStage } from './helpers/stage-harness.js';
@@ -123,6 +123,43 @@ test('at_least_one gives every image a label; modes global and fixed write const
   const tg = JSON.parse(await readFile(join(global.out, 'thresholds.json'), 'utf8')) as ThresholdsFile;
   assert.ok(tg.thresholds.every((x) => x === tg.global));
   assert.equal((global.metrics.holdout as Scores).micro_f1, (global.metrics.holdout as Scores).micro_f1_global);
+});
+
+test('labels dropped by split count as misses, consistently in fitting and reporting', async () => {
+  // A split that kept all labels but the most common and the rarest; the lines keep full truth.
+  const dropped = [data.labelIds[0] as string, data.labelIds[39] as string];
+  const kept = data.labelIds.filter((l) => !dropped.includes(l));
+  const split = join(root, 'split-dropped');
+  await writeSplitFolder(split, data);
+  await writeFile(join(split, 'labels.json'), JSON.stringify(kept) + '\n');
+  const run = await runStage(STAGE, {}, { needs: { split, 'train-head@a': needs['train-head@a'] as string } });
+  const t = JSON.parse(await readFile(join(run.out, 'thresholds.json'), 'utf8')) as ThresholdsFile;
+  assert.deepEqual(t.labels, kept);
+  const keptCols = kept.map((l) => data.labelIds.indexOf(l));
+  for (const [name, s] of [['validation', data.validation], ['holdout', data.holdout]] as const) {
+    const n = s.ids.length;
+    const truth = new Uint8Array(n * 38);
+    const probs = new Float32Array(n * 38);
+    const missed = new Uint16Array(n);
+    const full = data.models[1]?.[name] as Float32Array;
+    for (let r = 0; r < n; r++) {
+      keptCols.forEach((c, j) => {
+        truth[r * 38 + j] = s.truth[r * 40 + c] as number;
+        probs[r * 38 + j] = full[r * 40 + c] as number;
+      });
+      missed[r] = (s.truth[r * 40] as number) + (s.truth[r * 40 + 39] as number);
+    }
+    const m = run.metrics[name] as Scores & { true_labels_outside_model: number };
+    assert.equal(m.true_labels_outside_model, missed.reduce((a, b) => a + b, 0));
+    assert.ok(m.true_labels_outside_model > 100);
+    const f1 = microF1AtThreshold(truth, probs, n, 38, t.thresholds, missed);
+    assert.equal(Math.round(f1 * 1e6) / 1e6, m.micro_f1, name);
+    // Ignoring the dropped labels would flatter the score.
+    assert.ok(microF1AtThreshold(truth, probs, n, 38, t.thresholds) > f1 + 0.01);
+  }
+  // The fit saw the misses too: its validation optimum is the reported one.
+  const v = run.metrics.validation as Scores;
+  assert.ok(v.micro_f1_per_label >= v.micro_f1_global && v.micro_f1_global >= v.micro_f1_fixed);
 });
 
 test('after ensemble-pso: several producers need the predictions param', async () => {

@@ -84,6 +84,25 @@ test('thresholded variants agree with binarize + microF1', () => {
   close(microF1AtThreshold(truth, probs, 3, 4, th), (2 * 4) / (8 + 0 + 1));
 });
 
+test('labels without a column (dropped by split) count as misses', () => {
+  // image 0 has one more true label, image 2 two more, none of them predictable
+  const missed = [1, 0, 2];
+  assert.deepEqual(confusion(truth, pred, 3, 4, missed), { tp: 3, fp: 1, fn: 5 });
+  close(microF1(truth, pred, 3, 4, missed), 6 / 12); // 2*3 / (6 + 1 + 5)
+  close(microRecall(truth, pred, 3, 4, missed), 3 / 8);
+  close(microPrecision(truth, pred, 3, 4), 3 / 4); // unchanged: nothing more was predicted
+  // image 0: 2*1/(3+1); image 1: 4/5; image 2: 0/(3+0)
+  close(exampleF1(truth, pred, 3, 4, missed), (2 / 4 + 4 / 5 + 0) / 3);
+  const probs = Float32Array.from(pred);
+  close(microF1AtThreshold(truth, probs, 3, 4, 0.5, missed), 6 / 12);
+  const s = summarize(truth, pred, 3, 4, missed);
+  assert.equal(s.true_labels, 8);
+  close(s.micro_f1, 0.5);
+  // an image with only dropped labels and no prediction scores 0, not the empty-case 1
+  close(exampleF1(new Uint8Array(2), new Uint8Array(2), 1, 2, [1]), 0);
+  assert.throws(() => microF1(truth, pred, 3, 4, [1, 2]), /missed counts for 2 images/);
+});
+
 test('summary and shape checks', () => {
   const s = summarize(truth, pred, 3, 4);
   close(s.micro_f1, 6 / 9);

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PREDICTIONS_FILE, readPredictions, type Predictions } from '../formats/predictions.js';
-import { alignPredictions, readSplitEntries, truthMatrix } from './label-matrix.js';
+import { alignPredictions, missedLabels, readSplitEntries, truthMatrix } from './label-matrix.js';
 
 export interface NamedDir {
   /** Upstream stage name as in `ctx.needs`. */
@@ -69,6 +69,10 @@ export interface ScoredSet {
   split: 'validation' | 'holdout';
   ids: string[];
   truth: Uint8Array;
+  /** Per image, true labels outside the split's label list (always missed; see metrics.ts). */
+  missed: Uint16Array;
+  /** Sum of `missed`. */
+  missedTotal: number;
   /** One aligned matrix per model, in the order of the models given. */
   probs: Float32Array[];
   /** Images of the split left out: failed downloads or missing from some model's predictions. */
@@ -84,10 +88,13 @@ export async function loadScoredSet(splitDir: string, split: 'validation' | 'hol
     throw new Error(`no ${split} images with predictions from every model (${entries.length} in the split; models: ${models.map((m) => m.name).join(', ')})`);
   }
   const ids = kept.map((e) => e.imageId);
+  const missed = missedLabels(kept, labels);
   return {
     split,
     ids,
     truth: truthMatrix(kept, labels),
+    missed,
+    missedTotal: missed.reduce((a, b) => a + b, 0),
     probs: models.map((m) => alignPredictions(m.preds, split, ids, labels, m.name)),
     dropped: entries.length - kept.length,
   };

@@ -121,6 +121,7 @@ export class WeightedF1Objective {
   readonly totalEntries: number;
   private readonly values: Float32Array;
   private readonly truth: Uint8Array;
+  /** False negatives at every candidate: positives of pruned entries plus labels without a column. */
   private readonly prunedPositives: number;
   private readonly kernel: Kernel;
   /** Interleaved counts: hist[2·bin + truth]. */
@@ -128,7 +129,8 @@ export class WeightedF1Objective {
   private readonly pos: Float64Array;
   private readonly neg: Float64Array;
 
-  constructor(models: Float32Array[], truth: Uint8Array, steps: number, minThreshold = 0) {
+  /** `extraFn`: true labels without a column, always false negatives (see metrics.ts `missed`). */
+  constructor(models: Float32Array[], truth: Uint8Array, steps: number, minThreshold = 0, extraFn = 0) {
     const n = checkSameLength(models);
     if (truth.length !== n) throw new Error(`internal error: truth has ${truth.length} entries, models ${n}`);
     if (!Number.isInteger(steps) || steps < 1 || steps > MAX_OBJECTIVE_STEPS) throw new Error(`internal error: steps ${steps} outside 1..${MAX_OBJECTIVE_STEPS}`);
@@ -164,7 +166,7 @@ export class WeightedF1Objective {
     this.steps = steps;
     this.activeEntries = active;
     this.totalEntries = n;
-    this.prunedPositives = pruned;
+    this.prunedPositives = pruned + extraFn;
     this.kernel = kernelFor(M);
     this.hist = new Uint32Array(2 * binCount(steps));
     this.pos = new Float64Array(binCount(steps));

@@ -43,6 +43,19 @@ export function truthMatrix(rows: ReadonlyArray<{ labels?: string[] }>, labels: 
 }
 
 /**
+ * Per row, how many of its (deduplicated) true labels are not in `labels` — labels split dropped,
+ * which no model predicts but which still count as misses (metrics.ts `missed`).
+ */
+export function missedLabels(rows: ReadonlyArray<{ labels?: string[] }>, labels: string[]): Uint16Array {
+  const known = new Set(labels);
+  return Uint16Array.from(rows, (row) => {
+    let n = 0;
+    for (const l of new Set((row.labels ?? []).map(String))) if (!known.has(l)) n++;
+    return n;
+  });
+}
+
+/**
  * Column index in `predLabels` of each of `labels`; throws naming `source` when a label is missing.
  */
 export function columnMap(predLabels: string[], labels: string[], source: string): Int32Array {

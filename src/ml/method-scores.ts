@@ -1,6 +1,7 @@
 /**
  * Scoring one way of producing probabilities (a single model or a combination) the honest way:
- * the threshold is fitted on validation, the score is read on the holdout.
+ * the threshold is fitted on validation, the score is read on the holdout. True labels the split
+ * dropped count as misses throughout.
  */
 import { binarize, exampleF1, microF1AtThreshold } from './metrics.js';
 import { fitGlobalThreshold } from './thresholds.js';
@@ -30,15 +31,15 @@ export function scoreMethod(
   steps: number,
   minThreshold = 0,
 ): MethodScore {
-  const fit = fitGlobalThreshold(val.truth, valProbs, val.ids.length, nLabels, steps, minThreshold);
+  const fit = fitGlobalThreshold(val.truth, valProbs, val.ids.length, nLabels, steps, minThreshold, val.missedTotal);
   const nh = hold.ids.length;
   return {
     method,
     kind,
     threshold: fit.threshold,
     validation_micro_f1: fit.f1,
-    holdout_micro_f1: microF1AtThreshold(hold.truth, holdProbs, nh, nLabels, fit.threshold),
-    holdout_example_f1: exampleF1(hold.truth, binarize(holdProbs, nh, nLabels, fit.threshold), nh, nLabels),
-    holdout_micro_f1_at_0_5: microF1AtThreshold(hold.truth, holdProbs, nh, nLabels, 0.5),
+    holdout_micro_f1: microF1AtThreshold(hold.truth, holdProbs, nh, nLabels, fit.threshold, hold.missed),
+    holdout_example_f1: exampleF1(hold.truth, binarize(holdProbs, nh, nLabels, fit.threshold), nh, nLabels, hold.missed),
+    holdout_micro_f1_at_0_5: microF1AtThreshold(hold.truth, holdProbs, nh, nLabels, 0.5, hold.missed),
   };
 }

@@ -14,6 +14,11 @@
  *   wrong) and averages over images; it is 0 for zero images.
  *
  * micro-F1 = 2·ΣTP / (2·ΣTP + ΣFP + ΣFN) over all image-label pairs (the challenge metric).
+ *
+ * True labels without a column (labels the split dropped for being rare) can never be predicted
+ * but still count against the score on the real leaderboard. Pass them as `missed` — per image,
+ * how many such labels it has — and they are added to the false negatives (and to each image's
+ * true labels for example-based F1), so scores stay comparable with a submission's.
  */
 
 /** Scores: any dense float matrix. */
@@ -46,10 +51,26 @@ export interface MetricSummary {
   /** Mean over images of each image's F1 (see the empty-case convention above). */
   example_f1: number;
   images: number;
-  /** Number of true image-label pairs. */
+  /** Number of true image-label pairs (missed ones included). */
   true_labels: number;
   /** Number of predicted image-label pairs. */
   predicted_labels: number;
+}
+
+/** Per image, true labels that have no column: always false negatives. Omit when there are none. */
+export type Missed = ArrayLike<number> | undefined;
+
+function checkMissed(missed: Missed, nImages: number): void {
+  if (missed !== undefined && missed.length !== nImages) throw new Error(`internal error: missed counts for ${missed.length} images, expected ${nImages}`);
+}
+
+/** Total of `missed` (0 when omitted). */
+export function sumMissed(missed: Missed, nImages: number): number {
+  checkMissed(missed, nImages);
+  if (missed === undefined) return 0;
+  let s = 0;
+  for (let i = 0; i < missed.length; i++) s += missed[i] as number;
+  return s;
 }
 
 function checkShape(name: string, m: ArrayLike<number>, nImages: number, nLabels: number): void {
@@ -77,8 +98,8 @@ export function f1FromCounts(tp: number, fp: number, fn: number): number {
   return ratio(2 * tp, 2 * tp + fp + fn);
 }
 
-/** Summed TP/FP/FN of 0/1 predictions against 0/1 truth. */
-export function confusion(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number): Counts {
+/** Summed TP/FP/FN of 0/1 predictions against 0/1 truth (plus `missed` labels as FN). */
+export function confusion(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): Counts {
   checkShape('truth', truth, nImages, nLabels);
   checkShape('pred', pred, nImages, nLabels);
   let tp = 0;
@@ -91,12 +112,12 @@ export function confusion(truth: Uint8Array, pred: Uint8Array, nImages: number, 
     else if (p) fp++;
     else if (t) fn++;
   }
-  return { tp, fp, fn };
+  return { tp, fp, fn: fn + sumMissed(missed, nImages) };
 }
 
 /** Micro-F1 of 0/1 predictions: 2·ΣTP / (2·ΣTP + ΣFP + ΣFN). */
-export function microF1(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number): number {
-  const c = confusion(truth, pred, nImages, nLabels);
+export function microF1(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): number {
+  const c = confusion(truth, pred, nImages, nLabels, missed);
   return f1FromCounts(c.tp, c.fp, c.fn);
 }
 
@@ -107,8 +128,8 @@ export function microPrecision(truth: Uint8Array, pred: Uint8Array, nImages: num
 }
 
 /** Micro-recall ΣTP / (ΣTP + ΣFN) of 0/1 predictions. */
-export function microRecall(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number): number {
-  const c = confusion(truth, pred, nImages, nLabels);
+export function microRecall(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): number {
+  const c = confusion(truth, pred, nImages, nLabels, missed);
   return ratio(c.tp, c.tp + c.fn);
 }
 
@@ -146,6 +167,7 @@ export function microF1AtThreshold(
   nImages: number,
   nLabels: number,
   threshold: number | ArrayLike<number>,
+  missed?: Missed,
 ): number {
   checkShape('truth', truth, nImages, nLabels);
   checkShape('probs', probs, nImages, nLabels);
@@ -164,19 +186,20 @@ export function microF1AtThreshold(
       else if (y) fn++;
     }
   }
-  return f1FromCounts(tp, fp, fn);
+  return f1FromCounts(tp, fp, fn + sumMissed(missed, nImages));
 }
 
 /** Mean over images of each image's F1 (an image with nothing true and nothing predicted scores 1). */
-export function exampleF1(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number): number {
+export function exampleF1(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): number {
   checkShape('truth', truth, nImages, nLabels);
   checkShape('pred', pred, nImages, nLabels);
+  checkMissed(missed, nImages);
   if (nImages === 0) return 0;
   let sum = 0;
   for (let r = 0; r < nImages; r++) {
     const base = r * nLabels;
     let tp = 0;
-    let t = 0;
+    let t = missed === undefined ? 0 : (missed[r] as number);
     let p = 0;
     for (let l = 0; l < nLabels; l++) {
       const y = truth[base + l] !== 0;
@@ -224,13 +247,13 @@ export function perLabel(truth: Uint8Array, pred: Uint8Array, nImages: number, n
 }
 
 /** The headline numbers of 0/1 predictions (micro-F1/precision/recall, example-based F1, counts). */
-export function summarize(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number): MetricSummary {
-  const c = confusion(truth, pred, nImages, nLabels);
+export function summarize(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): MetricSummary {
+  const c = confusion(truth, pred, nImages, nLabels, missed);
   return {
     micro_f1: f1FromCounts(c.tp, c.fp, c.fn),
     micro_precision: ratio(c.tp, c.tp + c.fp),
     micro_recall: ratio(c.tp, c.tp + c.fn),
-    example_f1: exampleF1(truth, pred, nImages, nLabels),
+    example_f1: exampleF1(truth, pred, nImages, nLabels, missed),
     images: nImages,
     true_labels: c.tp + c.fn,
     predicted_labels: c.tp + c.fp,

@@ -35,20 +35,25 @@ export async function readTestImageIds(file: string): Promise<{ ids: string[]; d
   return { ids, duplicates };
 }
 
-/** Images per label (in `labels` order) over the lines of a split file, skipping failed images. */
-export async function countLabels(file: string, labels: string[]): Promise<{ counts: Float64Array; images: number }> {
+/**
+ * Images per label (in `labels` order) over the lines of a split file, skipping failed images;
+ * `outside` counts true labels not in `labels`.
+ */
+export async function countLabels(file: string, labels: string[]): Promise<{ counts: Float64Array; images: number; outside: number }> {
   const col = new Map(labels.map((l, i) => [l, i]));
   const counts = new Float64Array(labels.length);
   let images = 0;
+  let outside = 0;
   for await (const row of readJsonl<{ labels?: unknown[]; error?: string }>(file)) {
     if (row.error !== undefined) continue;
     images++;
     for (const l of new Set((row.labels ?? []).map(String))) {
       const c = col.get(l);
       if (c !== undefined) counts[c] = (counts[c] as number) + 1;
+      else outside++;
     }
   }
-  return { counts, images };
+  return { counts, images, outside };
 }
 
 export interface PriorGuess {
@@ -72,7 +77,8 @@ export async function priorGuess(splitDir: string, labels: string[]): Promise<Pr
   const rankedBy = existsSync(trainFile) ? SPLIT_FILES.train : SPLIT_FILES.validation;
   const ranking = rankedBy === SPLIT_FILES.train ? (await countLabels(trainFile, labels)).counts : val.counts;
   const order = labels.map((_, i) => i).sort((a, b) => (ranking[b] as number) - (ranking[a] as number) || a - b);
-  const totalTrue = val.counts.reduce((a, b) => a + b, 0);
+  // Labels the split dropped still count as misses, as everywhere else.
+  const totalTrue = val.counts.reduce((a, b) => a + b, 0) + val.outside;
   let best = { k: 0, f1: 0 };
   let tp = 0;
   order.forEach((c, i) => {

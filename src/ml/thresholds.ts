@@ -17,6 +17,8 @@ export interface ThresholdFitOptions {
   minSupport: number;
   /** Upper bound on coordinate-ascent passes (it stops earlier when a pass changes nothing). */
   maxPasses: number;
+  /** True labels without a column (always false negatives; see metrics.ts `missed`). */
+  extraFn?: number;
   signal?: AbortSignal;
 }
 
@@ -83,10 +85,21 @@ function countLabels(truth: Uint8Array, probs: ScoreMatrix, nImages: number, nLa
   return { cumPos, cumNeg, support, pos: totPos, neg: totNeg };
 }
 
-/** Best single threshold on the grid (candidates k/steps >= minThreshold) for every label at once. */
-export function fitGlobalThreshold(truth: Uint8Array, probs: ScoreMatrix, nImages: number, nLabels: number, steps: number, minThreshold = 0): SweepResult {
+/**
+ * Best single threshold on the grid (candidates k/steps >= minThreshold) for every label at once;
+ * `extraFn` true labels without a column count as false negatives.
+ */
+export function fitGlobalThreshold(
+  truth: Uint8Array,
+  probs: ScoreMatrix,
+  nImages: number,
+  nLabels: number,
+  steps: number,
+  minThreshold = 0,
+  extraFn = 0,
+): SweepResult {
   const c = countLabels(truth, probs, nImages, nLabels, steps);
-  return sweepHistogram(c.pos, c.neg, steps, 0, gridStart(minThreshold, steps));
+  return sweepHistogram(c.pos, c.neg, steps, extraFn, gridStart(minThreshold, steps));
 }
 
 /**
@@ -105,7 +118,7 @@ export function fitThresholds(
   const { steps } = opts;
   const stride = steps + 2;
   const c = countLabels(truth, probs, nImages, nLabels, steps);
-  const global = sweepHistogram(c.pos, c.neg, steps);
+  const global = sweepHistogram(c.pos, c.neg, steps, opts.extraFn ?? 0);
   const k = new Int32Array(nLabels).fill(global.k);
   let tp = global.tp;
   let fp = global.fp;
