@@ -1,0 +1,30 @@
+/** `tailor report [PIPELINE] [--out FILE]`: one self-contained HTML page about the pipeline's runs. */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { EXIT, UsageError, loadOrReport, takePipelineArg } from '../common.js';
+import { parseMetricChoice } from '../../report/index.js';
+import { writeReportFor } from '../report-hook.js';
+
+export async function reportCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      cache: { type: 'string' },
+      set: { type: 'string', multiple: true },
+      metric: { type: 'string' },
+    },
+  });
+  const { pipeline: file } = takePipelineArg(positionals, 0);
+  const pipeline = loadOrReport(file, values.set ?? []);
+  if (!pipeline) return EXIT.usage;
+  if (values.metric !== undefined && !parseMetricChoice(pipeline, values.metric)) {
+    throw new UsageError(`--metric expects STAGE.PATH with a stage of ${file} (e.g. ${pipeline.stages.at(-1)?.name ?? 'stage'}.holdout.micro_f1), got "${values.metric}"`);
+  }
+  // --out is relative to where tailor runs, like every other path argument.
+  const out = values.out === undefined ? undefined : resolve(values.out);
+  const path = await writeReportFor(pipeline, values.cache, out, { metric: values.metric });
+  process.stdout.write(`wrote ${path}\n`);
+  return EXIT.ok;
+}
