@@ -12,7 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { REPO, type Workspace } from './helpers/rig.js';
 import { TOY_STAGES, runToy, toyWorkspace } from './fixtures/report/toy-workspace.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+// TAILOR_TEST_CHROMIUM: another Chromium binary (or a missing path, to see the skip).
+const CHROMIUM = process.env.TAILOR_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ARTIFACTS = join(REPO, 'test-artifacts');
 

@@ -34,8 +34,11 @@ export function groupedBarChart(spec: GroupedBarSpec): string {
   const k = Math.max(1, spec.series.length);
   const fmt = spec.format ?? formatNumber;
   const left = 62;
-  // Bars at least 3 px wide; a group is k bars plus a gap.
-  const slot = Math.max(k * 3 + 2, Math.min(48, (Math.max(spec.minWidth ?? 560, 560) - left - 18) / n));
+  // A group is k bars plus a gap. Few categories: a compact chart. More than fit there with a
+  // readable label: up to a laptop-wide chart. Beyond that, 1.5 px bars, then it scrolls.
+  let avail = Math.max(spec.minWidth ?? 560, 560) - left - 18;
+  if (avail / n < 11) avail = 960;
+  const slot = Math.max(k * 1.5 + 0.5, Math.min(48, avail / n));
   const showLabels = slot >= 11;
   const longest = showLabels ? Math.max(0, ...spec.categories.map((c) => Math.min(18, c.length))) : 0;
   // Labels run down and to the right at 45°: room below the axis and past the last bar.
@@ -56,7 +59,7 @@ export function groupedBarChart(spec: GroupedBarSpec): string {
   const py = (v: number) => bottom - (Math.max(0, v) / (y1 || 1)) * (bottom - top);
 
   const body: string[] = [leg.svg, ...yGrid(yt, py, left, right)];
-  const barW = Math.max(2, (slot - 2) / k - (k > 1 ? 0.5 : 0));
+  const barW = Math.max(1, (slot - Math.min(2, slot / 4)) / k);
   const inner = k * barW;
   spec.categories.forEach((cat, c) => {
     const gx = left + c * slot + (slot - inner) / 2;
@@ -86,6 +89,6 @@ export function groupedBarChart(spec: GroupedBarSpec): string {
   });
   body.push(`<line class="axis" x1="${left}" x2="${r1(right)}" y1="${r1(bottom)}" y2="${r1(bottom)}"/>`);
   body.push(axisTitle('y', spec.yLabel, (top + bottom) / 2, 16));
-  if (!showLabels) body.push(axisTitle('x', `${n} categories (hover a bar for its name)`, (left + right) / 2, bottom + 18));
+  if (!showLabels) body.push(`<text class="axis-title" x="${left}" y="${r1(bottom + 18)}">${n} categories, too many to name here: hover a bar for its name</text>`);
   return svgFrame(width, height, spec.label, body, width > 1100);
 }

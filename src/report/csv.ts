@@ -1,4 +1,5 @@
-/** Reading the small CSV tables stages write (RFC 4180: quoted cells, doubled quotes, CRLF). */
+/** The small CSV tables stages write, as a header to look columns up in and rows of cells. */
+import { parseCsv as parseCsvRows } from '../data/csv-read.js';
 
 export interface CsvTable {
   /** Header cells, trimmed and lower-cased for lookups. */
@@ -6,36 +7,9 @@ export interface CsvTable {
   rows: string[][];
 }
 
-/** Parse CSV text; the first row is the header. Empty lines are skipped. */
+/** Parse CSV text (RFC 4180, by the shared reader); the first row is the header. Empty lines are skipped. */
 export function parseCsv(text: string): CsvTable {
-  const records: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i] as string;
-    if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (ch === '"') quoted = false;
-      else cell += ch;
-    } else if (ch === '"' && cell === '') quoted = true;
-    else if (ch === ',') {
-      row.push(cell);
-      cell = '';
-    } else if (ch === '\n' || ch === '\r') {
-      if (ch === '\r' && text[i + 1] === '\n') i++;
-      row.push(cell);
-      if (row.length > 1 || row[0] !== '') records.push(row);
-      row = [];
-      cell = '';
-    } else cell += ch;
-  }
-  if (cell !== '' || row.length > 0) {
-    row.push(cell);
-    records.push(row);
-  }
+  const records = parseCsvRows(text).filter((r) => r.length > 1 || r[0] !== '');
   const [head = [], ...rows] = records;
   return { header: head.map((h) => h.trim().toLowerCase()), rows };
 }

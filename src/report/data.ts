@@ -63,7 +63,7 @@ async function paddedExamples(ctx: RenderContext): Promise<string> {
       parts.push(`<div class="thumbs" data-thumbs="${esc(s.spec.name)}">${cells.join('')}</div><p class="note">${thumbs.length} images sampled from ${esc(s.spec.name)}/manifest.jsonl.</p>`);
     }
   }
-  return parts.length > 0 ? `<div class="pictures">${parts.join('')}</div>` : absent(ctx, 'pad', 'padded examples (a preview picture or manifest images)');
+  return parts.length > 0 ? parts.join('') : absent(ctx, 'pad', 'padded examples (a preview picture or manifest images)');
 }
 
 async function fetchFailures(ctx: RenderContext): Promise<string> {
