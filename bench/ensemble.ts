@@ -14,7 +14,7 @@
  * Writes bench/results/ensemble.json and bench/results/ensemble.md.
  */
 import { writeFile, mkdir } from 'node:fs/promises';
-import { cpus, loadavg } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { makeSynthetic } from '../test/fixtures/ensemble/synthetic.js';
 import { normalizeWeights, weightedMean, WeightedF1Objective } from '../src/ml/ensemble.js';
@@ -33,6 +33,7 @@ const N = arg('images', 10000);
 const L = arg('labels', 228);
 const STEPS = 100;
 const MIN_T = 0.05; // the stage's default min_threshold
+const THREADS = Math.min(8, availableParallelism()); // the stage's default threads
 const PSO = { swarmSize: 20, iterations: 30, inertia: 0.72, cognitive: 1.49, social: 1.49 };
 
 let peakRss = 0;
@@ -62,15 +63,30 @@ for (const t of truth) trueLabels += t;
 console.log(`  ${gen.seconds.toFixed(1)} s; ${(trueLabels / N).toFixed(2)} true labels per image`);
 
 // --- PSO: fast objective --------------------------------------------------------------------
-const prep = time(() => new WeightedF1Objective(models, truth, STEPS, MIN_T));
+const prep = time(() => new WeightedF1Objective(models, truth, { steps: STEPS, minThreshold: MIN_T, threads: THREADS }));
 const objective = prep.value;
 const initial = [new Float64Array(M).fill(1), ...models.map((_, j) => Float64Array.from({ length: M }, (_, d) => (d === j ? 1 : 0)))];
-const pso = time(() => psoMaximize((x) => objective.evaluate(normalizeWeights(x)).f1, M, { ...PSO, seed: hashSeed(0, 'ensemble-pso'), initial }));
+const psoStart = process.hrtime.bigint();
+const psoCpu0 = process.cpuUsage();
+const psoResult = await psoMaximize((x) => objective.evaluate(normalizeWeights(x)).f1, M, { ...PSO, seed: hashSeed(0, 'ensemble-pso'), initial });
+const psoCpu = process.cpuUsage(psoCpu0);
+sampleRss();
+const pso = { value: psoResult, seconds: Number(process.hrtime.bigint() - psoStart) / 1e9, cpu: (psoCpu.user + psoCpu.system) / 1e6 };
+console.log(`PSO: prepare ${prep.seconds.toFixed(2)} s, ${pso.value.evaluations} evaluations on ${objective.threads} thread(s) in ${pso.seconds.toFixed(2)} s wall, ${pso.cpu.toFixed(2)} s CPU; active entries ${(objective.activeEntries / objective.totalEntries * 100).toFixed(1)}%; validation micro-F1 ${pso.value.bestScore.toFixed(4)}`);
 const meanF1 = objective.evaluate(normalizeWeights(new Float64Array(M).fill(1))).f1;
 const bestSingleF1 = Math.max(...initial.slice(1).map((x) => objective.evaluate(x).f1));
 const evalMs = (pso.seconds / pso.value.evaluations) * 1000;
 const evalCpuMs = (pso.cpu / pso.value.evaluations) * 1000;
-console.log(`PSO: prepare ${prep.seconds.toFixed(2)} s, ${pso.value.evaluations} evaluations in ${pso.seconds.toFixed(2)} s wall, ${pso.cpu.toFixed(2)} s CPU (${evalMs.toFixed(2)} ms each); active entries ${(objective.activeEntries / objective.totalEntries * 100).toFixed(1)}%; validation micro-F1 ${pso.value.bestScore.toFixed(4)}`);
+// The same evaluations on one thread, for the threading gain (a sample of rounds).
+const oneThread = new WeightedF1Objective(models, truth, { steps: STEPS, minThreshold: MIN_T, threads: 1 });
+const SAMPLE = 40;
+const sampleWeights = Array.from({ length: SAMPLE }, (_, i) => normalizeWeights(Array.from({ length: M }, (_, j) => ((i * 7 + j * 13) % 11) + 1)));
+const single = time(() => sampleWeights.reduce((a, w) => a + oneThread.evaluate(w).f1, 0));
+const multi = time(() => sampleWeights.reduce((a, w) => a + objective.evaluate(w).f1, 0));
+if (single.value !== multi.value) throw new Error('internal error: threaded and single-thread objectives differ');
+const singleMs = (single.seconds / SAMPLE) * 1000;
+const multiMs = (multi.seconds / SAMPLE) * 1000;
+console.log(`per evaluation (wall): ${multiMs.toFixed(1)} ms on ${objective.threads} threads, ${singleMs.toFixed(1)} ms on 1 thread`);
 
 // --- PSO baselines, per evaluation on random weights ------------------------------------------
 const rand = mulberry32(99);
@@ -94,6 +110,7 @@ const naiveMs = naive.seconds * 1000;
 const naiveCpuMs = naive.cpu * 1000;
 const check = objective.evaluate(naiveW).f1;
 if (Math.abs(check - naive.value) > 1e-12) throw new Error(`internal error: fast objective ${check} != naive ${naive.value}`);
+await objective.close();
 console.log(`PSO baselines per evaluation (CPU): materialise+histogram ${histCpuMs.toFixed(1)} ms, materialise+${STEPS - objective.kStart + 1} full passes ${naiveCpuMs.toFixed(0)} ms`);
 
 // --- threshold search on the PSO ensemble's probabilities -------------------------------------
@@ -133,6 +150,8 @@ const result = {
     total_cpu_seconds: r3(prep.cpu + pso.cpu),
     ms_per_evaluation: r3(evalMs),
     cpu_ms_per_evaluation: r3(evalCpuMs),
+    threads: objective.threads,
+    sample_wall_ms_per_evaluation: { threads: r3(multiMs), one_thread: r3(singleMs), speedup: r3(singleMs / multiMs) },
     active_entry_share: r3(objective.activeEntries / objective.totalEntries),
     validation_micro_f1: r3(pso.value.bestScore),
     validation_micro_f1_mean: r3(meanF1),
@@ -166,15 +185,16 @@ const md = `# Ensemble benchmark: PSO and threshold search
 
 Command: \`${result.command}\` (\`npm run bench:ensemble\`). Machine: ${machine.cpus} cores (${machine.cpu}), Node ${machine.node},
 shared with other work while it ran (1-minute load average at the end: ${machine.loadavg_1m}), so CPU seconds are the steadier
-figure and wall seconds what one waited. Single-threaded. Synthetic data (test/fixtures/ensemble/synthetic.ts): ${M} models
+figure and wall seconds what one waited (CPU counts every thread). PSO evaluations run on ${P.threads} thread(s); threshold search on one. Synthetic data (test/fixtures/ensemble/synthetic.ts): ${M} models
 (logit noise 1.0 to ${(1 + 0.35 * (M - 1)).toFixed(2)}) x ${N} validation images x ${L} labels, ${result.data.true_labels_per_image} true labels per image, long-tailed.
 
 | task | wall | CPU | target | baseline, same run (CPU) |
 |---|---|---|---|---|
-| PSO fit: ${PSO.swarmSize} particles x (1 + ${PSO.iterations}) rounds = ${P.evaluations} evaluations, grid ${STEPS}, min threshold ${MIN_T} | **${P.total_seconds} s** | **${P.total_cpu_seconds} s** (${P.cpu_ms_per_evaluation} ms per evaluation) | < 30 s | materialise + histogram sweep: ${P.baseline_cpu_ms_per_evaluation.materialise_histogram} ms/eval (${P.speedup_per_evaluation_cpu.vs_materialise_histogram}x ours; ~${P.baseline_extrapolated_search_cpu_seconds.materialise_histogram} s for the search); materialise + one micro-F1 pass per candidate threshold: ${P.baseline_cpu_ms_per_evaluation.materialise_full_pass_per_threshold} ms/eval (${P.speedup_per_evaluation_cpu.vs_full_pass_per_threshold}x ours; ~${P.baseline_extrapolated_search_cpu_seconds.full_pass_per_threshold} s) |
+| PSO fit: ${PSO.swarmSize} particles x (1 + ${PSO.iterations}) rounds = ${P.evaluations} evaluations, grid ${STEPS}, min threshold ${MIN_T}, ${P.threads} threads | **${P.total_seconds} s** | **${P.total_cpu_seconds} s** (${P.cpu_ms_per_evaluation} ms per evaluation) | < 30 s | materialise + histogram sweep: ${P.baseline_cpu_ms_per_evaluation.materialise_histogram} ms/eval (${P.speedup_per_evaluation_cpu.vs_materialise_histogram}x ours; ~${P.baseline_extrapolated_search_cpu_seconds.materialise_histogram} s for the search); materialise + one micro-F1 pass per candidate threshold: ${P.baseline_cpu_ms_per_evaluation.materialise_full_pass_per_threshold} ms/eval (${P.speedup_per_evaluation_cpu.vs_full_pass_per_threshold}x ours; ~${P.baseline_extrapolated_search_cpu_seconds.full_pass_per_threshold} s) |
 | Threshold search: global sweep + per-label ascent (${T.passes} passes, ${T.tuned_labels} labels tuned, grid ${STEPS}) | **${T.seconds} s** | **${T.cpu_seconds} s** | < 30 s | naive ascent recomputing micro-F1 for each candidate: ${T.baseline_cpu_ms_per_candidate_full_pass} ms per candidate, ~${T.baseline_extrapolated_cpu_seconds_per_pass} s per pass (${T.speedup_vs_naive_one_pass_cpu}x ours) |
 
 Validation micro-F1: PSO ensemble ${P.validation_micro_f1} (plain mean ${P.validation_micro_f1_mean}, best single model ${P.validation_micro_f1_best_single}); thresholds global ${T.validation_micro_f1.global} -> per-label ${T.validation_micro_f1.per_label}.
+PSO evaluation on a sample of ${SAMPLE} weight vectors (wall): ${P.sample_wall_ms_per_evaluation.threads} ms on ${P.threads} threads vs ${P.sample_wall_ms_per_evaluation.one_thread} ms on one (${P.sample_wall_ms_per_evaluation.speedup}x).
 Share of entries the PSO objective keeps (some model scores >= ${MIN_T}, the lowest candidate): ${P.active_entry_share}. Peak RSS ${result.peak_rss_mb} MB.
 Baseline search and pass times are extrapolated from a few timed evaluations/candidates; the fast paths ran in full.
 `;

@@ -11,13 +11,14 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { defineStage } from '../src/stage-api.js';
 import { writePredictions, type Predictions } from '../src/formats/predictions.js';
 import { hashSeed } from '../src/random.js';
 import { commonTestIds, findPredictionDirs, findSplit, loadModels, loadScoredSet } from '../src/ml/ensemble-inputs.js';
 import { alignPredictions, readLabelList } from '../src/ml/label-matrix.js';
 import { arithmeticMean, harmonicMean, MAX_OBJECTIVE_STEPS, normalizeWeights, weightedMean, WeightedF1Objective } from '../src/ml/ensemble.js';
-import { psoMaximize } from '../src/ml/pso.js';
+import { psoMaximize, type PsoResult } from '../src/ml/pso.js';
 import { scoreMethod, type MethodScore } from '../src/ml/method-scores.js';
 import { lineChart } from '../src/ml/svg-charts.js';
 import { round6, toCsv } from '../src/ml/csv-table.js';
@@ -30,6 +31,7 @@ interface Params {
   social: number;
   steps: number;
   min_threshold: number;
+  threads: number;
   method: 'pso' | 'mean' | 'harmonic';
   models: string[];
   split: string;
@@ -56,6 +58,10 @@ export default defineStage<Params>({
       min_threshold: {
         type: 'number', minimum: 0, maximum: 1, default: 0.05,
         description: 'Lowest threshold considered while fitting (for every method alike). Entries below it in every model are skipped once, which makes each PSO evaluation cheaper; micro-F1 optima sit far above 0.05 in practice.',
+      },
+      threads: {
+        type: 'integer', minimum: 0, maximum: 16, default: 0,
+        description: 'Threads counting each PSO evaluation (0: one per core, at most 8). The result does not depend on it.',
       },
       method: {
         enum: ['pso', 'mean', 'harmonic'], default: 'pso',
@@ -104,21 +110,27 @@ export default defineStage<Params>({
     // equal weights (the mean) and each single model, so on validation the swarm can only match
     // or beat them.
     const started = Date.now();
-    const objective = new WeightedF1Objective(val.probs, val.truth, p.steps, p.min_threshold, val.missedTotal);
-    ctx.log(`PSO: ${objective.activeEntries} of ${objective.totalEntries} validation entries can cross a threshold (the rest score below ${objective.kStart / p.steps} in every model)`);
+    const threads = p.threads > 0 ? p.threads : Math.min(8, availableParallelism());
+    const objective = new WeightedF1Objective(val.probs, val.truth, { steps: p.steps, minThreshold: p.min_threshold, extraFn: val.missedTotal, threads });
+    ctx.log(`PSO: ${objective.activeEntries} of ${objective.totalEntries} validation entries can cross a threshold (the rest score below ${objective.kStart / p.steps} in every model); ${objective.threads} thread(s)`);
     const M = models.length;
     const initial = [new Float64Array(M).fill(1), ...models.map((_, j) => Float64Array.from({ length: M }, (_, d) => (d === j ? 1 : 0)))];
-    const pso = psoMaximize((x) => objective.evaluate(normalizeWeights(x)).f1, M, {
-      swarmSize: p.swarm_size,
-      iterations: p.iterations,
-      inertia: p.inertia,
-      cognitive: p.cognitive,
-      social: p.social,
-      seed: hashSeed(ctx.seed, 'ensemble-pso'),
-      initial,
-      signal: ctx.signal,
-      onIteration: (r) => ctx.progress(r.iteration, p.iterations, 'PSO rounds'),
-    });
+    let pso: PsoResult;
+    try {
+      pso = await psoMaximize((x) => objective.evaluate(normalizeWeights(x)).f1, M, {
+        swarmSize: p.swarm_size,
+        iterations: p.iterations,
+        inertia: p.inertia,
+        cognitive: p.cognitive,
+        social: p.social,
+        seed: hashSeed(ctx.seed, 'ensemble-pso'),
+        initial,
+        signal: ctx.signal,
+        onIteration: (r) => ctx.progress(r.iteration, p.iterations, 'PSO rounds'),
+      });
+    } finally {
+      await objective.close();
+    }
     const weights = normalizeWeights(pso.best);
     const psoSeconds = (Date.now() - started) / 1000;
     const byPso = scoreMethod('pso', 'ensemble', val, weightedMean(val.probs, weights), hold, weightedMean(hold.probs, weights), L, p.steps, p.min_threshold);

@@ -94,13 +94,13 @@ test('outputs: predictions for every split, weights, methods table, convergence 
   assert.deepEqual(meanPreds.splits.holdout?.probs, arithmeticMean(data.models.map((m) => m.holdout)));
 });
 
-test('the fast objective equals a full threshold sweep on the combined matrix', () => {
+test('the fast objective equals a full threshold sweep on the combined matrix, on any number of threads', async () => {
   const L = data.labelIds.length;
   const val = data.models.map((m) => m.validation);
   const rand = mulberry32(17);
   const weightSets = [[1, 1, 1, 1], [1, 0, 0, 0], [0.3, 0.9, 0.1, 0.05], [0, 0, 0, 0], ...Array.from({ length: 12 }, () => [rand(), rand(), rand(), rand()])];
   for (const [steps, minThreshold] of [[50, 0], [100, 0.05], [7, 0.3], [1000, 0]] as const) {
-    const obj = new WeightedF1Objective(val, data.validation.truth, steps, minThreshold);
+    const obj = new WeightedF1Objective(val, data.validation.truth, { steps, minThreshold });
     assert.ok(obj.activeEntries < obj.totalEntries, 'some entries are pruned');
     for (const raw of weightSets) {
       const w = normalizeWeights(raw);
@@ -113,24 +113,42 @@ test('the fast objective equals a full threshold sweep on the combined matrix', 
     }
   }
   // Labels without a column (dropped by split) enter both as a constant count of misses.
-  const withMissed = new WeightedF1Objective(val, data.validation.truth, 100, 0.05, 400);
+  const withMissed = new WeightedF1Objective(val, data.validation.truth, { steps: 100, minThreshold: 0.05, extraFn: 400 });
   const w = normalizeWeights([0.2, 0.5, 0.2, 0.1]);
   const full = fitGlobalThreshold(data.validation.truth, weightedMean(val, w), 1500, L, 100, 0.05, 400);
   assert.deepEqual(withMissed.evaluate(w), full);
-  assert.ok(full.f1 < new WeightedF1Objective(val, data.validation.truth, 100, 0.05).evaluate(w).f1);
+  assert.ok(full.f1 < new WeightedF1Objective(val, data.validation.truth, { steps: 100, minThreshold: 0.05 }).evaluate(w).f1);
+  // Helper threads count parts of the same data: the same histograms, whatever their number.
+  const single = new WeightedF1Objective(val, data.validation.truth, { steps: 100, threads: 1 });
+  const three = new WeightedF1Objective(val, data.validation.truth, { steps: 100, threads: 3 });
+  try {
+    assert.equal(three.threads, 3);
+    for (const raw of weightSets) assert.deepEqual(three.evaluate(normalizeWeights(raw)), single.evaluate(normalizeWeights(raw)));
+  } finally {
+    await three.close();
+  }
 });
 
-test('PSO finds the maximum of a smooth function and is seeded', () => {
+test('PSO finds the maximum of a smooth function and is seeded', async () => {
   const f = (x: Float64Array) => -(((x[0] as number) - 0.3) ** 2) - ((x[1] as number) - 0.7) ** 2;
   const opts = { swarmSize: 15, iterations: 60, inertia: 0.72, cognitive: 1.49, social: 1.49, seed: 5 };
-  const r = psoMaximize(f, 2, opts);
+  const r = await psoMaximize(f, 2, opts);
   assert.ok(Math.abs((r.best[0] as number) - 0.3) < 1e-3 && Math.abs((r.best[1] as number) - 0.7) < 1e-3, `best ${[...r.best]}`);
   assert.equal(r.evaluations, 15 * 61);
-  assert.deepEqual(psoMaximize(f, 2, opts).best, r.best);
-  assert.notDeepEqual(psoMaximize(f, 2, { ...opts, seed: 6, iterations: 3 }).best, psoMaximize(f, 2, { ...opts, iterations: 3 }).best);
+  assert.deepEqual((await psoMaximize(f, 2, opts)).best, r.best);
+  assert.notDeepEqual((await psoMaximize(f, 2, { ...opts, seed: 6, iterations: 3 })).best, (await psoMaximize(f, 2, { ...opts, iterations: 3 })).best);
   const ctrl = new AbortController();
   ctrl.abort();
-  assert.throws(() => psoMaximize(f, 2, { ...opts, signal: ctrl.signal }), /aborted/);
+  await assert.rejects(psoMaximize(f, 2, { ...opts, signal: ctrl.signal }), /aborted/);
+  // An abort during the search stops it at the next evaluation.
+  const later = new AbortController();
+  let calls = 0;
+  const slow = (x: Float64Array) => {
+    if (++calls === 40) setImmediate(() => later.abort());
+    return f(x);
+  };
+  await assert.rejects(psoMaximize(slow, 2, { ...opts, signal: later.signal }), /aborted/);
+  assert.ok(calls < 15 * 5, `stopped after ${calls} evaluations`);
 });
 
 test('one model and zero rounds: the ensemble is that model', async () => {

@@ -7,6 +7,7 @@
  */
 import type { SweepResult } from './score-grid.js';
 import { binCount, gridStart, sweepHistogram } from './score-grid.js';
+import { HistogramHelpers, KERNEL_PARAMS, splitRange, type HelperRange } from './ensemble-threads.js';
 
 /** Non-negative weights scaled to sum 1 (equal weights when they sum to 0). */
 export function normalizeWeights(x: ArrayLike<number>): Float64Array {
@@ -66,33 +67,33 @@ export function harmonicMean(models: Float32Array[]): Float32Array {
 /** One evaluation's inner loop over entries [start, end): counts hist[2·bin + truth]. */
 type Kernel = (w: Float64Array, values: Float32Array, truth: Uint8Array, hist: Uint32Array, start: number, end: number, steps: number) => void;
 
-const kernels = new Map<number, Kernel>();
+const kernels = new Map<number, { source: string; run: Kernel }>();
 
 /**
- * The inner loop for M models, with the sum over models unrolled: V8 runs a loop over models
- * about 4x slower than the straight-line sum, and this loop is the whole cost of PSO. Only the
- * integer M is spliced into the source. The sum runs over models in order from 0, exactly like
- * `weightedMean`, so both produce the same float32 score.
+ * The inner loop for M models (parameters KERNEL_PARAMS), with the sum over models unrolled: V8
+ * runs a loop over models about 4x slower than the straight-line sum, and this loop is the whole
+ * cost of PSO. Only the integer M is spliced into the source. The sum runs over models in order
+ * from 0, exactly like `weightedMean`, so both produce the same float32 score.
  *
  * Binning is exact without corrections: the score s is a float32 (24-bit significand) and
  * steps <= 10000 (< 2^14), so s·steps is exact in float64 and floor(s·steps) >= k ⇔ s >= k/steps;
  * and no float32 lies strictly between k/steps and its float64 rounding, so this matches the
  * `score >= k/steps` test used when thresholds are applied.
  */
-function kernelFor(M: number): Kernel {
+function kernelFor(M: number): { source: string; run: Kernel } {
   let k = kernels.get(M);
   if (!k) {
     if (!Number.isInteger(M) || M < 1 || M > 1000) throw new Error(`internal error: cannot combine ${M} models`);
     const names = Array.from({ length: M }, (_, j) => `w${j}`);
     const sum = names.map((w, j) => `${w} * values[o + ${j}]`).join(' + ');
-    const body = `
+    const source = `
       const ${names.map((w, j) => `${w} = w[${j}]`).join(', ')};
       for (let e = start, o = start * ${M}; e < end; e++, o += ${M}) {
         let b = (Math.fround(${sum}) * steps) | 0;
         if (b > steps) b = steps;
         hist[2 * b + truth[e]]++;
       }`;
-    k = new Function('w', 'values', 'truth', 'hist', 'start', 'end', 'steps', body) as Kernel;
+    k = { source, run: new Function(...KERNEL_PARAMS, source) as Kernel };
     kernels.set(M, k);
   }
   return k;
@@ -100,6 +101,23 @@ function kernelFor(M: number): Kernel {
 
 /** Largest grid the objective supports (see kernelFor: s·steps must stay exact in float64). */
 export const MAX_OBJECTIVE_STEPS = 10000;
+
+/** Fewest active entries worth a thread of their own (fewer, and starting it costs more than it saves). */
+export const MIN_ENTRIES_PER_THREAD = 10_000;
+
+export interface ObjectiveOptions {
+  /** Threshold grid: candidates k/steps (1..MAX_OBJECTIVE_STEPS). */
+  steps: number;
+  /** Lowest candidate threshold (default: 1/steps). */
+  minThreshold?: number;
+  /** True labels without a column, always false negatives (see metrics.ts `missed`). */
+  extraFn?: number;
+  /**
+   * Threads per evaluation, this one included (default 1; fewer when there are under
+   * MIN_ENTRIES_PER_THREAD active entries per thread). Results do not depend on it.
+   */
+  threads?: number;
+}
 
 /**
  * Fast scorer of "micro-F1 at the best global grid threshold" for weighted means of fixed
@@ -109,7 +127,8 @@ export const MAX_OBJECTIVE_STEPS = 10000;
  * A weighted mean never exceeds the largest of its inputs, so an entry whose every model scores
  * below the lowest candidate is negative for all weights and all candidates: such entries are
  * dropped once, and their true labels kept as a constant count of false negatives. The rest are
- * stored entry-major ([entry][model]) so one evaluation reads memory in order.
+ * stored entry-major ([entry][model]) in shared memory, so one evaluation reads memory in order
+ * and helper threads (ensemble-threads.ts) can count parts of it. Call `close()` when done.
  */
 export class WeightedF1Objective {
   readonly models: number;
@@ -119,23 +138,28 @@ export class WeightedF1Objective {
   /** Entries that can become positive for some weights. */
   readonly activeEntries: number;
   readonly totalEntries: number;
+  /** Threads counting each evaluation, this one included. */
+  readonly threads: number;
   private readonly values: Float32Array;
   private readonly truth: Uint8Array;
   /** False negatives at every candidate: positives of pruned entries plus labels without a column. */
   private readonly prunedPositives: number;
   private readonly kernel: Kernel;
+  /** This thread's share of the entries. */
+  private readonly own: HelperRange;
+  private readonly helpers: HistogramHelpers | undefined;
   /** Interleaved counts: hist[2·bin + truth]. */
   private readonly hist: Uint32Array;
   private readonly pos: Float64Array;
   private readonly neg: Float64Array;
 
-  /** `extraFn`: true labels without a column, always false negatives (see metrics.ts `missed`). */
-  constructor(models: Float32Array[], truth: Uint8Array, steps: number, minThreshold = 0, extraFn = 0) {
+  constructor(models: Float32Array[], truth: Uint8Array, opts: ObjectiveOptions) {
+    const { steps } = opts;
     const n = checkSameLength(models);
     if (truth.length !== n) throw new Error(`internal error: truth has ${truth.length} entries, models ${n}`);
     if (!Number.isInteger(steps) || steps < 1 || steps > MAX_OBJECTIVE_STEPS) throw new Error(`internal error: steps ${steps} outside 1..${MAX_OBJECTIVE_STEPS}`);
     const M = models.length;
-    this.kStart = gridStart(minThreshold, steps);
+    this.kStart = gridStart(opts.minThreshold ?? 0, steps);
     // Margin below the lowest candidate covers float64 summation and the float32 rounding of the mean.
     const floor = (this.kStart / steps) * (1 - 1e-6);
     let active = 0;
@@ -149,8 +173,8 @@ export class WeightedF1Objective {
         }
       }
     }
-    this.values = new Float32Array(active * M);
-    this.truth = new Uint8Array(active);
+    this.values = new Float32Array(new SharedArrayBuffer(4 * active * M));
+    this.truth = new Uint8Array(new SharedArrayBuffer(active));
     let pruned = 0;
     let a = 0;
     for (let i = 0; i < n; i++) {
@@ -166,11 +190,16 @@ export class WeightedF1Objective {
     this.steps = steps;
     this.activeEntries = active;
     this.totalEntries = n;
-    this.prunedPositives = pruned + extraFn;
-    this.kernel = kernelFor(M);
+    this.prunedPositives = pruned + (opts.extraFn ?? 0);
+    const kernel = kernelFor(M);
+    this.kernel = kernel.run;
     this.hist = new Uint32Array(2 * binCount(steps));
     this.pos = new Float64Array(binCount(steps));
     this.neg = new Float64Array(binCount(steps));
+    this.threads = Math.max(1, Math.min(16, Math.floor(opts.threads ?? 1), Math.floor(active / MIN_ENTRIES_PER_THREAD)));
+    const ranges = splitRange(active, this.threads);
+    this.own = ranges[0] as HelperRange;
+    this.helpers = this.threads > 1 ? new HistogramHelpers(kernel.source, this.values, this.truth, ranges.slice(1), M, this.hist.length, steps) : undefined;
   }
 
   /** Best candidate threshold and its micro-F1 for these weights (used as given; pass normalised weights). */
@@ -178,12 +207,20 @@ export class WeightedF1Objective {
     const M = this.models;
     if (weights.length !== M) throw new Error(`internal error: ${weights.length} weights for ${M} models`);
     const { hist, steps } = this;
+    const w = Float64Array.from(weights);
+    this.helpers?.start(w);
     hist.fill(0);
-    this.kernel(Float64Array.from(weights), this.values, this.truth, hist, 0, this.activeEntries, steps);
+    this.kernel(w, this.values, this.truth, hist, this.own.start, this.own.end, steps);
+    this.helpers?.finish(hist);
     for (let b = 0; b <= steps; b++) {
       this.neg[b] = hist[2 * b] as number;
       this.pos[b] = hist[2 * b + 1] as number;
     }
     return sweepHistogram(this.pos, this.neg, steps, this.prunedPositives, this.kStart);
+  }
+
+  /** Stop the helper threads (the objective cannot evaluate afterwards when it had any). */
+  async close(): Promise<void> {
+    await this.helpers?.close();
   }
 }

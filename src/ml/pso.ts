@@ -6,6 +6,7 @@
  * same seed and objective give the same path. Bests move only on strict improvement, so starting
  * points given in `initial` (e.g. equal weights, each single model) are never beaten by a tie.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { mulberry32 } from '../random.js';
 
 export interface PsoOptions {
@@ -45,8 +46,11 @@ export interface PsoResult {
   history: PsoRound[];
 }
 
-/** Maximise `objective` over [lower, upper]^dim. */
-export function psoMaximize(objective: (x: Float64Array) => number, dim: number, opts: PsoOptions): PsoResult {
+/**
+ * Maximise `objective` over [lower, upper]^dim. Async only to let the event loop run between
+ * rounds (progress reaches the engine, an abort arrives); the search itself is synchronous.
+ */
+export async function psoMaximize(objective: (x: Float64Array) => number, dim: number, opts: PsoOptions): Promise<PsoResult> {
   const lower = opts.lower ?? 0;
   const upper = opts.upper ?? 1;
   const vmax = opts.maxVelocity ?? 0.2 * (upper - lower);
@@ -94,6 +98,7 @@ export function psoMaximize(objective: (x: Float64Array) => number, dim: number,
   record(0);
 
   for (let it = 1; it <= opts.iterations; it++) {
+    await nextTurn();
     for (let p = 0; p < n; p++) {
       const pos = x[p] as Float64Array;
       const vel = v[p] as Float64Array;
