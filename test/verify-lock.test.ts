@@ -37,7 +37,8 @@ export default {
   async run(ctx: { params: { name: string }; out: string; metrics(v: object): void }) {
     const text = 'hello ' + ctx.params.name + suffix;
     writeFileSync(join(ctx.out, 'greeting.txt'), text);
-    ctx.metrics({ holdout: { micro_f1: 0.5 + text.length / 100 }, chars: text.length });
+    // A timing, as most stages report: metrics.json differs every run, the rest does not.
+    ctx.metrics({ holdout: { micro_f1: 0.5 + text.length / 100 }, chars: text.length, seconds: performance.now() / 1000 });
   },
 };
 `;
@@ -77,6 +78,7 @@ test('verify passes on an untouched tree, touching neither the lock file, the ex
     assert.match(r.stdout, /^upper\s+output\s+[0-9a-f]{12}\s+[0-9a-f]{12}\s+ok\s*$/m);
     assert.match(r.stdout, /^greet\s+metric holdout\.micro_f1\s+0\.63\s+0\.63\s+ok\s+\|Δ\| 0 <= 0\.015$/m);
     assert.match(r.stdout, /^greet\s+metrics \(1 more\)\s+exact\s+equal\s+ok/m, 'exact metrics are folded into one row');
+    assert.match(r.stdout, /^greet\s+timings \(1\)\s+not compared\s+seconds$/m, 'timings are not compared');
     assert.match(r.stdout, /^noisy\s+metric holdout\.micro_f1\s+0\.5\d*\s+0\.5\d*\s+ok\s+\|Δ\| \S+ <= 0\.05$/m);
     assert.doesNotMatch(r.stdout, /^noisy\s+output/m, 'not deterministic: its bytes are not compared');
     assert.match(r.stdout, /verify: ok: 3 stage\(s\)/);
@@ -91,7 +93,12 @@ test('verify passes on an untouched tree, touching neither the lock file, the ex
     assert.equal(parsed.ok, true);
     assert.deepEqual(parsed.stages.sort(), ['greet', 'noisy', 'upper']);
     assert.ok(parsed.checks.some((c) => c.stage === 'greet' && c.check === 'metric chars' && c.verdict === 'ok'));
-    assert.ok(parsed.checks.filter((c) => c.check === 'key').every((c) => c.verdict === 'ok'), 'same code and params: same keys');
+    assert.ok(parsed.checks.some((c) => c.stage === 'greet' && c.check === 'metric seconds' && c.verdict === 'not-compared'));
+    const lock = JSON.parse(lockBefore) as { stages: Record<string, { output: string; content?: string }> };
+    assert.ok(lock.stages.greet?.content && lock.stages.greet.content !== lock.stages.greet.output, 'the lock records a content hash without metrics.json');
+    const keys = Object.fromEntries(parsed.checks.filter((c) => c.check === 'key').map((c) => [c.stage, c.verdict]));
+    // greet's metrics.json (its timing) changes its tree hash, hence upper's key; upper's bytes still match.
+    assert.deepEqual(keys, { greet: 'ok', upper: 'changed', noisy: 'ok' });
   } finally {
     await ws.dispose();
   }

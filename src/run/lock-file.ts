@@ -10,6 +10,12 @@ import { sortDeep } from './canonical-json.js';
 export interface LockEntry {
   key: string;
   output: string;
+  /**
+   * Hash of the output without its metrics.json (src/verify/content-hash.ts): what `tailor verify`
+   * compares for deterministic stages, since metrics.json usually holds timings. Absent in lock
+   * files written before it existed (verify then compares `output`).
+   */
+  content?: string;
   deterministic: boolean;
   metrics: Record<string, unknown>;
 }

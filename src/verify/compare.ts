@@ -8,7 +8,10 @@
  *   the stage itself is unchanged and only its inputs differ (a non-deterministic upstream), where
  *   equal bytes cannot be expected and the metrics decide.
  * - metrics: every numeric metric of the lock entry, within the stage's declared tolerance
- *   (`verify: { tolerance: { "holdout.micro_f1": 0.01 } }`), exactly when none is declared.
+ *   (`verify: { tolerance: { "holdout.micro_f1": 0.01 } }`), exactly when none is declared;
+ *   timings and other measures of the machine are left out unless a tolerance names them.
+ * - output bytes are compared without metrics.json (the lock's `content` hash), which holds
+ *   timings in most stages; older lock entries without it fall back to the whole tree hash.
  */
 import type { StageSpec } from '../pipeline/types.js';
 import type { LockEntry, LockFile } from '../run/lock-file.js';
@@ -29,8 +32,11 @@ export interface Check {
   got: string;
   verdict: Verdict;
   note?: string;
-  /** Set on metric checks that pass by exact equality with no declared tolerance (the table folds them). */
-  plainMetric?: boolean;
+  /**
+   * Metric checks the table folds into one row per stage: `equal` (exact, no tolerance declared)
+   * and `machine` (timings and the like, not compared).
+   */
+  fold?: 'equal' | 'machine';
 }
 
 export interface StageInput {
@@ -63,14 +69,19 @@ export function compareStage(input: StageInput): Check[] {
   checks.push({ stage, check: 'key', expected: entry.key, got: fresh.key, verdict: sameKey ? 'ok' : 'changed', ...(keyNote ? { note: keyNote } : {}) });
 
   if (input.deterministic) {
-    const got = fresh.treeHash ?? '';
+    // Bytes without metrics.json when both sides have that hash (metrics are compared below).
+    const byContent = entry.content !== undefined && fresh.content !== undefined;
+    const expected = byContent ? entry.content! : entry.output;
+    const got = (byContent ? fresh.content : fresh.treeHash) ?? '';
+    const scope = byContent ? '' : ' (whole output with metrics.json: the lock entry has no content hash)';
     if (localSame) {
-      checks.push({ stage, check: 'output', expected: entry.output, got, verdict: got === entry.output ? 'ok' : 'not-compared', note: 'deterministic, but its inputs differ: metrics decide' });
-    } else if (got === entry.output) {
-      checks.push({ stage, check: 'output', expected: entry.output, got, verdict: 'ok' });
+      if (got === expected) checks.push({ stage, check: 'output', expected, got, verdict: 'ok' });
+      else checks.push({ stage, check: 'output', expected, got, verdict: 'not-compared', note: 'deterministic, but its inputs differ: metrics decide' });
+    } else if (got === expected) {
+      checks.push({ stage, check: 'output', expected, got, verdict: 'ok' });
     } else {
       const note = sameKey ? 'same inputs, different bytes: not deterministic here?' : 'the stage changed and so did its output: rerun it and commit the lock file';
-      checks.push({ stage, check: 'output', expected: entry.output, got, verdict: 'mismatch', note });
+      checks.push({ stage, check: 'output', expected, got, verdict: 'mismatch', note: note + scope });
     }
   }
   checks.push(...compareMetrics(stage, entry.metrics, fresh.metrics, spec.verify?.tolerance ?? {}));
@@ -97,6 +108,10 @@ export function compareMetrics(stage: string, expected: Record<string, unknown>,
     const tol = tolerance[path];
     const g = have[path];
     const check = `metric ${path}`;
+    if (tol === undefined && isMachineMetric(path)) {
+      checks.push({ stage, check, expected: String(e), got: g === undefined ? '(none)' : String(g), verdict: 'not-compared', note: 'measures the machine (time, throughput, workers)', fold: 'machine' });
+      continue;
+    }
     if (g === undefined) {
       checks.push({ stage, check, expected: String(e), got: '(none)', verdict: 'mismatch', note: 'the stage no longer reports it' });
       continue;
@@ -104,10 +119,10 @@ export function compareMetrics(stage: string, expected: Record<string, unknown>,
     const diff = Math.abs(g - e);
     const ok = tol === undefined ? g === e : diff <= tol;
     const note = tol === undefined ? (ok ? undefined : `differs by ${short(diff)}; exact match required (declare verify.tolerance)`) : `|Δ| ${short(diff)} ${ok ? '<=' : '>'} ${tol}`;
-    checks.push({ stage, check, expected: String(e), got: String(g), verdict: ok ? 'ok' : 'mismatch', ...(note ? { note } : {}), ...(tol === undefined && ok ? { plainMetric: true } : {}) });
+    checks.push({ stage, check, expected: String(e), got: String(g), verdict: ok ? 'ok' : 'mismatch', ...(note ? { note } : {}), ...(tol === undefined && ok ? { fold: 'equal' as const } : {}) });
   }
   for (const [path, g] of Object.entries(have)) {
-    if (!(path in want)) checks.push({ stage, check: `metric ${path}`, expected: '(none)', got: String(g), verdict: 'new', note: 'not in the lock file' });
+    if (!(path in want) && !isMachineMetric(path)) checks.push({ stage, check: `metric ${path}`, expected: '(none)', got: String(g), verdict: 'new', note: 'not in the lock file' });
   }
   for (const path of Object.keys(tolerance)) {
     if (!(path in want)) checks.push({ stage, check: `tolerance ${path}`, expected: '', got: '', verdict: 'unused', note: 'no such numeric metric in the lock file' });
@@ -118,4 +133,13 @@ export function compareMetrics(stage: string, expected: Record<string, unknown>,
 /** A difference in three significant digits, without trailing zeros. */
 function short(x: number): string {
   return String(Number(x.toPrecision(3)));
+}
+
+/**
+ * Metrics that measure the machine rather than the result — wall time, throughput, worker
+ * counts — are not compared unless a tolerance is declared for them.
+ */
+export function isMachineMetric(path: string): boolean {
+  const leaf = path.slice(path.lastIndexOf('.') + 1);
+  return /^(seconds|secs|ms|elapsed|elapsed_ms|workers|threads)$|(_seconds|_secs|_ms|_per_s|_per_sec|_per_second)$/.test(leaf);
 }

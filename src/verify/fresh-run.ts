@@ -11,6 +11,7 @@ import { GpuPool, detectGpus } from '../run/gpu-pool.js';
 import { Session } from '../run/session.js';
 import type { Ingredients } from '../run/stage-key.js';
 import type { Logger } from '../cli/loggers/logger.js';
+import { contentHash } from './content-hash.js';
 
 /** What the fresh run gave for one stage. */
 export interface FreshStage {
@@ -18,6 +19,8 @@ export interface FreshStage {
   action: StageAction;
   key?: string;
   treeHash?: string;
+  /** Output hash without metrics.json (computed for the stages in `contentOf`). */
+  content?: string;
   metrics: Record<string, unknown>;
   /** What the key was made of (to tell a code change from an upstream change). */
   ingredients?: Ingredients;
@@ -28,6 +31,8 @@ export interface FreshStage {
 export interface FreshRunOptions {
   cacheDir: string;
   selected: Set<string>;
+  /** Stages whose content hash to compute (the deterministic ones). */
+  contentOf: Set<string>;
   jobs: number;
   logger: Logger;
   signal: AbortSignal;
@@ -60,6 +65,7 @@ export async function runFresh(pipeline: Pipeline, opts: FreshRunOptions): Promi
       const stage: FreshStage = { name: o.name, action: o.action, metrics: o.metrics ?? {} };
       if (o.key) stage.key = o.key;
       if (o.treeHash) stage.treeHash = o.treeHash;
+      if (o.treeHash && opts.contentOf.has(o.name)) stage.content = await contentHash(session.store.pathOf(o.treeHash), session.hasher);
       if (ingredients) stage.ingredients = ingredients;
       if (o.action === 'failed' || o.action === 'skipped') stage.reason = o.reasons?.[0] ?? o.action;
       stages.set(o.name, stage);

@@ -20,19 +20,22 @@ function cell(check: string, value: string): string {
 
 /**
  * The table. Unless `all`, the metric checks that pass exactly with no tolerance declared are
- * folded into one `metrics` row per stage, so the rows that matter stay visible.
+ * folded into one `metrics` row per stage, and the timings into one `timings` row, so the rows
+ * that matter stay visible.
  */
 export function formatVerifyTable(checks: Check[], all: boolean): string {
   const rows: string[][] = [];
   const stages = [...new Set(checks.map((c) => c.stage))];
   for (const stage of stages) {
     const own = checks.filter((c) => c.stage === stage);
-    const folded = all ? [] : own.filter((c) => c.plainMetric);
+    const equal = all ? [] : own.filter((c) => c.fold === 'equal');
+    const machine = all ? [] : own.filter((c) => c.fold === 'machine');
     for (const c of own) {
-      if (folded.includes(c)) continue;
+      if (!all && c.fold) continue;
       rows.push([c.stage, c.check, cell(c.check, c.expected), cell(c.check, c.got), WORDS[c.verdict], c.note ?? '']);
     }
-    if (folded.length > 0) rows.push([stage, `metrics (${folded.length} more)`, 'exact', 'equal', 'ok', '']);
+    if (equal.length > 0) rows.push([stage, `metrics (${equal.length} more)`, 'exact', 'equal', 'ok', '']);
+    if (machine.length > 0) rows.push([stage, `timings (${machine.length})`, '', '', WORDS['not-compared'], machine.map((c) => c.check.replace(/^metric /, '')).join(', ')]);
   }
   return renderTable(
     [{ title: 'stage' }, { title: 'check', max: 44 }, { title: 'expected', max: 16 }, { title: 'got', max: 16 }, { title: 'verdict' }, { title: 'note', max: 90 }],

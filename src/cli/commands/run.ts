@@ -13,6 +13,7 @@ import { GpuPool, detectGpus } from '../../run/gpu-pool.js';
 import { planPipeline } from '../../run/plan.js';
 import type { RunEvent, StageOutcome } from '../../run/events.js';
 import { lockPathOf, readLockFile, writeLockFile, type LockFile } from '../../run/lock-file.js';
+import { contentHash } from '../../verify/content-hash.js';
 import type { Session } from '../../run/session.js';
 import { PlainLogger } from '../loggers/plain-logger.js';
 import { QuietLogger } from '../loggers/quiet-logger.js';
@@ -189,7 +190,7 @@ async function executeLocked(
     logger.close();
     session.index.endRun(runId, interrupted ? 'interrupted' : failed ? 'failed' : 'ok');
     // The lock file records the pipeline as committed: not --set variants or experiments.
-    if (!failed && !interrupted && req.sets.length === 0 && !req.experiment) updateLockFile(session, pipeline);
+    if (!failed && !interrupted && req.sets.length === 0 && !req.experiment) await updateLockFile(session, pipeline);
     if (req.json) printJson({ stages: outcomes.map((o) => ({ name: o.name, action: o.action, seconds: round(o.seconds) })) });
     else if (!req.quiet) printRunSummary(pipeline, outcomes);
     return { code: interrupted ? EXIT.interrupted : failed ? EXIT.failed : EXIT.ok, outcomes, pipeline };
@@ -201,7 +202,7 @@ async function executeLocked(
 }
 
 /** Record every stage whose latest output is known, keeping entries of stages not touched. */
-function updateLockFile(session: Session, pipeline: Pipeline): void {
+async function updateLockFile(session: Session, pipeline: Pipeline): Promise<void> {
   const file = lockPathOf(pipeline);
   const lock: LockFile = readLockFile(file) ?? { pipeline: pipeline.name, stages: {} };
   lock.pipeline = pipeline.name;
@@ -210,7 +211,10 @@ function updateLockFile(session: Session, pipeline: Pipeline): void {
   for (const spec of pipeline.stages) {
     const latest = session.index.getLatest(pipeline.name, spec.name);
     if (!latest) continue;
-    lock.stages[spec.name] = { key: latest.stageKey, output: latest.treeHash, deterministic: spec.verify?.deterministic ?? false, metrics: latest.metrics };
+    const before = lock.stages[spec.name];
+    // The content hash walks the output once; an unchanged output keeps the recorded one.
+    const content = before?.output === latest.treeHash && before.content ? before.content : await contentHash(session.store.pathOf(latest.treeHash), session.hasher).catch(() => undefined);
+    lock.stages[spec.name] = { key: latest.stageKey, output: latest.treeHash, ...(content ? { content } : {}), deterministic: spec.verify?.deterministic ?? false, metrics: latest.metrics };
   }
   writeLockFile(file, lock);
 }

@@ -73,9 +73,11 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   try {
     if (!values.json) process.stderr.write(`tailor: verify: running ${selected.size} stage(s) of ${pipeline.name} from scratch in ${cacheDir}\n`);
     const logger = values.json ? new QuietLogger() : new PlainLogger(process.stderr, false);
-    const fresh = await runFresh(pipeline, { cacheDir, selected, jobs, logger, signal: controller.signal });
+    const declared = await determinism(pipeline, selected);
+    const isDeterministic = (spec: StageSpec) => spec.verify?.deterministic ?? declared.get(spec.name) ?? lock.stages[spec.name]?.deterministic ?? false;
+    const contentOf = new Set(pipeline.stages.filter((s) => selected.has(s.name) && isDeterministic(s)).map((s) => s.name));
+    const fresh = await runFresh(pipeline, { cacheDir, selected, contentOf, jobs, logger, signal: controller.signal });
     if (fresh.interrupted) return EXIT.interrupted;
-    const deterministic = await determinism(pipeline, selected);
     const explain = keyExplainer(cacheDirFrom(values.cache, pipeline.workdir));
     const checks: Check[] = [];
     try {
@@ -87,7 +89,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
             entry,
             fresh: fresh.stages.get(spec.name),
             lock,
-            deterministic: spec.verify?.deterministic ?? deterministic.get(spec.name) ?? entry?.deterministic ?? false,
+            deterministic: contentOf.has(spec.name),
             explainKey: explain.explain,
           }),
         );
@@ -97,7 +99,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     }
     const summary = summaryLine(checks);
     if (values.json) {
-      printJson({ ok: summary.ok, pipeline: pipeline.name, lockFile, stages: [...selected], checks: checks.map(({ plainMetric: _, ...c }) => c) });
+      printJson({ ok: summary.ok, pipeline: pipeline.name, lockFile, stages: [...selected], checks: checks.map(({ fold: _, ...c }) => c) });
     } else {
       process.stdout.write(formatVerifyTable(checks, values.all ?? false));
       process.stdout.write(summary.line + '\n');
