@@ -61,7 +61,7 @@ export default defineStage<Params>({
       },
       threads: {
         type: 'integer', minimum: 0, maximum: 16, default: 0,
-        description: 'Threads counting each PSO evaluation (0: one per core, at most 8). The result does not depend on it.',
+        description: 'Threads counting each PSO evaluation (0: one per core, at most 8); each evaluation runs threaded or alone, whichever is timed faster. The result does not depend on it.',
       },
       method: {
         enum: ['pso', 'mean', 'harmonic'], default: 'pso',
@@ -203,7 +203,7 @@ export default defineStage<Params>({
       methods: Object.fromEntries(
         scores.map((s) => [s.method, { kind: s.kind, threshold: s.threshold, validation_micro_f1: round6(s.validation_micro_f1), holdout_micro_f1: round6(s.holdout_micro_f1) }]),
       ),
-      pso: { evaluations: pso.evaluations, seconds: round6(psoSeconds), active_entries: objective.activeEntries, entries: objective.totalEntries },
+      pso: { evaluations: pso.evaluations, seconds: round6(psoSeconds), active_entries: objective.activeEntries, entries: objective.totalEntries, threads: objective.threads, threaded_evaluations: objective.helperEvaluations },
     });
   },
 });

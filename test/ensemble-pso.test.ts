@@ -120,12 +120,20 @@ test('the fast objective equals a full threshold sweep on the combined matrix, o
   assert.ok(full.f1 < new WeightedF1Objective(val, data.validation.truth, { steps: 100, minThreshold: 0.05 }).evaluate(w).f1);
   // Helper threads count parts of the same data: the same histograms, whatever their number.
   const single = new WeightedF1Objective(val, data.validation.truth, { steps: 100, threads: 1 });
-  const three = new WeightedF1Objective(val, data.validation.truth, { steps: 100, threads: 3 });
+  const three = new WeightedF1Objective(val, data.validation.truth, { steps: 100, threads: 3, adaptive: false });
+  const auto = new WeightedF1Objective(val, data.validation.truth, { steps: 100, threads: 2 });
   try {
     assert.equal(three.threads, 3);
-    for (const raw of weightSets) assert.deepEqual(three.evaluate(normalizeWeights(raw)), single.evaluate(normalizeWeights(raw)));
+    for (const raw of weightSets) {
+      assert.deepEqual(three.evaluate(normalizeWeights(raw)), single.evaluate(normalizeWeights(raw)));
+      assert.deepEqual(auto.evaluate(normalizeWeights(raw)), single.evaluate(normalizeWeights(raw)));
+    }
+    assert.equal(three.helperEvaluations, weightSets.length);
+    // The adaptive one tried both ways.
+    assert.ok(auto.helperEvaluations >= 1 && auto.helperEvaluations < auto.evaluations);
   } finally {
     await three.close();
+    await auto.close();
   }
 });
 

@@ -117,6 +117,8 @@ export interface ObjectiveOptions {
    * MIN_ENTRIES_PER_THREAD active entries per thread). Results do not depend on it.
    */
   threads?: number;
+  /** Time threaded and lone evaluations and use the faster (default true); false: always threaded. */
+  adaptive?: boolean;
 }
 
 /**
@@ -145,9 +147,16 @@ export class WeightedF1Objective {
   /** False negatives at every candidate: positives of pruned entries plus labels without a column. */
   private readonly prunedPositives: number;
   private readonly kernel: Kernel;
-  /** This thread's share of the entries. */
+  /** This thread's share of the entries when the helpers count the rest. */
   private readonly own: HelperRange;
   private readonly helpers: HistogramHelpers | undefined;
+  /** Recent wall time per evaluation: [alone, with helpers] (NaN until tried). */
+  private readonly avgMs = [Number.NaN, Number.NaN];
+  private readonly adaptive: boolean;
+  /** Evaluations so far. */
+  evaluations = 0;
+  /** Evaluations the helpers took part in. */
+  helperEvaluations = 0;
   /** Interleaved counts: hist[2·bin + truth]. */
   private readonly hist: Uint32Array;
   private readonly pos: Float64Array;
@@ -197,6 +206,7 @@ export class WeightedF1Objective {
     this.pos = new Float64Array(binCount(steps));
     this.neg = new Float64Array(binCount(steps));
     this.threads = Math.max(1, Math.min(16, Math.floor(opts.threads ?? 1), Math.floor(active / MIN_ENTRIES_PER_THREAD)));
+    this.adaptive = opts.adaptive ?? true;
     const ranges = splitRange(active, this.threads);
     this.own = ranges[0] as HelperRange;
     this.helpers = this.threads > 1 ? new HistogramHelpers(kernel.source, this.values, this.truth, ranges.slice(1), M, this.hist.length, steps) : undefined;
@@ -208,15 +218,43 @@ export class WeightedF1Objective {
     if (weights.length !== M) throw new Error(`internal error: ${weights.length} weights for ${M} models`);
     const { hist, steps } = this;
     const w = Float64Array.from(weights);
-    this.helpers?.start(w);
+    const withHelpers = this.chooseHelpers();
+    const t0 = performance.now();
     hist.fill(0);
-    this.kernel(w, this.values, this.truth, hist, this.own.start, this.own.end, steps);
-    this.helpers?.finish(hist);
+    if (withHelpers && this.helpers) {
+      this.helpers.start(w);
+      this.kernel(w, this.values, this.truth, hist, this.own.start, this.own.end, steps);
+      this.helpers.finish(hist);
+      this.helperEvaluations++;
+    } else {
+      this.kernel(w, this.values, this.truth, hist, 0, this.activeEntries, steps);
+    }
+    const mode = withHelpers ? 1 : 0;
+    const ms = performance.now() - t0;
+    const prev = this.avgMs[mode] as number;
+    this.avgMs[mode] = Number.isNaN(prev) ? ms : 0.7 * prev + 0.3 * ms;
+    this.evaluations++;
     for (let b = 0; b <= steps; b++) {
       this.neg[b] = hist[2 * b] as number;
       this.pos[b] = hist[2 * b + 1] as number;
     }
     return sweepHistogram(this.pos, this.neg, steps, this.prunedPositives, this.kStart);
+  }
+
+  /**
+   * Whether the helpers count this evaluation. On a machine shared with other work, waiting for a
+   * descheduled helper can cost more than it saves, so both ways are timed (each tried first,
+   * then the slower one again every 25th evaluation) and the faster is used. The counts are the
+   * same either way, so this changes speed only, never results.
+   */
+  private chooseHelpers(): boolean {
+    if (!this.helpers) return false;
+    if (!this.adaptive) return true;
+    const [alone, helped] = this.avgMs as [number, number];
+    if (Number.isNaN(helped)) return true;
+    if (Number.isNaN(alone)) return false;
+    const faster = helped <= alone;
+    return this.evaluations % 25 === 0 ? !faster : faster;
   }
 
   /** Stop the helper threads (the objective cannot evaluate afterwards when it had any). */
