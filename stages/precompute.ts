@@ -22,6 +22,7 @@ import { presentSplits, readLabels, readSplitLines, resolveImageInputs, containe
 interface Params extends BackboneParams {
   backend: BackendChoice;
   flip: 'none' | 'average';
+  multiscale: boolean;
   dtype: FeatureDtype;
   shard_rows: number;
   split?: string;
@@ -45,6 +46,7 @@ export default defineStage<Params>({
       ...BACKBONE_PARAMS,
       backend: BACKEND_PARAM,
       flip: { type: 'string', enum: ['none', 'average'], default: 'none', description: 'average: mean of the features of the image and its mirror' },
+      multiscale: { type: 'boolean', default: true, description: 'also average the end of every resolution stage and join them before the final feature (foldable backbones)' },
       dtype: { type: 'string', enum: ['float16', 'float32'], default: 'float16', description: 'precision of the stored features' },
       shard_rows: { type: 'integer', minimum: 1, default: 8192, description: 'rows per shard file' },
       split: { type: 'string', description: 'needed stage with train/validation/holdout/test.jsonl (default: the one that has them)' },
@@ -66,7 +68,8 @@ export default defineStage<Params>({
     const splits = presentSplits(splitDir);
     const spec = backboneSpec(p, ctx.workdir, ctx.seed);
     const ident = await describeBackbone(spec);
-    const modelKey = `${ident.id}|flip=${p.flip}`;
+    const wantMultiscale = p.multiscale && ident.foldable !== false;
+    const modelKey = `${ident.id}|flip=${p.flip}${wantMultiscale ? '|multiscale-v2' : ''}`;
     await mkdir(ctx.state, { recursive: true });
     const store = FeatureStore.open(join(ctx.state, 'features.sqlite'));
 
@@ -74,6 +77,8 @@ export default defineStage<Params>({
     for (const s of splits) for await (const _ of readSplitLines(splitDir, s)) total++;
     let workers = 0;
     let dim = 0;
+    // Known once the backbone loads; a fully cached rerun reports what was asked.
+    let multiscale = wantMultiscale;
     const extractor = new Extractor({
       store,
       modelKey,
@@ -81,9 +86,10 @@ export default defineStage<Params>({
       signal: ctx.signal,
       startPool: async () => {
         workers = workerCount(p, p.backend);
-        const pool = await FeaturePool.start({ backend: p.backend, spec, cacheDir: modelCacheDir(ctx.state), flip: p.flip, workers, signal: ctx.signal });
+        const pool = await FeaturePool.start({ backend: p.backend, spec, cacheDir: modelCacheDir(ctx.state), flip: p.flip, multiscale: wantMultiscale, workers, signal: ctx.signal });
         const i = pool.info;
         dim = i.dims[0]!;
+        multiscale = i.multiscale;
         ctx.log(`${ident.name} on ${i.backend} x${Math.max(workers, 1)} ${workers === 0 ? '(in-process)' : 'workers'}${i.reasons.length ? ` (not used: ${i.reasons.join('; ')})` : ''}${i.fromCache ? ', model from cache' : ''}`);
         for (const line of i.logs) ctx.log(line);
         return pool;
@@ -127,6 +133,7 @@ export default defineStage<Params>({
       dim,
       dtype: p.dtype,
       flip: p.flip,
+      multiscale,
       labels,
       splits: {},
     };

@@ -70,6 +70,8 @@ export interface BackboneIdentity {
   name: string;
   inputSize: number;
   preprocess: Preprocess;
+  /** Whether it folds into a graph (inner layers available); unknown for a path until loaded. */
+  foldable?: boolean;
 }
 
 /**
@@ -80,13 +82,13 @@ export async function describeBackbone(spec: BackboneSpec): Promise<BackboneIden
   const preprocess = spec.preprocess ?? 'unit';
   if (spec.name === 'tiny') {
     const size = spec.inputSize ?? 32;
-    return { id: `tiny/seed-${spec.seed ?? 0}/${size}/${preprocess}`, name: 'tiny', inputSize: size, preprocess };
+    return { id: `tiny/seed-${spec.seed ?? 0}/${size}/${preprocess}`, name: 'tiny', inputSize: size, preprocess, foldable: true };
   }
   if (isNsfwjsModel(spec.name)) {
     const info = NSFWJS_MODELS[spec.name];
     const size = spec.inputSize ?? info.size;
     if (size !== info.size) throw new Error(`${spec.name} takes ${info.size}x${info.size} inputs, not ${size}`);
-    return { id: `nsfwjs-${nsfwjsVersion()}/${spec.name}/${size}/${preprocess}`, name: spec.name, inputSize: size, preprocess };
+    return { id: `nsfwjs-${nsfwjsVersion()}/${spec.name}/${size}/${preprocess}`, name: spec.name, inputSize: size, preprocess, foldable: info.format === 'layers-model' };
   }
   if (!spec.inputSize) throw new Error(`backbone ${spec.name}: input_size is required for a model given by path`);
   const { artifacts, file } = await readArtifacts(spec.name);

@@ -8,6 +8,7 @@
 import type { LayersModel, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import { hashSeed, mulberry32 } from '../random.js';
+import { fastMatMul } from './fast-matmul.js';
 
 export interface HeadConfig {
   inputDim: number;
@@ -97,13 +98,16 @@ export class DenseHead {
     return this.layers.flatMap((l) => [l.w, l.b]);
   }
 
-  /** Logits [batch, labels]; dropout only when `training`, with masks drawn from `seed`. */
-  logits(x: Tensor, training: boolean, seed = 0): Tensor2D {
+  /**
+   * Logits [batch, labels]; dropout only when `training`, with masks drawn from `seed`.
+   * `inputGrad`: whether gradients must flow into `x` (when layers below the head train too).
+   */
+  logits(x: Tensor, training: boolean, seed = 0, inputGrad = false): Tensor2D {
     const tf = this.tf;
     let h = (this.norm ? tf.mul(tf.sub(x, this.norm.mean), this.norm.invStd) : x) as Tensor2D;
     this.layers.forEach((l, i) => {
       const last = i === this.layers.length - 1;
-      h = tf.add(tf.matMul(h, l.w), l.b) as Tensor2D;
+      h = tf.add(fastMatMul(tf, h, l.w as Tensor2D, i > 0 || inputGrad), l.b) as Tensor2D;
       if (!last) {
         h = tf.relu(h);
         if (training && this.cfg.dropout > 0) h = tf.dropout(h, this.cfg.dropout, undefined, hashSeed(seed, 'dropout', i)) as Tensor2D;

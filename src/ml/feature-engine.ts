@@ -8,6 +8,7 @@ import { useBackend, type BackendChoice, type BackendName } from './backend.js';
 import { loadBackbone, type Backbone, type BackboneSpec } from './backbones.js';
 import { decodeRgb, preprocessInto } from './image-input.js';
 import { sizeOf } from './graph.js';
+import { stageEnds } from './graph-train.js';
 
 /**
  * Horizontal flips: `none`; `average` the outputs of the image and its mirror (test-time
@@ -20,9 +21,24 @@ export interface EngineConfig {
   backend: BackendChoice;
   spec: BackboneSpec;
   cacheDir: string;
-  /** Graph nodes to return (default: the feature vector). */
-  outputs?: string[];
+  /**
+   * What to return per image, one array per group: a group of one node without `pool` is that
+   * node's value (e.g. an inner activation map); with `pool`, each node's map is averaged over
+   * space and the results are joined. Default: the feature vector.
+   */
+  outputs?: OutputGroup[];
+  /**
+   * Return one vector per image: the global average of the end of every resolution stage,
+   * joined before the final feature (colour and texture live in the early stages; the final
+   * pooled feature alone has mostly abstracted them away).
+   */
+  multiscale?: boolean;
   flip: FlipMode;
+}
+
+export interface OutputGroup {
+  nodes: string[];
+  pool: boolean;
 }
 
 export interface EngineInfo {
@@ -31,6 +47,8 @@ export interface EngineInfo {
   backboneId: string;
   /** Values per row of each output. */
   dims: number[];
+  /** Whether the rows are multi-scale (requested and possible). */
+  multiscale: boolean;
   fromCache: boolean;
   logs: string[];
 }
@@ -46,7 +64,7 @@ export class FeatureEngine {
   private constructor(
     private readonly tf: Awaited<ReturnType<typeof useBackend>>['tf'],
     private readonly backbone: Backbone,
-    private readonly outputs: string[] | undefined,
+    private readonly groups: OutputGroup[] | undefined,
     private readonly flip: FlipMode,
     readonly info: EngineInfo,
   ) {}
@@ -55,20 +73,29 @@ export class FeatureEngine {
     const b = await useBackend(cfg.backend);
     const logs: string[] = [];
     const backbone = await loadBackbone(b.tf, cfg.spec, { cacheDir: cfg.cacheDir, log: (m) => logs.push(m) });
-    let dims: number[];
-    if (cfg.outputs) {
-      if (!backbone.graph) throw new Error(`backbone ${backbone.name} cannot be folded, so its inner layers are not available`);
-      const byId = new Map(backbone.graph.nodes.map((n) => [n.id, n]));
-      dims = cfg.outputs.map((o) => {
-        const n = byId.get(o);
-        if (!n) throw new Error(`backbone ${backbone.name} has no node ${o}`);
-        return sizeOf(n.shape);
-      });
-    } else {
-      dims = [backbone.featureDim];
+    let groups = cfg.outputs;
+    if (cfg.multiscale) {
+      if (cfg.outputs) throw new Error('internal error: multiscale with explicit outputs');
+      if (backbone.graph) groups = [{ nodes: [...stageEnds(backbone.graph), backbone.graph.output], pool: true }];
+      else logs.push(`${backbone.name} cannot be folded: multi-scale pooling is not available, using its final feature only`);
     }
-    const info: EngineInfo = { backend: b.name, reasons: b.reasons, backboneId: backbone.id, dims, fromCache: backbone.fromCache, logs };
-    return new FeatureEngine(b.tf, backbone, cfg.outputs, cfg.flip, info);
+    let dims = [backbone.featureDim];
+    if (groups) {
+      const g = backbone.graph;
+      if (!g) throw new Error(`backbone ${backbone.name} cannot be folded, so its inner layers are not available`);
+      const byId = new Map(g.nodes.map((n) => [n.id, n]));
+      const shapeOf = (id: string): number[] => {
+        const n = byId.get(id);
+        if (!n) throw new Error(`backbone ${backbone.name} has no node ${id}`);
+        return n.shape;
+      };
+      dims = groups.map((grp) => {
+        if (!grp.pool && grp.nodes.length !== 1) throw new Error('internal error: an unpooled output group has one node');
+        return grp.pool ? grp.nodes.reduce((sum, id) => sum + shapeOf(id).at(-1)!, 0) : sizeOf(shapeOf(grp.nodes[0]!));
+      });
+    }
+    const info: EngineInfo = { backend: b.name, reasons: b.reasons, backboneId: backbone.id, dims, multiscale: Boolean(cfg.multiscale && backbone.graph), fromCache: backbone.fromCache, logs };
+    return new FeatureEngine(b.tf, backbone, groups, cfg.flip, info);
   }
 
   /** Start decoding now; the returned promise resolves to pixel rows (or errors) for `run`. */
@@ -93,7 +120,18 @@ export class FeatureEngine {
     const values = tf.tidy(() => {
       const x = tf.tensor4d(pixels, [n, size, size, 3]);
       const input = this.flip === 'none' ? x : (tf.concat([x, tf.reverse(x, 2)], 0) as Tensor4D);
-      const outs = backbone.run(input, this.outputs);
+      let outs: Tensor[];
+      if (!this.groups) {
+        outs = backbone.run(input);
+      } else {
+        const ids = [...new Set(this.groups.flatMap((grp) => grp.nodes))];
+        const got = backbone.run(input, ids);
+        const value = new Map(ids.map((id, i) => [id, got[i]!]));
+        // Pooled groups: average each map over space and join them into one vector per image.
+        outs = this.groups.map((grp) =>
+          grp.pool ? tf.concat(grp.nodes.map((id) => { const o = value.get(id)!; return o.rank === 4 ? tf.mean(o, [1, 2]) : o; }), 1) : value.get(grp.nodes[0]!)!,
+        );
+      }
       return outs.map((o) => {
         const flat = tf.reshape(o, [input.shape[0], -1]);
         if (this.flip === 'none') return flat;

@@ -39,7 +39,7 @@ export class FeaturePool {
 
   static async start(opts: PoolOptions): Promise<FeaturePool> {
     const depth = opts.depth ?? 2;
-    const config: EngineConfig = { backend: opts.backend, spec: opts.spec, cacheDir: opts.cacheDir, outputs: opts.outputs, flip: opts.flip };
+    const config: EngineConfig = { backend: opts.backend, spec: opts.spec, cacheDir: opts.cacheDir, outputs: opts.outputs, multiscale: opts.multiscale, flip: opts.flip };
     let pool: FeaturePool | undefined;
     const onResult = (seq: number, r: BatchResult | Error): void => pool?.settle(seq, r);
     if (opts.workers === 0) {

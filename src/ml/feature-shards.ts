@@ -29,6 +29,8 @@ export interface FeatureIndex {
   dim: number;
   dtype: FeatureDtype;
   flip: string;
+  /** Whether rows join pooled stage ends with the final feature. */
+  multiscale?: boolean;
   /** Label ids in model order (from split's labels.json). */
   labels: string[];
   splits: Record<string, SplitShards>;

@@ -9,7 +9,7 @@ export const HEAD_PARAMS = {
   hidden: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 16384 }, maxItems: 4, default: [256], description: 'units of the hidden dense ReLU layers' },
   standardize: { type: 'boolean', default: true, description: 'scale each feature to zero mean, unit variance (from the training rows) before the head' },
   dropout: { type: 'number', minimum: 0, maximum: 0.95, default: 0.5, description: 'dropout after each hidden layer' },
-  loss: { type: 'string', enum: [...LOSSES], default: 'bce', description: 'bce, weighted_bce (rare labels weighted up) or focal' },
+  loss: { type: 'string', enum: [...LOSSES], default: 'weighted_bce', description: 'bce, weighted_bce (rare labels weighted up) or focal' },
   focal_gamma: { type: 'number', minimum: 0, maximum: 10, default: 2, description: 'focal loss exponent' },
   pos_weight_max: { type: 'number', minimum: 1, maximum: 1000, default: 10, description: 'weighted_bce: cap of a label\'s positive weight sqrt(neg/pos)' },
   epochs: { type: 'integer', minimum: 1, maximum: 10000, default: 60, description: 'most epochs (early stopping usually ends sooner)' },
