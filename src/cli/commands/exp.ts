@@ -19,6 +19,7 @@ import { diffRuns, formatDiff } from '../../exp/diff.js';
 import { ExperimentQueue, type QueueEntry } from '../../exp/queue-db.js';
 import { drainQueue } from '../../exp/queue-worker.js';
 import { renderTable } from '../../exp/text-table.js';
+import { withStopSignals } from '../stop-signals.js';
 
 const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   run: expRun,
@@ -166,16 +167,11 @@ async function runWorker(queue: ExperimentQueue, cacheDir: string, jobs: number,
     process.stderr.write(`\ntailor: ${sig}: stopping the queue after the current experiment is interrupted\n`);
     controller.abort(sig);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
+  return withStopSignals(onSignal, async () => {
     const summary = await drainQueue(queue, { cacheDir, jobs, follow, signal: controller.signal, log: (line) => process.stderr.write(`tailor: ${line}\n`) });
     process.stderr.write(`tailor: queue: ${summary.done} done, ${summary.failed} failed${summary.interrupted ? ', interrupted' : ''}\n`);
     return summary.interrupted ? EXIT.interrupted : summary.failed > 0 ? EXIT.failed : EXIT.ok;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }
 
 function listQueue(entries: QueueEntry[], json: boolean): number {

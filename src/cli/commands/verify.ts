@@ -14,6 +14,7 @@ import { join, relative } from 'node:path';
 import { EXIT, loadOrReport, printJson, takePipelineArg } from '../common.js';
 import { parseCount } from './run.js';
 import { suggestName } from '../suggest.js';
+import { withStopSignals } from '../stop-signals.js';
 import { PlainLogger } from '../loggers/plain-logger.js';
 import { QuietLogger } from '../loggers/quiet-logger.js';
 import { checkStageParams } from '../../pipeline/check-params.js';
@@ -22,7 +23,7 @@ import { upstream } from '../../pipeline/dag.js';
 import type { Pipeline, StageSpec } from '../../pipeline/types.js';
 import { CacheIndex } from '../../cache/index-db.js';
 import { explainChange } from '../../run/explain.js';
-import { lockPathOf, readLockFile } from '../../run/lock-file.js';
+import { lockPathOf, readLockFile, type LockFile } from '../../run/lock-file.js';
 import { cacheDirFrom } from '../../run/session.js';
 import type { Ingredients } from '../../run/stage-key.js';
 import { loadStageModule } from '../../run/stage-module.js';
@@ -68,48 +69,42 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     process.stderr.write(`\ntailor: ${sig}: stopping (press Ctrl-C again to force)\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
-    if (!values.json) process.stderr.write(`tailor: verify: running ${selected.size} stage(s) of ${pipeline.name} from scratch in ${cacheDir}\n`);
-    const logger = values.json ? new QuietLogger() : new PlainLogger(process.stderr, false);
-    const declared = await determinism(pipeline, selected);
-    const isDeterministic = (spec: StageSpec) => spec.verify?.deterministic ?? declared.get(spec.name) ?? lock.stages[spec.name]?.deterministic ?? false;
-    const contentOf = new Set(pipeline.stages.filter((s) => selected.has(s.name) && isDeterministic(s)).map((s) => s.name));
-    const fresh = await runFresh(pipeline, { cacheDir, selected, contentOf, jobs, logger, signal: controller.signal });
-    if (fresh.interrupted) return EXIT.interrupted;
-    const explain = keyExplainer(cacheDirFrom(values.cache, pipeline.workdir));
-    const checks: Check[] = [];
-    try {
-      for (const spec of pipeline.stages.filter((s) => selected.has(s.name))) {
-        const entry = lock.stages[spec.name];
-        checks.push(
-          ...compareStage({
-            spec,
-            entry,
-            fresh: fresh.stages.get(spec.name),
-            lock,
-            deterministic: contentOf.has(spec.name),
-            explainKey: explain.explain,
-          }),
-        );
+    return await withStopSignals(onSignal, async () => {
+      if (!values.json) process.stderr.write(`tailor: verify: running ${selected.size} stage(s) of ${pipeline.name} from scratch in ${cacheDir}\n`);
+      const logger = values.json ? new QuietLogger() : new PlainLogger(process.stderr, false);
+      const declared = await determinism(pipeline, selected);
+      const isDeterministic = (spec: StageSpec) => spec.verify?.deterministic ?? declared.get(spec.name) ?? lock.stages[spec.name]?.deterministic ?? false;
+      const contentOf = new Set(pipeline.stages.filter((s) => selected.has(s.name) && isDeterministic(s)).map((s) => s.name));
+      const fresh = await runFresh(pipeline, { cacheDir, selected, contentOf, jobs, logger, signal: controller.signal });
+      if (fresh.interrupted) return EXIT.interrupted;
+      const checks = compareAll(pipeline, lock, selected, fresh.stages, contentOf, cacheDirFrom(values.cache, pipeline.workdir));
+      const summary = summaryLine(checks);
+      if (values.json) {
+        printJson({ ok: summary.ok, pipeline: pipeline.name, lockFile, stages: [...selected], checks: checks.map(({ fold: _, ...c }) => c) });
+      } else {
+        process.stdout.write(formatVerifyTable(checks, values.all ?? false));
+        process.stdout.write(summary.line + '\n');
+        if (values.keep) process.stdout.write(`fresh cache kept in ${cacheDir}\n`);
       }
-    } finally {
-      explain.close();
-    }
-    const summary = summaryLine(checks);
-    if (values.json) {
-      printJson({ ok: summary.ok, pipeline: pipeline.name, lockFile, stages: [...selected], checks: checks.map(({ fold: _, ...c }) => c) });
-    } else {
-      process.stdout.write(formatVerifyTable(checks, values.all ?? false));
-      process.stdout.write(summary.line + '\n');
-      if (values.keep) process.stdout.write(`fresh cache kept in ${cacheDir}\n`);
-    }
-    return summary.ok ? EXIT.ok : EXIT.failed;
+      return summary.ok ? EXIT.ok : EXIT.failed;
+    });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
     if (!values.keep) await rm(cacheDir, { recursive: true, force: true });
+  }
+}
+
+/** Every check of every selected stage, in pipeline order. */
+function compareAll(pipeline: Pipeline, lock: LockFile, selected: Set<string>, fresh: Map<string, FreshStage>, contentOf: Set<string>, workCache: string): Check[] {
+  const explain = keyExplainer(workCache);
+  try {
+    return pipeline.stages
+      .filter((spec) => selected.has(spec.name))
+      .flatMap((spec) =>
+        compareStage({ spec, entry: lock.stages[spec.name], fresh: fresh.get(spec.name), lock, deterministic: contentOf.has(spec.name), explainKey: explain.explain }),
+      );
+  } finally {
+    explain.close();
   }
 }
 

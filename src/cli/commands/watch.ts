@@ -9,6 +9,7 @@ import { EXIT, UsageError, takePipelineArg } from '../common.js';
 import { formatDiagnostic } from '../../pipeline/diagnostics.js';
 import { cacheDirFrom } from '../../run/session.js';
 import { PipelineWatcher } from '../../watch/watcher.js';
+import { withStopSignals } from '../stop-signals.js';
 import { parseCount, runPipelineRequest, runRequestFrom } from './run.js';
 
 export async function watchCommand(argv: string[]): Promise<number> {
@@ -46,12 +47,5 @@ export async function watchCommand(argv: string[]): Promise<number> {
     if (signals >= 3 || (signals === 2 && !watcher.busy)) process.exit(EXIT.interrupted);
     watcher.stop();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
-    return await watcher.run();
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  return withStopSignals(onSignal, () => watcher.run());
 }
