@@ -20,6 +20,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import { dirname, join } from 'node:path';
 import { defineStage } from '../src/stage-api.js';
 import { JsonlWriter } from '../src/formats/jsonl.js';
@@ -107,6 +108,7 @@ export default defineStage<FetchParams>({
       for (const f of files) {
         let n = 0;
         for await (const rec of readImaterialist(f.path, { images: true, annotations: f.set !== 'test' })) {
+          if (ctx.signal.aborted) throw new Error('fetch aborted');
           if (rec.kind === 'image') n++;
           else spill.add(f.set, rec.imageId, rec.labels);
         }
@@ -118,6 +120,14 @@ export default defineStage<FetchParams>({
 
       // Pass 2: fetch every source the index has no usable answer for.
       const run = Date.now();
+      // Every request in flight listens for the abort: one inner signal with no listener cap
+      // (ctx.signal itself gets a single listener).
+      const inner = new AbortController();
+      setMaxListeners(0, inner.signal);
+      const requestSignal = inner.signal;
+      const forward = (): void => inner.abort();
+      ctx.signal.addEventListener('abort', forward, { once: true });
+      if (ctx.signal.aborted) forward();
       const reusable = (e: IndexEntry): boolean => {
         if (e.ok) return store.has(e.hash, e.ext);
         if (e.run === run || p.refetch_failed === 'none') return true;
@@ -133,7 +143,7 @@ export default defineStage<FetchParams>({
         limits: { maxPixels: p.max_pixels, minSide: p.min_side },
         agents,
         rand: mulberry32(hashSeed(ctx.seed, 'fetch', 'jitter')),
-        signal: ctx.signal,
+        signal: requestSignal,
       };
       const meter = new ProgressMeter(ctx, total, 'images');
       const pool = new TaskPool(p.concurrency);
@@ -159,6 +169,7 @@ export default defineStage<FetchParams>({
           }
           inFlight.add(key);
           await pool.add(async () => {
+            if (ctx.signal.aborted) return; // waited for a slot while the run was stopped
             const out = await fetchSource(src, opts);
             attempts += out.attempts;
             // A failure caused by the abort is no answer about the source: record nothing.
@@ -175,8 +186,9 @@ export default defineStage<FetchParams>({
         }
       }
       await pool.drain();
+      ctx.signal.removeEventListener('abort', forward);
       if (ctx.signal.aborted) throw new Error('fetch aborted');
-      ctx.log(`${meter.line()}; fetched ${fetched} sources in ${attempts} attempts, reused ${reused} from earlier runs`);
+      ctx.log(`${meter.line()}; fetched ${fetched} sources in ${attempts} attempts, ${reused} images answered from the state index`);
 
       // Pass 3: the manifest, the failure report and the links to stored images.
       await mkdir(join(ctx.out, 'images'), { recursive: true });
@@ -186,16 +198,23 @@ export default defineStage<FetchParams>({
       const reasons: Record<string, number> = {};
       let ok = 0;
       let failed = 0;
+      // Images shared by many entries are linked once; a bounded set keeps memory flat.
+      const recentlyLinked = new Set<string>();
       for (const f of files) {
         const jsonDir = dirname(f.path);
         for await (const rec of readImages(f.path)) {
+          if (ctx.signal.aborted) throw new Error('fetch aborted');
           const src = parseImageUrl(rec.url, jsonDir);
           const entry = index.get(await sourceKey(src, rec.url));
           const row: ManifestEntry = { imageId: rec.imageId, set: f.set };
           if (f.set !== 'test') row.labels = spill.get(f.set, rec.imageId) ?? [];
           if (entry?.ok) {
             row.file = `images/${entry.hash}.${entry.ext}`;
-            await store.linkTo(entry.hash, entry.ext, join(ctx.out, row.file));
+            if (!recentlyLinked.has(entry.hash)) {
+              await store.linkTo(entry.hash, entry.ext, join(ctx.out, row.file));
+              recentlyLinked.add(entry.hash);
+              if (recentlyLinked.size > 4096) recentlyLinked.delete(recentlyLinked.values().next().value as string);
+            }
             ok++;
           } else {
             row.error = entry ? entry.error : 'source changed during the run';

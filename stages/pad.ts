@@ -12,7 +12,8 @@
  * after an interruption) pads only what it has not padded before. Several images are processed at
  * once (sharp works on libuv's thread pool) so every core is busy.
  */
-import { readFile, mkdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { defineStage } from '../src/stage-api.js';
@@ -56,7 +57,7 @@ export default defineStage<PadParams>({
       quality: { type: 'integer', minimum: 1, maximum: 100, default: 85, description: 'JPEG quality' },
       from: { type: 'string', minLength: 1, description: 'upstream stage holding the manifest (when there are several)' },
       manifest: { type: 'string', minLength: 1, default: 'manifest.jsonl' },
-      concurrency: { type: 'integer', minimum: 0, maximum: 256, default: 0, description: 'images in flight; 0 = 4 per core' },
+      concurrency: { type: 'integer', minimum: 0, maximum: 256, default: 0, description: 'images in flight; 0 = 2 per core' },
       preview_images: { type: 'integer', minimum: 0, maximum: 64, default: 8 },
     },
   },
@@ -73,7 +74,7 @@ export default defineStage<PadParams>({
     for await (const _ of readJsonl(manifestPath)) total++;
     const store = await ObjectStore.open(ctx.state);
     await mkdir(join(ctx.out, 'images'), { recursive: true });
-    const concurrency = p.concurrency || 4 * availableParallelism();
+    const concurrency = p.concurrency || 2 * availableParallelism();
     const limit = createLimiter(concurrency);
     const meter = new ProgressMeter(ctx, total, 'images');
     const spec = { size: p.size, quality: p.quality };
@@ -90,7 +91,8 @@ export default defineStage<PadParams>({
         }
         const source = join(base.value, rel);
         return await limit(async () => {
-          const bytes = await readFile(source);
+          // Synchronous read: see ObjectStore on keeping libuv's pool for sharp.
+          const bytes = readFileSync(source);
           const key = hashBytes(`pad:v${PAD_VERSION}:${hashBytes(bytes)}:${spec.size}:${spec.quality}`);
           let made = false;
           if (!store.has(key, 'jpg')) {

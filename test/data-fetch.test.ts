@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { readJsonlAll } from '../src/formats/jsonl.js';
 import type { ManifestEntry } from '../src/formats/manifest.js';
@@ -180,6 +181,26 @@ describe('fetch with injected faults', () => {
       runStage(FETCH, { train: 'train.json', ...FAST, refetch_failed: 'none', max_failure_share: 0.2 }, { needs: { src: data }, state }),
       /above max_failure_share 0\.2: .*http 404/,
     );
+  });
+});
+
+describe('fetch cancellation', () => {
+  it('stops promptly when aborted and records nothing about interrupted requests', async () => {
+    const data = join(dir, 'abort');
+    await mkdir(data, { recursive: true });
+    await writeImFile(join(data, 'train.json'), {
+      images: Array.from({ length: 12 }, (_, i) => ({ imageId: String(i + 1), url: `${server.url}/slow/20000/${i % 8}.jpg?${i}` })),
+    });
+    const state = join(dir, 'abort-state');
+    const ac = new AbortController();
+    const started = Date.now();
+    const run = runStage(FETCH, { train: 'train.json', concurrency: 4, timeout_ms: 60000 }, { needs: { src: data }, state, signal: ac.signal });
+    setTimeout(() => ac.abort(), 300);
+    await assert.rejects(run, /aborted/);
+    assert.ok(Date.now() - started < 5000, `stopped after ${Date.now() - started} ms`);
+    const db = new Database(join(state, 'index.sqlite'), { readonly: true });
+    assert.equal((db.prepare('SELECT count(*) AS n FROM sources').get() as { n: number }).n, 0);
+    db.close();
   });
 });
 

@@ -133,7 +133,7 @@ describe('mosaic, representative generation', () => {
         continue; // dead or broken file
       }
       // Mean of clearly painted pixels, matched to the nearest shaded palette colour.
-      const sum = [0, 0, 0];
+      const sum: [number, number, number] = [0, 0, 0];
       let k = 0;
       for (let i = 0; i < data.length; i += 3) {
         const [r, g, b] = [data[i] as number, data[i + 1] as number, data[i + 2] as number];
@@ -198,8 +198,8 @@ describe('mosaic, determinism and disjoint sources', () => {
       [5950, 7000],
     ]);
     for (const [set, [lo, hi]] of [
-      ['train', ranges[0]],
-      ['test', ranges[2]],
+      ['train', ranges[0] as [number, number]],
+      ['test', ranges[2] as [number, number]],
     ] as const) {
       const pools = FMNIST_CLASSES.map(() => [lo, hi] as const);
       for (let i = 0; i < 300; i++) {

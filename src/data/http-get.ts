@@ -154,6 +154,8 @@ export async function httpGet(url: string, opts: HttpGetOptions): Promise<Attemp
     return fail('bad url', false);
   }
   for (let hops = 0; ; hops++) {
+    // An abort listener added to an already aborted signal never fires: check first.
+    if (opts.signal?.aborted) return fail('aborted', true);
     if (current.protocol !== 'http:' && current.protocol !== 'https:') return fail('redirect to a non-http url', false);
     const hop = await requestOnce(current, opts, deadline);
     if (hop.result) return hop.result;

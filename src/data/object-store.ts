@@ -3,10 +3,14 @@
  * written atomically (temp file in `tmp/`, then rename) so a process killed mid-write leaves no
  * half file under a real name. Outputs reference objects through hard links (no copies; a copy
  * only when the output folder is on another file system).
+ *
+ * The file calls are synchronous on purpose: objects are small, and libuv's thread pool (4 threads)
+ * is where sharp decodes and encodes; queueing a write, a rename and a link there per image delays
+ * the image work more than the ~0.1 ms these calls take on the main thread.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { copyFile, link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFileSync, existsSync, linkSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hashBytes } from '../cache/hash.js';
 
@@ -55,23 +59,23 @@ export class ObjectStore {
     if (existsSync(dest)) return;
     const dir = join(this.objects, key.slice(0, 2));
     if (!this.madeDirs.has(dir)) {
-      await mkdir(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
       this.madeDirs.add(dir);
     }
     const temp = join(this.tmp, `${process.pid}-${randomBytes(6).toString('hex')}`);
-    await writeFile(temp, bytes);
-    await rename(temp, dest);
+    writeFileSync(temp, bytes);
+    renameSync(temp, dest);
   }
 
   /** Make `dest` the same file as an object (hard link; copy across file systems). */
   async linkTo(hash: string, ext: string, dest: string): Promise<void> {
     const src = this.pathOf(hash, ext);
     try {
-      await link(src, dest);
+      linkSync(src, dest);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') return;
-      if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK') await copyFile(src, dest);
+      if (code === 'EXDEV' || code === 'EPERM' || code === 'EMLINK') copyFileSync(src, dest);
       else throw e;
     }
   }
