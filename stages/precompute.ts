@@ -9,7 +9,6 @@
  * two streaming passes over the split files, with only the batches in flight held.
  */
 import { mkdir, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineStage } from '../src/stage-api.js';
 import { JsonlWriter, readJsonl } from '../src/formats/jsonl.js';
@@ -17,7 +16,8 @@ import type { SplitName } from '../src/formats/manifest.js';
 import { BACKEND_PARAM, type BackendChoice } from '../src/ml/backend.js';
 import { BACKBONE_PARAMS, backboneSpec, modelCacheDir, workerCount, type BackboneParams } from '../src/ml/backbone-params.js';
 import type { FeatureIndex, FeatureDtype, SplitShards } from '../src/ml/feature-shards.js';
-import { presentSplits, readLabels, readSplitLines, resolveImageInputs, containedPath } from '../src/ml/stage-inputs.js';
+import { presentSplits, readSplitLines, resolveImageInputs } from '../src/ml/stage-inputs.js';
+import { readLabelList } from '../src/ml/label-matrix.js';
 
 interface Params extends BackboneParams {
   backend: BackendChoice;
@@ -60,11 +60,12 @@ export default defineStage<Params>({
     const { FeatureStore } = await import('../src/ml/feature-store.js');
     const { FeaturePool } = await import('../src/ml/feature-pool.js');
     const { Extractor } = await import('../src/ml/extractor.js');
+    const { scanSplitImages } = await import('../src/ml/scan-images.js');
     const { ShardWriter, FEATURES_FILE } = await import('../src/ml/feature-shards.js');
     const { writeFile } = await import('node:fs/promises');
 
     const { splitDir, imagesDir } = resolveImageInputs(ctx.needs, p);
-    const labels = await readLabels(splitDir);
+    const labels = await readLabelList(splitDir);
     const splits = presentSplits(splitDir);
     const spec = backboneSpec(p, ctx.workdir, ctx.seed);
     const ident = await describeBackbone(spec);
@@ -102,18 +103,9 @@ export default defineStage<Params>({
     try {
       for (const s of splits) {
         const w = new JsonlWriter(pass1(s));
-        for await (const e of readSplitLines(splitDir, s)) {
-          const row: Pass1Row = { imageId: String(e.imageId), labels: e.labels ?? [] };
-          const path = e.file && !e.error ? containedPath(imagesDir, e.file) : undefined;
-          if (e.error) row.error = e.error;
-          else if (!e.file) row.error = 'no file';
-          else if (!path) row.error = 'file path leaves the images folder';
-          else if (!existsSync(path)) row.error = 'file not found';
-          else {
-            const { hash, bytes } = await store.hashFile(path);
-            row.hash = hash;
-            await extractor.add(hash, path, bytes);
-          }
+        for await (const img of scanSplitImages(splitDir, imagesDir, s, store)) {
+          const row: Pass1Row = { imageId: img.imageId, labels: img.labels, hash: img.hash, error: img.error };
+          if (img.hash && img.path) await extractor.add(img.hash, img.path, img.bytes);
           await w.write(row);
         }
         await w.close();

@@ -5,7 +5,7 @@
  * backend. The output bias starts at each label's log-odds in the training set, which saves the
  * first epochs from learning label frequencies.
  */
-import type { LayersModel, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
+import type { LayersModel, SymbolicTensor, Tensor, Tensor2D, Variable } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import { hashSeed, mulberry32 } from '../random.js';
 import { fastMatMul } from './fast-matmul.js';
@@ -117,32 +117,31 @@ export class DenseHead {
   }
 
   /**
-   * The head as a standard Keras-style LayersModel (dense/dropout/sigmoid), weights copied, with
-   * the input standardisation folded into the first layer: W' = diag(invStd) W, b' = b - (mean * invStd) W.
+   * Apply the head's layers (dense/dropout/sigmoid) to a symbolic tensor of a functional model,
+   * with the input standardisation folded into the first layer:
+   * W' = diag(invStd) W, b' = b - (mean * invStd) W.
    */
-  toLayersModel(): LayersModel {
+  applyLayers(x: SymbolicTensor, prefix = 'head'): SymbolicTensor {
     const tf = this.tf;
-    const model = tf.sequential();
+    let h = x;
     this.layers.forEach((l, i) => {
       const last = i === this.layers.length - 1;
-      const units = l.w.shape[1]!;
-      model.add(tf.layers.dense({ units, activation: last ? 'sigmoid' : 'relu', ...(i === 0 ? { inputShape: [this.cfg.inputDim] } : {}), name: `dense_${i}` }));
-      if (!last && this.cfg.dropout > 0) model.add(tf.layers.dropout({ rate: this.cfg.dropout, name: `dropout_${i}` }));
-    });
-    const dense = model.layers.filter((layer) => layer.getClassName() === 'Dense');
-    tf.tidy(() => {
-      dense.forEach((layer, i) => {
-        const { w, b } = this.layers[i]!;
-        if (i === 0 && this.norm) {
-          const scaled = tf.mul(w, tf.reshape(this.norm.invStd, [-1, 1]));
-          const shift = tf.reshape(tf.matMul(tf.reshape(tf.mul(this.norm.mean, this.norm.invStd), [1, -1]), w), [-1]);
-          layer.setWeights([scaled, tf.sub(b, shift)]);
-        } else {
-          layer.setWeights([w, b]);
-        }
+      const [w, b] = tf.tidy(() => {
+        if (i > 0 || !this.norm) return [tf.clone(l.w), tf.clone(l.b)];
+        const scaled = tf.mul(l.w, tf.reshape(this.norm.invStd, [-1, 1]));
+        const shift = tf.reshape(tf.matMul(tf.reshape(tf.mul(this.norm.mean, this.norm.invStd), [1, -1]), l.w), [-1]);
+        return [scaled, tf.sub(l.b, shift)];
       });
+      h = tf.layers.dense({ units: l.w.shape[1]!, activation: last ? 'sigmoid' : 'relu', name: `${prefix}_dense_${i}`, weights: [w!, b!] }).apply(h) as SymbolicTensor;
+      if (!last && this.cfg.dropout > 0) h = tf.layers.dropout({ rate: this.cfg.dropout, name: `${prefix}_dropout_${i}` }).apply(h) as SymbolicTensor;
     });
-    return model;
+    return h;
+  }
+
+  /** The head alone as a LayersModel: features in, probabilities out. */
+  toLayersModel(): LayersModel {
+    const input = this.tf.input({ shape: [this.cfg.inputDim], name: 'features' });
+    return this.tf.model({ inputs: input, outputs: this.applyLayers(input) });
   }
 
   dispose(): void {

@@ -58,7 +58,7 @@ function halfTable(): Float32Array {
 }
 
 /** Encode floats to half-precision bits. */
-export function encodeHalf(src: Float32Array, dst = new Uint16Array(src.length)): Uint16Array {
+export function encodeHalf(src: Float32Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
   for (let i = 0; i < src.length; i++) dst[i] = toHalf(src[i]!);
   return dst;
 }

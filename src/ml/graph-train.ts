@@ -133,8 +133,11 @@ export class Tail {
     return w;
   }
 
-  /** Run the tail on the cut activation [b, h, w, c]; returns the output (pooled: [b, c]). */
-  forward(x: Tensor): Tensor {
+  /**
+   * Run the tail on the cut activation [b, h, w, c]; returns the values of `outputs` (default:
+   * the last node, the pooled feature [b, c]).
+   */
+  forward(x: Tensor, outputs?: string[]): Tensor[] {
     const { tf } = this;
     const values = new Map<string, Tensor>([[this.input, x]]);
     for (const n of this.nodes) {
@@ -145,7 +148,11 @@ export class Tail {
       });
       values.set(n.id, this.run(n, xs));
     }
-    return values.get(this.nodes[this.nodes.length - 1]!.id)!;
+    return (outputs ?? [this.nodes[this.nodes.length - 1]!.id]).map((id) => {
+      const v = values.get(id);
+      if (!v) throw new Error(`internal error: ${id} is not in the tail`);
+      return v;
+    });
   }
 
   private run(n: GNode, xs: Tensor[]): Tensor {

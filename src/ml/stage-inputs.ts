@@ -5,7 +5,6 @@
  * features: features.json). Ambiguity or absence is a clear error naming the param to set.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { SPLIT_FILES, type ManifestEntry, type SplitName } from '../formats/manifest.js';
 import { readJsonl } from '../formats/jsonl.js';
@@ -38,14 +37,6 @@ export function resolveImageInputs(needs: Needs, params: { split?: string; image
     ? findNeed(others, 'images (manifest.jsonl)', 'images', params.images, isImagesDir)
     : splitDir;
   return { splitDir, imagesDir };
-}
-
-/** Label ids in model order from split's labels.json. */
-export async function readLabels(splitDir: string): Promise<string[]> {
-  const file = join(splitDir, 'labels.json');
-  const labels = JSON.parse(await readFile(file, 'utf8')) as unknown;
-  if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error(`${file}: expected a JSON array of label id strings`);
-  return labels;
 }
 
 /** Splits present in the split folder, in a fixed order. */

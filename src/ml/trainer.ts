@@ -43,8 +43,13 @@ export interface TrainerOptions extends Schedule {
   params: Variable[];
   nTrain: number;
   seed: number;
-  /** Loss of one training batch (called inside tf.variableGrads). */
-  stepLoss(indices: Int32Array, stepSeed: number): Scalar;
+  /** Loss of one training batch (called inside tf.variableGrads), given what `prepare` returned. */
+  stepLoss(indices: Int32Array, stepSeed: number, prepared?: unknown): Scalar;
+  /**
+   * Optional asynchronous preparation of a batch (e.g. decoding images); the next batch's is
+   * started before the current step runs, so it overlaps the step.
+   */
+  prepare?(indices: Int32Array, stepSeed: number): Promise<unknown>;
   /** Validation loss and micro-F1 at 0.5 with the current variables. */
   validate(): { loss: number; microF1: number };
   /** Checkpoint folder (already keyed by the stage's params and inputs). */
@@ -54,6 +59,11 @@ export interface TrainerOptions extends Schedule {
   onEpoch?(record: EpochRecord): void;
   /** Records of earlier phases, carried into checkpoints so a resumed run reports them too. */
   history?: EpochRecord[];
+  /**
+   * Validate the starting variables first and count them as the best so far: a phase that
+   * continues from an earlier one then never ends worse (on validation loss) than it started.
+   */
+  startAsBest?: boolean;
 }
 
 interface Meta {
@@ -100,15 +110,25 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     }
   }
 
+  if (o.startAsBest && resumedAt === null) {
+    meta.bestLoss = o.validate().loss;
+    o.log?.(`${o.phase}: starting validation loss ${meta.bestLoss.toFixed(5)}`);
+  }
   let stoppedEarly = meta.wait >= o.patience;
   for (let epoch = meta.epoch + 1; epoch < o.epochs && !stoppedEarly; epoch++) {
     const t0 = performance.now();
     const order = Int32Array.from(shuffleInPlace(Array.from({ length: o.nTrain }, (_, i) => i), mulberry32(hashSeed(o.seed, o.phase, 'epoch', epoch))));
     let lossSum = 0;
     let lastYield = performance.now();
-    for (let step = 0, at = 0; at < o.nTrain; step++, at += o.batchSize) {
-      const idx = order.subarray(at, Math.min(o.nTrain, at + o.batchSize));
-      const { value, grads } = tf.variableGrads(() => o.stepLoss(idx, hashSeed(o.seed, o.phase, epoch, step)), params);
+    const steps = Math.ceil(o.nTrain / o.batchSize);
+    const batchOf = (step: number): Int32Array => order.subarray(step * o.batchSize, Math.min(o.nTrain, (step + 1) * o.batchSize));
+    const seedOf = (step: number): number => hashSeed(o.seed, o.phase, epoch, step);
+    let next = o.prepare?.(batchOf(0), seedOf(0));
+    for (let step = 0; step < steps; step++) {
+      const idx = batchOf(step);
+      const prepared = next ? await next : undefined;
+      next = o.prepare && step + 1 < steps ? o.prepare(batchOf(step + 1), seedOf(step + 1)) : undefined;
+      const { value, grads } = tf.variableGrads(() => o.stepLoss(idx, seedOf(step), prepared), params);
       adam.apply(params.map((p) => grads[p.name]!));
       lossSum += (value.dataSync()[0] ?? 0) * idx.length;
       value.dispose();
@@ -156,7 +176,7 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     if (o.checkpointDir) await saveCheckpoint(o.checkpointDir, meta, [...params.map(read), ...adam.state(), ...best]);
     o.signal?.throwIfAborted();
   }
-  if (stoppedEarly) o.log?.(`${o.phase}: early stop, best epoch ${meta.bestEpoch + 1} (val loss ${meta.bestLoss.toFixed(5)})`);
+  if (stoppedEarly) o.log?.(`${o.phase}: early stop, best ${meta.bestEpoch < 0 ? 'was the starting point' : `epoch ${meta.bestEpoch + 1}`} (val loss ${meta.bestLoss.toFixed(5)})`);
   params.forEach((p, i) => p.assign(tf.tensor(best[i]!, p.shape)));
   adam.dispose();
   return { history: meta.history, bestEpoch: meta.bestEpoch, bestLoss: meta.bestLoss, resumedAt, stoppedEarly };

@@ -1,0 +1,38 @@
+/**
+ * Walking one split's manifest lines to the image files they name, with each file's content hash
+ * (from the feature store's stat cache when unchanged). Lines that cannot give an image — a fetch
+ * failure, no file, a path leaving the images folder, a missing file — come back with the reason.
+ */
+import { existsSync } from 'node:fs';
+import type { SplitName } from '../formats/manifest.js';
+import type { FeatureStore } from './feature-store.js';
+import { containedPath, readSplitLines } from './stage-inputs.js';
+
+export interface ScannedImage {
+  imageId: string;
+  labels: string[];
+  /** Absolute path of the image (absent with `error`). */
+  path?: string;
+  hash?: string;
+  /** The file's bytes when it had to be read for hashing. */
+  bytes?: Buffer;
+  error?: string;
+}
+
+export async function* scanSplitImages(splitDir: string, imagesDir: string, split: SplitName, store: FeatureStore): AsyncGenerator<ScannedImage> {
+  for await (const e of readSplitLines(splitDir, split)) {
+    const row: ScannedImage = { imageId: String(e.imageId), labels: (e.labels ?? []).map(String) };
+    const path = e.file && !e.error ? containedPath(imagesDir, e.file) : undefined;
+    if (e.error) row.error = e.error;
+    else if (!e.file) row.error = 'no file';
+    else if (!path) row.error = 'file path leaves the images folder';
+    else if (!existsSync(path)) row.error = 'file not found';
+    else {
+      const { hash, bytes } = await store.hashFile(path);
+      row.path = path;
+      row.hash = hash;
+      row.bytes = bytes;
+    }
+    yield row;
+  }
+}
