@@ -49,7 +49,7 @@ export default defineStage<Params>({
       ...backboneParams,
       ...HEAD_PARAMS,
       unfreeze: { type: 'integer', minimum: 1, maximum: 1000, default: 1, description: 'weight layers (conv, depthwise conv) of the backbone to train, counted from its end' },
-      fine_tune_lr: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.0001, description: 'learning rate of the fine-tuning phase' },
+      fine_tune_lr: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.00001, description: 'learning rate of the fine-tuning phase' },
       fine_tune_epochs: { type: 'integer', minimum: 0, maximum: 1000, default: 8, description: 'most epochs of the fine-tuning phase (0: head only)' },
       fine_tune_patience: { type: 'integer', minimum: 1, default: 3, description: 'early stopping of the fine-tuning phase' },
       fine_tune_batch_size: { type: 'integer', minimum: 1, maximum: 4096, default: 32 },
@@ -228,13 +228,21 @@ export default defineStage<Params>({
     const fVal = frozenFeatures(data.validation, originalRows(data.validation));
     const featureDim = fTrain.dim;
 
-    const h = createHash('sha256').update(JSON.stringify({ v: CHECKPOINT_VERSION, p: { ...p, backend: undefined, workers: undefined, split: undefined, images: undefined }, seed: ctx.seed, labels, modelKey }));
+    // Checkpoint keys. The head phase depends only on the frozen features and head params, so its
+    // (small) checkpoint is kept and reused when only fine-tuning params (N, learning rate,
+    // route...) change; the fine-tuning phase's key adds those.
+    const headParams = Object.fromEntries(Object.keys(HEAD_PARAMS).map((k) => [k, p[k as keyof HeadParams]]));
+    const h = createHash('sha256').update(JSON.stringify({ v: CHECKPOINT_VERSION, headParams, multiscale: p.multiscale, augment: p.augment, seed: ctx.seed, labels, backbone: backbone.id, ends }));
     for (const s of ['train', 'validation'] as const) {
       h.update((imgs[s] ?? []).map((i) => `${i.imageId}:${i.hash}:${i.labels.join(' ')}`).join('\n'));
     }
-    const key = h.digest('hex').slice(0, 24);
-    const headDir = checkpointDir(ctx.state, `fine-tune-${key}-head`);
-    const tuneDir = checkpointDir(ctx.state, `fine-tune-${key}-tail`);
+    const headKey = h.digest('hex').slice(0, 24);
+    const tuneKey = createHash('sha256')
+      .update(JSON.stringify({ headKey, unfreeze: p.unfreeze, lr: p.fine_tune_lr, epochs: p.fine_tune_epochs, patience: p.fine_tune_patience, batch: p.fine_tune_batch_size, route, crop: p.crop, flavour }))
+      .digest('hex')
+      .slice(0, 24);
+    const headDir = checkpointDir(ctx.state, `fine-tune-head-${headKey}`);
+    const tuneDir = checkpointDir(ctx.state, `fine-tune-tail-${tuneKey}`);
 
     const standardizer = p.standardize ? fitStandardizer(fTrain.rows, fTrain.dim, (a, b) => fTrain.range(a, b)) : undefined;
     const head = DenseHead.create(tf, { inputDim: featureDim, hidden: p.hidden, dropout: p.dropout, labels: L }, ctx.seed, priorLogits(yTrain, data.train.images, L), standardizer);
@@ -372,7 +380,6 @@ export default defineStage<Params>({
     head.dispose();
     weights.dispose();
     backbone.dispose();
-    await removeCheckpoint(headDir);
     await removeCheckpoint(tuneDir);
 
     const perEpoch = (phase: string) => {

@@ -3,7 +3,7 @@
  * fine-tune-backbone (whose first phase trains the same head on the frozen trunk).
  */
 import { LOSSES, type LossName } from './losses.js';
-import type { Schedule } from './trainer.js';
+import { MONITORS, type Monitor, type Schedule } from './trainer.js';
 
 export const HEAD_PARAMS = {
   hidden: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 16384 }, maxItems: 4, default: [256], description: 'units of the hidden dense ReLU layers' },
@@ -18,7 +18,8 @@ export const HEAD_PARAMS = {
   lr_factor: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.5, description: 'learning-rate multiplier on a validation-loss plateau' },
   lr_patience: { type: 'integer', minimum: 1, default: 3, description: 'epochs without a better validation loss before the learning rate drops' },
   min_lr: { type: 'number', minimum: 0, default: 0.00001 },
-  patience: { type: 'integer', minimum: 1, default: 8, description: 'early stopping: epochs without a better validation loss' },
+  patience: { type: 'integer', minimum: 1, default: 8, description: 'early stopping: epochs without a better monitored value' },
+  monitor: { type: 'string', enum: [...MONITORS], default: 'val_micro_f1', description: 'picks the best epoch and stops early: validation micro-F1 at 0.5 or validation loss (the learning-rate plateau always watches the loss)' },
 } as const;
 
 export interface HeadParams {
@@ -35,8 +36,9 @@ export interface HeadParams {
   lr_patience: number;
   min_lr: number;
   patience: number;
+  monitor: Monitor;
 }
 
 export function scheduleOf(p: HeadParams): Schedule {
-  return { epochs: p.epochs, batchSize: p.batch_size, lr: p.learning_rate, lrFactor: p.lr_factor, lrPatience: p.lr_patience, minLr: p.min_lr, patience: p.patience };
+  return { epochs: p.epochs, batchSize: p.batch_size, lr: p.learning_rate, lrFactor: p.lr_factor, lrPatience: p.lr_patience, minLr: p.min_lr, patience: p.patience, monitor: p.monitor };
 }

@@ -32,9 +32,18 @@ export interface Schedule {
   lrFactor: number;
   lrPatience: number;
   minLr: number;
-  /** Stop after this many epochs without a better val loss. */
+  /** Stop after this many epochs without a better monitored value. */
   patience: number;
+  /**
+   * What picks the best epoch and triggers early stopping: validation loss, or validation
+   * micro-F1 at 0.5 (the target metric; with a weighted or focal loss the two disagree).
+   * The learning-rate plateau always watches the validation loss.
+   */
+  monitor: Monitor;
 }
+
+export const MONITORS = ['val_loss', 'val_micro_f1'] as const;
+export type Monitor = (typeof MONITORS)[number];
 
 export interface TrainerOptions extends Schedule {
   tf: TF;
@@ -71,9 +80,12 @@ interface Meta {
   epoch: number;
   lr: number;
   adamStep: number;
-  bestLoss: number;
+  /** Best monitored value, as a number to minimise (micro-F1 is negated). */
+  best: number;
   bestEpoch: number;
   wait: number;
+  /** Best validation loss, for the learning-rate plateau. */
+  bestValLoss: number;
   lrWait: number;
   history: EpochRecord[];
 }
@@ -81,7 +93,8 @@ interface Meta {
 export interface TrainResult {
   history: EpochRecord[];
   bestEpoch: number;
-  bestLoss: number;
+  /** The best epoch's monitored value (loss, or micro-F1). */
+  bestValue: number;
   resumedAt: number | null;
   stoppedEarly: boolean;
 }
@@ -93,7 +106,7 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
   const { tf, params } = o;
   const adam = new Adam(tf, params, o.lr);
   let best = params.map(read);
-  let meta: Meta = { phase: o.phase, epoch: -1, lr: o.lr, adamStep: 0, bestLoss: Infinity, bestEpoch: -1, wait: 0, lrWait: 0, history: [...(o.history ?? [])] };
+  let meta: Meta = { phase: o.phase, epoch: -1, lr: o.lr, adamStep: 0, best: Infinity, bestEpoch: -1, wait: 0, bestValLoss: Infinity, lrWait: 0, history: [...(o.history ?? [])] };
   let resumedAt: number | null = null;
 
   if (o.checkpointDir) {
@@ -110,9 +123,13 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     }
   }
 
+  const monitored = (v: { loss: number; microF1: number }): number => (o.monitor === 'val_loss' ? v.loss : -v.microF1);
+  const shown = (x: number): string => (o.monitor === 'val_loss' ? `val loss ${x.toFixed(5)}` : `val micro-F1 ${(-x).toFixed(4)}`);
   if (o.startAsBest && resumedAt === null) {
-    meta.bestLoss = o.validate().loss;
-    o.log?.(`${o.phase}: starting validation loss ${meta.bestLoss.toFixed(5)}`);
+    const v = o.validate();
+    meta.best = monitored(v);
+    meta.bestValLoss = v.loss;
+    o.log?.(`${o.phase}: starting point ${shown(meta.best)}`);
   }
   let stoppedEarly = meta.wait >= o.patience;
   for (let epoch = meta.epoch + 1; epoch < o.epochs && !stoppedEarly; epoch++) {
@@ -154,21 +171,22 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     };
     meta.history.push(record);
     meta.epoch = epoch;
-    if (val.loss < meta.bestLoss - 1e-6) {
-      meta.bestLoss = val.loss;
+    if (monitored(val) < meta.best - 1e-6) {
+      meta.best = monitored(val);
       meta.bestEpoch = epoch;
       meta.wait = 0;
-      meta.lrWait = 0;
       best = params.map(read);
     } else {
       meta.wait++;
-      meta.lrWait++;
-      if (meta.lrWait >= o.lrPatience && adam.lr > o.minLr) {
-        adam.lr = Math.max(o.minLr, adam.lr * o.lrFactor);
-        meta.lrWait = 0;
-        o.log?.(`${o.phase}: val loss flat for ${o.lrPatience} epochs, learning rate -> ${adam.lr.toExponential(2)}`);
-      }
       if (meta.wait >= o.patience) stoppedEarly = true;
+    }
+    if (val.loss < meta.bestValLoss - 1e-6) {
+      meta.bestValLoss = val.loss;
+      meta.lrWait = 0;
+    } else if (++meta.lrWait >= o.lrPatience && adam.lr > o.minLr) {
+      adam.lr = Math.max(o.minLr, adam.lr * o.lrFactor);
+      meta.lrWait = 0;
+      o.log?.(`${o.phase}: val loss flat for ${o.lrPatience} epochs, learning rate -> ${adam.lr.toExponential(2)}`);
     }
     meta.lr = adam.lr;
     meta.adamStep = adam.step;
@@ -176,8 +194,8 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     if (o.checkpointDir) await saveCheckpoint(o.checkpointDir, meta, [...params.map(read), ...adam.state(), ...best]);
     o.signal?.throwIfAborted();
   }
-  if (stoppedEarly) o.log?.(`${o.phase}: early stop, best ${meta.bestEpoch < 0 ? 'was the starting point' : `epoch ${meta.bestEpoch + 1}`} (val loss ${meta.bestLoss.toFixed(5)})`);
+  if (stoppedEarly) o.log?.(`${o.phase}: early stop, best ${meta.bestEpoch < 0 ? 'was the starting point' : `epoch ${meta.bestEpoch + 1}`} (${shown(meta.best)})`);
   params.forEach((p, i) => p.assign(tf.tensor(best[i]!, p.shape)));
   adam.dispose();
-  return { history: meta.history, bestEpoch: meta.bestEpoch, bestLoss: meta.bestLoss, resumedAt, stoppedEarly };
+  return { history: meta.history, bestEpoch: meta.bestEpoch, bestValue: o.monitor === 'val_loss' ? meta.best : -meta.best, resumedAt, stoppedEarly };
 }
