@@ -41,7 +41,6 @@ export interface Backend {
 
 const ORDER: BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
 let active: Promise<Backend> | undefined;
-let activeChoice: BackendChoice | undefined;
 
 /**
  * Load tfjs and activate a backend, once per process (tfjs has one global engine, so a second call
@@ -49,19 +48,15 @@ let activeChoice: BackendChoice | undefined;
  */
 export async function useBackend(choice: BackendChoice = envChoice()): Promise<Backend> {
   if (active) {
-    if (choice !== activeChoice && choice !== 'auto' && activeChoice !== 'auto') {
-      const b = await active;
-      if (b.name !== choice) throw new Error(`backend ${choice} requested but this process already uses ${b.name}`);
-    }
-    return active;
+    const b = await active;
+    if (choice !== 'auto' && b.name !== choice) throw new Error(`backend ${choice} requested but this process already uses ${b.name}`);
+    return b;
   }
-  activeChoice = choice;
   active = pick(choice);
   try {
     return await active;
   } catch (e) {
     active = undefined;
-    activeChoice = undefined;
     throw e;
   }
 }
