@@ -76,36 +76,41 @@ export default defineStage<Params>({
 
     const standardizer = p.standardize ? fitStandardizer(tr.x.rows, tr.x.dim, (a, b) => tr.x.range(a, b)) : undefined;
     const head = DenseHead.create(tf, { inputDim: index.dim, hidden: p.hidden, dropout: p.dropout, labels: L }, ctx.seed, priorLogits(tr.y, tr.ids.length, L), standardizer);
-    const loss = { name: p.loss, gamma: p.focal_gamma, posWeight: p.loss === 'weighted_bce' ? positiveWeights(tr.y, tr.ids.length, L, p.pos_weight_max) : undefined };
-    const trainSet = { x: tr.x, y: tr.y };
-    const valSet = { x: va.x, y: va.y };
-    const result = await train({
-      tf,
-      ...scheduleOf(p),
-      phase: 'head',
-      params: head.variables,
-      nTrain: tr.ids.length,
-      seed: ctx.seed,
-      stepLoss: headStepLoss(tf, head, loss, trainSet),
-      validate: () => evaluateHead(tf, head, loss, valSet),
-      checkpointDir: ckDir,
-      signal: ctx.signal,
-      log: ctx.log,
-      onEpoch: (r) => {
-        ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(5)}, val loss ${r.val_loss.toFixed(5)}, val micro-F1 ${r.val_micro_f1.toFixed(4)}, lr ${r.lr.toExponential(1)}, ${r.samples_per_s.toFixed(0)} samples/s`);
-        ctx.progress(r.epoch, p.epochs, 'epochs');
-      },
-    });
+    let result: Awaited<ReturnType<typeof train>>;
+    let metrics: Record<string, unknown>;
+    try {
+      const loss = { name: p.loss, gamma: p.focal_gamma, posWeight: p.loss === 'weighted_bce' ? positiveWeights(tr.y, tr.ids.length, L, p.pos_weight_max) : undefined };
+      const trainSet = { x: tr.x, y: tr.y };
+      const valSet = { x: va.x, y: va.y };
+      result = await train({
+        tf,
+        ...scheduleOf(p),
+        phase: 'head',
+        params: head.variables,
+        nTrain: tr.ids.length,
+        seed: ctx.seed,
+        stepLoss: headStepLoss(tf, head, loss, trainSet),
+        validate: () => evaluateHead(tf, head, loss, valSet),
+        checkpointDir: ckDir,
+        signal: ctx.signal,
+        log: ctx.log,
+        onEpoch: (r) => {
+          ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(5)}, val loss ${r.val_loss.toFixed(5)}, val micro-F1 ${r.val_micro_f1.toFixed(4)}, lr ${r.lr.toExponential(1)}, ${r.samples_per_s.toFixed(0)} samples/s`);
+          ctx.progress(r.epoch, p.epochs, 'epochs');
+        },
+      });
 
-    const splits: Parameters<typeof writeModelOutputs>[2] = {};
-    for (const [name, d] of [['validation', va], ['holdout', ho], ['test', te]] as const) {
-      if (d) splits[name] = { ids: d.ids, labels: d.labels, probs: predictHead(tf, head, d.x), missing: index.splits[name]?.missing ?? 0 };
+      const splits: Parameters<typeof writeModelOutputs>[2] = {};
+      for (const [name, d] of [['validation', va], ['holdout', ho], ['test', te]] as const) {
+        if (d) splits[name] = { ids: d.ids, labels: d.labels, probs: predictHead(tf, head, d.x), missing: index.splits[name]?.missing ?? 0 };
+      }
+      metrics = await writeModelOutputs(ctx.out, labels, splits, result.history, `train-head on ${index.backbone.name}`);
+      const model = head.toLayersModel();
+      await model.save(dirSaveHandler(tf, join(ctx.out, 'model'), { tailor: { kind: 'head', features: index.backbone, labels } }));
+      model.dispose();
+    } finally {
+      head.dispose();
     }
-    const metrics = await writeModelOutputs(ctx.out, labels, splits, result.history, `train-head on ${index.backbone.name}`);
-    const model = head.toLayersModel();
-    await model.save(dirSaveHandler(tf, join(ctx.out, 'model'), { tailor: { kind: 'head', features: index.backbone, labels } }));
-    model.dispose();
-    head.dispose();
     await removeCheckpoint(ckDir);
 
     const last = result.history[result.history.length - 1];

@@ -89,7 +89,11 @@ export class DenseHead {
       const inp = sizes[i]!;
       const last = i === sizes.length - 2;
       const bias = last && outputBias ? outputBias : new Float32Array(out);
-      return { w: tf.variable(tf.tensor2d(glorot(rand, inp, out), [inp, out]), true, `head/dense_${i}/kernel`), b: tf.variable(tf.tensor1d(bias), true, `head/dense_${i}/bias`) };
+      const w = tf.tensor2d(glorot(rand, inp, out), [inp, out]);
+      const b = tf.tensor1d(bias);
+      const layer = { w: tf.variable(w, true), b: tf.variable(b, true) };
+      tf.dispose([w, b]);
+      return layer;
     });
     return new DenseHead(tf, cfg, layers, standardizer);
   }

@@ -132,70 +132,73 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
     o.log?.(`${o.phase}: starting point ${shown(meta.best)}`);
   }
   let stoppedEarly = meta.wait >= o.patience;
-  for (let epoch = meta.epoch + 1; epoch < o.epochs && !stoppedEarly; epoch++) {
-    const t0 = performance.now();
-    const order = Int32Array.from(shuffleInPlace(Array.from({ length: o.nTrain }, (_, i) => i), mulberry32(hashSeed(o.seed, o.phase, 'epoch', epoch))));
-    let lossSum = 0;
-    let lastYield = performance.now();
-    const steps = Math.ceil(o.nTrain / o.batchSize);
-    const batchOf = (step: number): Int32Array => order.subarray(step * o.batchSize, Math.min(o.nTrain, (step + 1) * o.batchSize));
-    const seedOf = (step: number): number => hashSeed(o.seed, o.phase, epoch, step);
-    let next = o.prepare?.(batchOf(0), seedOf(0));
-    for (let step = 0; step < steps; step++) {
-      const idx = batchOf(step);
-      const prepared = next ? await next : undefined;
-      next = o.prepare && step + 1 < steps ? o.prepare(batchOf(step + 1), seedOf(step + 1)) : undefined;
-      const { value, grads } = tf.variableGrads(() => o.stepLoss(idx, seedOf(step), prepared), params);
-      adam.apply(params.map((p) => grads[p.name]!));
-      lossSum += (value.dataSync()[0] ?? 0) * idx.length;
-      value.dispose();
-      tf.dispose(grads);
-      // Training is synchronous on wasm: let abort signals and progress through now and then.
-      if (performance.now() - lastYield > 200) {
-        await new Promise((r) => setImmediate(r));
-        lastYield = performance.now();
-        o.signal?.throwIfAborted();
+  try {
+    for (let epoch = meta.epoch + 1; epoch < o.epochs && !stoppedEarly; epoch++) {
+      const t0 = performance.now();
+      const order = Int32Array.from(shuffleInPlace(Array.from({ length: o.nTrain }, (_, i) => i), mulberry32(hashSeed(o.seed, o.phase, 'epoch', epoch))));
+      let lossSum = 0;
+      let lastYield = performance.now();
+      const steps = Math.ceil(o.nTrain / o.batchSize);
+      const batchOf = (step: number): Int32Array => order.subarray(step * o.batchSize, Math.min(o.nTrain, (step + 1) * o.batchSize));
+      const seedOf = (step: number): number => hashSeed(o.seed, o.phase, epoch, step);
+      let next = o.prepare?.(batchOf(0), seedOf(0));
+      for (let step = 0; step < steps; step++) {
+        const idx = batchOf(step);
+        const prepared = next ? await next : undefined;
+        next = o.prepare && step + 1 < steps ? o.prepare(batchOf(step + 1), seedOf(step + 1)) : undefined;
+        const { value, grads } = tf.variableGrads(() => o.stepLoss(idx, seedOf(step), prepared), params);
+        adam.apply(params.map((p) => grads[p.name]!));
+        lossSum += (value.dataSync()[0] ?? 0) * idx.length;
+        value.dispose();
+        tf.dispose(grads);
+        // Training is synchronous on wasm: let abort signals and progress through now and then.
+        if (performance.now() - lastYield > 200) {
+          await new Promise((r) => setImmediate(r));
+          lastYield = performance.now();
+          o.signal?.throwIfAborted();
+        }
       }
+      const trainSeconds = (performance.now() - t0) / 1000;
+      const val = o.validate();
+      const record: EpochRecord = {
+        phase: o.phase,
+        epoch: meta.history.filter((h) => h.phase === o.phase).length + 1,
+        loss: lossSum / o.nTrain,
+        val_loss: val.loss,
+        val_micro_f1: val.microF1,
+        lr: adam.lr,
+        seconds: (performance.now() - t0) / 1000,
+        samples_per_s: o.nTrain / trainSeconds,
+      };
+      meta.history.push(record);
+      meta.epoch = epoch;
+      if (monitored(val) < meta.best - 1e-6) {
+        meta.best = monitored(val);
+        meta.bestEpoch = epoch;
+        meta.wait = 0;
+        best = params.map(read);
+      } else {
+        meta.wait++;
+        if (meta.wait >= o.patience) stoppedEarly = true;
+      }
+      if (val.loss < meta.bestValLoss - 1e-6) {
+        meta.bestValLoss = val.loss;
+        meta.lrWait = 0;
+      } else if (++meta.lrWait >= o.lrPatience && adam.lr > o.minLr) {
+        adam.lr = Math.max(o.minLr, adam.lr * o.lrFactor);
+        meta.lrWait = 0;
+        o.log?.(`${o.phase}: val loss flat for ${o.lrPatience} epochs, learning rate -> ${adam.lr.toExponential(2)}`);
+      }
+      meta.lr = adam.lr;
+      meta.adamStep = adam.step;
+      o.onEpoch?.(record);
+      if (o.checkpointDir) await saveCheckpoint(o.checkpointDir, meta, [...params.map(read), ...adam.state(), ...best]);
+      o.signal?.throwIfAborted();
     }
-    const trainSeconds = (performance.now() - t0) / 1000;
-    const val = o.validate();
-    const record: EpochRecord = {
-      phase: o.phase,
-      epoch: meta.history.filter((h) => h.phase === o.phase).length + 1,
-      loss: lossSum / o.nTrain,
-      val_loss: val.loss,
-      val_micro_f1: val.microF1,
-      lr: adam.lr,
-      seconds: (performance.now() - t0) / 1000,
-      samples_per_s: o.nTrain / trainSeconds,
-    };
-    meta.history.push(record);
-    meta.epoch = epoch;
-    if (monitored(val) < meta.best - 1e-6) {
-      meta.best = monitored(val);
-      meta.bestEpoch = epoch;
-      meta.wait = 0;
-      best = params.map(read);
-    } else {
-      meta.wait++;
-      if (meta.wait >= o.patience) stoppedEarly = true;
-    }
-    if (val.loss < meta.bestValLoss - 1e-6) {
-      meta.bestValLoss = val.loss;
-      meta.lrWait = 0;
-    } else if (++meta.lrWait >= o.lrPatience && adam.lr > o.minLr) {
-      adam.lr = Math.max(o.minLr, adam.lr * o.lrFactor);
-      meta.lrWait = 0;
-      o.log?.(`${o.phase}: val loss flat for ${o.lrPatience} epochs, learning rate -> ${adam.lr.toExponential(2)}`);
-    }
-    meta.lr = adam.lr;
-    meta.adamStep = adam.step;
-    o.onEpoch?.(record);
-    if (o.checkpointDir) await saveCheckpoint(o.checkpointDir, meta, [...params.map(read), ...adam.state(), ...best]);
-    o.signal?.throwIfAborted();
+  } finally {
+    adam.dispose();
   }
   if (stoppedEarly) o.log?.(`${o.phase}: early stop, best ${meta.bestEpoch < 0 ? 'was the starting point' : `epoch ${meta.bestEpoch + 1}`} (${shown(meta.best)})`);
   params.forEach((p, i) => p.assign(tf.tensor(best[i]!, p.shape)));
-  adam.dispose();
   return { history: meta.history, bestEpoch: meta.bestEpoch, bestValue: o.monitor === 'val_loss' ? meta.best : -meta.best, resumedAt, stoppedEarly };
 }
