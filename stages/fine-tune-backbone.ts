@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { defineStage } from '../src/stage-api.js';
 import type { SplitName } from '../src/formats/manifest.js';
+import type { Tensor } from '@tensorflow/tfjs';
 import { BACKEND_PARAM, type BackendChoice } from '../src/ml/backend.js';
 import { BACKBONE_PARAMS, type BackboneParams } from '../src/ml/backbone-params.js';
 import { HEAD_PARAMS, scheduleOf, type HeadParams } from '../src/ml/head-params.js';
@@ -323,6 +324,8 @@ export default defineStage<Params>({
           history: headResult.history,
           startAsBest: true,
           // images route: decode this batch's files while the previous step runs
+          // images route: decode this batch's files (sharp, off-thread) and run the frozen trunk
+          // here, outside the gradient tape, so the tape holds only the tail's activations.
           prepare:
             route === 'images'
               ? async (idx, seed) => {
@@ -337,25 +340,29 @@ export default defineStage<Params>({
                       preprocessInto(augmentRgb(rgb, size, flipIt, dx, dy), backbone.preprocess, pix, k * size * size * 3);
                     }),
                   );
-                  return pix;
+                  const [cutT, frozenT] = tf.tidy(() => {
+                    const outs = evaluate(tf, graph, weights, new Map([[graph.nodes[0]!.id, tf.tensor4d(pix, [idx.length, size, size, 3]) as Tensor]]), [plan.cut, ...endsCached, ...endsMid]);
+                    const pooled = outs.slice(1).map((o) => tf.mean(o, [1, 2]));
+                    return [outs[0]!, pooled.length ? tf.concat(pooled, 1) : tf.zeros([idx.length, 0])];
+                  });
+                  const out = { cut: cutT!.dataSync() as Float32Array, frozen: frozenT!.dataSync() as Float32Array };
+                  tf.dispose([cutT!, frozenT!]);
+                  return out;
                 }
               : undefined,
           stepLoss: (idx, seed, prepared) => {
             let batch: ReturnType<typeof rowTensors>;
-            if (prepared instanceof Float32Array) {
-              // Frozen trunk on the augmented pixels, then the trainable tail.
-              const x = tf.tensor4d(prepared, [idx.length, size, size, 3]);
-              const frozenIds = [...endsCached, ...endsMid];
-              const outs = evaluate(tf, graph, weights, new Map([[graph.nodes[0]!.id, x]]), [plan.cut, ...frozenIds]);
-              const pooled = outs.slice(1).map((o) => tf.mean(o, [1, 2]));
-              batch = { x: outs[0] as never, frozen: pooled.length ? tf.concat(pooled, 1) : tf.zeros([idx.length, 0]) };
-            } else {
-              // Cached activations: each image in a random orientation.
-              const r = rand(seed);
-              const rows = Int32Array.from(idx, (i) => i * rowsPer + (rowsPer === 2 && r() < 0.5 ? 1 : 0));
-              batch = rowTensors(tf, data.train, rows);
-            }
-            const y = tf.tensor2d(gatherLabels(yTrain, L, idx), [idx.length, L]);
+          if (prepared) {
+            const { cut, frozen } = prepared as { cut: Float32Array; frozen: Float32Array };
+            const [h0, w0, c0] = data.train.shape as [number, number, number];
+            batch = { x: tf.tensor4d(cut, [idx.length, h0, w0, c0]), frozen: tf.tensor2d(frozen, [idx.length, frozen.length / idx.length]) };
+          } else {
+            // Cached activations: each image in a random orientation.
+            const r = rand(seed);
+            const rows = Int32Array.from(idx, (i) => i * rowsPer + (rowsPer === 2 && r() < 0.5 ? 1 : 0));
+            batch = rowTensors(tf, data.train, rows);
+          }
+          const y = tf.tensor2d(gatherLabels(yTrain, L, idx), [idx.length, L]);
             return lossOf(tf, loss, logits(batch, true, seed), y);
           },
           validate: () => {

@@ -97,6 +97,14 @@ export async function describeBackbone(spec: BackboneSpec): Promise<BackboneIden
   return { id: `user-${hash}/${spec.cutLayer ?? 'pool'}/${spec.inputSize}/${preprocess}`, name: file, inputSize: spec.inputSize, preprocess };
 }
 
+/**
+ * Whether loading the backbone would convert (and cache) a model first: then one loader should
+ * go first and the others read its cache.
+ */
+export function needsConversion(spec: BackboneSpec, cacheDir: string): boolean {
+  return isNsfwjsModel(spec.name) && !existsSync(join(cacheDir, `nsfwjs-${nsfwjsVersion()}`, `${spec.name}-cut`, MODEL_JSON));
+}
+
 /** Load a backbone on the active backend. */
 export async function loadBackbone(tf: TF, spec: BackboneSpec, opts: LoadOptions): Promise<Backbone> {
   const ident = await describeBackbone(spec);

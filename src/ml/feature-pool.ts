@@ -8,6 +8,7 @@ import type { Worker } from 'node:worker_threads';
 import { FeatureEngine, type BatchResult, type EngineConfig, type EngineInfo } from './feature-engine.js';
 import type { FromWorker, ToWorker } from './feature-worker.js';
 import { startWorker } from './ts-worker.js';
+import { needsConversion } from './backbones.js';
 
 export interface PoolOptions extends EngineConfig {
   /** Worker threads; 0 runs in this thread (no parallelism, no start-up cost). */
@@ -47,10 +48,19 @@ export class FeaturePool {
       const slot = inProcessSlot(engine, onResult);
       pool = new FeaturePool([slot], depth, engine.info);
     } else {
-      // The first worker fills the model cache; the others then load from it instead of each converting.
-      const first = await workerSlot(config, onResult);
-      const rest = await Promise.all(Array.from({ length: opts.workers - 1 }, () => workerSlot(config, onResult)));
-      pool = new FeaturePool([first.slot, ...rest.map((r) => r.slot)], depth, first.info);
+      // When the model must be converted, the first worker fills the cache and the others then
+      // load from it instead of each converting; otherwise all start at once.
+      const slots: Array<Awaited<ReturnType<typeof workerSlot>>> = [];
+      if (needsConversion(opts.spec, opts.cacheDir)) slots.push(await workerSlot(config, onResult));
+      const started = await Promise.allSettled(Array.from({ length: opts.workers - slots.length }, () => workerSlot(config, onResult)));
+      for (const r of started) if (r.status === 'fulfilled') slots.push(r.value);
+      const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) {
+        // Do not leave the workers that did start running.
+        await Promise.all(slots.map((s) => s.slot.close()));
+        throw failed.reason;
+      }
+      pool = new FeaturePool(slots.map((s) => s.slot), depth, slots[0]!.info);
     }
     opts.signal?.addEventListener('abort', () => pool?.fail(new Error('aborted')), { once: true });
     return pool;
