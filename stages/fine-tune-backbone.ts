@@ -18,7 +18,7 @@ import { defineStage } from '../src/stage-api.js';
 import type { SplitName } from '../src/formats/manifest.js';
 import type { Tensor } from '@tensorflow/tfjs';
 import { BACKEND_PARAM, type BackendChoice } from '../src/ml/backend.js';
-import { BACKBONE_PARAMS, type BackboneParams } from '../src/ml/backbone-params.js';
+import { BACKBONE_PARAMS, IMAGE_INPUT_PARAMS, MULTISCALE_PARAM, type BackboneParams } from '../src/ml/backbone-params.js';
 import { HEAD_PARAMS, scheduleOf, type HeadParams } from '../src/ml/head-params.js';
 
 interface Params extends HeadParams, Omit<BackboneParams, 'batch_size'> {
@@ -57,11 +57,10 @@ export default defineStage<Params>({
       extract_batch_size: { type: 'integer', minimum: 1, maximum: 512, default: 8, description: 'images per forward pass when caching activations' },
       augment: { type: 'boolean', default: true, description: 'horizontal flips (both routes) and random shifts (images route)' },
       crop: { type: 'integer', minimum: 0, maximum: 256, default: 16, description: 'images route: largest random shift in px' },
-      multiscale: { type: 'boolean', default: true, description: 'join pooled stage ends before the final feature, as precompute does' },
+      multiscale: MULTISCALE_PARAM,
       route: { type: 'string', enum: ['auto', 'cached', 'images'], default: 'auto', description: 'auto: images on tfjs-node(-gpu), cached otherwise' },
       backend: BACKEND_PARAM,
-      split: { type: 'string', description: 'needed stage with the split files (default: the one that has them)' },
-      images: { type: 'string', description: 'needed stage the manifest file paths are relative to (default: the one with manifest.jsonl)' },
+      ...IMAGE_INPUT_PARAMS,
     },
   },
   async run(ctx) {

@@ -14,7 +14,7 @@ import { defineStage } from '../src/stage-api.js';
 import { JsonlWriter, readJsonl } from '../src/formats/jsonl.js';
 import type { SplitName } from '../src/formats/manifest.js';
 import { BACKEND_PARAM, type BackendChoice } from '../src/ml/backend.js';
-import { BACKBONE_PARAMS, backboneSpec, modelCacheDir, workerCount, type BackboneParams } from '../src/ml/backbone-params.js';
+import { BACKBONE_PARAMS, IMAGE_INPUT_PARAMS, MULTISCALE_PARAM, backboneSpec, modelCacheDir, workerCount, type BackboneParams } from '../src/ml/backbone-params.js';
 import type { FeatureIndex, FeatureDtype, SplitShards } from '../src/ml/feature-shards.js';
 import { presentSplits, readSplitLines, resolveImageInputs } from '../src/ml/stage-inputs.js';
 import { readLabelList } from '../src/ml/label-matrix.js';
@@ -46,11 +46,10 @@ export default defineStage<Params>({
       ...BACKBONE_PARAMS,
       backend: BACKEND_PARAM,
       flip: { type: 'string', enum: ['none', 'average'], default: 'none', description: 'average: mean of the features of the image and its mirror' },
-      multiscale: { type: 'boolean', default: true, description: 'also average the end of every resolution stage and join them before the final feature (foldable backbones)' },
+      multiscale: MULTISCALE_PARAM,
       dtype: { type: 'string', enum: ['float16', 'float32'], default: 'float16', description: 'precision of the stored features' },
       shard_rows: { type: 'integer', minimum: 1, default: 8192, description: 'rows per shard file' },
-      split: { type: 'string', description: 'needed stage with train/validation/holdout/test.jsonl (default: the one that has them)' },
-      images: { type: 'string', description: 'needed stage whose folder the manifest file paths are relative to (default: the one with manifest.jsonl)' },
+      ...IMAGE_INPUT_PARAMS,
     },
   },
   async run(ctx) {

@@ -27,6 +27,19 @@ export const BACKBONE_PARAMS = {
   },
 } as const;
 
+/** Params of stages that read images through a split: which needed stages hold what. */
+export const IMAGE_INPUT_PARAMS = {
+  split: { type: 'string', description: 'needed stage with train/validation/holdout/test.jsonl and labels.json (default: the one that has them)' },
+  images: { type: 'string', description: 'needed stage whose folder the manifest file paths are relative to (default: the one with manifest.jsonl)' },
+} as const;
+
+/** Multi-scale pooling (see FeatureEngine): on by default, off for backbones that cannot fold. */
+export const MULTISCALE_PARAM = {
+  type: 'boolean',
+  default: true,
+  description: 'also average the end of every resolution stage and join them before the final feature (foldable backbones)',
+} as const;
+
 export interface BackboneParams {
   backbone: string;
   input_size?: number;

@@ -5,7 +5,7 @@
  */
 import type { Tensor, Tensor1D, Tensor4D } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
-import { type Act, type GNode, type Graph, type Padding, isWeightNode } from './graph.js';
+import { type Act, type ConvNode, type DwConvNode, type GNode, type Graph, type InputNode, type Padding, isWeightNode } from './graph.js';
 
 /** Weight tensors of a graph, created once and reused for every batch. */
 export interface GraphWeights {
@@ -103,6 +103,18 @@ function runNode(tf: TF, n: GNode, xs: Tensor[], weights: GraphWeights): Tensor 
       const [k, b] = weights.get(n.id) as [Tensor4D, Tensor1D];
       return tf.fused.depthwiseConv2d({ x, filter: k, strides: n.strides, pad: tfPad(n.padding) as 'same' | 'valid' | number, bias: b, activation: n.act });
     }
+    default:
+      return runPlainNode(tf, n, xs, (id) => weights.get(id));
+  }
+}
+
+/**
+ * The ops that run the same way for inference and training (everything but the convolutions):
+ * padding, add, concat, pooling, global average, affine and activations.
+ */
+export function runPlainNode(tf: TF, n: Exclude<GNode, ConvNode | DwConvNode | InputNode>, xs: Tensor[], weightsOf: (id: string) => Tensor[]): Tensor {
+  const x = xs[0] as Tensor4D;
+  switch (n.op) {
     case 'pad':
       return tf.pad(x, [[0, 0], n.pads[0], n.pads[1], [0, 0]]);
     case 'add':
@@ -116,8 +128,8 @@ function runNode(tf: TF, n: GNode, xs: Tensor[], weights: GraphWeights): Tensor 
     case 'gap':
       return tf.mean(x, [1, 2]);
     case 'affine': {
-      const [s, t] = weights.get(n.id);
-      return applyAct(tf, tf.add(tf.mul(x, s!), t!), n.act);
+      const [scale, shift] = weightsOf(n.id);
+      return applyAct(tf, tf.add(tf.mul(x, scale!), shift!), n.act);
     }
     case 'act':
       return applyAct(tf, x, n.act);

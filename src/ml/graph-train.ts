@@ -12,7 +12,7 @@
  */
 import type { Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
-import { applyAct } from './graph-infer.js';
+import { applyAct, runPlainNode } from './graph-infer.js';
 import { fastMatMul } from './fast-matmul.js';
 import { explicitPads, isWeightNode, nodeWeights, setNodeWeights, sizeOf, type ConvNode, type DwConvNode, type GNode, type Graph, type WeightNode } from './graph.js';
 
@@ -168,24 +168,8 @@ export class Tail {
         const y = this.flavour === 'native' ? nativeConv(tf, n, x, k) : n.op === 'conv' ? matmulConv(tf, n, x, k, inputGrad) : shiftedDepthwise(tf, n, x, k);
         return applyAct(tf, tf.add(y, b), n.act);
       }
-      case 'pad':
-        return tf.pad(x, [[0, 0], n.pads[0], n.pads[1], [0, 0]]);
-      case 'add':
-        return applyAct(tf, xs.length === 2 ? tf.add(xs[0]!, xs[1]!) : tf.addN(xs), n.act);
-      case 'concat':
-        return tf.concat(xs, 3);
-      case 'avgpool':
-        return tf.avgPool(x, n.size, n.strides, n.padding);
-      case 'maxpool':
-        return tf.maxPool(x, n.size, n.strides, n.padding);
-      case 'gap':
-        return tf.mean(x, [1, 2]);
-      case 'affine': {
-        const [s, t] = this.weights(n.id);
-        return applyAct(tf, tf.add(tf.mul(x, s!), t!), n.act);
-      }
-      case 'act':
-        return applyAct(tf, x, n.act);
+      default:
+        return runPlainNode(tf, n, xs, (id) => this.weights(id));
     }
   }
 

@@ -19,9 +19,9 @@ interface Base {
 }
 
 export interface InputNode extends Base { op: 'input' }
-export interface ConvNode extends Base {
-  op: 'conv';
-  /** [kh, kw, cin, cout], row-major like tfjs. */
+/** Fields shared by convolutions: kernel and bias (batch norm folded in), window, fused activation. */
+interface WindowWeights extends Base {
+  /** conv: [kh, kw, cin, cout]; dwconv: [kh, kw, c, 1] (depth multiplier 1). Row-major like tfjs. */
   kshape: [number, number, number, number];
   kernel: Float32Array;
   bias: Float32Array;
@@ -29,16 +29,8 @@ export interface ConvNode extends Base {
   padding: Padding;
   act: Act;
 }
-export interface DwConvNode extends Base {
-  op: 'dwconv';
-  /** [kh, kw, c, 1] (depth multiplier 1). */
-  kshape: [number, number, number, number];
-  kernel: Float32Array;
-  bias: Float32Array;
-  strides: [number, number];
-  padding: Padding;
-  act: Act;
-}
+export interface ConvNode extends WindowWeights { op: 'conv' }
+export interface DwConvNode extends WindowWeights { op: 'dwconv' }
 export interface PadNode extends Base { op: 'pad'; pads: [[number, number], [number, number]] }
 export interface AddNode extends Base { op: 'add'; act: Act }
 export interface ConcatNode extends Base { op: 'concat' }
