@@ -16,6 +16,7 @@ function output(stageKey: string, treeHash: string, stage = 'pad'): OutputRecord
   return {
     stageKey,
     treeHash,
+    contentHash: treeHash.replace(/^./, '0'),
     pipeline: 'fashion',
     stage,
     ingredients: { params: { size: 224 }, code: { 'stages/pad.ts': 'abc' } },

@@ -81,14 +81,14 @@ test('a param change reruns exactly that stage and its real dependents; revertin
   }
 });
 
-test('an upstream that reruns with byte-identical output does not make its dependents stale', async () => {
+test('an upstream that reruns with byte-identical data (only its metrics.json timings differ) does not make its dependents stale', async () => {
   const ws = await Workspace.create();
   try {
     await ws.write(
       'pipelines/p.yaml',
       `stages:
   norm:
-    cmd: "echo norm >> runs.log && echo \${params.word} | tr A-Z a-z > \${out}/w.txt"
+    cmd: "echo norm >> runs.log && echo \${params.word} | tr A-Z a-z > \${out}/w.txt && echo '{\\"seconds\\": '$(date +%s%N)'}' > \${out}/metrics.json"
     params: { word: Hello }
   use:
     cmd: "echo use >> runs.log && cat \${needs.norm}/w.txt > \${out}/u.txt"
@@ -101,6 +101,8 @@ test('an upstream that reruns with byte-identical output does not make its depen
     assert.equal(r.actions.norm, 'ran');
     assert.equal(r.actions.use, 'cached');
     assert.deepEqual(await ws.runCounts(), { norm: 1 });
+    const metrics = JSON.parse((await ws.tailor(['show', 'pipelines/p.yaml', 'norm', '--json', '--set', 'norm.word=HELLO'])).stdout) as { metrics: { seconds?: number } };
+    assert.equal(typeof metrics.metrics.seconds, 'number', 'the upstream wrote a timing, so its tree hash changed');
   } finally {
     await ws.dispose();
   }

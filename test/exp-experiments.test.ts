@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Workspace, withAction } from './helpers/rig.js';
 
-// a -> b -> d, a -> c -> d. b writes a holdout micro-F1 that depends on its params; every stage
+// a -> b -> d, a -> c -> d. b writes data and a holdout micro-F1 that depend on n; every stage
 // appends its name to runs.log when it really executes.
 const CHAIN = `
 vars: { greeting: hello }
@@ -12,7 +12,7 @@ stages:
     cmd: "echo a >> runs.log && echo \${params.text} > \${out}/a.txt"
     params: { text: "\${vars.greeting}" }
   b:
-    cmd: "echo b >> runs.log && cat \${needs.a}/a.txt > \${out}/b.txt && printf '{\\"holdout\\":{\\"micro_f1\\":0.%s},\\"loss\\":%s}' \${params.n} \${params.lr} > \${out}/metrics.json"
+    cmd: "echo b >> runs.log && cat \${needs.a}/a.txt > \${out}/b.txt && echo n=\${params.n} >> \${out}/b.txt && printf '{\\"holdout\\":{\\"micro_f1\\":0.%s},\\"loss\\":%s}' \${params.n} \${params.lr} > \${out}/metrics.json"
     needs: [a]
     params: { n: 1, lr: 0.5, head: dense }
   c:

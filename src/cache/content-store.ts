@@ -14,11 +14,14 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { FileHasher } from './file-hasher.js';
 import { HASH_HEX_LENGTH } from './hash.js';
+import { contentHash } from './content-hash.js';
 import { hostTag, isPidAlive } from './process-info.js';
 
 /** What a commit produced. */
 export interface CommitResult {
   treeHash: string;
+  /** The tree without its top-level metrics.json (src/cache/content-hash.ts). */
+  contentHash: string;
   files: number;
   bytes: number;
 }
@@ -84,7 +87,8 @@ export class ContentStore implements ObjectStore {
     }
     const tree = await this.hasher.hashTree(dir, { fresh: true });
     if (tree.kind !== 'dir') throw new Error(`internal error: commit of ${dir}, which does not exist`);
-    const result = { treeHash: tree.hash, files: tree.files, bytes: tree.bytes };
+    // The entries were just hashed, so this reads no file again.
+    const result = { treeHash: tree.hash, contentHash: await contentHash(dir, this.hasher), files: tree.files, bytes: tree.bytes };
     if (await this.adoptExisting(tree.hash)) {
       await this.discard(dir);
       return result;

@@ -15,6 +15,11 @@ export interface OutputRecord {
   stageKey: string;
   /** Content hash of the output folder (`objects/xx/<treeHash>`). */
   treeHash: string;
+  /**
+   * Hash of the output without its metrics.json (src/cache/content-hash.ts): what downstream
+   * keys are made of. Null only for outputs recorded before schema 3.
+   */
+  contentHash?: string | null;
   pipeline: string;
   stage: string;
   /** Labelled JSON of what the key was made of (for `tailor status` explanations). */
@@ -178,6 +183,8 @@ const MIGRATIONS: readonly string[] = [
     hash   TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 3: outputs carry their content hash (tree hash without metrics.json) for downstream keys
+  `ALTER TABLE outputs ADD COLUMN content_hash TEXT;`,
 ];
 
 /** Schema version this code writes. */
@@ -189,6 +196,7 @@ export const CACHE_SUBDIRS = ['objects', 'tmp', 'state', 'logs'] as const;
 interface OutputRow {
   stage_key: string;
   tree_hash: string;
+  content_hash: string | null;
   pipeline: string;
   stage: string;
   ingredients: string;
@@ -303,6 +311,7 @@ export class CacheIndex {
     this.stmts.putOutput.run({
       stage_key: rec.stageKey,
       tree_hash: rec.treeHash,
+      content_hash: rec.contentHash ?? null,
       pipeline: rec.pipeline,
       stage: rec.stage,
       ingredients: JSON.stringify(rec.ingredients ?? null),
@@ -518,12 +527,12 @@ function migrate(db: Database.Database, file: string): void {
 }
 
 function prepare(db: Database.Database) {
-  const outputCols = 'o.stage_key, o.tree_hash, o.pipeline, o.stage, o.ingredients, o.metrics, o.created_at, o.seconds';
+  const outputCols = 'o.stage_key, o.tree_hash, o.content_hash, o.pipeline, o.stage, o.ingredients, o.metrics, o.created_at, o.seconds';
   return {
     getOutput: db.prepare(`SELECT ${outputCols} FROM outputs o WHERE o.stage_key = ?`),
     putOutput: db.prepare(
-      `INSERT OR REPLACE INTO outputs (stage_key, tree_hash, pipeline, stage, ingredients, metrics, created_at, seconds)
-       VALUES (@stage_key, @tree_hash, @pipeline, @stage, @ingredients, @metrics, @created_at, @seconds)`,
+      `INSERT OR REPLACE INTO outputs (stage_key, tree_hash, content_hash, pipeline, stage, ingredients, metrics, created_at, seconds)
+       VALUES (@stage_key, @tree_hash, @content_hash, @pipeline, @stage, @ingredients, @metrics, @created_at, @seconds)`,
     ),
     deleteOutput: db.prepare('DELETE FROM outputs WHERE stage_key = ?'),
     outputRefs: db.prepare('SELECT stage_key, tree_hash FROM outputs'),
@@ -580,6 +589,7 @@ function toOutput(r: OutputRow): OutputRecord {
   return {
     stageKey: r.stage_key,
     treeHash: r.tree_hash,
+    contentHash: r.content_hash,
     pipeline: r.pipeline,
     stage: r.stage,
     ingredients: JSON.parse(r.ingredients) as unknown,

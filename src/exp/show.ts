@@ -57,7 +57,10 @@ export function formatShowTable(runs: ExpRun[], cols: ShowColumns, opts: ShowOpt
     if (anyNotOk) row.push(r.status);
     row.push(...cols.params.map((p) => (p in r.params ? paramText(r.params[p]) : '-')));
     row.push(...cols.metrics.map((m) => formatNumber(r.metrics[m])));
-    const ran = Object.entries(r.stages).filter(([, s]) => s.action === 'ran');
+    // By name: stages that ran in parallel finish in any order, and the table should not.
+    const ran = Object.entries(r.stages)
+      .filter(([, s]) => s.action === 'ran')
+      .sort(([a], [b]) => a.localeCompare(b));
     row.push(ranSeconds(r).toFixed(1), ran.length === 0 ? '(all cached)' : ran.map(([n, s]) => `${n} ${s.seconds.toFixed(1)}`).join(', '));
     return row;
   });

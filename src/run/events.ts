@@ -8,6 +8,8 @@ export interface StageOutcome {
   seconds: number;
   key?: string;
   treeHash?: string;
+  /** The output without metrics.json (see src/cache/content-hash.ts); keys of downstream stages. */
+  contentHash?: string;
   metrics?: Record<string, unknown>;
   /** Why it ran, why it failed or why it was skipped. */
   reasons?: string[];

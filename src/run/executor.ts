@@ -20,7 +20,7 @@ import type { Session } from './session.js';
 import type { EmitEvent, StageOutcome } from './events.js';
 import type { ChildJob } from './child-protocol.js';
 import type { GpuPool } from './gpu-pool.js';
-import { classify, computeLocal, fullIngredients } from './plan.js';
+import { classify, computeLocal, fullIngredients, keyHashOf } from './plan.js';
 import { stageKey } from './stage-key.js';
 import { runStageProcess } from './stage-process.js';
 import { exportOutputs } from './export-outputs.js';
@@ -96,7 +96,8 @@ async function processStage(
   opts: ExecuteOptions,
 ): Promise<StageOutcome> {
   const started = Date.now();
-  const needs = Object.fromEntries(spec.needs.map((n) => [n, outcomes.get(n)!.treeHash!]));
+  const upstream = spec.needs.map((n) => outcomes.get(n)!);
+  const needs = Object.fromEntries(upstream.map((u) => [u.name, u.contentHash!]));
   const local = await computeLocal(session, pipeline, spec);
   const ingredients = fullIngredients(local, needs);
   const key = stageKey(ingredients);
@@ -119,7 +120,7 @@ async function processStage(
         session.index.recordStageRun(record('cached', { treeHash: plan.treeHash, metrics: known.metrics }));
       });
       await exportOutputs(spec, session.store.pathOf(plan.treeHash), pipeline.workdir);
-      return { name: spec.name, action: 'cached', seconds: (Date.now() - started) / 1000, key, treeHash: plan.treeHash, metrics: known.metrics, reasons };
+      return { name: spec.name, action: 'cached', seconds: (Date.now() - started) / 1000, key, treeHash: plan.treeHash, contentHash: keyHashOf(known), metrics: known.metrics, reasons };
     }
     opts.emit({ type: 'notice', stage: spec.name, message: `cached output ${plan.treeHash.slice(0, 12)} is ${verdict}; running the stage again` });
     session.index.deleteOutput(key);
@@ -136,7 +137,7 @@ async function processStage(
   const invocation = {
     stage: spec.name,
     params: spec.params,
-    needs: Object.fromEntries(Object.entries(needs).map(([n, h]) => [n, session.store.pathOf(h)])),
+    needs: Object.fromEntries(upstream.map((u) => [u.name, session.store.pathOf(u.treeHash!)])),
     out: tmp,
     state: session.stateDir(spec.name),
     workdir: pipeline.workdir,
@@ -170,12 +171,12 @@ async function processStage(
   const committed = await session.store.commit(tmp);
   const seconds = (Date.now() - started) / 1000;
   session.index.transaction(() => {
-    session.index.putOutput({ stageKey: key, treeHash: committed.treeHash, pipeline: pipeline.name, stage: spec.name, ingredients, metrics, createdAt: Date.now(), seconds });
+    session.index.putOutput({ stageKey: key, treeHash: committed.treeHash, contentHash: committed.contentHash, pipeline: pipeline.name, stage: spec.name, ingredients, metrics, createdAt: Date.now(), seconds });
     session.index.setLatest(pipeline.name, spec.name, key);
     session.index.recordStageRun(record('ran', { treeHash: committed.treeHash, metrics, logPath }));
   });
   await exportOutputs(spec, session.store.pathOf(committed.treeHash), pipeline.workdir);
-  return { name: spec.name, action: 'ran', seconds, key, treeHash: committed.treeHash, metrics, reasons, logPath };
+  return { name: spec.name, action: 'ran', seconds, key, treeHash: committed.treeHash, contentHash: committed.contentHash, metrics, reasons, logPath };
 }
 
 async function readMetrics(dir: string): Promise<Record<string, unknown>> {

@@ -20,6 +20,13 @@ export interface StagePlan {
   /** Known once every upstream output is known. */
   key?: string;
   treeHash?: string;
+  /** The output's content hash (no metrics.json): what downstream keys are made of. */
+  contentHash?: string;
+}
+
+/** What a downstream key takes from an output: its data, not its timings in metrics.json. */
+export function keyHashOf(output: Pick<OutputRecord, 'treeHash' | 'contentHash'>): string {
+  return output.contentHash ?? output.treeHash;
 }
 
 /** Hash a stage's code and deps: the part of its key that does not depend on upstream outputs. */
@@ -54,14 +61,14 @@ export async function planPipeline(session: Session, pipeline: Pipeline, force: 
     const local = locals[i]!;
     const latest = session.index.getLatest(pipeline.name, spec.name);
     const upstream = spec.needs.map((n) => byName.get(n)!);
-    const pending = upstream.filter((u) => u.treeHash === undefined);
+    const pending = upstream.filter((u) => u.contentHash === undefined);
     let plan: StagePlan;
     if (pending.length > 0) {
       const reasons = pending.map((u) => `upstream ${u.spec.name} will run`);
       if (latest) reasons.push(...explainChange(latest.ingredients as Ingredients, local));
       plan = { spec, state: latest ? 'stale' : 'never-run', action: 'run', reasons: latest ? reasons : ['never run', ...reasons] };
     } else {
-      const needs = Object.fromEntries(upstream.map((u) => [u.spec.name, u.treeHash!]));
+      const needs = Object.fromEntries(upstream.map((u) => [u.spec.name, u.contentHash!]));
       const key = stageKey(fullIngredients(local, needs));
       plan = classify(session, spec, key, latest, fullIngredients(local, needs), force(spec.name));
     }
@@ -90,7 +97,7 @@ export function classify(
   const state: StageState = isLatest && present ? 'fresh' : latest ? 'stale' : present ? 'stale' : 'never-run';
   if (present && !forced) {
     if (!isLatest) reasons.push('output of an earlier run with the same key is in the cache');
-    return { spec, state, action: isLatest ? 'reuse' : 'restore', reasons, key, treeHash: known.treeHash };
+    return { spec, state, action: isLatest ? 'reuse' : 'restore', reasons, key, treeHash: known.treeHash, contentHash: keyHashOf(known) };
   }
   return { spec, state: forced && state === 'fresh' ? 'stale' : state, action: 'run', reasons, key };
 }

@@ -95,7 +95,7 @@ function onlyInputsDiffer(fresh: FreshStage, lock: LockFile, entry: LockEntry): 
   for (const name of Object.keys(fresh.ingredients.needs)) {
     const up = lock.stages[name];
     if (!up) return false;
-    needs[name] = up.output;
+    needs[name] = up.content ?? up.output; // keys take an upstream's content hash (no metrics.json)
   }
   return stageKey({ ...fresh.ingredients, needs }) === entry.key;
 }

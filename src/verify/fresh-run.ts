@@ -11,7 +11,7 @@ import { GpuPool, detectGpus } from '../run/gpu-pool.js';
 import { Session } from '../run/session.js';
 import type { Ingredients } from '../run/stage-key.js';
 import type { Logger } from '../cli/loggers/logger.js';
-import { contentHash } from './content-hash.js';
+import { contentHash } from '../cache/content-hash.js';
 
 /** What the fresh run gave for one stage. */
 export interface FreshStage {

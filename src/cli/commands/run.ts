@@ -13,7 +13,7 @@ import { GpuPool, detectGpus } from '../../run/gpu-pool.js';
 import { planPipeline } from '../../run/plan.js';
 import type { RunEvent, StageOutcome } from '../../run/events.js';
 import { lockPathOf, readLockFile, writeLockFile, type LockFile } from '../../run/lock-file.js';
-import { contentHash } from '../../verify/content-hash.js';
+import { contentHash } from '../../cache/content-hash.js';
 import type { Session } from '../../run/session.js';
 import { PlainLogger } from '../loggers/plain-logger.js';
 import { QuietLogger } from '../loggers/quiet-logger.js';
@@ -212,8 +212,10 @@ async function updateLockFile(session: Session, pipeline: Pipeline): Promise<voi
     const latest = session.index.getLatest(pipeline.name, spec.name);
     if (!latest) continue;
     const before = lock.stages[spec.name];
-    // The content hash walks the output once; an unchanged output keeps the recorded one.
-    const content = before?.output === latest.treeHash && before.content ? before.content : await contentHash(session.store.pathOf(latest.treeHash), session.hasher).catch(() => undefined);
+    // Recorded at commit; outputs from before schema 3 are walked once (an unchanged one keeps the lock's).
+    const content =
+      latest.contentHash ??
+      (before?.output === latest.treeHash && before.content ? before.content : await contentHash(session.store.pathOf(latest.treeHash), session.hasher).catch(() => undefined));
     lock.stages[spec.name] = { key: latest.stageKey, output: latest.treeHash, ...(content ? { content } : {}), deterministic: spec.verify?.deterministic ?? false, metrics: latest.metrics };
   }
   writeLockFile(file, lock);

@@ -3,14 +3,16 @@
  *
  * `metrics.json` is the engine's metrics channel, and most stages put wall time and throughput
  * there, so a stage whose data files are byte-identical run after run still gets a new tree hash
- * each time. `tailor verify` compares metrics on their own (with tolerances, timings left out) and
- * the bytes of everything else through this hash. Same manifest idea as the tree hash (one line
+ * each time. Downstream stage keys therefore take an upstream's content hash, not its tree hash
+ * (an upstream rerun with the same data leaves its downstream fresh), and `tailor verify`
+ * compares metrics on their own (with tolerances, timings left out) and the bytes of everything
+ * else through this hash. Same manifest idea as the tree hash (one line
  * per entry, sorted by name, with a version line), so it is as strong as the tree hash.
  */
 import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { hashBytes } from '../cache/hash.js';
-import type { FileHasher } from '../cache/file-hasher.js';
+import { hashBytes } from './hash.js';
+import type { FileHasher } from './file-hasher.js';
 
 /** The file the content hash leaves out. */
 export const METRICS_FILE = 'metrics.json';
