@@ -12,7 +12,7 @@
  * Outputs: `train.jsonl validation.jsonl holdout.jsonl test.jsonl` (input lines unchanged: labels
  * are the full truth, dropped labels included, so scores count them as misses), `labels.json` (the
  * label ids with at least `min_label_count` training images, in model order), `label-frequency.csv`,
- * `label-distribution.svg/.png` (train beside validation), `folds/fold-<i>.jsonl` when `folds` is
+ * `label-distribution.svg` (train beside validation), `folds/fold-<i>.jsonl` when `folds` is
  * set (a stratified k-fold partition of train), and metrics with the best "predict the k most
  * frequent labels" baseline: `{"baseline":{"holdout_micro_f1","validation_micro_f1","k"}}`.
  */
@@ -254,7 +254,7 @@ async function writeDistributionPicture(
     ],
     format: (v) => `${Math.round(v * 1000) / 10}%`,
   });
+  // SVG only: a rasterised copy would draw its text with whatever fonts the machine has, and
+  // split's bytes are meant to be the same on every machine (docs/reproducibility.md).
   await writeFile(join(out, 'label-distribution.svg'), svg);
-  const { default: sharp } = await import('sharp');
-  await sharp(Buffer.from(svg)).png().toFile(join(out, 'label-distribution.png'));
 }

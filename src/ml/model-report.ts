@@ -1,13 +1,13 @@
 /**
  * What every model stage writes besides its model: probabilities for validation, holdout and test
  * (the predictions contract of src/formats/predictions.ts), `metrics.json` scores at threshold 0.5,
- * per-epoch records (`epochs.jsonl`) and a learning-curve picture (`learning-curve.svg`).
+ * per-epoch records (`epochs.jsonl`, no timings: those are averaged into metrics.json) and a learning-curve picture (`learning-curve.svg`).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writePredictions, type Predictions } from '../formats/predictions.js';
 import { binarize, summarize, type MetricSummary } from './metrics.js';
-import { truthMatrix } from './label-matrix.js';
+import { missedLabels, truthMatrix } from './label-matrix.js';
 import { lineChart } from './svg-charts.js';
 import type { EpochRecord } from './trainer.js';
 
@@ -22,10 +22,14 @@ export interface SplitOutput {
   missing: number;
 }
 
-/** Scores at 0.5 of a labelled split. */
+/**
+ * Scores at 0.5 of a labelled split. True labels that split dropped (too rare) count as misses,
+ * as in ensemble-pso and threshold, so every stage's micro-F1 is on the same scale.
+ */
 export function score(out: SplitOutput, labels: string[]): MetricSummary {
-  const truth = truthMatrix(out.labels.map((l) => ({ labels: l })), labels);
-  return summarize(truth, binarize(out.probs, out.ids.length, labels.length, 0.5), out.ids.length, labels.length);
+  const rows = out.labels.map((l) => ({ labels: l }));
+  const truth = truthMatrix(rows, labels);
+  return summarize(truth, binarize(out.probs, out.ids.length, labels.length, 0.5), out.ids.length, labels.length, missedLabels(rows, labels));
 }
 
 /** Write predictions, epochs.jsonl and learning-curve.svg; returns the metrics to merge. */
@@ -43,7 +47,15 @@ export async function writeModelOutputs(
     metrics[name] = name === 'test' ? { images: s.ids.length, missing: s.missing } : { ...score(s, labels), threshold: 0.5, missing: s.missing };
   }
   await writePredictions(dir, preds);
-  await writeFile(join(dir, 'epochs.jsonl'), history.map((h) => JSON.stringify(h)).join('\n') + (history.length ? '\n' : ''));
+  // Timings go to metrics.json (the engine's channel for what measures the machine), so that
+  // epochs.jsonl, like every other data file, has the same bytes on every run with the same seed.
+  const record = ({ seconds: _s, samples_per_s: _r, ...learning }: EpochRecord) => learning;
+  await writeFile(join(dir, 'epochs.jsonl'), history.map((h) => JSON.stringify(record(h))).join('\n') + (history.length ? '\n' : ''));
+  const timed = history.filter((h) => h.seconds > 0);
+  if (timed.length > 0) {
+    metrics.epoch_seconds = Number((timed.reduce((t, h) => t + h.seconds, 0) / timed.length).toFixed(3));
+    metrics.train_samples_per_s = Number((timed.reduce((t, h) => t + h.samples_per_s, 0) / timed.length).toFixed(1));
+  }
   await writeFile(join(dir, 'learning-curve.svg'), learningCurve(history, title));
   return metrics;
 }

@@ -9,7 +9,8 @@ export async function dagCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { format: { type: 'string', default: 'text' }, set: { type: 'string', multiple: true } },
+    // --cache is accepted as on every command (scripts pass it everywhere); the graph needs none.
+    options: { format: { type: 'string', default: 'text' }, set: { type: 'string', multiple: true }, cache: { type: 'string' } },
   });
   const format = values.format as (typeof FORMATS)[number];
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
