@@ -136,7 +136,7 @@ function fromLayers(tf: TF, model: LayersModel, meta: Pick<Backbone, 'id' | 'nam
     log?.(`${meta.name}: running as a plain LayersModel (${e.message}); fine-tuning it is not possible on wasm`);
   }
   const cut = cutLayer ?? findPoolingCut(model);
-  const trunk = tf.model({ inputs: model.inputs, outputs: model.getLayer(cut).output as never });
+  const trunk = tf.model({ inputs: model.inputs, outputs: model.getLayer(cut).output as never, name: 'trunk' });
   const dim = (trunk.outputs[0]!.shape as number[]).slice(1).reduce((a, b) => a * b, 1);
   return {
     ...meta,
@@ -187,7 +187,7 @@ async function loadNsfwjs(tf: TF, name: NsfwjsModelName, meta: BackboneIdentity,
   } else {
     const full = await tf.loadLayersModel(tf.io.fromMemory(readNsfwjsArtifacts(name)));
     const cutName = findPoolingCut(full);
-    model = tf.model({ inputs: full.inputs, outputs: full.getLayer(cutName).output as never });
+    model = tf.model({ inputs: full.inputs, outputs: full.getLayer(cutName).output as never, name: 'trunk' });
     await model.save(dirSaveHandler(tf, entry, { tailor: { source: `nsfwjs@${version}/${name}`, cut: cutName } }));
     opts.log?.(`cached the ${name} trunk (cut at ${cutName}) as ${entry}`);
   }

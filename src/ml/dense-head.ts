@@ -145,7 +145,9 @@ export class DenseHead {
   /** The head alone as a LayersModel: features in, probabilities out. */
   toLayersModel(): LayersModel {
     const input = this.tf.input({ shape: [this.cfg.inputDim], name: 'features' });
-    return this.tf.model({ inputs: input, outputs: this.applyLayers(input) });
+    // Named: tfjs otherwise numbers models per process (model1, model2...), which would make the
+    // saved model.json depend on what else the process built.
+    return this.tf.model({ inputs: input, outputs: this.applyLayers(input), name: 'head' });
   }
 
   dispose(): void {

@@ -89,5 +89,6 @@ export function graphToLayersModel(tf: TF, graph: Graph, pooled: string[], head:
     const maps = pooled.map((id) => tf.layers.globalAveragePooling2d({ name: name(id, '_gap') }).apply(values.get(id)!) as SymbolicTensor);
     features = tf.layers.concatenate({ axis: -1, name: name('multiscale') }).apply([...maps, features]) as SymbolicTensor;
   }
-  return tf.model({ inputs: input, outputs: head ? head.applyLayers(features) : features });
+  // Named, so the saved model.json does not depend on how many models the process built before.
+  return tf.model({ inputs: input, outputs: head ? head.applyLayers(features) : features, name: head ? 'network' : 'trunk' });
 }

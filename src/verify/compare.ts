@@ -109,7 +109,7 @@ export function compareMetrics(stage: string, expected: Record<string, unknown>,
     const g = have[path];
     const check = `metric ${path}`;
     if (tol === undefined && isMachineMetric(path)) {
-      checks.push({ stage, check, expected: String(e), got: g === undefined ? '(none)' : String(g), verdict: 'not-compared', note: 'measures the machine (time, throughput, workers)', fold: 'machine' });
+      checks.push({ stage, check, expected: String(e), got: g === undefined ? '(none)' : String(g), verdict: 'not-compared', note: 'measures the machine or the cache (time, throughput, workers, reuse)', fold: 'machine' });
       continue;
     }
     if (g === undefined) {
@@ -136,10 +136,15 @@ function short(x: number): string {
 }
 
 /**
- * Metrics that measure the machine rather than the result — wall time, throughput, worker
- * counts — are not compared unless a tolerance is declared for them.
+ * Metrics that measure the machine or the state of the cache rather than the result — wall time,
+ * throughput, worker counts, and how much work earlier runs' item caches saved (`reused`,
+ * `computed`, `padded`: a fresh cache computes everything, a warm one reuses it) — are not
+ * compared unless a tolerance is declared for them.
  */
 export function isMachineMetric(path: string): boolean {
   const leaf = path.slice(path.lastIndexOf('.') + 1);
-  return /^(seconds|secs|ms|elapsed|elapsed_ms|workers|threads)$|(_seconds|_secs|_ms|_per_s|_per_sec|_per_second)$/.test(leaf);
+  return (
+    /^(seconds|secs|ms|elapsed|elapsed_ms|workers|threads)$|(_seconds|_secs|_ms|_per_s|_per_sec|_per_second)$|^seconds_per_/.test(leaf) ||
+    /^(reused|computed|padded|resumed_at_epoch)$/.test(leaf)
+  );
 }
