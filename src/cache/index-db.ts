@@ -194,6 +194,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 export const CACHE_SUBDIRS = ['objects', 'tmp', 'state', 'logs'] as const;
 
 interface OutputRow {
+  /** The stage a `latest` pointer names (latestOfPipeline only). */
+  stage_latest?: string;
   stage_key: string;
   tree_hash: string;
   content_hash: string | null;
@@ -350,6 +352,12 @@ export class CacheIndex {
   getLatest(pipeline: string, stage: string): OutputRecord | undefined {
     const row = this.stmts.getLatest.get(pipeline, stage) as OutputRow | undefined;
     return row && toOutput(row);
+  }
+
+  /** The latest output of every stage of a pipeline, by stage name, in one query (for planning). */
+  latestOfPipeline(pipeline: string): Map<string, OutputRecord> {
+    const rows = this.stmts.latestOfPipeline.all(pipeline) as OutputRow[];
+    return new Map(rows.map((r) => [r.stage_latest ?? r.stage, toOutput(r)]));
   }
 
   /** Point a pipeline stage at an output record (which must exist: putOutput first). */
@@ -541,6 +549,7 @@ function prepare(db: Database.Database) {
     getLatest: db.prepare(
       `SELECT ${outputCols} FROM latest l JOIN outputs o ON o.stage_key = l.stage_key WHERE l.pipeline = ? AND l.stage = ?`,
     ),
+    latestOfPipeline: db.prepare(`SELECT ${outputCols}, l.stage AS stage_latest FROM latest l JOIN outputs o ON o.stage_key = l.stage_key WHERE l.pipeline = ?`),
     setLatest: db.prepare(
       `INSERT INTO latest (pipeline, stage, stage_key, updated_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (pipeline, stage) DO UPDATE SET stage_key = excluded.stage_key, updated_at = excluded.updated_at`,

@@ -57,9 +57,10 @@ export async function planPipeline(session: Session, pipeline: Pipeline, force: 
   const locals = await Promise.all(pipeline.stages.map((s) => computeLocal(session, pipeline, s)));
   const byName = new Map<string, StagePlan>();
   const plans: StagePlan[] = [];
+  const latestByStage = session.index.latestOfPipeline(pipeline.name);
   pipeline.stages.forEach((spec, i) => {
     const local = locals[i]!;
-    const latest = session.index.getLatest(pipeline.name, spec.name);
+    const latest = latestByStage.get(spec.name);
     const upstream = spec.needs.map((n) => byName.get(n)!);
     const pending = upstream.filter((u) => u.contentHash === undefined);
     let plan: StagePlan;
@@ -87,7 +88,8 @@ export function classify(
   ingredients: Ingredients,
   forced: boolean,
 ): StagePlan {
-  const known = session.index.getOutput(key);
+  // Nothing changed is the common case: the latest output is the one for this key.
+  const known = latest?.stageKey === key ? latest : session.index.getOutput(key);
   const present = known !== undefined && session.store.exists(known.treeHash);
   const isLatest = latest?.stageKey === key;
   const reasons = latest && !isLatest ? explainChange(latest.ingredients as Ingredients, ingredients) : [];
