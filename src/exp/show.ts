@@ -36,7 +36,8 @@ export function chooseColumns(runs: ExpRun[], opts: ShowOptions): ShowColumns {
     const headline = allMetrics.filter(isHeadlineMetric);
     metrics = headline.length > 0 ? headline : allMetrics.slice(0, FALLBACK_METRICS);
   }
-  const stages = [...new Set(runs.flatMap((r) => Object.keys(r.stages)))];
+  // By name: stages that ran in parallel are recorded in whichever order they finished.
+  const stages = [...new Set(runs.flatMap((r) => Object.keys(r.stages)))].sort();
   return { params, metrics, stages };
 }
 
