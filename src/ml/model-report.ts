@@ -1,7 +1,8 @@
 /**
  * What every model stage writes besides its model: probabilities for validation, holdout and test
  * (the predictions contract of src/formats/predictions.ts), `metrics.json` scores at threshold 0.5,
- * per-epoch records (`epochs.jsonl`, no timings: those are averaged into metrics.json) and a learning-curve picture (`learning-curve.svg`).
+ * per-epoch records (`epochs.jsonl`, no timings: those are averaged into metrics.json) and a
+ * learning-curve picture (`learning-curve.svg`).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
