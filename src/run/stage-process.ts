@@ -2,7 +2,9 @@
 import { fork } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TAILOR_ROOT } from '../paths.js';
 import type { ChildJob, ChildMessage, ParentMessage } from './child-protocol.js';
 
 export interface StageProcessOptions {
@@ -18,10 +20,11 @@ export interface StageProcessOptions {
 
 export type StageProcessResult = { ok: true } | { ok: false; message: string };
 
-const here = fileURLToPath(import.meta.url);
-// From dist/ the compiled child is a sibling .js; from sources (tests, tsx) it needs the tsx loader.
-const childScript = here.replace(/stage-process\.(ts|js)$/, 'stage-child.$1');
-const childExecArgv = here.endsWith('.ts') ? ['--import', 'tsx'] : [];
+const fromSources = fileURLToPath(import.meta.url).endsWith('.ts');
+// Compiled, the child is dist/src/run/stage-child.js (the CLI itself runs from a bundle, so not a
+// sibling of this code); from sources (tests, tsx) it is the .ts file, under the tsx loader.
+const childScript = fromSources ? join(TAILOR_ROOT, 'src', 'run', 'stage-child.ts') : join(TAILOR_ROOT, 'dist', 'src', 'run', 'stage-child.js');
+const childExecArgv = fromSources ? ['--import', 'tsx'] : [];
 
 export function runStageProcess(opts: StageProcessOptions): Promise<StageProcessResult> {
   return new Promise((resolveRun) => {
