@@ -2,6 +2,7 @@
 import { pathToFileURL } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { JsonSchema, StageDefinition } from '../stage-api.js';
+import type { StageSpec } from '../pipeline/types.js';
 
 /** Import a stage module (.ts or .js) and return its default export, checked for shape. */
 export async function loadStageModule(absPath: string): Promise<StageDefinition> {
@@ -21,6 +22,22 @@ export async function loadStageModule(absPath: string): Promise<StageDefinition>
     throw new Error(`${absPath}: default export is not a stage (expected export default defineStage({ params, run }))`);
   }
   return stage as StageDefinition;
+}
+
+/**
+ * What each module stage declares as `deterministic` in defineStage (cmd stages declare nothing):
+ * the default of `verify.deterministic`, for the lock file and for `tailor verify`.
+ */
+export async function declaredDeterminism(stages: StageSpec[]): Promise<Map<string, boolean>> {
+  const out = new Map<string, boolean>();
+  await Promise.all(
+    stages.map(async (s) => {
+      if (s.kind !== 'module' || !s.module) return;
+      const def = await loadStageModule(s.module).catch(() => undefined);
+      if (def?.deterministic !== undefined) out.set(s.name, def.deterministic);
+    }),
+  );
+  return out;
 }
 
 export interface ParamCheck {

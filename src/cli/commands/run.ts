@@ -14,6 +14,7 @@ import { planPipeline } from '../../run/plan.js';
 import type { RunEvent, StageOutcome } from '../../run/events.js';
 import { lockPathOf, readLockFile, writeLockFile, type LockFile } from '../../run/lock-file.js';
 import { contentHash } from '../../cache/content-hash.js';
+import { declaredDeterminism } from '../../run/stage-module.js';
 import type { Session } from '../../run/session.js';
 import { PlainLogger } from '../loggers/plain-logger.js';
 import { QuietLogger } from '../loggers/quiet-logger.js';
@@ -208,6 +209,7 @@ async function updateLockFile(session: Session, pipeline: Pipeline): Promise<voi
   lock.pipeline = pipeline.name;
   const names = new Set(pipeline.stages.map((s) => s.name));
   for (const name of Object.keys(lock.stages)) if (!names.has(name)) delete lock.stages[name];
+  const declared = await declaredDeterminism(pipeline.stages);
   for (const spec of pipeline.stages) {
     const latest = session.index.getLatest(pipeline.name, spec.name);
     if (!latest) continue;
@@ -216,7 +218,7 @@ async function updateLockFile(session: Session, pipeline: Pipeline): Promise<voi
     const content =
       latest.contentHash ??
       (before?.output === latest.treeHash && before.content ? before.content : await contentHash(session.store.pathOf(latest.treeHash), session.hasher).catch(() => undefined));
-    lock.stages[spec.name] = { key: latest.stageKey, output: latest.treeHash, ...(content ? { content } : {}), deterministic: spec.verify?.deterministic ?? false, metrics: latest.metrics };
+    lock.stages[spec.name] = { key: latest.stageKey, output: latest.treeHash, ...(content ? { content } : {}), deterministic: spec.verify?.deterministic ?? declared.get(spec.name) ?? false, metrics: latest.metrics };
   }
   writeLockFile(file, lock);
 }

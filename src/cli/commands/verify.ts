@@ -26,7 +26,7 @@ import { explainChange } from '../../run/explain.js';
 import { lockPathOf, readLockFile, type LockFile } from '../../run/lock-file.js';
 import { cacheDirFrom } from '../../run/session.js';
 import type { Ingredients } from '../../run/stage-key.js';
-import { loadStageModule } from '../../run/stage-module.js';
+import { declaredDeterminism } from '../../run/stage-module.js';
 import { compareStage, type Check } from '../../verify/compare.js';
 import { runFresh, type FreshStage } from '../../verify/fresh-run.js';
 import { formatVerifyTable, summaryLine } from '../../verify/report.js';
@@ -73,7 +73,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     return await withStopSignals(onSignal, async () => {
       if (!values.json) process.stderr.write(`tailor: verify: running ${selected.size} stage(s) of ${pipeline.name} from scratch in ${cacheDir}\n`);
       const logger = values.json ? new QuietLogger() : new PlainLogger(process.stderr, false);
-      const declared = await determinism(pipeline, selected);
+      const declared = await declaredDeterminism(pipeline.stages.filter((s) => selected.has(s.name)));
       const isDeterministic = (spec: StageSpec) => spec.verify?.deterministic ?? declared.get(spec.name) ?? lock.stages[spec.name]?.deterministic ?? false;
       const contentOf = new Set(pipeline.stages.filter((s) => selected.has(s.name) && isDeterministic(s)).map((s) => s.name));
       const fresh = await runFresh(pipeline, { cacheDir, selected, contentOf, jobs, logger, signal: controller.signal });
@@ -118,19 +118,6 @@ function selectStages(pipeline: Pipeline, names: string[], file: string): Set<st
     }
   }
   return names.length > 0 ? upstream(pipeline, names) : new Set(pipeline.stages.map((s) => s.name));
-}
-
-/** What each module stage declares (`deterministic` in defineStage); cmd stages declare nothing. */
-async function determinism(pipeline: Pipeline, selected: Set<string>): Promise<Map<string, boolean>> {
-  const out = new Map<string, boolean>();
-  const modules = pipeline.stages.filter((s): s is StageSpec & { module: string } => selected.has(s.name) && s.kind === 'module' && s.module !== undefined);
-  await Promise.all(
-    modules.map(async (s) => {
-      const def = await loadStageModule(s.module).catch(() => undefined);
-      if (def?.deterministic !== undefined) out.set(s.name, def.deterministic);
-    }),
-  );
-  return out;
 }
 
 /**
