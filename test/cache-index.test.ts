@@ -73,6 +73,27 @@ test('outputs and latest pointers round-trip; deleting an output drops its lates
   }
 });
 
+test('latestOfPipeline gives the latest output of every stage of one pipeline, in one query', () => {
+  const index = CacheIndex.open(join(root, 'c3b'));
+  try {
+    const pad = output('kp', 'd'.repeat(64), 'pad');
+    const split = output('ks', 'e'.repeat(64), 'split');
+    index.putOutput(pad);
+    index.putOutput(split);
+    index.setLatest('fashion', 'pad', 'kp');
+    index.setLatest('fashion', 'split', 'ks');
+    index.setLatest('other', 'pad', 'ks');
+    const latest = index.latestOfPipeline('fashion');
+    assert.deepEqual([...latest.keys()].sort(), ['pad', 'split']);
+    assert.deepEqual(latest.get('pad'), pad);
+    assert.deepEqual(latest.get('split'), split);
+    assert.deepEqual(index.latestOfPipeline('other').get('pad'), split, 'keyed by the pointer, not the output\'s own stage');
+    assert.equal(index.latestOfPipeline('none').size, 0);
+  } finally {
+    index.close();
+  }
+});
+
 test('transaction commits together or not at all', () => {
   const index = CacheIndex.open(join(root, 'c4'));
   try {

@@ -88,10 +88,10 @@ export function classify(
   ingredients: Ingredients,
   forced: boolean,
 ): StagePlan {
-  // Nothing changed is the common case: the latest output is the one for this key.
-  const known = latest?.stageKey === key ? latest : session.index.getOutput(key);
-  const present = known !== undefined && session.store.exists(known.treeHash);
   const isLatest = latest?.stageKey === key;
+  // Nothing changed is the common case: then the latest output is the one for this key.
+  const known = isLatest ? latest : session.index.getOutput(key);
+  const present = known !== undefined && session.store.exists(known.treeHash);
   const reasons = latest && !isLatest ? explainChange(latest.ingredients as Ingredients, ingredients) : [];
   if (!latest && !present) reasons.push('never run');
   if (isLatest && !present) reasons.push(known ? 'output missing from the cache' : 'no output recorded');

@@ -21,8 +21,8 @@ export interface StageProcessOptions {
 export type StageProcessResult = { ok: true } | { ok: false; message: string };
 
 const fromSources = fileURLToPath(import.meta.url).endsWith('.ts');
-// Compiled, the child is dist/src/run/stage-child.js (the CLI itself runs from a bundle, so not a
-// sibling of this code); from sources (tests, tsx) it is the .ts file, under the tsx loader.
+// Compiled, the child is dist/src/run/stage-child.js; from sources (tests, tsx) it is the .ts
+// file, under the tsx loader. Found from tailor's root, so it does not matter where this code runs.
 const childScript = fromSources ? join(TAILOR_ROOT, 'src', 'run', 'stage-child.ts') : join(TAILOR_ROOT, 'dist', 'src', 'run', 'stage-child.js');
 const childExecArgv = fromSources ? ['--import', 'tsx'] : [];
 

@@ -210,8 +210,9 @@ async function updateLockFile(session: Session, pipeline: Pipeline): Promise<voi
   const names = new Set(pipeline.stages.map((s) => s.name));
   for (const name of Object.keys(lock.stages)) if (!names.has(name)) delete lock.stages[name];
   const declared = await declaredDeterminism(pipeline.stages);
+  const latestByStage = session.index.latestOfPipeline(pipeline.name);
   for (const spec of pipeline.stages) {
-    const latest = session.index.getLatest(pipeline.name, spec.name);
+    const latest = latestByStage.get(spec.name);
     if (!latest) continue;
     const before = lock.stages[spec.name];
     // Recorded at commit; outputs from before schema 3 are walked once (an unchanged one keeps the lock's).
