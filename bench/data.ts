@@ -34,14 +34,22 @@ const REPO = new URL('..', import.meta.url).pathname;
 async function photo(width: number, height: number, seed: number): Promise<Buffer> {
   const rand = mulberry32(seed);
   const px = Buffer.alloc(width * height * 3);
-  const blocks = Array.from({ length: 4 }, () => [rand() * width, rand() * height, 40 + rand() * 120, rand() * 255, rand() * 255, rand() * 255]);
+  const blocks = Array.from({ length: 4 }, () => [
+    rand() * width,
+    rand() * height,
+    40 + rand() * 120,
+    rand() * 255,
+    rand() * 255,
+    rand() * 255,
+  ]);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       let r = 230 - (60 * y) / height;
       let g = 225 - (40 * x) / width;
       let b = 235;
       for (const [bx, by, s, br, bg, bb] of blocks as number[][]) {
-        if (Math.abs(x - (bx as number)) < (s as number) && Math.abs(y - (by as number)) < (s as number) * 1.4) [r, g, b] = [br as number, bg as number, bb as number];
+        if (Math.abs(x - (bx as number)) < (s as number) && Math.abs(y - (by as number)) < (s as number) * 1.4)
+          [r, g, b] = [br as number, bg as number, bb as number];
       }
       const n = (rand() - 0.5) * 18;
       const o = (y * width + x) * 3;
@@ -50,14 +58,17 @@ async function photo(width: number, height: number, seed: number): Promise<Buffe
       px[o + 2] = Math.max(0, Math.min(255, b + n));
     }
   }
-  return sharp(px, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(px, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 /** `count` distinct JPEGs from a few base pictures: unique bytes after the end-of-image marker. */
 async function distinctPhotos(count: number): Promise<Map<string, Buffer>> {
   const bases = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((s) => photo(480 + 16 * s, 360 + 8 * s, s)));
   const out = new Map<string, Buffer>();
-  for (let i = 0; i < count; i++) out.set(`${i}.jpg`, Buffer.concat([bases[i % bases.length] as Buffer, Buffer.from(`#${i}`)]));
+  for (let i = 0; i < count; i++)
+    out.set(`${i}.jpg`, Buffer.concat([bases[i % bases.length] as Buffer, Buffer.from(`#${i}`)]));
   return out;
 }
 
@@ -70,16 +81,31 @@ async function serve(n: number): Promise<void> {
 }
 
 function machine(): Record<string, unknown> {
-  return { cores: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, sharp: sharp.versions.sharp, vips: sharp.versions.vips, loadavg_at_start: loadavg().map((x) => Math.round(x * 100) / 100) };
+  return {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model,
+    node: process.version,
+    sharp: sharp.versions.sharp,
+    vips: sharp.versions.vips,
+    loadavg_at_start: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
 }
 
 async function benchFetch(dir: string, n: number): Promise<Record<string, unknown>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench/data.ts'), '--serve', String(n + 10)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO, 'bench/data.ts'), '--serve', String(n + 10)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once('line', resolve));
   try {
     const write = async (extra: number): Promise<void> => {
-      const images = Array.from({ length: n + extra }, (_, i) => ({ imageId: String(i + 1), url: `${url}/img/${i}.jpg` }));
-      await writeFile(join(dir, 'train.json'), JSON.stringify({ images, annotations: images.map((im) => ({ imageId: im.imageId, labelId: ['1', '2'] })) }));
+      const images = Array.from({ length: n + extra }, (_, i) => ({
+        imageId: String(i + 1),
+        url: `${url}/img/${i}.jpg`,
+      }));
+      await writeFile(
+        join(dir, 'train.json'),
+        JSON.stringify({ images, annotations: images.map((im) => ({ imageId: im.imageId, labelId: ['1', '2'] })) }),
+      );
     };
     await write(0);
     const runs: Record<string, unknown> = {};
@@ -87,7 +113,11 @@ async function benchFetch(dir: string, n: number): Promise<Record<string, unknow
     for (const concurrency of [16, 64]) {
       lastState = join(dir, `state-${concurrency}`);
       const t = performance.now();
-      const run = await runStage('stages/fetch.ts', { train: 'train.json', concurrency }, { workdir: dir, state: lastState });
+      const run = await runStage(
+        'stages/fetch.ts',
+        { train: 'train.json', concurrency },
+        { workdir: dir, state: lastState },
+      );
       const s = (performance.now() - t) / 1000;
       const m = run.metrics as { ok: number; fetched: number };
       if (m.ok !== n) throw new Error(`fetch bench: ${m.ok} of ${n} images ok`);
@@ -96,7 +126,11 @@ async function benchFetch(dir: string, n: number): Promise<Record<string, unknow
     }
     await write(10);
     const t = performance.now();
-    const again = await runStage('stages/fetch.ts', { train: 'train.json', concurrency: 64 }, { workdir: dir, state: lastState });
+    const again = await runStage(
+      'stages/fetch.ts',
+      { train: 'train.json', concurrency: 64 },
+      { workdir: dir, state: lastState },
+    );
     const s = (performance.now() - t) / 1000;
     const fetched = (again.metrics as { fetched: number }).fetched;
     console.log(`fetch rerun with 10 new URLs: fetched ${fetched} in ${s.toFixed(1)} s`);
@@ -124,7 +158,10 @@ async function bigJson(dir: string, n: number, extraFiles = 0): Promise<string> 
     await put(`${i ? ',\n' : ''}{"url":"file:img/${f}.jpg","imageId":"${i + 1}"}`);
   }
   await put('\n],"annotations":[\n');
-  for (let i = 0; i < n + extraFiles; i++) await put(`${i ? ',\n' : ''}{"labelId":["${(i % 228) + 1}","${(i % 7) + 1}","66","105","171"],"imageId":"${i + 1}"}`);
+  for (let i = 0; i < n + extraFiles; i++)
+    await put(
+      `${i ? ',\n' : ''}{"labelId":["${(i % 228) + 1}","${(i % 7) + 1}","66","105","171"],"imageId":"${i + 1}"}`,
+    );
   await put('\n]}\n');
   out.end();
   await once(out, 'finish');
@@ -150,13 +187,24 @@ async function benchMemory(dir: string, sizes: number[]): Promise<Record<string,
     largest = file;
     const state = join(dir, `mstate-${n}`);
     const params = JSON.stringify({ train: file, max_failure_share: 1 });
-    const r = await child(['--import', 'tsx', 'test/fixtures/data/run-stage.ts', 'stages/fetch.ts', params, join(dir, `mout-${n}`), state]);
+    const r = await child([
+      '--import',
+      'tsx',
+      'test/fixtures/data/run-stage.ts',
+      'stages/fetch.ts',
+      params,
+      join(dir, `mout-${n}`),
+      state,
+    ]);
     const rss = Number(/maxrss_kb (\d+)/.exec(r.stdout)?.[1]);
     out[`entries_${n}`] = { peak_rss_mb: rss / 1024, seconds: r.seconds, entries_per_second: n / r.seconds };
     console.log(`fetch over ${n} entries: peak RSS ${(rss / 1024).toFixed(0)} MB, ${r.seconds.toFixed(1)} s`);
     await rm(join(dir, `mout-${n}`), { recursive: true, force: true });
   }
-  const parse = await child(['-e', `JSON.parse(require('fs').readFileSync(${JSON.stringify(largest)}, 'utf8')); console.log(process.resourceUsage().maxRSS)`]);
+  const parse = await child([
+    '-e',
+    `JSON.parse(require('fs').readFileSync(${JSON.stringify(largest)}, 'utf8')); console.log(process.resourceUsage().maxRSS)`,
+  ]);
   const naive = Number(parse.stdout.trim()) / 1024;
   out.naive_json_parse_largest = { peak_rss_mb: naive };
   console.log(`plain JSON.parse of the largest file: peak RSS ${naive.toFixed(0)} MB`);
@@ -182,7 +230,11 @@ async function benchPad(dir: string, n: number): Promise<Record<string, unknown>
     await mkdir(outDir, { recursive: true });
     const limit = createLimiter(concurrency);
     const t = performance.now();
-    await Promise.all(inputs.map((f, i) => limit(async () => writeFile(join(outDir, `${i}.jpg`), await padImage(sharp, await readFile(f), spec)))));
+    await Promise.all(
+      inputs.map((f, i) =>
+        limit(async () => writeFile(join(outDir, `${i}.jpg`), await padImage(sharp, await readFile(f), spec))),
+      ),
+    );
     return n / ((performance.now() - t) / 1000);
   };
   const stage = async (concurrency: number): Promise<number> => {
@@ -199,19 +251,39 @@ async function benchPad(dir: string, n: number): Promise<Record<string, unknown>
   const stageRates: Record<string, number> = {};
   for (let rep = 0; rep < 3; rep++) {
     for (const c of [2, 4, 8]) bareRates[c] = Math.max(bareRates[c] ?? 0, await bare(c));
-    for (const c of [0, 2, 8]) stageRates[c === 0 ? 'default' : c] = Math.max(stageRates[c === 0 ? 'default' : c] ?? 0, await stage(c));
+    for (const c of [0, 2, 8])
+      stageRates[c === 0 ? 'default' : c] = Math.max(stageRates[c === 0 ? 'default' : c] ?? 0, await stage(c));
   }
   const bestBare = Math.max(...Object.values(bareRates));
   const ratio = (stageRates.default ?? 0) / bestBare;
-  console.log(`pad: bare sharp loop best ${bestBare.toFixed(0)} images/s, stage (default concurrency) ${(stageRates.default ?? 0).toFixed(0)} images/s = ${(ratio * 100).toFixed(0)}%`);
-  return { images: n, input: '560-720 x 420-540 JPEG q85', output: '224x224 JPEG q85', bare_images_per_second: bareRates, stage_images_per_second: stageRates, stage_default_vs_best_bare: ratio };
+  console.log(
+    `pad: bare sharp loop best ${bestBare.toFixed(0)} images/s, stage (default concurrency) ${(stageRates.default ?? 0).toFixed(0)} images/s = ${(ratio * 100).toFixed(0)}%`,
+  );
+  return {
+    images: n,
+    input: '560-720 x 420-540 JPEG q85',
+    output: '224x224 JPEG q85',
+    bare_images_per_second: bareRates,
+    stage_images_per_second: stageRates,
+    stage_default_vs_best_bare: ratio,
+  };
 }
 
 const f0 = (x: unknown): string => (typeof x === 'number' ? x.toFixed(0) : '?');
 const f1 = (x: unknown): string => (typeof x === 'number' ? x.toFixed(1) : '?');
 
 /** The Markdown summary beside the JSON. */
-function report(r: { command: string; machine: Record<string, unknown>; fetch: Record<string, any>; fetch_memory: Record<string, any>; pad: Record<string, any>; seconds: number }): string {
+function report(r: {
+  command: string;
+  machine: Record<string, unknown>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bench rows of many shapes, printed only
+  fetch: Record<string, any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  fetch_memory: Record<string, any>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  pad: Record<string, any>;
+  seconds: number;
+}): string {
   const mem = Object.entries(r.fetch_memory).filter(([k]) => k.startsWith('entries_'));
   const lines = [
     '# Data stages benchmark',
@@ -224,7 +296,9 @@ function report(r: { command: string; machine: Record<string, unknown>; fetch: R
     '',
     '| concurrency | seconds | images/s |',
     '|---|---|---|',
-    ...['concurrency_16', 'concurrency_64'].map((k) => `| ${k.split('_')[1]} | ${f1(r.fetch[k]?.seconds)} | ${f0(r.fetch[k]?.images_per_second)} |`),
+    ...['concurrency_16', 'concurrency_64'].map(
+      (k) => `| ${k.split('_')[1]} | ${f1(r.fetch[k]?.seconds)} | ${f0(r.fetch[k]?.images_per_second)} |`,
+    ),
     '',
     `Rerun after adding 10 new URLs: fetched ${r.fetch.rerun_10_new?.fetched}, ${f1(r.fetch.rerun_10_new?.seconds)} s.`,
     '',
@@ -232,7 +306,10 @@ function report(r: { command: string; machine: Record<string, unknown>; fetch: R
     '',
     '| entries | peak RSS (MB) | seconds | entries/s |',
     '|---|---|---|---|',
-    ...mem.map(([k, v]) => `| ${k.slice('entries_'.length)} | ${f0(v.peak_rss_mb)} | ${f1(v.seconds)} | ${f0(v.entries_per_second)} |`),
+    ...mem.map(
+      ([k, v]) =>
+        `| ${k.slice('entries_'.length)} | ${f0(v.peak_rss_mb)} | ${f1(v.seconds)} | ${f0(v.entries_per_second)} |`,
+    ),
     '',
     `Baseline, same run: a plain \`JSON.parse\` of the largest file peaks at ${f0(r.fetch_memory.naive_json_parse_largest?.peak_rss_mb)} MB.`,
     '',
@@ -242,8 +319,12 @@ function report(r: { command: string; machine: Record<string, unknown>; fetch: R
     '',
     '| what | concurrency | images/s |',
     '|---|---|---|',
-    ...Object.entries(r.pad.bare_images_per_second as Record<string, number>).map(([c, v]) => `| bare sharp loop | ${c} | ${f0(v)} |`),
-    ...Object.entries(r.pad.stage_images_per_second as Record<string, number>).map(([c, v]) => `| pad stage | ${c === 'default' ? 'default (2 per core)' : c} | ${f0(v)} |`),
+    ...Object.entries(r.pad.bare_images_per_second as Record<string, number>).map(
+      ([c, v]) => `| bare sharp loop | ${c} | ${f0(v)} |`,
+    ),
+    ...Object.entries(r.pad.stage_images_per_second as Record<string, number>).map(
+      ([c, v]) => `| pad stage | ${c === 'default' ? 'default (2 per core)' : c} | ${f0(v)} |`,
+    ),
     '',
     `Stage at its default concurrency / best bare loop: **${f0((r.pad.stage_default_vs_best_bare as number) * 100)}%** (target: at least 90%).`,
     '',

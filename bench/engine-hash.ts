@@ -42,7 +42,12 @@ async function makers(): Promise<Record<Algo, () => Updater>> {
     const h = createHash(name);
     return { update: (b) => void h.update(b), digest: () => h.digest('hex') };
   };
-  return { blake3: wasm(await createBLAKE3()), 'xxh3-128': wasm(await createXXHash128()), sha256: node('sha256'), md5: node('md5') };
+  return {
+    blake3: wasm(await createBLAKE3()),
+    'xxh3-128': wasm(await createXXHash128()),
+    sha256: node('sha256'),
+    md5: node('md5'),
+  };
 }
 
 /** MB/s of hashing `buf` whole, repeated for about `budgetMs`. */
@@ -114,12 +119,17 @@ async function measure(work: string) {
   for (const [label, size] of Object.entries(sizes)) {
     const buf = Buffer.alloc(size);
     for (let i = 0; i < size; i++) buf[i] = (i * 31) & 0xff;
-    buffers[label] = Object.fromEntries(algos.map((a) => [a, throughput(make[a], buf)])) as Record<Algo, { mbPerS: number; usPerOp: number }>;
+    buffers[label] = Object.fromEntries(algos.map((a) => [a, throughput(make[a], buf)])) as Record<
+      Algo,
+      { mbPerS: number; usPerOp: number }
+    >;
   }
   const bigFile = join(work, 'big.bin');
   const bigSize = 64 << 20;
   writeFileSync(bigFile, Buffer.alloc(bigSize, 7));
-  const stream = Object.fromEntries(algos.map((a) => [a, Math.max(streamFile(make[a], bigFile, bigSize), streamFile(make[a], bigFile, bigSize))])) as Record<Algo, number>;
+  const stream = Object.fromEntries(
+    algos.map((a) => [a, Math.max(streamFile(make[a], bigFile, bigSize), streamFile(make[a], bigFile, bigSize))]),
+  ) as Record<Algo, number>;
   rmSync(bigFile);
 
   const big = buffers['16MiB'] as Record<Algo, { mbPerS: number }>;
@@ -178,8 +188,12 @@ async function measure(work: string) {
       loadAverage1m: { before: round(loadBefore, 2), after: round(loadavg()[0] ?? 0, 2) },
     },
     algorithms: {
-      buffersMBps: Object.fromEntries(Object.entries(buffers).map(([k, v]) => [k, Object.fromEntries(algos.map((a) => [a, round(v[a].mbPerS, 0)]))])),
-      buffersUsPerOp: Object.fromEntries(Object.entries(buffers).map(([k, v]) => [k, Object.fromEntries(algos.map((a) => [a, round(v[a].usPerOp, 2)]))])),
+      buffersMBps: Object.fromEntries(
+        Object.entries(buffers).map(([k, v]) => [k, Object.fromEntries(algos.map((a) => [a, round(v[a].mbPerS, 0)]))]),
+      ),
+      buffersUsPerOp: Object.fromEntries(
+        Object.entries(buffers).map(([k, v]) => [k, Object.fromEntries(algos.map((a) => [a, round(v[a].usPerOp, 2)]))]),
+      ),
       streamFile64MiBMBps: Object.fromEntries(algos.map((a) => [a, round(stream[a], 0)])),
       xxh3OverBlake3At16MiB: round(blake3VsXxh3, 2),
       sha256OverBlake3At16MiB: round(big.sha256.mbPerS / big.blake3.mbPerS, 2),
@@ -198,7 +212,14 @@ async function measure(work: string) {
         flushSeconds: round(flush.seconds),
         filesRead: hasher1.stats.filesRead,
       },
-      second: { seconds: seconds.map((s) => round(s)), best: round(secondBest), median: round(median(seconds)), filesRead: secondStats.filesRead, cacheHits: secondStats.cacheHits, rssMiB: round(rss / 2 ** 20, 0) },
+      second: {
+        seconds: seconds.map((s) => round(s)),
+        best: round(secondBest),
+        median: round(median(seconds)),
+        filesRead: secondStats.filesRead,
+        cacheHits: secondStats.cacheHits,
+        rssMiB: round(rss / 2 ** 20, 0),
+      },
       oneFileChanged: { seconds: round(oneChanged.seconds), filesRead: hasher3.stats.filesRead },
       baselineRereadAll: { seconds: round(baseline.seconds), filesPerS: round(FILES / baseline.seconds, 0) },
       baselineOverSecond: round(baseline.seconds / secondBest, 1),

@@ -38,7 +38,9 @@ function snakefile(shape: Shape): string {
   const rules = [`rule all:\n    input: ${JSON.stringify(Array.from({ length: STAGES }, (_, i) => `o/s${i}`))}\n`];
   for (let i = 0; i < STAGES; i++) {
     const p = parentOf(shape, i);
-    rules.push(`rule s${i}:\n${p !== undefined ? `    input: "o/s${p}"\n` : ''}    output: "o/s${i}"\n    shell: "echo ${i} > {output}"\n`);
+    rules.push(
+      `rule s${i}:\n${p !== undefined ? `    input: "o/s${p}"\n` : ''}    output: "o/s${i}"\n    shell: "echo ${i} > {output}"\n`,
+    );
   }
   return rules.join('\n');
 }
@@ -57,7 +59,8 @@ function time(cmd: string, args: string[], cwd: string): number {
   const runOnce = (): number => {
     const t = process.hrtime.bigint();
     const r = spawnSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${r.stderr.toString().slice(0, 500)}`);
+    if (r.status !== 0)
+      throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}: ${r.stderr.toString().slice(0, 500)}`);
     return Number(process.hrtime.bigint() - t) / 1e9;
   };
   runOnce();
@@ -86,14 +89,35 @@ for (const shape of ['chain', 'wide'] as const) {
   writeFileSync(join(dir, 'Snakefile'), snakefile(shape));
   writeFileSync(join(dir, 'Makefile'), makefile(shape));
   console.error(`[${shape}] first runs (populating outputs)…`);
-  execFileSync(process.execPath, [TAILOR, 'run', 'pipelines/dag.yaml', '--jobs', String(cpus().length), '--quiet'], { cwd: dir, stdio: 'inherit', env: { ...process.env, CI: 'true' } });
+  execFileSync(process.execPath, [TAILOR, 'run', 'pipelines/dag.yaml', '--jobs', String(cpus().length), '--quiet'], {
+    cwd: dir,
+    stdio: 'inherit',
+    env: { ...process.env, CI: 'true' },
+  });
   execFileSync('make', ['-s', `-j${cpus().length}`], { cwd: dir });
   if (haveSnakemake) execFileSync('snakemake', ['-c', String(cpus().length), '-q'], { cwd: dir, stdio: 'ignore' });
   console.error(`[${shape}] timing no-op checks…`);
-  rows.push({ case: `${shape} ${STAGES}: no-op status`, tool: 'tailor status', seconds: time(process.execPath, [TAILOR, 'status', 'pipelines/dag.yaml'], dir) });
-  rows.push({ case: `${shape} ${STAGES}: no-op status`, tool: 'tailor run --dry-run', seconds: time(process.execPath, [TAILOR, 'run', 'pipelines/dag.yaml', '--dry-run'], dir) });
-  rows.push({ case: `${shape} ${STAGES}: no-op status`, tool: 'make -q', seconds: time('sh', ['-c', 'make -q || [ $? -eq 0 ]'], dir) });
-  if (haveSnakemake) rows.push({ case: `${shape} ${STAGES}: no-op status`, tool: 'snakemake -n', seconds: time('snakemake', ['-n', '-q'], dir) });
+  rows.push({
+    case: `${shape} ${STAGES}: no-op status`,
+    tool: 'tailor status',
+    seconds: time(process.execPath, [TAILOR, 'status', 'pipelines/dag.yaml'], dir),
+  });
+  rows.push({
+    case: `${shape} ${STAGES}: no-op status`,
+    tool: 'tailor run --dry-run',
+    seconds: time(process.execPath, [TAILOR, 'run', 'pipelines/dag.yaml', '--dry-run'], dir),
+  });
+  rows.push({
+    case: `${shape} ${STAGES}: no-op status`,
+    tool: 'make -q',
+    seconds: time('sh', ['-c', 'make -q || [ $? -eq 0 ]'], dir),
+  });
+  if (haveSnakemake)
+    rows.push({
+      case: `${shape} ${STAGES}: no-op status`,
+      tool: 'snakemake -n',
+      seconds: time('snakemake', ['-n', '-q'], dir),
+    });
 }
 
 // A stage that depends on a folder of many small files.
@@ -104,10 +128,17 @@ for (const shape of ['chain', 'wide'] as const) {
   console.error(`[files] writing ${FILES} files…`);
   for (let d = 0; d < Math.ceil(FILES / 1000); d++) {
     mkdirSync(join(data, `d${d}`), { recursive: true });
-    for (let f = 0; f < 1000 && d * 1000 + f < FILES; f++) writeFileSync(join(data, `d${d}`, `f${f}.txt`), `file ${d}-${f}\n`.repeat(8));
+    for (let f = 0; f < 1000 && d * 1000 + f < FILES; f++)
+      writeFileSync(join(data, `d${d}`, `f${f}.txt`), `file ${d}-${f}\n`.repeat(8));
   }
-  writeFileSync(join(dir, 'pipelines', 'files.yaml'), 'stages:\n  count:\n    cmd: "find data -type f | wc -l > ${out}/n"\n    deps: [data]\n');
-  writeFileSync(join(dir, 'Snakefile'), 'rule count:\n    input: "data"\n    output: "n"\n    shell: "find data -type f | wc -l > {output}"\n');
+  writeFileSync(
+    join(dir, 'pipelines', 'files.yaml'),
+    'stages:\n  count:\n    cmd: "find data -type f | wc -l > ${out}/n"\n    deps: [data]\n',
+  );
+  writeFileSync(
+    join(dir, 'Snakefile'),
+    'rule count:\n    input: "data"\n    output: "n"\n    shell: "find data -type f | wc -l > {output}"\n',
+  );
   writeFileSync(join(dir, 'Makefile'), 'n: $(shell find data -type f)\n\t@find data -type f | wc -l > n\n');
   const t0 = process.hrtime.bigint();
   execFileSync(process.execPath, [TAILOR, 'status', 'pipelines/files.yaml'], { cwd: dir, stdio: 'ignore' });
@@ -116,9 +147,22 @@ for (const shape of ['chain', 'wide'] as const) {
   execFileSync(process.execPath, [TAILOR, 'run', 'pipelines/files.yaml', '--quiet'], { cwd: dir, stdio: 'ignore' });
   execFileSync('make', ['-s'], { cwd: dir });
   if (haveSnakemake) execFileSync('snakemake', ['-c1', '-q'], { cwd: dir, stdio: 'ignore' });
-  rows.push({ case: `folder of ${FILES} files: second status`, tool: 'tailor status', seconds: time(process.execPath, [TAILOR, 'status', 'pipelines/files.yaml'], dir) });
-  rows.push({ case: `folder of ${FILES} files: second status`, tool: 'make -q', seconds: time('sh', ['-c', 'make -q || [ $? -eq 0 ]'], dir) });
-  if (haveSnakemake) rows.push({ case: `folder of ${FILES} files: second status`, tool: 'snakemake -n', seconds: time('snakemake', ['-n', '-q'], dir) });
+  rows.push({
+    case: `folder of ${FILES} files: second status`,
+    tool: 'tailor status',
+    seconds: time(process.execPath, [TAILOR, 'status', 'pipelines/files.yaml'], dir),
+  });
+  rows.push({
+    case: `folder of ${FILES} files: second status`,
+    tool: 'make -q',
+    seconds: time('sh', ['-c', 'make -q || [ $? -eq 0 ]'], dir),
+  });
+  if (haveSnakemake)
+    rows.push({
+      case: `folder of ${FILES} files: second status`,
+      tool: 'snakemake -n',
+      seconds: time('snakemake', ['-n', '-q'], dir),
+    });
 }
 
 rmSync(root, { recursive: true, force: true });
@@ -136,10 +180,16 @@ const md = [
 ];
 for (const [c, list] of byCase) {
   const ref = list.find((r) => r.tool === 'tailor status')?.seconds;
-  for (const r of list) md.push(`| ${c} | ${r.tool} | ${r.seconds.toFixed(3)} | ${ref && r.tool !== 'tailor status' ? (r.seconds / ref).toFixed(1) + '×' : ''} |`);
+  for (const r of list)
+    md.push(
+      `| ${c} | ${r.tool} | ${r.seconds.toFixed(3)} | ${ref && r.tool !== 'tailor status' ? (r.seconds / ref).toFixed(1) + '×' : ''} |`,
+    );
 }
 if (!haveSnakemake) md.push('', 'snakemake was not installed (`apt-get install snakemake`), so its rows are missing.');
 mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
-writeFileSync(join(REPO, 'bench', 'results', 'engine.json'), JSON.stringify({ stages: STAGES, files: FILES, rows }, null, 2) + '\n');
+writeFileSync(
+  join(REPO, 'bench', 'results', 'engine.json'),
+  JSON.stringify({ stages: STAGES, files: FILES, rows }, null, 2) + '\n',
+);
 writeFileSync(join(REPO, 'bench', 'results', 'engine.md'), md.join('\n') + '\n');
 console.log(md.join('\n'));

@@ -53,7 +53,15 @@ const r3 = (v: number) => Math.round(v * 1000) / 1000;
 
 console.log(`generating ${M} models x ${N} images x ${L} labels ...`);
 const gen = time(() =>
-  makeSynthetic({ labels: L, validation: N, holdout: 0, test: 0, noise: Array.from({ length: M }, (_, m) => 1 + 0.35 * m), seed: 1, tail: 0.75 }),
+  makeSynthetic({
+    labels: L,
+    validation: N,
+    holdout: 0,
+    test: 0,
+    noise: Array.from({ length: M }, (_, m) => 1 + 0.35 * m),
+    seed: 1,
+    tail: 0.75,
+  }),
 );
 const data = gen.value;
 const truth = data.validation.truth;
@@ -63,16 +71,31 @@ for (const t of truth) trueLabels += t;
 console.log(`  ${gen.seconds.toFixed(1)} s; ${(trueLabels / N).toFixed(2)} true labels per image`);
 
 // --- PSO: fast objective --------------------------------------------------------------------
-const prep = time(() => new WeightedF1Objective(models, truth, { steps: STEPS, minThreshold: MIN_T, threads: THREADS }));
+const prep = time(
+  () => new WeightedF1Objective(models, truth, { steps: STEPS, minThreshold: MIN_T, threads: THREADS }),
+);
 const objective = prep.value;
-const initial = [new Float64Array(M).fill(1), ...models.map((_, j) => Float64Array.from({ length: M }, (_, d) => (d === j ? 1 : 0)))];
+const initial = [
+  new Float64Array(M).fill(1),
+  ...models.map((_, j) => Float64Array.from({ length: M }, (_, d) => (d === j ? 1 : 0))),
+];
 const psoStart = process.hrtime.bigint();
 const psoCpu0 = process.cpuUsage();
-const psoResult = await psoMaximize((x) => objective.evaluate(normalizeWeights(x)).f1, M, { ...PSO, seed: hashSeed(0, 'ensemble-pso'), initial });
+const psoResult = await psoMaximize((x) => objective.evaluate(normalizeWeights(x)).f1, M, {
+  ...PSO,
+  seed: hashSeed(0, 'ensemble-pso'),
+  initial,
+});
 const psoCpu = process.cpuUsage(psoCpu0);
 sampleRss();
-const pso = { value: psoResult, seconds: Number(process.hrtime.bigint() - psoStart) / 1e9, cpu: (psoCpu.user + psoCpu.system) / 1e6 };
-console.log(`PSO: prepare ${prep.seconds.toFixed(2)} s, ${pso.value.evaluations} evaluations on ${objective.threads} thread(s) in ${pso.seconds.toFixed(2)} s wall, ${pso.cpu.toFixed(2)} s CPU; active entries ${(objective.activeEntries / objective.totalEntries * 100).toFixed(1)}%; validation micro-F1 ${pso.value.bestScore.toFixed(4)}`);
+const pso = {
+  value: psoResult,
+  seconds: Number(process.hrtime.bigint() - psoStart) / 1e9,
+  cpu: (psoCpu.user + psoCpu.system) / 1e6,
+};
+console.log(
+  `PSO: prepare ${prep.seconds.toFixed(2)} s, ${pso.value.evaluations} evaluations on ${objective.threads} thread(s) in ${pso.seconds.toFixed(2)} s wall, ${pso.cpu.toFixed(2)} s CPU; active entries ${((objective.activeEntries / objective.totalEntries) * 100).toFixed(1)}%; validation micro-F1 ${pso.value.bestScore.toFixed(4)}`,
+);
 const psoThreaded = objective.helperEvaluations;
 const meanF1 = objective.evaluate(normalizeWeights(new Float64Array(M).fill(1))).f1;
 const bestSingleF1 = Math.max(...initial.slice(1).map((x) => objective.evaluate(x).f1));
@@ -81,15 +104,24 @@ const evalCpuMs = (pso.cpu / pso.value.evaluations) * 1000;
 // The same evaluations on one thread, for the threading gain (a sample of rounds).
 const oneThread = new WeightedF1Objective(models, truth, { steps: STEPS, minThreshold: MIN_T, threads: 1 });
 const SAMPLE = 40;
-const sampleWeights = Array.from({ length: SAMPLE }, (_, i) => normalizeWeights(Array.from({ length: M }, (_, j) => ((i * 7 + j * 13) % 11) + 1)));
+const sampleWeights = Array.from({ length: SAMPLE }, (_, i) =>
+  normalizeWeights(Array.from({ length: M }, (_, j) => ((i * 7 + j * 13) % 11) + 1)),
+);
 const single = time(() => sampleWeights.reduce((a, w) => a + oneThread.evaluate(w).f1, 0));
-const forced = new WeightedF1Objective(models, truth, { steps: STEPS, minThreshold: MIN_T, threads: THREADS, adaptive: false });
+const forced = new WeightedF1Objective(models, truth, {
+  steps: STEPS,
+  minThreshold: MIN_T,
+  threads: THREADS,
+  adaptive: false,
+});
 const multi = time(() => sampleWeights.reduce((a, w) => a + forced.evaluate(w).f1, 0));
 await forced.close();
 if (single.value !== multi.value) throw new Error('internal error: threaded and single-thread objectives differ');
 const singleMs = (single.seconds / SAMPLE) * 1000;
 const multiMs = (multi.seconds / SAMPLE) * 1000;
-console.log(`per evaluation (wall): ${multiMs.toFixed(1)} ms on ${objective.threads} threads, ${singleMs.toFixed(1)} ms on 1 thread`);
+console.log(
+  `per evaluation (wall): ${multiMs.toFixed(1)} ms on ${objective.threads} threads, ${singleMs.toFixed(1)} ms on 1 thread`,
+);
 
 // --- PSO baselines, per evaluation on random weights ------------------------------------------
 const rand = mulberry32(99);
@@ -97,7 +129,8 @@ const randomWeights = () => normalizeWeights(Array.from({ length: M }, () => ran
 const REPS_HIST = 5;
 const hist = time(() => {
   let f = 0;
-  for (let i = 0; i < REPS_HIST; i++) f += fitGlobalThreshold(truth, weightedMean(models, randomWeights()), N, L, STEPS, MIN_T).f1;
+  for (let i = 0; i < REPS_HIST; i++)
+    f += fitGlobalThreshold(truth, weightedMean(models, randomWeights()), N, L, STEPS, MIN_T).f1;
   return f;
 });
 const histMs = (hist.seconds / REPS_HIST) * 1000;
@@ -106,22 +139,28 @@ const naiveW = randomWeights();
 const naive = time(() => {
   const combined = weightedMean(models, naiveW);
   let best = 0;
-  for (let k = objective.kStart; k <= STEPS; k++) best = Math.max(best, microF1AtThreshold(truth, combined, N, L, k / STEPS));
+  for (let k = objective.kStart; k <= STEPS; k++)
+    best = Math.max(best, microF1AtThreshold(truth, combined, N, L, k / STEPS));
   return best;
 });
 const naiveMs = naive.seconds * 1000;
 const naiveCpuMs = naive.cpu * 1000;
 const check = objective.evaluate(naiveW).f1;
-if (Math.abs(check - naive.value) > 1e-12) throw new Error(`internal error: fast objective ${check} != naive ${naive.value}`);
+if (Math.abs(check - naive.value) > 1e-12)
+  throw new Error(`internal error: fast objective ${check} != naive ${naive.value}`);
 await objective.close();
-console.log(`PSO baselines per evaluation (CPU): materialise+histogram ${histCpuMs.toFixed(1)} ms, materialise+${STEPS - objective.kStart + 1} full passes ${naiveCpuMs.toFixed(0)} ms`);
+console.log(
+  `PSO baselines per evaluation (CPU): materialise+histogram ${histCpuMs.toFixed(1)} ms, materialise+${STEPS - objective.kStart + 1} full passes ${naiveCpuMs.toFixed(0)} ms`,
+);
 
 // --- threshold search on the PSO ensemble's probabilities -------------------------------------
 const combined = weightedMean(models, normalizeWeights(pso.value.best));
 const thr = time(() => fitThresholds(truth, combined, N, L, { steps: STEPS, minSupport: 20, maxPasses: 10 }));
 const fit = thr.value;
 const tuned = fit.tuned.reduce((a, b) => a + b, 0);
-console.log(`thresholds: ${thr.seconds.toFixed(2)} s wall, ${thr.cpu.toFixed(2)} s CPU; global ${fit.global.threshold} F1 ${fit.global.f1.toFixed(4)} -> per-label F1 ${fit.f1.toFixed(4)} (${tuned} labels tuned, ${fit.history.length - 1} passes)`);
+console.log(
+  `thresholds: ${thr.seconds.toFixed(2)} s wall, ${thr.cpu.toFixed(2)} s CPU; global ${fit.global.threshold} F1 ${fit.global.f1.toFixed(4)} -> per-label F1 ${fit.f1.toFixed(4)} (${tuned} labels tuned, ${fit.history.length - 1} passes)`,
+);
 const CANDIDATES = 20;
 const th = Float64Array.from(fit.thresholds);
 const naiveCand = time(() => {
@@ -135,13 +174,26 @@ const naiveCand = time(() => {
 const candMs = (naiveCand.seconds / CANDIDATES) * 1000;
 const candCpuMs = (naiveCand.cpu / CANDIDATES) * 1000;
 const naivePassSeconds = (candCpuMs / 1000) * tuned * STEPS;
-console.log(`naive ascent: ${candCpuMs.toFixed(1)} ms CPU per candidate (${candMs.toFixed(1)} ms wall) -> ${naivePassSeconds.toFixed(0)} s CPU per pass (extrapolated)`);
+console.log(
+  `naive ascent: ${candCpuMs.toFixed(1)} ms CPU per candidate (${candMs.toFixed(1)} ms wall) -> ${naivePassSeconds.toFixed(0)} s CPU per pass (extrapolated)`,
+);
 
-const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, loadavg_1m: r3(loadavg()[0] ?? 0) };
+const machine = {
+  cpus: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  node: process.version,
+  loadavg_1m: r3(loadavg()[0] ?? 0),
+};
 const result = {
   command: 'node --import tsx bench/ensemble.ts',
   machine,
-  data: { models: M, images: N, labels: L, true_labels_per_image: r3(trueLabels / N), generate_seconds: r3(gen.seconds) },
+  data: {
+    models: M,
+    images: N,
+    labels: L,
+    true_labels_per_image: r3(trueLabels / N),
+    generate_seconds: r3(gen.seconds),
+  },
   pso: {
     ...PSO,
     steps: STEPS,
@@ -161,9 +213,18 @@ const result = {
     validation_micro_f1_mean: r3(meanF1),
     validation_micro_f1_best_single: r3(bestSingleF1),
     baseline_ms_per_evaluation: { materialise_histogram: r3(histMs), materialise_full_pass_per_threshold: r3(naiveMs) },
-    baseline_cpu_ms_per_evaluation: { materialise_histogram: r3(histCpuMs), materialise_full_pass_per_threshold: r3(naiveCpuMs) },
-    speedup_per_evaluation_cpu: { vs_materialise_histogram: r3(histCpuMs / evalCpuMs), vs_full_pass_per_threshold: r3(naiveCpuMs / evalCpuMs) },
-    baseline_extrapolated_search_cpu_seconds: { materialise_histogram: r3((histCpuMs * pso.value.evaluations) / 1000), full_pass_per_threshold: r3((naiveCpuMs * pso.value.evaluations) / 1000) },
+    baseline_cpu_ms_per_evaluation: {
+      materialise_histogram: r3(histCpuMs),
+      materialise_full_pass_per_threshold: r3(naiveCpuMs),
+    },
+    speedup_per_evaluation_cpu: {
+      vs_materialise_histogram: r3(histCpuMs / evalCpuMs),
+      vs_full_pass_per_threshold: r3(naiveCpuMs / evalCpuMs),
+    },
+    baseline_extrapolated_search_cpu_seconds: {
+      materialise_histogram: r3((histCpuMs * pso.value.evaluations) / 1000),
+      full_pass_per_threshold: r3((naiveCpuMs * pso.value.evaluations) / 1000),
+    },
   },
   threshold: {
     steps: STEPS,

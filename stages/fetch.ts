@@ -72,12 +72,22 @@ export default defineStage<FetchParams>({
       concurrency: { type: 'integer', minimum: 1, maximum: 1024, default: 16 },
       timeout_ms: { type: 'integer', minimum: 1, default: 30000, description: 'per attempt, redirects included' },
       retries: { type: 'integer', minimum: 0, maximum: 20, default: 3 },
-      backoff_ms: { type: 'integer', minimum: 0, default: 500, description: 'first retry delay (doubles each retry, jittered)' },
+      backoff_ms: {
+        type: 'integer',
+        minimum: 0,
+        default: 500,
+        description: 'first retry delay (doubles each retry, jittered)',
+      },
       max_backoff_ms: { type: 'integer', minimum: 0, default: 10000 },
       max_failure_share: { type: 'number', minimum: 0, maximum: 1, default: 0.1 },
       max_bytes: { type: 'integer', minimum: 1, default: 20971520 },
       max_redirects: { type: 'integer', minimum: 0, maximum: 50, default: 5 },
-      max_pixels: { type: 'integer', minimum: 1, default: 40000000, description: 'larger images are refused before decoding' },
+      max_pixels: {
+        type: 'integer',
+        minimum: 1,
+        default: 40000000,
+        description: 'larger images are refused before decoding',
+      },
       min_side: { type: 'integer', minimum: 1, default: 10, description: 'smaller images (placeholders) are failures' },
       refetch_failed: {
         enum: ['none', 'transient', 'all'],
@@ -188,7 +198,9 @@ export default defineStage<FetchParams>({
       await pool.drain();
       ctx.signal.removeEventListener('abort', forward);
       if (ctx.signal.aborted) throw new Error('fetch aborted');
-      ctx.log(`${meter.line()}; fetched ${fetched} sources in ${attempts} attempts, ${reused} images answered from the state index`);
+      ctx.log(
+        `${meter.line()}; fetched ${fetched} sources in ${attempts} attempts, ${reused} images answered from the state index`,
+      );
 
       // Pass 3: the manifest, the failure report and the links to stored images.
       await mkdir(join(ctx.out, 'images'), { recursive: true });
@@ -246,7 +258,9 @@ export default defineStage<FetchParams>({
         .slice(0, 5)
         .map(([r, n]) => `${r}: ${n}`)
         .join(', ');
-      ctx.log(`${ok} images usable, ${failed} failed (${(share * 100).toFixed(2)}%)${top ? `: ${top}` : ''}; see failures.csv`);
+      ctx.log(
+        `${ok} images usable, ${failed} failed (${(share * 100).toFixed(2)}%)${top ? `: ${top}` : ''}; see failures.csv`,
+      );
       if (share > p.max_failure_share) {
         throw new Error(
           `${failed} of ${total} images failed (${(share * 100).toFixed(2)}%), above max_failure_share ${p.max_failure_share}: ${top}`,

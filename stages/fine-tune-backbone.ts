@@ -18,7 +18,12 @@ import { defineStage } from '../src/stage-api.js';
 import type { SplitName } from '../src/formats/manifest.js';
 import type { Tensor } from '@tensorflow/tfjs';
 import { BACKEND_PARAM, type BackendChoice } from '../src/ml/backend.js';
-import { BACKBONE_PARAMS, IMAGE_INPUT_PARAMS, MULTISCALE_PARAM, type BackboneParams } from '../src/ml/backbone-params.js';
+import {
+  BACKBONE_PARAMS,
+  IMAGE_INPUT_PARAMS,
+  MULTISCALE_PARAM,
+  type BackboneParams,
+} from '../src/ml/backbone-params.js';
 import { HEAD_PARAMS, scheduleOf, type HeadParams } from '../src/ml/head-params.js';
 
 interface Params extends HeadParams, Omit<BackboneParams, 'batch_size'> {
@@ -41,7 +46,8 @@ const CHECKPOINT_VERSION = 1;
 const { batch_size: _extractBatch, ...backboneParams } = BACKBONE_PARAMS;
 
 export default defineStage<Params>({
-  description: 'head on the frozen backbone, then its last N layers unfrozen at a low learning rate; predictions for validation/holdout/test',
+  description:
+    'head on the frozen backbone, then its last N layers unfrozen at a low learning rate; predictions for validation/holdout/test',
   deterministic: true,
   params: {
     type: 'object',
@@ -49,16 +55,60 @@ export default defineStage<Params>({
     properties: {
       ...backboneParams,
       ...HEAD_PARAMS,
-      unfreeze: { type: 'integer', minimum: 1, maximum: 1000, default: 1, description: 'weight layers (conv, depthwise conv) of the backbone to train, counted from its end' },
-      fine_tune_lr: { type: 'number', exclusiveMinimum: 0, maximum: 1, default: 0.00001, description: 'learning rate of the fine-tuning phase' },
-      fine_tune_epochs: { type: 'integer', minimum: 0, maximum: 1000, default: 8, description: 'most epochs of the fine-tuning phase (0: head only)' },
-      fine_tune_patience: { type: 'integer', minimum: 1, default: 3, description: 'early stopping of the fine-tuning phase' },
+      unfreeze: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 1000,
+        default: 1,
+        description: 'weight layers (conv, depthwise conv) of the backbone to train, counted from its end',
+      },
+      fine_tune_lr: {
+        type: 'number',
+        exclusiveMinimum: 0,
+        maximum: 1,
+        default: 0.00001,
+        description: 'learning rate of the fine-tuning phase',
+      },
+      fine_tune_epochs: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 1000,
+        default: 8,
+        description: 'most epochs of the fine-tuning phase (0: head only)',
+      },
+      fine_tune_patience: {
+        type: 'integer',
+        minimum: 1,
+        default: 3,
+        description: 'early stopping of the fine-tuning phase',
+      },
       fine_tune_batch_size: { type: 'integer', minimum: 1, maximum: 4096, default: 32 },
-      extract_batch_size: { type: 'integer', minimum: 1, maximum: 512, default: 8, description: 'images per forward pass when caching activations' },
-      augment: { type: 'boolean', default: true, description: 'horizontal flips (both routes) and random shifts (images route)' },
-      crop: { type: 'integer', minimum: 0, maximum: 256, default: 16, description: 'images route: largest random shift in px' },
+      extract_batch_size: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 512,
+        default: 8,
+        description: 'images per forward pass when caching activations',
+      },
+      augment: {
+        type: 'boolean',
+        default: true,
+        description: 'horizontal flips (both routes) and random shifts (images route)',
+      },
+      crop: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 256,
+        default: 16,
+        description: 'images route: largest random shift in px',
+      },
       multiscale: MULTISCALE_PARAM,
-      route: { type: 'string', enum: ['auto', 'cached', 'images'], default: 'auto', description: 'auto: images on tfjs-node(-gpu), cached otherwise' },
+      route: {
+        type: 'string',
+        enum: ['auto', 'cached', 'images'],
+        default: 'auto',
+        description: 'auto: images on tfjs-node(-gpu), cached otherwise',
+      },
       backend: BACKEND_PARAM,
       ...IMAGE_INPUT_PARAMS,
     },
@@ -108,7 +158,10 @@ export default defineStage<Params>({
     const cleanup: Array<() => void> = [() => backbone.dispose()];
     try {
       const graph = backbone.graph;
-      if (!graph) throw new Error(`backbone ${backbone.name} cannot be folded into trainable layers (mobilenet_v2_mid is a graph model): use mobilenet_v2, inception_v3, tiny or a Keras model with standard layers`);
+      if (!graph)
+        throw new Error(
+          `backbone ${backbone.name} cannot be folded into trainable layers (mobilenet_v2_mid is a graph model): use mobilenet_v2, inception_v3, tiny or a Keras model with standard layers`,
+        );
       const plan = planTail(graph, p.unfreeze);
       const cacheAt = cachePoint(graph, plan);
       const pos = new Map(graph.nodes.map((n, i) => [n.id, i]));
@@ -116,11 +169,19 @@ export default defineStage<Params>({
       const endsCached = ends.filter((id) => pos.get(id)! <= pos.get(cacheAt)!);
       const endsMid = ends.filter((id) => pos.get(id)! > pos.get(cacheAt)! && pos.get(id)! <= pos.get(plan.cut)!);
       const endsTail = ends.filter((id) => pos.get(id)! > pos.get(plan.cut)!);
-      const route = p.route === 'auto' ? (backend.name === 'tfjs-node' || backend.name === 'tfjs-node-gpu' ? 'images' : 'cached') : p.route;
+      const route =
+        p.route === 'auto'
+          ? backend.name === 'tfjs-node' || backend.name === 'tfjs-node-gpu'
+            ? 'images'
+            : 'cached'
+          : p.route;
       // Convolution gradients exist on the native backends and cpu; wasm has only matmul-style ones.
       const flavour = backend.name === 'wasm' ? 'matmul' : 'native';
-      if (plan.trainable.length < p.unfreeze) ctx.log(`the trunk has ${plan.trainable.length} weight layers: all of them train`);
-      ctx.log(`fine-tune ${backbone.name} on ${backend.name}: route ${route} (${flavour} ops), training ${plan.trainable.length} layer(s) [${plan.trainable.join(', ')}] after ${plan.cut}; activations cached at ${cacheAt}`);
+      if (plan.trainable.length < p.unfreeze)
+        ctx.log(`the trunk has ${plan.trainable.length} weight layers: all of them train`);
+      ctx.log(
+        `fine-tune ${backbone.name} on ${backend.name}: route ${route} (${flavour} ops), training ${plan.trainable.length} layer(s) [${plan.trainable.join(', ')}] after ${plan.cut}; activations cached at ${cacheAt}`,
+      );
 
       // --- cache activations at the cache point for every image ----------------------------------
       const flip = p.augment ? 'both' : 'none';
@@ -135,9 +196,22 @@ export default defineStage<Params>({
         signal: ctx.signal,
         startPool: async () => {
           const workers = workerCount({ ...p, batch_size: p.extract_batch_size }, p.backend);
-          const outputs = [{ nodes: [cacheAt], pool: false }, ...(endsCached.length ? [{ nodes: endsCached, pool: true }] : [])];
-          const pool = await FeaturePool.start({ backend: p.backend, spec, cacheDir, outputs, flip, workers, signal: ctx.signal });
-          ctx.log(`caching activations with ${Math.max(1, workers)} ${workers === 0 ? 'in-process engine' : 'worker(s)'}`);
+          const outputs = [
+            { nodes: [cacheAt], pool: false },
+            ...(endsCached.length ? [{ nodes: endsCached, pool: true }] : []),
+          ];
+          const pool = await FeaturePool.start({
+            backend: p.backend,
+            spec,
+            cacheDir,
+            outputs,
+            flip,
+            workers,
+            signal: ctx.signal,
+          });
+          ctx.log(
+            `caching activations with ${Math.max(1, workers)} ${workers === 0 ? 'in-process engine' : 'worker(s)'}`,
+          );
           return pool;
         },
       });
@@ -166,7 +240,9 @@ export default defineStage<Params>({
         throw e;
       }
       const extractSeconds = (Date.now() - extractStarted) / 1000;
-      ctx.log(`activations: computed ${extractor.computed}, reused ${extractor.reused} in ${extractSeconds.toFixed(1)} s`);
+      ctx.log(
+        `activations: computed ${extractor.computed}, reused ${extractor.reused} in ${extractSeconds.toFixed(1)} s`,
+      );
 
       // --- load rows, advance them to the cut ---------------------------------------------------
       const byId = new Map(graph.nodes.map((n) => [n.id, n]));
@@ -179,7 +255,15 @@ export default defineStage<Params>({
         const list = (imgs[s] ?? []).filter((i) => !extractor.failed.has(i.hash));
         missing[s] = (missing[s] ?? 0) + (imgs[s]?.length ?? 0) - list.length;
         imgs[s] = list;
-        const raw = rowsFromStore(store, modelKey, list.map((i) => i.hash), actDim, cachedEndsDim, rows, cacheShape);
+        const raw = rowsFromStore(
+          store,
+          modelKey,
+          list.map((i) => i.hash),
+          actDim,
+          cachedEndsDim,
+          rows,
+          cacheShape,
+        );
         return advanceToCut(tf, graph, weights, raw, cacheAt, plan.cut, endsMid);
       };
       const data = {
@@ -190,8 +274,13 @@ export default defineStage<Params>({
       };
       store.close();
       if (data.train.images === 0) throw new Error('no training images with activations');
-      if (data.validation.images === 0) throw new Error('no validation images with activations (needed for early stopping)');
-      const truth = (s: SplitName): Uint8Array => truthMatrix((imgs[s] ?? []).map((i) => ({ labels: i.labels })), labels);
+      if (data.validation.images === 0)
+        throw new Error('no validation images with activations (needed for early stopping)');
+      const truth = (s: SplitName): Uint8Array =>
+        truthMatrix(
+          (imgs[s] ?? []).map((i) => ({ labels: i.labels })),
+          labels,
+        );
       const yTrain = truth('train');
       const yVal = truth('validation');
 
@@ -205,7 +294,9 @@ export default defineStage<Params>({
           const idx = rows.subarray(at, Math.min(rows.length, at + 64));
           const f = tf.tidy(() => {
             const { x, frozen } = rowTensors(tf, d, idx);
-            const outs = evaluate(tf, graph, weights, new Map([[plan.cut, x]]), tailOutputs).map((o) => (o.rank === 4 ? tf.mean(o, [1, 2]) : o));
+            const outs = evaluate(tf, graph, weights, new Map([[plan.cut, x]]), tailOutputs).map((o) =>
+              o.rank === 4 ? tf.mean(o, [1, 2]) : o,
+            );
             return tf.concat([frozen, ...outs], 1);
           });
           dim = f.shape[1]!;
@@ -224,7 +315,8 @@ export default defineStage<Params>({
       // Training rows: every orientation; labels repeat per orientation.
       const repeatLabels = (y: Uint8Array, per: number): Uint8Array => {
         const out = new Uint8Array(y.length * per);
-        for (let i = 0; i < y.length / L; i++) for (let r = 0; r < per; r++) out.set(y.subarray(i * L, (i + 1) * L), (i * per + r) * L);
+        for (let i = 0; i < y.length / L; i++)
+          for (let r = 0; r < per; r++) out.set(y.subarray(i * L, (i + 1) * L), (i * per + r) * L);
         return out;
       };
       const fTrain = frozenFeatures(data.train, allRows(data.train));
@@ -236,24 +328,71 @@ export default defineStage<Params>({
       // (small) checkpoint is kept and reused when only fine-tuning params (N, learning rate,
       // route...) change; the fine-tuning phase's key adds those.
       const headParams = Object.fromEntries(Object.keys(HEAD_PARAMS).map((k) => [k, p[k as keyof HeadParams]]));
-      const h = createHash('sha256').update(JSON.stringify({ v: CHECKPOINT_VERSION, headParams, multiscale: p.multiscale, augment: p.augment, seed: ctx.seed, labels, backbone: backbone.id, ends }));
+      const h = createHash('sha256').update(
+        JSON.stringify({
+          v: CHECKPOINT_VERSION,
+          headParams,
+          multiscale: p.multiscale,
+          augment: p.augment,
+          seed: ctx.seed,
+          labels,
+          backbone: backbone.id,
+          ends,
+        }),
+      );
       for (const s of ['train', 'validation'] as const) {
         h.update((imgs[s] ?? []).map((i) => `${i.imageId}:${i.hash}:${i.labels.join(' ')}`).join('\n'));
       }
       const headKey = h.digest('hex').slice(0, 24);
       const tuneKey = createHash('sha256')
-        .update(JSON.stringify({ headKey, unfreeze: p.unfreeze, lr: p.fine_tune_lr, epochs: p.fine_tune_epochs, patience: p.fine_tune_patience, batch: p.fine_tune_batch_size, route, crop: p.crop, flavour }))
+        .update(
+          JSON.stringify({
+            headKey,
+            unfreeze: p.unfreeze,
+            lr: p.fine_tune_lr,
+            epochs: p.fine_tune_epochs,
+            patience: p.fine_tune_patience,
+            batch: p.fine_tune_batch_size,
+            route,
+            crop: p.crop,
+            flavour,
+          }),
+        )
         .digest('hex')
         .slice(0, 24);
       const headDir = checkpointDir(ctx.state, `fine-tune-head-${headKey}`);
       const tuneDir = checkpointDir(ctx.state, `fine-tune-tail-${tuneKey}`);
 
-      const standardizer = p.standardize ? fitStandardizer(fTrain.rows, fTrain.dim, (a, b) => fTrain.range(a, b)) : undefined;
-      const head = DenseHead.create(tf, { inputDim: featureDim, hidden: p.hidden, dropout: p.dropout, labels: L }, ctx.seed, priorLogits(yTrain, data.train.images, L), standardizer);
+      const standardizer = p.standardize
+        ? fitStandardizer(fTrain.rows, fTrain.dim, (a, b) => fTrain.range(a, b))
+        : undefined;
+      const head = DenseHead.create(
+        tf,
+        { inputDim: featureDim, hidden: p.hidden, dropout: p.dropout, labels: L },
+        ctx.seed,
+        priorLogits(yTrain, data.train.images, L),
+        standardizer,
+      );
       cleanup.push(() => head.dispose());
-      const loss = { name: p.loss, gamma: p.focal_gamma, posWeight: p.loss === 'weighted_bce' ? positiveWeights(yTrain, data.train.images, L, p.pos_weight_max) : undefined };
-      const onEpoch = (r: { phase: string; epoch: number; loss: number; val_loss: number; val_micro_f1: number; lr: number; seconds: number; samples_per_s: number }): void => {
-        ctx.log(`${r.phase} epoch ${r.epoch}: loss ${r.loss.toFixed(5)}, val loss ${r.val_loss.toFixed(5)}, val micro-F1 ${r.val_micro_f1.toFixed(4)}, lr ${r.lr.toExponential(1)}, ${r.seconds.toFixed(1)} s`);
+      const loss = {
+        name: p.loss,
+        gamma: p.focal_gamma,
+        posWeight:
+          p.loss === 'weighted_bce' ? positiveWeights(yTrain, data.train.images, L, p.pos_weight_max) : undefined,
+      };
+      const onEpoch = (r: {
+        phase: string;
+        epoch: number;
+        loss: number;
+        val_loss: number;
+        val_micro_f1: number;
+        lr: number;
+        seconds: number;
+        samples_per_s: number;
+      }): void => {
+        ctx.log(
+          `${r.phase} epoch ${r.epoch}: loss ${r.loss.toFixed(5)}, val loss ${r.val_loss.toFixed(5)}, val micro-F1 ${r.val_micro_f1.toFixed(4)}, lr ${r.lr.toExponential(1)}, ${r.seconds.toFixed(1)} s`,
+        );
       };
       const headResult = await train({
         tf,
@@ -272,10 +411,22 @@ export default defineStage<Params>({
       const headScore = (s: 'validation' | 'holdout') => {
         const d = data[s];
         const list = imgs[s] ?? [];
-        return d ? score({ ids: list.map((i) => i.imageId), labels: list.map((i) => i.labels), probs: predictHead(tf, head, frozenFeatures(d, originalRows(d))), missing: 0 }, labels) : undefined;
+        return d
+          ? score(
+              {
+                ids: list.map((i) => i.imageId),
+                labels: list.map((i) => i.labels),
+                probs: predictHead(tf, head, frozenFeatures(d, originalRows(d))),
+                missing: 0,
+              },
+              labels,
+            )
+          : undefined;
       };
       const headScores = { validation: headScore('validation')!, holdout: headScore('holdout') };
-      ctx.log(`head on the frozen trunk: validation micro-F1 ${headScores.validation.micro_f1.toFixed(4)}${headScores.holdout ? `, holdout ${headScores.holdout.micro_f1.toFixed(4)}` : ''}`);
+      ctx.log(
+        `head on the frozen trunk: validation micro-F1 ${headScores.validation.micro_f1.toFixed(4)}${headScores.holdout ? `, holdout ${headScores.holdout.micro_f1.toFixed(4)}` : ''}`,
+      );
 
       // --- phase 2: unfreeze the tail ------------------------------------------------------------
       const tail = new Tail(tf, plan.cut, plan.nodes, plan.trainable, flavour);
@@ -293,7 +444,21 @@ export default defineStage<Params>({
           const idx = rows.subarray(at, Math.min(rows.length, at + 64));
           const [l, pr] = tf.tidy(() => {
             const z = logits(rowTensors(tf, d, idx), false, 0);
-            const lv = y ? lossOf(tf, loss, z, tf.tensor2d(gatherLabels(y, L, Int32Array.from(idx, (_, i) => at + i)), [idx.length, L])) : tf.scalar(0);
+            const lv = y
+              ? lossOf(
+                  tf,
+                  loss,
+                  z,
+                  tf.tensor2d(
+                    gatherLabels(
+                      y,
+                      L,
+                      Int32Array.from(idx, (_, i) => at + i),
+                    ),
+                    [idx.length, L],
+                  ),
+                )
+              : tf.scalar(0);
             return [lv, tf.sigmoid(z)];
           });
           sum += (l!.dataSync()[0] ?? 0) * idx.length;
@@ -336,11 +501,22 @@ export default defineStage<Params>({
                       const flipIt = p.augment && r() < 0.5;
                       const dx = p.augment ? Math.round((r() * 2 - 1) * p.crop) : 0;
                       const dy = p.augment ? Math.round((r() * 2 - 1) * p.crop) : 0;
-                      preprocessInto(augmentRgb(rgb, size, flipIt, dx, dy), backbone.preprocess, pix, k * size * size * 3);
+                      preprocessInto(
+                        augmentRgb(rgb, size, flipIt, dx, dy),
+                        backbone.preprocess,
+                        pix,
+                        k * size * size * 3,
+                      );
                     }),
                   );
                   const [cutT, frozenT] = tf.tidy(() => {
-                    const outs = evaluate(tf, graph, weights, new Map([[graph.nodes[0]!.id, tf.tensor4d(pix, [idx.length, size, size, 3]) as Tensor]]), [plan.cut, ...endsCached, ...endsMid]);
+                    const outs = evaluate(
+                      tf,
+                      graph,
+                      weights,
+                      new Map([[graph.nodes[0]!.id, tf.tensor4d(pix, [idx.length, size, size, 3]) as Tensor]]),
+                      [plan.cut, ...endsCached, ...endsMid],
+                    );
                     const pooled = outs.slice(1).map((o) => tf.mean(o, [1, 2]));
                     return [outs[0]!, pooled.length ? tf.concat(pooled, 1) : tf.zeros([idx.length, 0])];
                   });
@@ -351,17 +527,20 @@ export default defineStage<Params>({
               : undefined,
           stepLoss: (idx, seed, prepared) => {
             let batch: ReturnType<typeof rowTensors>;
-          if (prepared) {
-            const { cut, frozen } = prepared as { cut: Float32Array; frozen: Float32Array };
-            const [h0, w0, c0] = data.train.shape as [number, number, number];
-            batch = { x: tf.tensor4d(cut, [idx.length, h0, w0, c0]), frozen: tf.tensor2d(frozen, [idx.length, frozen.length / idx.length]) };
-          } else {
-            // Cached activations: each image in a random orientation.
-            const r = rand(seed);
-            const rows = Int32Array.from(idx, (i) => i * rowsPer + (rowsPer === 2 && r() < 0.5 ? 1 : 0));
-            batch = rowTensors(tf, data.train, rows);
-          }
-          const y = tf.tensor2d(gatherLabels(yTrain, L, idx), [idx.length, L]);
+            if (prepared) {
+              const { cut, frozen } = prepared as { cut: Float32Array; frozen: Float32Array };
+              const [h0, w0, c0] = data.train.shape as [number, number, number];
+              batch = {
+                x: tf.tensor4d(cut, [idx.length, h0, w0, c0]),
+                frozen: tf.tensor2d(frozen, [idx.length, frozen.length / idx.length]),
+              };
+            } else {
+              // Cached activations: each image in a random orientation.
+              const r = rand(seed);
+              const rows = Int32Array.from(idx, (i) => i * rowsPer + (rowsPer === 2 && r() < 0.5 ? 1 : 0));
+              batch = rowTensors(tf, data.train, rows);
+            }
+            const y = tf.tensor2d(gatherLabels(yTrain, L, idx), [idx.length, L]);
             return lossOf(tf, loss, logits(batch, true, seed), y);
           },
           validate: () => {
@@ -381,12 +560,34 @@ export default defineStage<Params>({
       for (const s of ['validation', 'holdout', 'test'] as const) {
         const d = data[s];
         if (!d) continue;
-        splits[s] = { ids: (imgs[s] ?? []).map((i) => i.imageId), labels: (imgs[s] ?? []).map((i) => i.labels), probs: evalSet(d, undefined).probs, missing: missing[s] ?? 0 };
+        splits[s] = {
+          ids: (imgs[s] ?? []).map((i) => i.imageId),
+          labels: (imgs[s] ?? []).map((i) => i.labels),
+          probs: evalSet(d, undefined).probs,
+          missing: missing[s] ?? 0,
+        };
       }
-      const metrics = await writeModelOutputs(ctx.out, labels, splits, history, `fine-tune-backbone on ${backbone.name}`);
+      const metrics = await writeModelOutputs(
+        ctx.out,
+        labels,
+        splits,
+        history,
+        `fine-tune-backbone on ${backbone.name}`,
+      );
       tail.writeBack();
       const model = graphToLayersModel(tf, graph, ends, head);
-      await model.save(dirSaveHandler(tf, join(ctx.out, 'model'), { tailor: { kind: 'fine-tuned', backbone: backbone.id, inputSize: size, preprocess: backbone.preprocess, labels, trained: plan.trainable } }));
+      await model.save(
+        dirSaveHandler(tf, join(ctx.out, 'model'), {
+          tailor: {
+            kind: 'fine-tuned',
+            backbone: backbone.id,
+            inputSize: size,
+            preprocess: backbone.preprocess,
+            labels,
+            trained: plan.trainable,
+          },
+        }),
+      );
       model.dispose();
       await removeCheckpoint(tuneDir);
 
@@ -396,7 +597,16 @@ export default defineStage<Params>({
       };
       const trainableParams = plan.nodes
         .filter((n) => plan.trainable.includes(n.id))
-        .reduce((s, n) => s + (n.op === 'affine' ? n.scale.length * 2 : n.op === 'conv' || n.op === 'dwconv' ? n.kernel.length + n.bias.length : 0), 0);
+        .reduce(
+          (s, n) =>
+            s +
+            (n.op === 'affine'
+              ? n.scale.length * 2
+              : n.op === 'conv' || n.op === 'dwconv'
+                ? n.kernel.length + n.bias.length
+                : 0),
+          0,
+        );
       ctx.metrics({
         ...metrics,
         fine_tune: {
@@ -417,14 +627,21 @@ export default defineStage<Params>({
             holdout_micro_f1: headScores.holdout?.micro_f1 ?? null,
           },
           fine_tune_phase: tuneResult
-            ? { epochs: tuneResult.history.filter((r) => r.phase === 'fine-tune').length, best_epoch: tuneResult.bestEpoch < 0 ? null : tuneResult.bestEpoch + 1, seconds_per_epoch: perEpoch('fine-tune'), stopped_early: tuneResult.stoppedEarly }
+            ? {
+                epochs: tuneResult.history.filter((r) => r.phase === 'fine-tune').length,
+                best_epoch: tuneResult.bestEpoch < 0 ? null : tuneResult.bestEpoch + 1,
+                seconds_per_epoch: perEpoch('fine-tune'),
+                stopped_early: tuneResult.stoppedEarly,
+              }
             : null,
           seconds: (Date.now() - started) / 1000,
         },
       });
       const v = metrics.validation as { micro_f1: number };
       const ho = metrics.holdout as { micro_f1: number } | undefined;
-      ctx.log(`after fine-tuning: validation micro-F1 ${v.micro_f1.toFixed(4)}${ho ? `, holdout ${ho.micro_f1.toFixed(4)}` : ''} at 0.5`);
+      ctx.log(
+        `after fine-tuning: validation micro-F1 ${v.micro_f1.toFixed(4)}${ho ? `, holdout ${ho.micro_f1.toFixed(4)}` : ''} at 0.5`,
+      );
     } finally {
       for (const f of cleanup.reverse()) f();
     }

@@ -54,7 +54,13 @@ export default defineStage<MosaicParams>({
       test_images: { type: 'integer', minimum: 1, default: 400 },
       min_side: { type: 'integer', minimum: 112, maximum: 4000, default: 160 },
       max_side: { type: 'integer', minimum: 112, maximum: 4000, default: 400 },
-      dead_share: { type: 'number', minimum: 0, maximum: 1, default: 0.02, description: 'share of URLs pointing to no file' },
+      dead_share: {
+        type: 'number',
+        minimum: 0,
+        maximum: 1,
+        default: 0.02,
+        description: 'share of URLs pointing to no file',
+      },
       broken_share: {
         type: 'number',
         minimum: 0,
@@ -62,7 +68,13 @@ export default defineStage<MosaicParams>({
         default: 0.03,
         description: 'share of URLs holding a truncated JPEG, an HTML page or a 1x1 placeholder',
       },
-      repeat_label_share: { type: 'number', minimum: 0, maximum: 1, default: 0.05, description: 'share of annotations repeating a label' },
+      repeat_label_share: {
+        type: 'number',
+        minimum: 0,
+        maximum: 1,
+        default: 0.05,
+        description: 'share of annotations repeating a label',
+      },
       quality: { type: 'integer', minimum: 1, maximum: 100, default: 90 },
       concurrency: { type: 'integer', minimum: 1, maximum: 64, default: 4, description: 'pictures encoded at once' },
     },
@@ -74,11 +86,17 @@ export default defineStage<MosaicParams>({
     const { default: sharp } = await import('sharp');
     const started = Date.now();
     const classes: FmnistClass[] = await loadFmnist(ctx.state);
-    ctx.log(`loaded Fashion-MNIST: ${classes.reduce((n, c) => n + c.count, 0)} garments in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    ctx.log(
+      `loaded Fashion-MNIST: ${classes.reduce((n, c) => n + c.count, 0)} garments in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
     const tax = buildTaxonomy();
     await writeFile(join(ctx.out, 'label-map.csv'), labelMapCsv(tax));
 
-    const counts: Record<SourceSet, number> = { train: p.train_images, validation: p.validation_images, test: p.test_images };
+    const counts: Record<SourceSet, number> = {
+      train: p.train_images,
+      validation: p.validation_images,
+      test: p.test_images,
+    };
     const total = SETS.reduce((n, s) => n + counts[s], 0);
     const pool = new TaskPool(p.concurrency);
     const defects = { dead: 0, truncated: 0, html: 0, placeholder: 0, repeated_label: 0 };
@@ -103,7 +121,9 @@ export default defineStage<MosaicParams>({
         const fate = rand();
         const dead = fate < p.dead_share;
         const broken: BrokenKind | undefined =
-          !dead && fate < p.dead_share + p.broken_share ? BROKEN_KINDS[Math.floor(rand() * BROKEN_KINDS.length)] : undefined;
+          !dead && fate < p.dead_share + p.broken_share
+            ? BROKEN_KINDS[Math.floor(rand() * BROKEN_KINDS.length)]
+            : undefined;
         const annotated = [...labels];
         if (rand() < p.repeat_label_share) {
           annotated.push(labels[Math.floor(rand() * labels.length)] as string);

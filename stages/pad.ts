@@ -55,9 +55,19 @@ export default defineStage<PadParams>({
     properties: {
       size: { type: 'integer', minimum: 8, maximum: 4096, default: 224, description: 'side of the square output (px)' },
       quality: { type: 'integer', minimum: 1, maximum: 100, default: 85, description: 'JPEG quality' },
-      from: { type: 'string', minLength: 1, description: 'upstream stage holding the manifest (when there are several)' },
+      from: {
+        type: 'string',
+        minLength: 1,
+        description: 'upstream stage holding the manifest (when there are several)',
+      },
       manifest: { type: 'string', minLength: 1, default: 'manifest.jsonl' },
-      concurrency: { type: 'integer', minimum: 0, maximum: 256, default: 0, description: 'images in flight; 0 = 2 per core' },
+      concurrency: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 256,
+        default: 0,
+        description: 'images in flight; 0 = 2 per core',
+      },
       preview_images: { type: 'integer', minimum: 0, maximum: 64, default: 8 },
     },
   },
@@ -129,7 +139,8 @@ export default defineStage<PadParams>({
       if (done.reused) reused++;
       const isError = done.row.error !== undefined;
       if (isError) failed++;
-      if (done.source && done.row.file && pairs.length < p.preview_images) pairs.push([done.source, join(ctx.out, done.row.file)]);
+      if (done.source && done.row.file && pairs.length < p.preview_images)
+        pairs.push([done.source, join(ctx.out, done.row.file)]);
       meter.add(1, isError ? 1 : 0);
     };
     for await (const entry of readJsonl<ManifestEntry>(manifestPath)) {
@@ -144,6 +155,15 @@ export default defineStage<PadParams>({
     if (pairs.length) await writePreviewGrid(sharp, pairs, join(ctx.out, 'preview.jpg'));
     const seconds = (Date.now() - started) / 1000;
     ctx.log(`${meter.line()}; padded ${made}, reused ${reused} from earlier runs, concurrency ${concurrency}`);
-    ctx.metrics({ images: total, padded: made, reused, failed, size: p.size, quality: p.quality, seconds, images_per_second: total / Math.max(seconds, 1e-9) });
+    ctx.metrics({
+      images: total,
+      padded: made,
+      reused,
+      failed,
+      size: p.size,
+      quality: p.quality,
+      seconds,
+      images_per_second: total / Math.max(seconds, 1e-9),
+    });
   },
 });

@@ -14,7 +14,15 @@ import { defineStage } from '../src/stage-api.js';
 import { JsonlWriter, readJsonl } from '../src/formats/jsonl.js';
 import type { SplitName } from '../src/formats/manifest.js';
 import { BACKEND_PARAM, type BackendChoice } from '../src/ml/backend.js';
-import { BACKBONE_PARAMS, IMAGE_INPUT_PARAMS, MULTISCALE_PARAM, backboneSpec, modelCacheDir, workerCount, type BackboneParams } from '../src/ml/backbone-params.js';
+import {
+  BACKBONE_PARAMS,
+  IMAGE_INPUT_PARAMS,
+  MULTISCALE_PARAM,
+  backboneSpec,
+  modelCacheDir,
+  workerCount,
+  type BackboneParams,
+} from '../src/ml/backbone-params.js';
 import type { FeatureIndex, FeatureDtype, SplitShards } from '../src/ml/feature-shards.js';
 import { presentSplits, readSplitLines, resolveImageInputs } from '../src/ml/stage-inputs.js';
 import { readLabelList } from '../src/ml/label-matrix.js';
@@ -45,9 +53,19 @@ export default defineStage<Params>({
     properties: {
       ...BACKBONE_PARAMS,
       backend: BACKEND_PARAM,
-      flip: { type: 'string', enum: ['none', 'average'], default: 'none', description: 'average: mean of the features of the image and its mirror' },
+      flip: {
+        type: 'string',
+        enum: ['none', 'average'],
+        default: 'none',
+        description: 'average: mean of the features of the image and its mirror',
+      },
       multiscale: MULTISCALE_PARAM,
-      dtype: { type: 'string', enum: ['float16', 'float32'], default: 'float16', description: 'precision of the stored features' },
+      dtype: {
+        type: 'string',
+        enum: ['float16', 'float32'],
+        default: 'float16',
+        description: 'precision of the stored features',
+      },
       shard_rows: { type: 'integer', minimum: 1, default: 8192, description: 'rows per shard file' },
       ...IMAGE_INPUT_PARAMS,
     },
@@ -86,11 +104,21 @@ export default defineStage<Params>({
       signal: ctx.signal,
       startPool: async () => {
         workers = workerCount(p, p.backend);
-        const pool = await FeaturePool.start({ backend: p.backend, spec, cacheDir: modelCacheDir(ctx.state), flip: p.flip, multiscale: wantMultiscale, workers, signal: ctx.signal });
+        const pool = await FeaturePool.start({
+          backend: p.backend,
+          spec,
+          cacheDir: modelCacheDir(ctx.state),
+          flip: p.flip,
+          multiscale: wantMultiscale,
+          workers,
+          signal: ctx.signal,
+        });
         const i = pool.info;
         dim = i.dims[0]!;
         multiscale = i.multiscale;
-        ctx.log(`${ident.name} on ${i.backend} x${Math.max(workers, 1)} ${workers === 0 ? '(in-process)' : 'workers'}${i.reasons.length ? ` (not used: ${i.reasons.join('; ')})` : ''}${i.fromCache ? ', model from cache' : ''}`);
+        ctx.log(
+          `${ident.name} on ${i.backend} x${Math.max(workers, 1)} ${workers === 0 ? '(in-process)' : 'workers'}${i.reasons.length ? ` (not used: ${i.reasons.join('; ')})` : ''}${i.fromCache ? ', model from cache' : ''}`,
+        );
         for (const line of i.logs) ctx.log(line);
         return pool;
       },
@@ -132,7 +160,13 @@ export default defineStage<Params>({
     let missingTotal = 0;
     try {
       for (const s of splits) {
-        const meta: SplitShards = { rows: 0, rowsFile: `rows-${s}.jsonl`, shards: [], missing: 0, missingFile: `missing-${s}.jsonl` };
+        const meta: SplitShards = {
+          rows: 0,
+          rowsFile: `rows-${s}.jsonl`,
+          shards: [],
+          missing: 0,
+          missingFile: `missing-${s}.jsonl`,
+        };
         const rows = new JsonlWriter(join(ctx.out, meta.rowsFile));
         const missing = new JsonlWriter(join(ctx.out, meta.missingFile));
         let shards: InstanceType<typeof ShardWriter> | undefined;
@@ -140,7 +174,10 @@ export default defineStage<Params>({
           const values = r.hash && !extractor.failed.has(r.hash) ? store.get(modelKey, r.hash) : undefined;
           if (!values) {
             meta.missing++;
-            await missing.write({ imageId: r.imageId, error: r.error ?? (r.hash && extractor.failed.get(r.hash)) ?? 'no features' });
+            await missing.write({
+              imageId: r.imageId,
+              error: r.error ?? (r.hash && extractor.failed.get(r.hash)) ?? 'no features',
+            });
             continue;
           }
           if (dim === 0) dim = values.length;
@@ -165,7 +202,9 @@ export default defineStage<Params>({
     await writeFile(join(ctx.out, FEATURES_FILE), JSON.stringify(index, null, 2) + '\n');
     const seconds = (Date.now() - started) / 1000;
     if (extractor.computed === 0) ctx.log(`all ${rowsTotal} images had cached features; no backbone was loaded`);
-    ctx.log(`features: ${rowsTotal} rows x ${dim} (${p.dtype}); computed ${extractor.computed}, reused ${extractor.reused}, missing ${missingTotal} in ${seconds.toFixed(1)} s`);
+    ctx.log(
+      `features: ${rowsTotal} rows x ${dim} (${p.dtype}); computed ${extractor.computed}, reused ${extractor.reused}, missing ${missingTotal} in ${seconds.toFixed(1)} s`,
+    );
     ctx.metrics({
       precompute: {
         backbone: ident.id,

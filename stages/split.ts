@@ -53,10 +53,27 @@ export default defineStage<SplitParams>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      holdout_share: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'share of validation kept as holdout' },
-      min_label_count: { type: 'integer', minimum: 1, default: 10, description: 'labels with fewer training images are dropped (reference: 500)' },
+      holdout_share: {
+        type: 'number',
+        minimum: 0,
+        maximum: 1,
+        default: 0.5,
+        description: 'share of validation kept as holdout',
+      },
+      min_label_count: {
+        type: 'integer',
+        minimum: 1,
+        default: 10,
+        description: 'labels with fewer training images are dropped (reference: 500)',
+      },
       seed: { type: 'integer', minimum: 0, description: 'seed of the stratification ties (default: the stage seed)' },
-      folds: { type: 'integer', minimum: 0, maximum: 100, default: 0, description: 'also write a stratified k-fold partition of train (0 = none)' },
+      folds: {
+        type: 'integer',
+        minimum: 0,
+        maximum: 100,
+        default: 0,
+        description: 'also write a stratified k-fold partition of train (0 = none)',
+      },
       validation_share: {
         type: 'number',
         exclusiveMinimum: 0,
@@ -64,12 +81,17 @@ export default defineStage<SplitParams>({
         default: 0.1,
         description: 'share of train used as validation+holdout when the input has no validation images',
       },
-      from: { type: 'string', minLength: 1, description: 'upstream stage holding the manifest (when there are several)' },
+      from: {
+        type: 'string',
+        minLength: 1,
+        description: 'upstream stage holding the manifest (when there are several)',
+      },
       manifest: { type: 'string', minLength: 1, default: 'manifest.jsonl' },
       label_map: {
         type: 'string',
         minLength: 1,
-        description: 'label map CSV (labelId,taskId,labelName,taskName) for names in the tables; default: label-map.csv of an upstream stage, if any',
+        description:
+          'label map CSV (labelId,taskId,labelName,taskName) for names in the tables; default: label-map.csv of an upstream stage, if any',
       },
     },
   },
@@ -96,7 +118,8 @@ export default defineStage<SplitParams>({
         if (e.error !== undefined) testFailed++;
         continue;
       }
-      if (e.set !== 'train' && e.set !== 'validation') throw new Error(`${manifestPath}: unknown set "${String(e.set)}" for image ${e.imageId}`);
+      if (e.set !== 'train' && e.set !== 'validation')
+        throw new Error(`${manifestPath}: unknown set "${String(e.set)}" for image ${e.imageId}`);
       if (e.error !== undefined || e.file === undefined) {
         dropped[e.set]++;
         continue;
@@ -205,7 +228,11 @@ async function loadLabelNames(
   labelMap: string | undefined,
 ): Promise<Map<string, string>> {
   if (labelMap !== undefined) {
-    const candidates = [resolveInput(base, labelMap), ...Object.values(needs).map((d) => resolveInput(d, labelMap)), resolveInput(workdir, labelMap)];
+    const candidates = [
+      resolveInput(base, labelMap),
+      ...Object.values(needs).map((d) => resolveInput(d, labelMap)),
+      resolveInput(workdir, labelMap),
+    ];
     const found = candidates.find((c) => existsSync(c));
     if (!found) throw new Error(`label_map not found: ${labelMap} (looked in ${candidates.join(', ')})`);
     return labelNames(await readFile(found, 'utf8'));
@@ -224,11 +251,24 @@ async function writeFrequencyTable(
   kept: ReadonlySet<string>,
   c: Record<'train' | 'validation' | 'holdout', LabelCounter>,
 ): Promise<void> {
-  const rows = [csvLine(['labelId', 'labelName', 'train', 'validation', 'holdout', 'trainShare', 'validationShare', 'kept'])];
+  const rows = [
+    csvLine(['labelId', 'labelName', 'train', 'validation', 'holdout', 'trainShare', 'validationShare', 'kept']),
+  ];
   const share = (n: number, of: number): string => (of ? (n / of).toFixed(5) : '0');
   for (const l of ranked) {
     const [t, v, h] = [c.train.count(l), c.validation.count(l), c.holdout.count(l)];
-    rows.push(csvLine([l, names.get(l) ?? '', t, v, h, share(t, c.train.images), share(v + h, c.validation.images + c.holdout.images), kept.has(l) ? 1 : 0]));
+    rows.push(
+      csvLine([
+        l,
+        names.get(l) ?? '',
+        t,
+        v,
+        h,
+        share(t, c.train.images),
+        share(v + h, c.validation.images + c.holdout.images),
+        kept.has(l) ? 1 : 0,
+      ]),
+    );
   }
   await writeFile(file, rows.join(''));
 }
@@ -245,7 +285,11 @@ async function writeDistributionPicture(
     yLabel: 'share of images',
     categories: ranked.map((l) => names.get(l) ?? l),
     series: [
-      { name: 'train', colour: '#3b6fb6', values: ranked.map((l) => (c.train.images ? c.train.count(l) / c.train.images : 0)) },
+      {
+        name: 'train',
+        colour: '#3b6fb6',
+        values: ranked.map((l) => (c.train.images ? c.train.count(l) / c.train.images : 0)),
+      },
       {
         name: 'validation + holdout',
         colour: '#e08a2c',

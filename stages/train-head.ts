@@ -20,7 +20,8 @@ interface Params extends HeadParams {
 const CHECKPOINT_VERSION = 1;
 
 export default defineStage<Params>({
-  description: 'dense head (dropout, sigmoid per label) trained on precomputed features; predictions for validation/holdout/test',
+  description:
+    'dense head (dropout, sigmoid per label) trained on precomputed features; predictions for validation/holdout/test',
   deterministic: true,
   params: {
     type: 'object',
@@ -46,27 +47,47 @@ export default defineStage<Params>({
     const { writeModelOutputs } = await import('../src/ml/model-report.js');
     const { dirSaveHandler } = await import('../src/ml/model-io.js');
 
-    const dir = findNeed(ctx.needs, 'precomputed features (features.json)', 'features', p.features, (d) => existsSync(join(d, FEATURES_FILE)));
+    const dir = findNeed(ctx.needs, 'precomputed features (features.json)', 'features', p.features, (d) =>
+      existsSync(join(d, FEATURES_FILE)),
+    );
     const index = await readFeatureIndex(dir);
     const labels = index.labels;
     const L = labels.length;
     const load = async (split: string) => {
       const d = await readSplit(dir, index, split);
-      return d && { ...d, y: truthMatrix(d.labels.map((l) => ({ labels: l })), labels) };
+      return (
+        d && {
+          ...d,
+          y: truthMatrix(
+            d.labels.map((l) => ({ labels: l })),
+            labels,
+          ),
+        }
+      );
     };
     const [tr, va, ho, te] = [await load('train'), await load('validation'), await load('holdout'), await load('test')];
     if (!tr || tr.ids.length === 0) throw new Error(`${dir}: no training rows with features`);
-    if (!va || va.ids.length === 0) throw new Error(`${dir}: no validation rows with features (needed for early stopping)`);
+    if (!va || va.ids.length === 0)
+      throw new Error(`${dir}: no validation rows with features (needed for early stopping)`);
 
     const backend = await useBackend(p.backend);
     const { tf } = backend;
     const notice = gpuNotice(backend);
     if (notice) ctx.log(notice);
-    ctx.log(`train-head on ${backend.name}: ${tr.ids.length} train, ${va.ids.length} validation rows, ${index.dim} features -> ${L} labels (${index.backbone.id})`);
+    ctx.log(
+      `train-head on ${backend.name}: ${tr.ids.length} train, ${va.ids.length} validation rows, ${index.dim} features -> ${L} labels (${index.backbone.id})`,
+    );
 
     // Checkpoints are keyed by everything that shapes training: params (not the backend name:
     // wasm and cpu produce the same run), seed, features and code version.
-    const h = createHash('sha256').update(JSON.stringify({ v: CHECKPOINT_VERSION, p: { ...p, backend: undefined, features: undefined }, seed: ctx.seed, labels }));
+    const h = createHash('sha256').update(
+      JSON.stringify({
+        v: CHECKPOINT_VERSION,
+        p: { ...p, backend: undefined, features: undefined },
+        seed: ctx.seed,
+        labels,
+      }),
+    );
     for (const d of [tr, va]) {
       d.x.updateHash(h);
       h.update(d.ids.join('\n'));
@@ -75,11 +96,21 @@ export default defineStage<Params>({
     const ckDir = checkpointDir(ctx.state, `train-head-${h.digest('hex').slice(0, 24)}`);
 
     const standardizer = p.standardize ? fitStandardizer(tr.x.rows, tr.x.dim, (a, b) => tr.x.range(a, b)) : undefined;
-    const head = DenseHead.create(tf, { inputDim: index.dim, hidden: p.hidden, dropout: p.dropout, labels: L }, ctx.seed, priorLogits(tr.y, tr.ids.length, L), standardizer);
+    const head = DenseHead.create(
+      tf,
+      { inputDim: index.dim, hidden: p.hidden, dropout: p.dropout, labels: L },
+      ctx.seed,
+      priorLogits(tr.y, tr.ids.length, L),
+      standardizer,
+    );
     let result: Awaited<ReturnType<typeof train>>;
     let metrics: Record<string, unknown>;
     try {
-      const loss = { name: p.loss, gamma: p.focal_gamma, posWeight: p.loss === 'weighted_bce' ? positiveWeights(tr.y, tr.ids.length, L, p.pos_weight_max) : undefined };
+      const loss = {
+        name: p.loss,
+        gamma: p.focal_gamma,
+        posWeight: p.loss === 'weighted_bce' ? positiveWeights(tr.y, tr.ids.length, L, p.pos_weight_max) : undefined,
+      };
       const trainSet = { x: tr.x, y: tr.y };
       const valSet = { x: va.x, y: va.y };
       result = await train({
@@ -95,18 +126,38 @@ export default defineStage<Params>({
         signal: ctx.signal,
         log: ctx.log,
         onEpoch: (r) => {
-          ctx.log(`epoch ${r.epoch}: loss ${r.loss.toFixed(5)}, val loss ${r.val_loss.toFixed(5)}, val micro-F1 ${r.val_micro_f1.toFixed(4)}, lr ${r.lr.toExponential(1)}, ${r.samples_per_s.toFixed(0)} samples/s`);
+          ctx.log(
+            `epoch ${r.epoch}: loss ${r.loss.toFixed(5)}, val loss ${r.val_loss.toFixed(5)}, val micro-F1 ${r.val_micro_f1.toFixed(4)}, lr ${r.lr.toExponential(1)}, ${r.samples_per_s.toFixed(0)} samples/s`,
+          );
           ctx.progress(r.epoch, p.epochs, 'epochs');
         },
       });
 
       const splits: Parameters<typeof writeModelOutputs>[2] = {};
-      for (const [name, d] of [['validation', va], ['holdout', ho], ['test', te]] as const) {
-        if (d) splits[name] = { ids: d.ids, labels: d.labels, probs: predictHead(tf, head, d.x), missing: index.splits[name]?.missing ?? 0 };
+      for (const [name, d] of [
+        ['validation', va],
+        ['holdout', ho],
+        ['test', te],
+      ] as const) {
+        if (d)
+          splits[name] = {
+            ids: d.ids,
+            labels: d.labels,
+            probs: predictHead(tf, head, d.x),
+            missing: index.splits[name]?.missing ?? 0,
+          };
       }
-      metrics = await writeModelOutputs(ctx.out, labels, splits, result.history, `train-head on ${index.backbone.name}`);
+      metrics = await writeModelOutputs(
+        ctx.out,
+        labels,
+        splits,
+        result.history,
+        `train-head on ${index.backbone.name}`,
+      );
       const model = head.toLayersModel();
-      await model.save(dirSaveHandler(tf, join(ctx.out, 'model'), { tailor: { kind: 'head', features: index.backbone, labels } }));
+      await model.save(
+        dirSaveHandler(tf, join(ctx.out, 'model'), { tailor: { kind: 'head', features: index.backbone, labels } }),
+      );
       model.dispose();
     } finally {
       head.dispose();

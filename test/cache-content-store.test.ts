@@ -2,7 +2,15 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import {
-  existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,7 +95,9 @@ test('objects/ never shows a partial tree while a commit is in progress', async 
     const poll = (): void => {
       for (const shard of readdirSync(objects)) {
         for (const name of readdirSync(join(objects, shard))) {
-          const n = readdirSync(join(objects, shard, name), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).length;
+          const n = readdirSync(join(objects, shard, name), { recursive: true, withFileTypes: true }).filter((e) =>
+            e.isFile(),
+          ).length;
           seen.push(n);
         }
       }
@@ -99,7 +109,10 @@ test('objects/ never shows a partial tree while a commit is in progress', async 
     poll();
     assert.equal(c.files, 3000);
     assert.ok(seen.length > 0);
-    assert.ok(seen.every((n) => n === 3000), `every observation of the object is complete: ${[...new Set(seen)].join(',')}`);
+    assert.ok(
+      seen.every((n) => n === 3000),
+      `every observation of the object is complete: ${[...new Set(seen)].join(',')}`,
+    );
   } finally {
     index.close();
   }
@@ -160,7 +173,9 @@ test('a process SIGKILLed mid-stage leaves only a temp folder, which the next cl
       console.log('writing');
       setInterval(() => {}, 1000);
     `;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => d.toString().includes('writing') && resolve());
       child.on('exit', (code) => reject(new Error(`child exited early: ${code}`)));
@@ -195,7 +210,10 @@ test('cleanupTemp keeps live and own temp folders, removes dead-pid and day-old 
     make(`${deadPid}-otherhost-old-0a0b`, 30);
     make('garbage-name', 30);
     assert.equal(await store.cleanupTemp(), 3);
-    assert.deepEqual(readdirSync(tmpRoot).sort(), [own.split('/').pop(), `${deadPid}-otherhost-recent-ef56`, `${process.ppid}-${hostTag()}-alive-cd34`].sort());
+    assert.deepEqual(
+      readdirSync(tmpRoot).sort(),
+      [own.split('/').pop(), `${deadPid}-otherhost-recent-ef56`, `${process.ppid}-${hostTag()}-alive-cd34`].sort(),
+    );
   } finally {
     index.close();
   }

@@ -1,6 +1,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,7 +133,12 @@ test('kinds, counts and missing paths', async () => {
   const dir = makeTree('kinds', { 'x/one.bin': '1', 'two.bin': '22' });
   const hasher = new FileHasher(index);
   assert.deepEqual(await hasher.hashPath(join(dir, 'nope')), { hash: '', kind: 'missing', files: 0, bytes: 0 });
-  assert.deepEqual(await hasher.hashPath(join(dir, 'two.bin')), { hash: hashBytes('22'), kind: 'file', files: 1, bytes: 2 });
+  assert.deepEqual(await hasher.hashPath(join(dir, 'two.bin')), {
+    hash: hashBytes('22'),
+    kind: 'file',
+    files: 1,
+    bytes: 2,
+  });
   const tree = await hasher.hashPath(dir);
   assert.equal(tree.kind, 'dir');
   assert.equal(tree.files, 2);
@@ -186,7 +201,11 @@ test('an unchanged folder is answered from its folder row; a change rebuilds onl
   utimesSync(join(dir, 'a/b/c/7.txt'), HOUR_AGO, HOUR_AGO);
   const third = await run();
   assert.notEqual(third.hash, first.hash);
-  assert.deepEqual([third.dirsRebuilt, third.filesRead, third.cacheHits], [4, 1, 51], 'c, b, a and the root; a/x untouched');
+  assert.deepEqual(
+    [third.dirsRebuilt, third.filesRead, third.cacheHits],
+    [4, 1, 51],
+    'c, b, a and the root; a/x untouched',
+  );
 
   // A file written just now keeps its folder and the folders above it out of the folder cache.
   writeFileSync(join(dir, 'a/x/new.txt'), 'fresh');
@@ -196,7 +215,11 @@ test('an unchanged folder is answered from its folder row; a change rebuilds onl
   for (const d of ['a/b/c', 'a/b']) assert.ok(rows.has(join(dir, d)), `${d} keeps its row`);
   for (const d of ['a/x', 'a', '.']) {
     const now = (await hashTree(join(dir, d))).hash;
-    assert.notEqual(rows.get(join(dir, d))?.hash, now, `${d} gets no row for its new state while it holds a fresh file`);
+    assert.notEqual(
+      rows.get(join(dir, d))?.hash,
+      now,
+      `${d} gets no row for its new state while it holds a fresh file`,
+    );
   }
   assert.equal((await run()).dirsRebuilt, 3);
 });

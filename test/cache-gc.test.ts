@@ -19,7 +19,16 @@ test('gc removes only objects nothing references, with their records; dry run re
       return (await store.commit(tmp)).treeHash;
     };
     const record = (stageKey: string, treeHash: string, stage: string): void =>
-      index.putOutput({ stageKey, treeHash, pipeline: 'p', stage, ingredients: {}, metrics: {}, createdAt: Date.now(), seconds: 1 });
+      index.putOutput({
+        stageKey,
+        treeHash,
+        pipeline: 'p',
+        stage,
+        ingredients: {},
+        metrics: {},
+        createdAt: Date.now(),
+        seconds: 1,
+      });
 
     const kept = await commit('kept', 10); // in the caller's keep set (a pipeline or lock file)
     const recent = await commit('recent', 20); // produced by the most recent run
@@ -34,9 +43,37 @@ test('gc removes only objects nothing references, with their records; dry run re
     record('k-gone', 'f'.repeat(64), 'e'); // record whose object vanished
     index.setLatest('p', 'c', 'k-latest');
     const oldRun = index.beginRun({ pipeline: 'p', argv: [], host: 'h', pid: 1 });
-    index.recordStageRun({ runId: oldRun, pipeline: 'p', stage: 'd', stageKey: 'k-old', action: 'ran', status: 'ok', start: 0, end: 0, seconds: 0, host: 'h', metrics: {}, logPath: null, treeHash: old });
+    index.recordStageRun({
+      runId: oldRun,
+      pipeline: 'p',
+      stage: 'd',
+      stageKey: 'k-old',
+      action: 'ran',
+      status: 'ok',
+      start: 0,
+      end: 0,
+      seconds: 0,
+      host: 'h',
+      metrics: {},
+      logPath: null,
+      treeHash: old,
+    });
     const run = index.beginRun({ pipeline: 'p', argv: [], host: 'h', pid: 1 });
-    index.recordStageRun({ runId: run, pipeline: 'p', stage: 'b', stageKey: 'k-recent', action: 'ran', status: 'ok', start: 0, end: 0, seconds: 0, host: 'h', metrics: {}, logPath: null, treeHash: recent });
+    index.recordStageRun({
+      runId: run,
+      pipeline: 'p',
+      stage: 'b',
+      stageKey: 'k-recent',
+      action: 'ran',
+      status: 'ok',
+      start: 0,
+      end: 0,
+      seconds: 0,
+      host: 'h',
+      metrics: {},
+      logPath: null,
+      treeHash: recent,
+    });
     mkdirSync(join(cacheDir, 'state', 'pad'), { recursive: true });
     writeFileSync(join(cacheDir, 'state', 'pad', 'item'), 'x');
 
@@ -52,7 +89,13 @@ test('gc removes only objects nothing references, with their records; dry run re
     assert.deepEqual({ ...report, removedTemp: 0 }, { ...dry, removedTemp: 0 });
     for (const h of [kept, recent, latest]) assert.equal(await store.verify(h), 'ok');
     for (const h of [old, orphan]) assert.equal(store.exists(h), false);
-    assert.deepEqual(index.outputRefs().map((r) => r.stageKey).sort(), ['k-kept', 'k-latest', 'k-recent']);
+    assert.deepEqual(
+      index
+        .outputRefs()
+        .map((r) => r.stageKey)
+        .sort(),
+      ['k-kept', 'k-latest', 'k-recent'],
+    );
     assert.ok(existsSync(join(cacheDir, 'state', 'pad', 'item')), 'state/ is left alone');
     assert.equal(index.stageRunsOf(oldRun).length, 1, 'run history is kept');
 

@@ -4,7 +4,15 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createHashStream, HASH_ALGO, HASH_HEX_LENGTH, hashBytes, hashFile, initHash, SMALL_FILE_BYTES } from '../src/cache/hash.js';
+import {
+  createHashStream,
+  HASH_ALGO,
+  HASH_HEX_LENGTH,
+  hashBytes,
+  hashFile,
+  initHash,
+  SMALL_FILE_BYTES,
+} from '../src/cache/hash.js';
 
 test('hashBytes gives the standard digest for strings and bytes', async () => {
   await initHash();

@@ -46,7 +46,10 @@ test('a cache from a newer schema is refused with a clear message', () => {
   const db = new Database(join(dir, 'index.sqlite'));
   db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
   db.close();
-  assert.throws(() => CacheIndex.open(dir), (e: unknown) => e instanceof CacheOpenError && /newer than this tailor/.test(e.message));
+  assert.throws(
+    () => CacheIndex.open(dir),
+    (e: unknown) => e instanceof CacheOpenError && /newer than this tailor/.test(e.message),
+  );
 });
 
 test('outputs and latest pointers round-trip; deleting an output drops its latest pointer', () => {
@@ -87,7 +90,11 @@ test('latestOfPipeline gives the latest output of every stage of one pipeline, i
     assert.deepEqual([...latest.keys()].sort(), ['pad', 'split']);
     assert.deepEqual(latest.get('pad'), pad);
     assert.deepEqual(latest.get('split'), split);
-    assert.deepEqual(index.latestOfPipeline('other').get('pad'), split, 'keyed by the pointer, not the output\'s own stage');
+    assert.deepEqual(
+      index.latestOfPipeline('other').get('pad'),
+      split,
+      "keyed by the pointer, not the output's own stage",
+    );
     assert.equal(index.latestOfPipeline('none').size, 0);
   } finally {
     index.close();
@@ -110,8 +117,19 @@ test('transaction commits together or not at all', () => {
       index.putOutput(output('k1', 'd'.repeat(64)));
       index.setLatest('fashion', 'pad', 'k1');
       return index.recordStageRun({
-        runId, pipeline: 'fashion', stage: 'pad', stageKey: 'k1', action: 'ran', status: 'ok',
-        start: 1, end: 2, seconds: 1, host: 'h', metrics: {}, logPath: null, treeHash: 'd'.repeat(64),
+        runId,
+        pipeline: 'fashion',
+        stage: 'pad',
+        stageKey: 'k1',
+        action: 'ran',
+        status: 'ok',
+        start: 1,
+        end: 2,
+        seconds: 1,
+        host: 'h',
+        metrics: {},
+        logPath: null,
+        treeHash: 'd'.repeat(64),
       });
     });
     assert.equal(typeof value, 'number');
@@ -125,32 +143,90 @@ test('runs and stage runs: history, filters, experiments, dangling runs', () => 
   const index = CacheIndex.open(join(root, 'c5'));
   try {
     const r1 = index.beginRun({ pipeline: 'fashion', argv: ['run', 'pipelines/fashion.yaml'], host: 'h1', pid: 11 });
-    const r2 = index.beginRun({ pipeline: 'fashion', argv: ['run'], host: 'h1', pid: 12, experiment: 'sizes', params: { 'pad.size': 299 } });
+    const r2 = index.beginRun({
+      pipeline: 'fashion',
+      argv: ['run'],
+      host: 'h1',
+      pid: 12,
+      experiment: 'sizes',
+      params: { 'pad.size': 299 },
+    });
     const r3 = index.beginRun({ pipeline: 'small', argv: ['run'], host: 'h2', pid: 13, experiment: 'sizes' });
     index.recordStageRun({
-      runId: r1, pipeline: 'fashion', stage: 'pad', stageKey: 'k1', action: 'ran', status: 'ok',
-      start: 1000, end: 3500, seconds: 2.5, host: 'h1', metrics: { images: 3 }, logPath: '/logs/1/pad.log', treeHash: 'e'.repeat(64),
+      runId: r1,
+      pipeline: 'fashion',
+      stage: 'pad',
+      stageKey: 'k1',
+      action: 'ran',
+      status: 'ok',
+      start: 1000,
+      end: 3500,
+      seconds: 2.5,
+      host: 'h1',
+      metrics: { images: 3 },
+      logPath: '/logs/1/pad.log',
+      treeHash: 'e'.repeat(64),
     });
     index.recordStageRun({
-      runId: r1, pipeline: 'fashion', stage: 'split', stageKey: 'k2', action: 'failed', status: 'exit 1',
-      start: 3500, end: 3600, seconds: 0.1, host: 'h1', metrics: {}, logPath: null, error: 'boom',
+      runId: r1,
+      pipeline: 'fashion',
+      stage: 'split',
+      stageKey: 'k2',
+      action: 'failed',
+      status: 'exit 1',
+      start: 3500,
+      end: 3600,
+      seconds: 0.1,
+      host: 'h1',
+      metrics: {},
+      logPath: null,
+      error: 'boom',
     });
     index.endRun(r1, 'failed');
     index.recordStageRun({
-      runId: r2, pipeline: 'fashion', stage: 'pad', stageKey: 'k1', action: 'cached', status: 'ok',
-      start: 5000, end: 5000, seconds: 0, host: 'h1', metrics: {}, logPath: null, treeHash: 'e'.repeat(64),
+      runId: r2,
+      pipeline: 'fashion',
+      stage: 'pad',
+      stageKey: 'k1',
+      action: 'cached',
+      status: 'ok',
+      start: 5000,
+      end: 5000,
+      seconds: 0,
+      host: 'h1',
+      metrics: {},
+      logPath: null,
+      treeHash: 'e'.repeat(64),
     });
     index.endRun(r2, 'ok');
 
     const stages = index.stageRunsOf(r1);
-    assert.deepEqual(stages.map((s) => [s.stage, s.action, s.status, s.error]), [['pad', 'ran', 'ok', null], ['split', 'failed', 'exit 1', 'boom']]);
+    assert.deepEqual(
+      stages.map((s) => [s.stage, s.action, s.status, s.error]),
+      [
+        ['pad', 'ran', 'ok', null],
+        ['split', 'failed', 'exit 1', 'boom'],
+      ],
+    );
     assert.deepEqual(stages[0]?.metrics, { images: 3 });
     assert.equal(stages[0]?.logPath, '/logs/1/pad.log');
 
-    assert.deepEqual(index.listRuns().map((r) => r.id), [r3, r2, r1]);
-    assert.deepEqual(index.listRuns({ pipeline: 'fashion' }).map((r) => r.id), [r2, r1]);
-    assert.deepEqual(index.listRuns({ experiment: 'sizes' }).map((r) => r.id), [r3, r2]);
-    assert.deepEqual(index.listRuns({ limit: 1 }).map((r) => r.id), [r3]);
+    assert.deepEqual(
+      index.listRuns().map((r) => r.id),
+      [r3, r2, r1],
+    );
+    assert.deepEqual(
+      index.listRuns({ pipeline: 'fashion' }).map((r) => r.id),
+      [r2, r1],
+    );
+    assert.deepEqual(
+      index.listRuns({ experiment: 'sizes' }).map((r) => r.id),
+      [r3, r2],
+    );
+    assert.deepEqual(
+      index.listRuns({ limit: 1 }).map((r) => r.id),
+      [r3],
+    );
     const run2 = index.getRun(r2);
     assert.equal(run2?.status, 'ok');
     assert.deepEqual(run2?.params, { 'pad.size': 299 });

@@ -32,7 +32,12 @@ const CHILD = `
   process.stdin.on('data', (d) => { if (String(d).includes('release')) { r.value.release(); process.exit(0); } });
 `;
 
-interface ChildReport { ok: boolean; pid: number; holder?: LockHolder; waited: number[] }
+interface ChildReport {
+  ok: boolean;
+  pid: number;
+  holder?: LockHolder;
+  waited: number[];
+}
 
 function startChild(
   cache: string,
@@ -59,7 +64,9 @@ function startChild(
 }
 
 function exited(child: ChildProcessWithoutNullStreams): Promise<unknown> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.on('exit', r));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.on('exit', r));
 }
 
 test('a second process fails at once with the holder, or waits until the holder releases', async () => {
@@ -73,7 +80,12 @@ test('a second process fails at once with the holder, or waits until the holder 
   assert.equal(second.holder?.pid, held.pid);
   assert.equal(second.holder?.host, hostname());
   assert.deepEqual(second.holder?.argv, ['tailor', 'run', 'child']);
-  assert.match(second.holder?.message ?? '', new RegExp(`^held by pid ${held.pid} on host .+ since \\S+ \\(\\d+ s ago\\), last heartbeat \\d+ s ago: tailor run child$`));
+  assert.match(
+    second.holder?.message ?? '',
+    new RegExp(
+      `^held by pid ${held.pid} on host .+ since \\S+ \\(\\d+ s ago\\), last heartbeat \\d+ s ago: tailor run child$`,
+    ),
+  );
 
   const waiter = startChild(cache, 20);
   await waiter.waiting;
@@ -109,7 +121,17 @@ test('a lock whose heartbeat stopped (another host) is taken over; a live one is
   const file = join(cache, 'lock.json');
   const old = Date.now() - 60_000;
   mkdirSync(cache, { recursive: true });
-  writeFileSync(file, JSON.stringify({ pid: 4242, host: 'elsewhere', argv: ['tailor'], startedAt: old, heartbeatAt: Date.now(), token: 't0' }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      pid: 4242,
+      host: 'elsewhere',
+      argv: ['tailor'],
+      startedAt: old,
+      heartbeatAt: Date.now(),
+      token: 't0',
+    }),
+  );
   const live = await acquireRunLock(cache);
   assert.equal(live.ok, false, 'fresh heartbeat on another host: held');
   assert.equal(readRunLock(cache)?.host, 'elsewhere');
@@ -119,7 +141,10 @@ test('a lock whose heartbeat stopped (another host) is taken over; a live one is
   assert.equal(garbled.ok, false, 'a just-written unreadable lock is respected');
   if (!garbled.ok) assert.match(garbled.error.message, /unreadable lock file/);
 
-  writeFileSync(file, JSON.stringify({ pid: 4242, host: 'elsewhere', argv: ['tailor'], startedAt: old, heartbeatAt: old, token: 't1' }));
+  writeFileSync(
+    file,
+    JSON.stringify({ pid: 4242, host: 'elsewhere', argv: ['tailor'], startedAt: old, heartbeatAt: old, token: 't1' }),
+  );
   utimesSync(file, old / 1000, old / 1000);
   const r = await acquireRunLock(cache);
   assert.equal(r.ok, true);
@@ -142,7 +167,14 @@ test('the heartbeat refreshes the lock, notices a takeover, and release never de
   await sleep(350);
   assert.ok((JSON.parse(readFileSync(file, 'utf8')).heartbeatAt as number) > first, 'heartbeat moved');
 
-  const other = { pid: 1, host: 'h2', argv: ['x'], startedAt: Date.now(), heartbeatAt: Date.now(), token: 'someone-else' };
+  const other = {
+    pid: 1,
+    host: 'h2',
+    argv: ['x'],
+    startedAt: Date.now(),
+    heartbeatAt: Date.now(),
+    token: 'someone-else',
+  };
   writeFileSync(file, JSON.stringify(other));
   await sleep(300);
   assert.equal(r.value.lost, true);

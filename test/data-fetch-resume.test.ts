@@ -51,13 +51,19 @@ function indexRows(state: string): number {
 it('resumes after SIGKILL without fetching any delivered image twice', async () => {
   const state = join(dir, 'state');
   const params = JSON.stringify({ train: join(dir, 'train.json'), concurrency: 4, timeout_ms: 60000 });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/data/run-stage.ts', 'stages/fetch.ts', params, join(dir, 'out1'), state], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'test/fixtures/data/run-stage.ts', 'stages/fetch.ts', params, join(dir, 'out1'), state],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
   // Wait until every delivered image is recorded; the next requests hang on the server.
   const deadline = Date.now() + 60_000;
   while (indexRows(state) < DELIVER_FIRST) {

@@ -19,7 +19,16 @@ import { distinctJpegs, solidImage, writeImFile } from './fixtures/data/images.j
 
 const FETCH = 'stages/fetch.ts';
 /** Small limits so faults show quickly: 3 attempts per transient failure, short timeout. */
-const FAST = { timeout_ms: 400, retries: 2, backoff_ms: 5, max_backoff_ms: 20, max_bytes: 30000, max_redirects: 3, concurrency: 6, max_failure_share: 1 };
+const FAST = {
+  timeout_ms: 400,
+  retries: 2,
+  backoff_ms: 5,
+  max_backoff_ms: 20,
+  max_bytes: 30000,
+  max_redirects: 3,
+  concurrency: 6,
+  max_failure_share: 1,
+};
 
 /** path on the server -> expected outcome (`ok` or a failure reason) and requests made. */
 const CASES: Record<string, { expect: string; requests: number }> = {
@@ -51,7 +60,12 @@ before(async () => {
   // A noisy 200x200 JPEG is well over the 30,000-byte cap.
   const noise = Buffer.alloc(200 * 200 * 3);
   for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
-  images.set('big.jpg', await sharp(noise, { raw: { width: 200, height: 200, channels: 3 } }).jpeg({ quality: 95 }).toBuffer());
+  images.set(
+    'big.jpg',
+    await sharp(noise, { raw: { width: 200, height: 200, channels: 3 } })
+      .jpeg({ quality: 95 })
+      .toBuffer(),
+  );
   const whole = images.get('0.jpg') as Buffer;
   images.set('truncated.jpg', whole.subarray(0, Math.floor(whole.length * 0.6)));
   images.set('tiny.jpg', await solidImage(1, 1, [200, 200, 200]));
@@ -101,7 +115,11 @@ describe('fetch with injected faults', () => {
     state = join(dir, 'state');
     byId = await writeSets(data, Object.keys(CASES));
     server.reset();
-    const run = await runStage(FETCH, { train: 'train.json', validation: 'validation.json', test: 'test.json', ...FAST }, { needs: { src: data }, state });
+    const run = await runStage(
+      FETCH,
+      { train: 'train.json', validation: 'validation.json', test: 'test.json', ...FAST },
+      { needs: { src: data }, state },
+    );
     firstOut = run.out;
     const rows = await readJsonlAll<ManifestEntry>(join(run.out, 'manifest.jsonl'));
     assert.equal(rows.length, byId.size + 1 + 2, 'one manifest line per listed image');
@@ -115,7 +133,10 @@ describe('fetch with injected faults', () => {
         assert.ok((meta.width ?? 0) > 1, `${row.imageId} stored and decodable`);
       } else {
         assert.ok(row.error, `${row.set} ${row.imageId} has a file or an error`);
-        assert.ok(failureRows.some((f) => f.startsWith(`${row.imageId},`) && f.endsWith(`,${row.error}`)), `failure of ${row.imageId} listed`);
+        assert.ok(
+          failureRows.some((f) => f.startsWith(`${row.imageId},`) && f.endsWith(`,${row.error}`)),
+          `failure of ${row.imageId} listed`,
+        );
       }
     }
     assert.equal(failureRows.length, rows.filter((r) => r.error).length);
@@ -151,12 +172,23 @@ describe('fetch with injected faults', () => {
 
   it('a rerun fetches only earlier transient failures, and nothing with refetch_failed: none', async () => {
     server.reset();
-    const again = await runStage(FETCH, { train: 'train.json', validation: 'validation.json', test: 'test.json', ...FAST, refetch_failed: 'none' }, { needs: { src: data }, state });
+    const again = await runStage(
+      FETCH,
+      { train: 'train.json', validation: 'validation.json', test: 'test.json', ...FAST, refetch_failed: 'none' },
+      { needs: { src: data }, state },
+    );
     assert.equal(server.total(), 0, 'nothing requested');
-    assert.equal(await readFile(join(again.out, 'manifest.jsonl'), 'utf8'), await readFile(join(firstOut, 'manifest.jsonl'), 'utf8'));
+    assert.equal(
+      await readFile(join(again.out, 'manifest.jsonl'), 'utf8'),
+      await readFile(join(firstOut, 'manifest.jsonl'), 'utf8'),
+    );
 
     server.reset();
-    await runStage(FETCH, { train: 'train.json', validation: 'validation.json', test: 'test.json', ...FAST }, { needs: { src: data }, state });
+    await runStage(
+      FETCH,
+      { train: 'train.json', validation: 'validation.json', test: 'test.json', ...FAST },
+      { needs: { src: data }, state },
+    );
     const transient = Object.entries(CASES)
       .filter(([, c]) => c.requests === 3)
       .map(([p]) => p)
@@ -167,10 +199,17 @@ describe('fetch with injected faults', () => {
   it('new URLs added to the files are the only ones fetched', async () => {
     await writeSets(data, Object.keys(CASES), ['/img/6.jpg', '/img/7.jpg', '/loop/a/x.jpg']);
     server.reset();
-    const run = await runStage(FETCH, { train: 'train.json', validation: 'validation.json', test: 'test.json', ...FAST, refetch_failed: 'none' }, { needs: { src: data }, state });
+    const run = await runStage(
+      FETCH,
+      { train: 'train.json', validation: 'validation.json', test: 'test.json', ...FAST, refetch_failed: 'none' },
+      { needs: { src: data }, state },
+    );
     // /img/6.jpg was already fetched for the test set: only 7.jpg and the redirect loop are new.
     assert.deepEqual([...server.requests.keys()].sort(), ['/img/7.jpg', '/loop/a/x.jpg', '/loop/b/x.jpg']);
-    assert.equal((server.requests.get('/loop/a/x.jpg') ?? 0) + (server.requests.get('/loop/b/x.jpg') ?? 0), FAST.max_redirects + 1);
+    assert.equal(
+      (server.requests.get('/loop/a/x.jpg') ?? 0) + (server.requests.get('/loop/b/x.jpg') ?? 0),
+      FAST.max_redirects + 1,
+    );
     const rows = await readJsonlAll<ManifestEntry>(join(run.out, 'manifest.jsonl'));
     assert.equal(rows.find((r) => r.set === 'train' && r.imageId === '202')?.error, 'too many redirects');
     assert.ok(rows.find((r) => r.set === 'train' && r.imageId === '201')?.file);
@@ -178,7 +217,11 @@ describe('fetch with injected faults', () => {
 
   it('fails above max_failure_share, naming the main reasons', async () => {
     await assert.rejects(
-      runStage(FETCH, { train: 'train.json', ...FAST, refetch_failed: 'none', max_failure_share: 0.2 }, { needs: { src: data }, state }),
+      runStage(
+        FETCH,
+        { train: 'train.json', ...FAST, refetch_failed: 'none', max_failure_share: 0.2 },
+        { needs: { src: data }, state },
+      ),
       /above max_failure_share 0\.2: .*http 404/,
     );
   });
@@ -189,12 +232,19 @@ describe('fetch cancellation', () => {
     const data = join(dir, 'abort');
     await mkdir(data, { recursive: true });
     await writeImFile(join(data, 'train.json'), {
-      images: Array.from({ length: 12 }, (_, i) => ({ imageId: String(i + 1), url: `${server.url}/slow/20000/${i % 8}.jpg?${i}` })),
+      images: Array.from({ length: 12 }, (_, i) => ({
+        imageId: String(i + 1),
+        url: `${server.url}/slow/20000/${i % 8}.jpg?${i}`,
+      })),
     });
     const state = join(dir, 'abort-state');
     const ac = new AbortController();
     const started = Date.now();
-    const run = runStage(FETCH, { train: 'train.json', concurrency: 4, timeout_ms: 60000 }, { needs: { src: data }, state, signal: ac.signal });
+    const run = runStage(
+      FETCH,
+      { train: 'train.json', concurrency: 4, timeout_ms: 60000 },
+      { needs: { src: data }, state, signal: ac.signal },
+    );
     setTimeout(() => ac.abort(), 300);
     await assert.rejects(run, /aborted/);
     assert.ok(Date.now() - started < 5000, `stopped after ${Date.now() - started} ms`);
@@ -232,7 +282,10 @@ describe('fetch of local files', () => {
   });
 
   it('explains a wrong `from` and missing inputs', async () => {
-    await assert.rejects(runStage(FETCH, { train: 'x.json', from: 'nope' }, { needs: { a: dir, b: dir } }), /from: "nope" is not an upstream stage/);
+    await assert.rejects(
+      runStage(FETCH, { train: 'x.json', from: 'nope' }, { needs: { a: dir, b: dir } }),
+      /from: "nope" is not an upstream stage/,
+    );
     await assert.rejects(runStage(FETCH, { train: 'x.json' }, { needs: { a: dir, b: dir } }), /set "from"/);
     await assert.rejects(runStage(FETCH, { train: 'missing.json' }, { workdir: dir }), /train: file not found/);
     await assert.rejects(runStage(FETCH, {}, { workdir: dir }), /at least one of the params/);

@@ -29,7 +29,10 @@ describe('streaming JSON arrays', () => {
     const file = join(dir, 'a.json');
     const doc = {
       info: { nested: [1, '],}"', { x: [] }], s: 'a\\"b' },
-      annotations: [{ imageId: 1, labelId: [3, '4'] }, { imageId: 'é', labelId: [] }],
+      annotations: [
+        { imageId: 1, labelId: [3, '4'] },
+        { imageId: 'é', labelId: [] },
+      ],
       n: -1.5e3,
       images: [{ url: 'http://x/"q".jpg', imageId: '2' }, 7, 'text', null],
       flag: true,
@@ -39,7 +42,8 @@ describe('streaming JSON arrays', () => {
       ...doc.annotations.map((v, i): [string, number, unknown] => ['annotations', i, v]),
       ...doc.images.map((v, i): [string, number, unknown] => ['images', i, v]),
     ];
-    for (const chunk of [1, 2, 3, 5, 16, 1 << 20]) assert.deepEqual(await collect(file, ['images', 'annotations'], chunk), want, `chunk ${chunk}`);
+    for (const chunk of [1, 2, 3, 5, 16, 1 << 20])
+      assert.deepEqual(await collect(file, ['images', 'annotations'], chunk), want, `chunk ${chunk}`);
     assert.deepEqual(await collect(file, ['nothing']), []);
   });
 
@@ -80,11 +84,17 @@ describe('streaming JSON arrays', () => {
 
 describe('image URLs', () => {
   it('resolves relative file: URLs inside the JSON folder only', () => {
-    assert.deepEqual(parseImageUrl('file:images/a%20b.jpg', '/data/set'), { kind: 'file', path: '/data/set/images/a b.jpg' });
+    assert.deepEqual(parseImageUrl('file:images/a%20b.jpg', '/data/set'), {
+      kind: 'file',
+      path: '/data/set/images/a b.jpg',
+    });
     assert.deepEqual(parseImageUrl('file:///abs/x.jpg', '/data'), { kind: 'file', path: '/abs/x.jpg' });
     assert.equal(parseImageUrl('file:../x.jpg', '/data/set').kind, 'bad');
     assert.equal(parseImageUrl('file:images/../../x.jpg', '/data/set').kind, 'bad');
-    assert.deepEqual(parseImageUrl(' HTTPS://Example.com/a b.jpg ', '/d'), { kind: 'http', url: 'https://example.com/a%20b.jpg' });
+    assert.deepEqual(parseImageUrl(' HTTPS://Example.com/a b.jpg ', '/d'), {
+      kind: 'http',
+      url: 'https://example.com/a%20b.jpg',
+    });
     assert.deepEqual(parseImageUrl('gopher://x', '/d'), { kind: 'bad', reason: 'unsupported url scheme' });
   });
 });
@@ -93,7 +103,10 @@ describe('small utilities', () => {
   it('backs off exponentially with bounded jitter', () => {
     for (let a = 0; a < 6; a++) {
       const step = Math.min(1000, 100 * 2 ** a);
-      assert.equal(backoffDelay(a, 100, 1000, () => 0), step / 2);
+      assert.equal(
+        backoffDelay(a, 100, 1000, () => 0),
+        step / 2,
+      );
       assert.ok(backoffDelay(a, 100, 1000, () => 0.999999) <= step);
     }
   });

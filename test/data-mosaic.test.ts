@@ -36,7 +36,11 @@ describe('mosaic, representative generation', () => {
   let labelMap: string[][];
 
   before(async () => {
-    const run = await runStage(MOSAIC, { train_images: 1200, validation_images: 150, test_images: 150, dead_share: 0.04, broken_share: 0.06 }, { seed: 11, state: STATE });
+    const run = await runStage(
+      MOSAIC,
+      { train_images: 1200, validation_images: 150, test_images: 150, dead_share: 0.04, broken_share: 0.06 },
+      { seed: 11, state: STATE },
+    );
     out = run.out;
     train = await readJson(join(out, 'train.json'));
     labelMap = parseCsv(await readFile(join(out, 'label-map.csv'), 'utf8'));
@@ -53,7 +57,11 @@ describe('mosaic, representative generation', () => {
     const test = await readJson(join(out, 'test.json'));
     assert.equal(test.images.length, 150);
     assert.equal('annotations' in test, false);
-    assert.equal((await readJson(join(out, 'validation.json'))).images[0]?.imageId, '1', 'ids restart per file, as in the challenge');
+    assert.equal(
+      (await readJson(join(out, 'validation.json'))).images[0]?.imageId,
+      '1',
+      'ids restart per file, as in the challenge',
+    );
     const solution = (await readFile(join(out, 'test-solution.csv'), 'utf8')).trim().split('\n');
     assert.equal(solution[0], 'image_id,label_id');
     assert.equal(solution.length, 151);
@@ -116,7 +124,9 @@ describe('mosaic, representative generation', () => {
   });
 
   it('paints the labelled colour: single plain garments read back as their colour', async () => {
-    const byId = new Map(labelMap.slice(1).map((r) => [r[0] as string, { name: r[2] as string, task: r[3] as string }]));
+    const byId = new Map(
+      labelMap.slice(1).map((r) => [r[0] as string, { name: r[2] as string, task: r[3] as string }]),
+    );
     let checked = 0;
     let agree = 0;
     for (const a of train.annotations ?? []) {

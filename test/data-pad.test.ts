@@ -25,7 +25,8 @@ async function pixel(file: string, x: number, y: number): Promise<[number, numbe
   return [data[o] as number, data[o + 1] as number, data[o + 2] as number];
 }
 
-const near = (got: number[], want: number[], tol: number): boolean => got.every((v, i) => Math.abs(v - (want[i] as number)) <= tol);
+const near = (got: number[], want: number[], tol: number): boolean =>
+  got.every((v, i) => Math.abs(v - (want[i] as number)) <= tol);
 
 before(async () => {
   up = await mkdtemp(join(tmpdir(), 'tailor-pad-'));
@@ -36,7 +37,12 @@ before(async () => {
   // A PNG with a transparent half: transparency becomes white.
   const rgba = Buffer.alloc(40 * 40 * 4);
   for (let i = 0; i < 40 * 40; i++) rgba.set(i % 40 < 20 ? [0, 0, 0, 255] : [0, 0, 0, 0], i * 4);
-  await writeFile(join(up, 'images', 'alpha.png'), await sharp(rgba, { raw: { width: 40, height: 40, channels: 4 } }).png().toBuffer());
+  await writeFile(
+    join(up, 'images', 'alpha.png'),
+    await sharp(rgba, { raw: { width: 40, height: 40, channels: 4 } })
+      .png()
+      .toBuffer(),
+  );
   rows = [
     { imageId: '1', set: 'train', labels: ['1'], file: 'images/wide.jpg' },
     { imageId: '2', set: 'train', labels: ['2'], file: 'images/tall.jpg' },
@@ -89,14 +95,23 @@ it('reuses padded images across runs, per item, keyed by input, size and quality
   const first = await runStage(PAD, { size: 48 }, { needs: { fetch: up }, state });
   assert.equal((first.metrics as { padded: number }).padded, 4);
   const second = await runStage(PAD, { size: 48 }, { needs: { fetch: up }, state });
-  assert.deepEqual([(second.metrics as { padded: number }).padded, (second.metrics as { reused: number }).reused], [0, 4]);
+  assert.deepEqual(
+    [(second.metrics as { padded: number }).padded, (second.metrics as { reused: number }).reused],
+    [0, 4],
+  );
   const other = await runStage(PAD, { size: 48, quality: 60 }, { needs: { fetch: up }, state });
   assert.equal((other.metrics as { padded: number }).padded, 4, 'another quality pads again');
   // One new image: only it is padded.
   await writeFile(join(up, 'images', 'new.jpg'), await solidImage(50, 80, [120, 120, 0]));
-  await writeJsonl(join(up, 'manifest.jsonl'), [...rows, { imageId: '9', set: 'train', labels: ['3'], file: 'images/new.jpg' }]);
+  await writeJsonl(join(up, 'manifest.jsonl'), [
+    ...rows,
+    { imageId: '9', set: 'train', labels: ['3'], file: 'images/new.jpg' },
+  ]);
   const third = await runStage(PAD, { size: 48 }, { needs: { fetch: up }, state });
-  assert.deepEqual([(third.metrics as { padded: number }).padded, (third.metrics as { reused: number }).reused], [1, 4]);
+  assert.deepEqual(
+    [(third.metrics as { padded: number }).padded, (third.metrics as { reused: number }).reused],
+    [1, 4],
+  );
   const out = await readJsonlAll<ManifestEntry>(join(third.out, 'manifest.jsonl'));
   assert.ok(existsSync(join(third.out, out.at(-1)?.file as string)));
 });

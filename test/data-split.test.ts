@@ -77,21 +77,36 @@ describe('split stage', () => {
     const usable = (s: ImageSet): ManifestEntry[] => input.filter((r) => r.set === s && !r.error);
     assert.deepEqual(sets.train, usable('train'), 'train lines unchanged and in order');
     const valIds = [...sets.validation, ...sets.holdout].map((r) => r.imageId).sort();
-    assert.deepEqual(valIds, usable('validation').map((r) => r.imageId).sort());
+    assert.deepEqual(
+      valIds,
+      usable('validation')
+        .map((r) => r.imageId)
+        .sort(),
+    );
     assert.equal(new Set(valIds).size, valIds.length, 'validation and holdout disjoint');
-    assert.deepEqual(sets.test, input.filter((r) => r.set === 'test'), 'test keeps every image, errors included');
+    assert.deepEqual(
+      sets.test,
+      input.filter((r) => r.set === 'test'),
+      'test keeps every image, errors included',
+    );
     assert.ok(sets.test.some((r) => r.error));
     assert.ok(Math.abs(sets.holdout.length - sets.validation.length) <= 10, 'holdout is about half of validation');
   });
 
   it('keeps the labels with at least min_label_count training images, in numeric order', async () => {
     const counts = labelCounts(sets.train);
-    const expected = [...counts.entries()].filter(([, n]) => n >= 25).map(([l]) => l).sort((a, b) => Number(a) - Number(b));
+    const expected = [...counts.entries()]
+      .filter(([, n]) => n >= 25)
+      .map(([l]) => l)
+      .sort((a, b) => Number(a) - Number(b));
     assert.deepEqual(JSON.parse(await readFile(join(out, 'labels.json'), 'utf8')), expected);
     assert.ok(expected.length < counts.size, 'some labels dropped');
     const table = (await readFile(join(out, 'label-frequency.csv'), 'utf8')).trim().split('\n');
     assert.equal(table[0], 'labelId,labelName,train,validation,holdout,trainShare,validationShare,kept');
-    assert.equal(table.length - 1, counts.size + [...labelCounts([...sets.validation, ...sets.holdout]).keys()].filter((l) => !counts.has(l)).length);
+    assert.equal(
+      table.length - 1,
+      counts.size + [...labelCounts([...sets.validation, ...sets.holdout]).keys()].filter((l) => !counts.has(l)).length,
+    );
     assert.ok((await readFile(join(out, 'label-distribution.svg'), 'utf8')).startsWith('<svg'));
     assert.ok(!existsSync(join(out, 'label-distribution.png')), 'no font-dependent raster copy');
   });
@@ -122,7 +137,10 @@ describe('split stage', () => {
     assert.ok(b.k >= 1);
     const trainCounts = labelCounts(sets.train);
     const kept = new Set(JSON.parse(await readFile(join(out, 'labels.json'), 'utf8')) as string[]);
-    const ranked = [...trainCounts.entries()].filter(([l]) => kept.has(l)).sort((a, b2) => b2[1] - a[1] || (a[0] < b2[0] ? -1 : 1)).map(([l]) => l);
+    const ranked = [...trainCounts.entries()]
+      .filter(([l]) => kept.has(l))
+      .sort((a, b2) => b2[1] - a[1] || (a[0] < b2[0] ? -1 : 1))
+      .map(([l]) => l);
     const dense = (rows: ManifestEntry[], k: number): number => {
       const all = [...new Set([...ranked, ...rows.flatMap((r) => r.labels ?? [])])];
       const col = new Map(all.map((l, i) => [l, i]));
@@ -136,14 +154,22 @@ describe('split stage', () => {
     };
     assert.ok(Math.abs(dense(sets.holdout, b.k) - b.holdout_micro_f1) < 1e-12);
     assert.ok(Math.abs(dense(sets.validation, b.k) - b.validation_micro_f1) < 1e-12);
-    for (const k of [b.k - 1, b.k + 1]) if (k >= 1) assert.ok(dense(sets.validation, k) <= b.validation_micro_f1 + 1e-12, `k=${k} not better on validation`);
+    for (const k of [b.k - 1, b.k + 1])
+      if (k >= 1)
+        assert.ok(dense(sets.validation, k) <= b.validation_micro_f1 + 1e-12, `k=${k} not better on validation`);
   });
 
   it('is deterministic from its seed', async () => {
     const same = await runStage(SPLIT, { min_label_count: 25, holdout_share: 0.5, seed: 7 }, { needs: { pad: up } });
-    assert.equal(await readFile(join(same.out, 'holdout.jsonl'), 'utf8'), await readFile(join(out, 'holdout.jsonl'), 'utf8'));
+    assert.equal(
+      await readFile(join(same.out, 'holdout.jsonl'), 'utf8'),
+      await readFile(join(out, 'holdout.jsonl'), 'utf8'),
+    );
     const other = await runStage(SPLIT, { min_label_count: 25, holdout_share: 0.5, seed: 8 }, { needs: { pad: up } });
-    assert.notEqual(await readFile(join(other.out, 'holdout.jsonl'), 'utf8'), await readFile(join(out, 'holdout.jsonl'), 'utf8'));
+    assert.notEqual(
+      await readFile(join(other.out, 'holdout.jsonl'), 'utf8'),
+      await readFile(join(out, 'holdout.jsonl'), 'utf8'),
+    );
   });
 });
 
@@ -151,23 +177,39 @@ describe('split options', () => {
   it('writes stratified folds that partition train', async () => {
     const run = await runStage(SPLIT, { min_label_count: 25, folds: 4 }, { needs: { pad: up } });
     const train = await readJsonlAll<ManifestEntry>(join(run.out, 'train.jsonl'));
-    const folds = await Promise.all([0, 1, 2, 3].map((f) => readJsonlAll<ManifestEntry>(join(run.out, 'folds', `fold-${f}.jsonl`))));
-    assert.deepEqual(folds.flat().map((r) => r.imageId).sort(), train.map((r) => r.imageId).sort());
+    const folds = await Promise.all(
+      [0, 1, 2, 3].map((f) => readJsonlAll<ManifestEntry>(join(run.out, 'folds', `fold-${f}.jsonl`))),
+    );
+    assert.deepEqual(
+      folds
+        .flat()
+        .map((r) => r.imageId)
+        .sort(),
+      train.map((r) => r.imageId).sort(),
+    );
     for (const f of folds) assert.ok(Math.abs(f.length - train.length / 4) <= 6, `fold size ${f.length}`);
     const total = labelCounts(train);
     for (const f of folds) {
       const c = labelCounts(f);
-      for (const [l, n] of total) if (n >= 25) assert.ok(Math.abs((c.get(l) ?? 0) - n / 4) <= 2, `label ${l} in a fold: ${c.get(l)} of ${n}`);
+      for (const [l, n] of total)
+        if (n >= 25) assert.ok(Math.abs((c.get(l) ?? 0) - n / 4) <= 2, `label ${l} in a fold: ${c.get(l)} of ${n}`);
     }
   });
 
   it('carves validation and holdout out of train when the input has none', async () => {
     const only = await mkdtemp(join(tmpdir(), 'tailor-split-train-'));
     await writeJsonl(join(only, 'manifest.jsonl'), makeRows('train', 1000, 5));
-    const run = await runStage(SPLIT, { min_label_count: 20, validation_share: 0.2, holdout_share: 0.25 }, { needs: { fetch: only } });
+    const run = await runStage(
+      SPLIT,
+      { min_label_count: 20, validation_share: 0.2, holdout_share: 0.25 },
+      { needs: { fetch: only } },
+    );
     const s = await readSplit(run.out);
     assert.equal(s.train.length + s.validation.length + s.holdout.length, 1000);
-    assert.ok(Math.abs(s.validation.length - 150) <= 5 && Math.abs(s.holdout.length - 50) <= 5, `${s.validation.length}/${s.holdout.length}`);
+    assert.ok(
+      Math.abs(s.validation.length - 150) <= 5 && Math.abs(s.holdout.length - 50) <= 5,
+      `${s.validation.length}/${s.holdout.length}`,
+    );
   });
 
   it('refuses folds: 1 and an empty label space', async () => {
@@ -183,7 +225,8 @@ describe('iterative stratification', () => {
     const sets = [[0, 1, 2], [0, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2], [2], [], []];
     for (const r of sets) rows.push(r);
     const a = iterativeStratification(rows, 3, [1, 1], mulberry32(3));
-    const count = (label: number, subset: number): number => sets.filter((r, i) => r.includes(label) && a[i] === subset).length;
+    const count = (label: number, subset: number): number =>
+      sets.filter((r, i) => r.includes(label) && a[i] === subset).length;
     assert.deepEqual([count(0, 0), count(0, 1)], [1, 1]);
     assert.deepEqual([count(1, 0), count(1, 1)], [3, 3]);
     assert.equal(count(2, 0), 4);

@@ -59,12 +59,19 @@ test('a param change reruns exactly that stage and its real dependents; revertin
     await ws.clearRuns();
 
     const status = await ws.tailor(['status', 'pipelines/chain.yaml', '--set', 'b.n=2', '--json']);
-    const byName = Object.fromEntries((JSON.parse(status.stdout) as { stages: Array<{ name: string; state: string; reasons: string[] }> }).stages.map((s) => [s.name, s]));
+    const byName = Object.fromEntries(
+      (JSON.parse(status.stdout) as { stages: Array<{ name: string; state: string; reasons: string[] }> }).stages.map(
+        (s) => [s.name, s],
+      ),
+    );
     assert.equal(byName.a!.state, 'fresh');
     assert.equal(byName.c!.state, 'fresh');
     assert.equal(byName.b!.state, 'stale');
     assert.ok(byName.b!.reasons.includes('param n: 1 -> 2'), JSON.stringify(byName.b!.reasons));
-    assert.ok(byName.d!.reasons.some((r) => r.includes('upstream b')), JSON.stringify(byName.d!.reasons));
+    assert.ok(
+      byName.d!.reasons.some((r) => r.includes('upstream b')),
+      JSON.stringify(byName.d!.reasons),
+    );
 
     const changed = await ws.run(['pipelines/chain.yaml', '--set', 'b.n=2']);
     assert.deepEqual(withAction(changed.actions, 'ran'), ['b', 'd']);
@@ -101,7 +108,9 @@ test('an upstream that reruns with byte-identical data (only its metrics.json ti
     assert.equal(r.actions.norm, 'ran');
     assert.equal(r.actions.use, 'cached');
     assert.deepEqual(await ws.runCounts(), { norm: 1 });
-    const metrics = JSON.parse((await ws.tailor(['show', 'pipelines/p.yaml', 'norm', '--json', '--set', 'norm.word=HELLO'])).stdout) as { metrics: { seconds?: number } };
+    const metrics = JSON.parse(
+      (await ws.tailor(['show', 'pipelines/p.yaml', 'norm', '--json', '--set', 'norm.word=HELLO'])).stdout,
+    ) as { metrics: { seconds?: number } };
     assert.equal(typeof metrics.metrics.seconds, 'number', 'the upstream wrote a timing, so its tree hash changed');
   } finally {
     await ws.dispose();
@@ -141,11 +150,20 @@ export default {
     const first = await ws.run(['pipelines/m.yaml']);
     assert.equal(first.code, 0, first.result.stderr);
     assert.equal(first.actions.greet, 'ran');
-    const show = JSON.parse((await ws.tailor(['show', 'pipelines/m.yaml', 'greet', '--json'])).stdout) as { out: string; metrics: { length: number } };
+    const show = JSON.parse((await ws.tailor(['show', 'pipelines/m.yaml', 'greet', '--json'])).stdout) as {
+      out: string;
+      metrics: { length: number };
+    };
     assert.equal(show.metrics.length, 6);
 
     await ws.write('README.md', 'second, edited\n');
-    await ws.write('stages/helper.ts', (await ws.read('stages/helper.ts')).replace('// helper used by greet', '// a reworded comment\n/* and a block comment */'));
+    await ws.write(
+      'stages/helper.ts',
+      (await ws.read('stages/helper.ts')).replace(
+        '// helper used by greet',
+        '// a reworded comment\n/* and a block comment */',
+      ),
+    );
     await ws.clearRuns();
     const noop = await ws.run(['pipelines/m.yaml']);
     assert.equal(noop.actions.greet, 'cached', 'comments and README are not code');
@@ -157,8 +175,13 @@ export default {
     assert.ok(reasons.includes('code stages/helper.ts changed'), JSON.stringify(reasons));
     const rerun = await ws.run(['pipelines/m.yaml']);
     assert.equal(rerun.actions.greet, 'ran');
-    const out = JSON.parse((await ws.tailor(['show', 'pipelines/m.yaml', 'greet', '--json'])).stdout) as { out: string };
-    assert.equal(await (await import('node:fs/promises')).readFile(`${out.out}/greeting.txt`, 'utf8'), 'HELLO TAILOR!!');
+    const out = JSON.parse((await ws.tailor(['show', 'pipelines/m.yaml', 'greet', '--json'])).stdout) as {
+      out: string;
+    };
+    assert.equal(
+      await (await import('node:fs/promises')).readFile(`${out.out}/greeting.txt`, 'utf8'),
+      'HELLO TAILOR!!',
+    );
   } finally {
     await ws.dispose();
   }
@@ -168,11 +191,16 @@ test('deps: a changed workspace file reruns the stage that reads it, named in st
   const ws = await Workspace.create();
   try {
     await ws.write('data/in.csv', 'x\n1\n');
-    await ws.write('pipelines/d.yaml', `stages:\n  count:\n    cmd: "echo count >> runs.log && wc -l < data/in.csv > \${out}/n"\n    deps: [data/in.csv]\n`);
+    await ws.write(
+      'pipelines/d.yaml',
+      `stages:\n  count:\n    cmd: "echo count >> runs.log && wc -l < data/in.csv > \${out}/n"\n    deps: [data/in.csv]\n`,
+    );
     assert.equal((await ws.run(['pipelines/d.yaml'])).actions.count, 'ran');
     assert.equal((await ws.run(['pipelines/d.yaml'])).actions.count, 'cached');
     await ws.write('data/in.csv', 'x\n1\n2\n');
-    const status = JSON.parse((await ws.tailor(['status', 'pipelines/d.yaml', '--json'])).stdout) as { stages: Array<{ reasons: string[] }> };
+    const status = JSON.parse((await ws.tailor(['status', 'pipelines/d.yaml', '--json'])).stdout) as {
+      stages: Array<{ reasons: string[] }>;
+    };
     assert.deepEqual(status.stages[0]!.reasons, ['file data/in.csv changed']);
     const dry = await ws.tailor(['run', 'pipelines/d.yaml', '--dry-run']);
     assert.match(dry.stdout, /would run count/);

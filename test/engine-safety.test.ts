@@ -40,8 +40,14 @@ test('SIGKILL of tailor mid-stage registers nothing; the next run cleans up and 
     // The stage's child process notices its parent is gone and stops too.
     await sleep(500);
 
-    const status = JSON.parse((await ws.tailor(['status', 'pipelines/s.yaml', '--json'])).stdout) as { stages: Array<{ name: string; state: string }> };
-    assert.deepEqual(status.stages.map((s) => s.state), ['fresh', 'never-run'], 'the killed stage has no registered output');
+    const status = JSON.parse((await ws.tailor(['status', 'pipelines/s.yaml', '--json'])).stdout) as {
+      stages: Array<{ name: string; state: string }>;
+    };
+    assert.deepEqual(
+      status.stages.map((s) => s.state),
+      ['fresh', 'never-run'],
+      'the killed stage has no registered output',
+    );
 
     await ws.write('pipelines/s.yaml', SLOW.replace('seconds: 30', 'seconds: 0'));
     await ws.clearRuns();
@@ -59,7 +65,9 @@ test('Ctrl-C (SIGINT) stops the running stage, keeps the previous good output an
   try {
     await ws.write('pipelines/s.yaml', SLOW.replace('seconds: 30', 'seconds: 0'));
     assert.equal((await ws.run(['pipelines/s.yaml'])).code, 0);
-    const before = JSON.parse((await ws.tailor(['show', 'pipelines/s.yaml', 'slow', '--json'])).stdout) as { out: string };
+    const before = JSON.parse((await ws.tailor(['show', 'pipelines/s.yaml', 'slow', '--json'])).stdout) as {
+      out: string;
+    };
 
     await ws.write('pipelines/s.yaml', SLOW.replace('seconds: 30', 'seconds: 20'));
     await ws.clearRuns();
@@ -93,7 +101,11 @@ test('two tailor runs on one cache: the second says who holds the lock, or waits
 
     const waited = await ws.run(['pipelines/s.yaml', '--wait', '60']);
     assert.equal(waited.code, 0, waited.result.stderr);
-    assert.deepEqual(withAction(waited.actions, 'cached'), ['first', 'slow'], 'the waiting run reuses what the first produced');
+    assert.deepEqual(
+      withAction(waited.actions, 'cached'),
+      ['first', 'slow'],
+      'the waiting run reuses what the first produced',
+    );
     assert.equal((await firstDone).code, 0);
     assert.deepEqual(await ws.runCounts(), { first: 1, slow: 1 });
   } finally {
@@ -104,9 +116,14 @@ test('two tailor runs on one cache: the second says who holds the lock, or waits
 test('a corrupted or missing cache object is detected on restore and the stage reruns', async () => {
   const ws = await Workspace.create();
   try {
-    await ws.write('pipelines/c.yaml', `stages:\n  make:\n    cmd: "echo make >> runs.log && echo original > \${out}/data.txt"\n  use:\n    cmd: "cat \${needs.make}/data.txt > \${out}/copy.txt"\n    needs: [make]\n`);
+    await ws.write(
+      'pipelines/c.yaml',
+      `stages:\n  make:\n    cmd: "echo make >> runs.log && echo original > \${out}/data.txt"\n  use:\n    cmd: "cat \${needs.make}/data.txt > \${out}/copy.txt"\n    needs: [make]\n`,
+    );
     assert.equal((await ws.run(['pipelines/c.yaml'])).code, 0);
-    const { out } = JSON.parse((await ws.tailor(['show', 'pipelines/c.yaml', 'make', '--json'])).stdout) as { out: string };
+    const { out } = JSON.parse((await ws.tailor(['show', 'pipelines/c.yaml', 'make', '--json'])).stdout) as {
+      out: string;
+    };
     await chmod(`${out}/data.txt`, 0o644);
     await writeFile(`${out}/data.txt`, 'tampered\n');
 
@@ -116,7 +133,9 @@ test('a corrupted or missing cache object is detected on restore and the stage r
     assert.equal(r.actions.make, 'ran');
     assert.match(r.result.stderr, /corrupt/);
     assert.deepEqual(await ws.runCounts(), { make: 1 });
-    const fresh = JSON.parse((await ws.tailor(['show', 'pipelines/c.yaml', 'use', '--json'])).stdout) as { out: string };
+    const fresh = JSON.parse((await ws.tailor(['show', 'pipelines/c.yaml', 'use', '--json'])).stdout) as {
+      out: string;
+    };
     assert.equal(await (await import('node:fs/promises')).readFile(`${fresh.out}/copy.txt`, 'utf8'), 'original\n');
   } finally {
     await ws.dispose();

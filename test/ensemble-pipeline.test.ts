@@ -44,13 +44,26 @@ test('pipeline: submission exported; a threshold param change reruns only thresh
     await ws.write('pipelines/ens.yaml', PIPELINE);
     const first = await ws.run(['pipelines/ens.yaml']);
     assert.equal(first.code, 0, first.result.stderr + first.result.stdout);
-    assert.deepEqual(withAction(first.actions, 'ran'), ['ensemble-pso', 'model-a', 'model-b', 'model-c', 'split', 'submit', 'threshold']);
+    assert.deepEqual(withAction(first.actions, 'ran'), [
+      'ensemble-pso',
+      'model-a',
+      'model-b',
+      'model-c',
+      'split',
+      'submit',
+      'threshold',
+    ]);
     const rows = parseSubmission(await ws.read('outputs/submission.csv'));
     assert.equal(rows.length, 40);
-    assert.deepEqual(rows.map((r) => Number(r.imageId)), [...rows.map((r) => Number(r.imageId))].sort((a, b) => a - b));
+    assert.deepEqual(
+      rows.map((r) => Number(r.imageId)),
+      [...rows.map((r) => Number(r.imageId))].sort((a, b) => a - b),
+    );
 
     const show = await ws.tailor(['show', 'pipelines/ens.yaml', 'threshold', '--json']);
-    const metrics = (JSON.parse(show.stdout) as { metrics: { validation: { micro_f1: number }; holdout: { micro_f1: number } } }).metrics;
+    const metrics = (
+      JSON.parse(show.stdout) as { metrics: { validation: { micro_f1: number }; holdout: { micro_f1: number } } }
+    ).metrics;
     assert.ok(metrics.validation.micro_f1 > 0 && metrics.holdout.micro_f1 > 0);
 
     const changed = await ws.run(['pipelines/ens.yaml', '--set', 'threshold.at_least_one=true']);
@@ -58,7 +71,10 @@ test('pipeline: submission exported; a threshold param change reruns only thresh
     assert.deepEqual(withAction(changed.actions, 'ran'), ['submit', 'threshold']);
     assert.deepEqual(withAction(changed.actions, 'cached'), ['ensemble-pso', 'model-a', 'model-b', 'model-c', 'split']);
     const after = parseSubmission(await ws.read('outputs/submission.csv'));
-    assert.ok(after.every((r) => r.labels.length > 0), 'at_least_one leaves no empty row');
+    assert.ok(
+      after.every((r) => r.labels.length > 0),
+      'at_least_one leaves no empty row',
+    );
 
     const again = await ws.run(['pipelines/ens.yaml', '--set', 'threshold.at_least_one=true']);
     assert.deepEqual(withAction(again.actions, 'ran'), []);

@@ -9,7 +9,12 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStage } from './helpers/stage-harness.js';
-import { makeSynthetic, writeModelFolder, writeSplitFolder, type SyntheticData } from './fixtures/ensemble/synthetic.js';
+import {
+  makeSynthetic,
+  writeModelFolder,
+  writeSplitFolder,
+  type SyntheticData,
+} from './fixtures/ensemble/synthetic.js';
 import { applyThresholds } from '../src/ml/thresholds.js';
 import { canonicalRows, compareIds, formatSubmission, parseSubmission } from '../src/ml/submission.js';
 import type { ThresholdsFile } from '../src/ml/thresholds-file.js';
@@ -56,7 +61,10 @@ test('one row per test image, numeric order, predicted rows = thresholded probab
   const { text, rows } = await rowsOf(run.out);
   assert.ok(text.startsWith('image_id,label_id\n'));
   assert.equal(rows.length, 60);
-  assert.deepEqual(rows.map((r) => r.imageId), [...data.test.ids].sort((a, b) => Number(a) - Number(b)));
+  assert.deepEqual(
+    rows.map((r) => r.imageId),
+    [...data.test.ids].sort((a, b) => Number(a) - Number(b)),
+  );
   assert.equal(m.rows, 60);
   assert.equal(m.failed_rows, FAILED);
   assert.equal(m.predicted_rows, 60 - FAILED);
@@ -81,7 +89,10 @@ test('failed: empty writes "123," rows; test_json covers every listed image, num
   const work = await mkdtemp(join(tmpdir(), 'tailor-sub-work-'));
   // Shuffled, with a repeat, two ids without predictions, one of them longer (numeric vs text order).
   const listed = ['100000', ...[...data.test.ids].reverse(), data.test.ids[7] as string, '99'];
-  await writeFile(join(work, 'test.json'), JSON.stringify({ images: listed.map((imageId) => ({ url: `https://example.com/${imageId}.jpg`, imageId })) }));
+  await writeFile(
+    join(work, 'test.json'),
+    JSON.stringify({ images: listed.map((imageId) => ({ url: `https://example.com/${imageId}.jpg`, imageId })) }),
+  );
   const run = await runStage(STAGE, { failed: 'empty', test_json: 'test.json' }, { needs, workdir: work });
   const m = run.metrics.submission as SubmissionMetrics;
   const { text, rows } = await rowsOf(run.out);
@@ -101,7 +112,10 @@ test('failed: empty writes "123," rows; test_json covers every listed image, num
 test('test.json from a needed stage (e.g. mosaic); a mismatched producer is refused', async () => {
   const mosaic = join(root, 'mosaic');
   await mkdir(mosaic, { recursive: true });
-  await writeFile(join(mosaic, 'test.json'), JSON.stringify({ images: data.test.ids.slice(0, 30).map((imageId) => ({ url: 'file:///x.jpg', imageId })) }));
+  await writeFile(
+    join(mosaic, 'test.json'),
+    JSON.stringify({ images: data.test.ids.slice(0, 30).map((imageId) => ({ url: 'file:///x.jpg', imageId })) }),
+  );
   const run = await runStage(STAGE, {}, { needs: { ...needs, mosaic } });
   const m = run.metrics.submission as SubmissionMetrics;
   assert.equal(m.test_source, 'mosaic/test.json');
@@ -111,14 +125,24 @@ test('test.json from a needed stage (e.g. mosaic); a mismatched producer is refu
   const other = join(root, 'other-model');
   await writeModelFolder(other, data, 0, FAILED + 1); // different test rows: different predictions
   await assert.rejects(
-    runStage(STAGE, {}, { needs: { split: needs.split as string, 'train-head@y': other, threshold: needs.threshold as string } }),
+    runStage(
+      STAGE,
+      {},
+      { needs: { split: needs.split as string, 'train-head@y': other, threshold: needs.threshold as string } },
+    ),
     /fitted on the predictions of "train-head@x", which differ from those of "train-head@y"/,
   );
   // With several producers needed, the one the thresholds were fitted on is chosen.
   const both = await runStage(STAGE, {}, { needs: { ...needs, 'train-head@y': other } });
   assert.equal((both.metrics.submission as SubmissionMetrics).rows, 60);
-  await assert.rejects(runStage(STAGE, { predictions: 'train-head@y' }, { needs: { ...needs, 'train-head@y': other } }), /differ from those of "train-head@y"/);
-  await assert.rejects(runStage(STAGE, { test_json: 'nope.json' }, { needs, workdir: root }), /nope\.json: not readable as JSON/);
+  await assert.rejects(
+    runStage(STAGE, { predictions: 'train-head@y' }, { needs: { ...needs, 'train-head@y': other } }),
+    /differ from those of "train-head@y"/,
+  );
+  await assert.rejects(
+    runStage(STAGE, { test_json: 'nope.json' }, { needs, workdir: root }),
+    /nope\.json: not readable as JSON/,
+  );
 });
 
 test('writer and strict reader round-trip; bad ids and malformed files are refused', () => {
@@ -133,9 +157,21 @@ test('writer and strict reader round-trip; bad ids and malformed files are refus
   assert.deepEqual(parseSubmission(text.replace(/\n/g, '\r\n')), rows);
   assert.throws(() => formatSubmission([{ imageId: 'a,b', labels: [] }]), /cannot be written/);
   assert.throws(() => formatSubmission([{ imageId: '1', labels: ['x y'] }]), /cannot be written/);
-  assert.throws(() => formatSubmission([{ imageId: '1', labels: [] }, { imageId: '1', labels: [] }]), /appears twice/);
+  assert.throws(
+    () =>
+      formatSubmission([
+        { imageId: '1', labels: [] },
+        { imageId: '1', labels: [] },
+      ]),
+    /appears twice/,
+  );
   assert.throws(() => parseSubmission('id,labels\n1,\n'), /line 1: expected header/);
   assert.throws(() => parseSubmission('image_id,label_id\n1,2,3\n'), /line 2/);
   assert.throws(() => parseSubmission('image_id,label_id\n1,2  3\n'), /line 2: malformed/);
-  assert.ok(compareIds('9', '10') < 0 && compareIds('100000', '99') > 0 && compareIds('007', '8') < 0 && compareIds('12', 'a') < 0);
+  assert.ok(
+    compareIds('9', '10') < 0 &&
+      compareIds('100000', '99') > 0 &&
+      compareIds('007', '8') < 0 &&
+      compareIds('12', 'a') < 0,
+  );
 });

@@ -8,7 +8,12 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStage } from './helpers/stage-harness.js';
-import { makeSynthetic, writeModelFolder, writeSplitFolder, type SyntheticData } from './fixtures/ensemble/synthetic.js';
+import {
+  makeSynthetic,
+  writeModelFolder,
+  writeSplitFolder,
+  type SyntheticData,
+} from './fixtures/ensemble/synthetic.js';
 import { microF1AtThreshold } from '../src/ml/metrics.js';
 import { applyThresholds, fitGlobalThreshold, fitThresholds } from '../src/ml/thresholds.js';
 import { gridBin } from '../src/ml/score-grid.js';
@@ -39,12 +44,21 @@ test('per-label >= best global >= fixed 0.5 on validation; holdout reported and 
   const run = await runStage(STAGE, { min_support: 20 }, { needs });
   const v = run.metrics.validation as Scores;
   const h = run.metrics.holdout as Scores;
-  assert.ok(v.micro_f1_per_label >= v.micro_f1_global, `validation per-label ${v.micro_f1_per_label} < global ${v.micro_f1_global}`);
-  assert.ok(v.micro_f1_global >= v.micro_f1_fixed, `validation global ${v.micro_f1_global} < fixed ${v.micro_f1_fixed}`);
+  assert.ok(
+    v.micro_f1_per_label >= v.micro_f1_global,
+    `validation per-label ${v.micro_f1_per_label} < global ${v.micro_f1_global}`,
+  );
+  assert.ok(
+    v.micro_f1_global >= v.micro_f1_fixed,
+    `validation global ${v.micro_f1_global} < fixed ${v.micro_f1_fixed}`,
+  );
   assert.ok(v.micro_f1_per_label > v.micro_f1_fixed, 'tuning helps on validation');
   assert.equal(v.micro_f1, v.micro_f1_per_label);
   // Fitted on validation, the gains carry over to the holdout on this data.
-  assert.ok(h.micro_f1_per_label >= h.micro_f1_global, `holdout per-label ${h.micro_f1_per_label} < global ${h.micro_f1_global}`);
+  assert.ok(
+    h.micro_f1_per_label >= h.micro_f1_global,
+    `holdout per-label ${h.micro_f1_per_label} < global ${h.micro_f1_global}`,
+  );
   assert.ok(h.micro_f1_global >= h.micro_f1_fixed, `holdout global ${h.micro_f1_global} < fixed ${h.micro_f1_fixed}`);
   assert.equal(h.images, 2000);
 
@@ -60,7 +74,10 @@ test('per-label >= best global >= fixed 0.5 on validation; holdout reported and 
   assert.equal(Math.round(f1 * 1e6) / 1e6, v.micro_f1);
   // Rare labels (fewer than 20 validation images) keep the global threshold.
   const csv = (await readFile(join(run.out, 'labels.csv'), 'utf8')).trim().split('\n');
-  assert.equal(csv[0], 'label_id,threshold,tuned,validation_support,validation_f1,holdout_support,holdout_f1,holdout_precision,holdout_recall');
+  assert.equal(
+    csv[0],
+    'label_id,threshold,tuned,validation_support,validation_f1,holdout_support,holdout_f1,holdout_precision,holdout_recall',
+  );
   assert.equal(csv.length, 41);
   let rare = 0;
   for (const line of csv.slice(1)) {
@@ -76,7 +93,10 @@ test('per-label >= best global >= fixed 0.5 on validation; holdout reported and 
   assert.ok(rare >= 5, `fixture has rare labels (${rare})`);
   assert.ok((run.metrics.tuned_labels as number) > 20);
   const svg = await readFile(join(run.out, 'per-label-f1.svg'), 'utf8');
-  assert.equal((svg.match(/<rect x="[^"]*" y="[^"]*" width="[^"]*" height="[^"]*" fill="#1f77b4"><title>/g) ?? []).length, 40);
+  assert.equal(
+    (svg.match(/<rect x="[^"]*" y="[^"]*" width="[^"]*" height="[^"]*" fill="#1f77b4"><title>/g) ?? []).length,
+    40,
+  );
 });
 
 test('coordinate ascent ends in a local optimum: no single label move on the grid improves micro-F1', () => {
@@ -86,21 +106,42 @@ test('coordinate ascent ends in a local optimum: no single label move on the gri
   const fit = fitThresholds(truth, probs, 2000, 40, { steps, minSupport: 1, maxPasses: 50 });
   const base = microF1AtThreshold(truth, probs, 2000, 40, fit.thresholds);
   assert.ok(Math.abs(base - fit.f1) < 1e-12, `reported ${fit.f1}, recomputed ${base}`);
-  assert.ok(fit.history.every((f, i) => i === 0 || f >= (fit.history[i - 1] as number)), 'each pass never lowers F1');
+  assert.ok(
+    fit.history.every((f, i) => i === 0 || f >= (fit.history[i - 1] as number)),
+    'each pass never lowers F1',
+  );
   assert.equal(fit.history[0], fitGlobalThreshold(truth, probs, 2000, 40, steps).f1);
   for (let l = 0; l < 40; l++) {
     if ((fit.support[l] as number) === 0) continue;
     for (let k = 1; k <= steps; k++) {
       const th = Float64Array.from(fit.thresholds);
       th[l] = k / steps;
-      assert.ok(microF1AtThreshold(truth, probs, 2000, 40, th) <= base + 1e-12, `label ${l} at ${k / steps} beats the ascent`);
+      assert.ok(
+        microF1AtThreshold(truth, probs, 2000, 40, th) <= base + 1e-12,
+        `label ${l} at ${k / steps} beats the ascent`,
+      );
     }
   }
 });
 
 test('grid bins agree exactly with score >= k/steps', () => {
   for (const steps of [3, 7, 10, 100, 1000]) {
-    for (const s of [0, 0.1, 0.2, 0.3, 0.7, 1 / 3, 2 / 3, 0.29999998, Math.fround(0.3), Math.fround(0.7), 0.999, 1, 1.5, -0.1]) {
+    for (const s of [
+      0,
+      0.1,
+      0.2,
+      0.3,
+      0.7,
+      1 / 3,
+      2 / 3,
+      0.29999998,
+      Math.fround(0.3),
+      Math.fround(0.7),
+      0.999,
+      1,
+      1.5,
+      -0.1,
+    ]) {
       const b = gridBin(s, steps);
       for (let k = 1; k <= steps; k++) assert.equal(b >= k, s >= k / steps, `s=${s} steps=${steps} k=${k}`);
     }
@@ -114,7 +155,11 @@ test('at_least_one gives every image a label; modes global and fixed write const
   assert.equal(t.at_least_one, true);
   const probs = data.models[1]?.holdout as Float32Array;
   const pred = applyThresholds(probs, 2000, 40, t.thresholds, true);
-  for (let r = 0; r < 2000; r++) assert.ok(pred.subarray(r * 40, r * 40 + 40).some((x) => x === 1), `image ${r} has no label`);
+  for (let r = 0; r < 2000; r++)
+    assert.ok(
+      pred.subarray(r * 40, r * 40 + 40).some((x) => x === 1),
+      `image ${r} has no label`,
+    );
   const without = applyThresholds(probs, 2000, 40, t.thresholds, false);
   assert.ok(without.reduce((a, b) => a + b, 0) < pred.reduce((a, b) => a + b, 0));
   const h = strict.metrics.holdout as Scores;
@@ -136,7 +181,10 @@ test('labels dropped by split count as misses, consistently in fitting and repor
   const t = JSON.parse(await readFile(join(run.out, 'thresholds.json'), 'utf8')) as ThresholdsFile;
   assert.deepEqual(t.labels, kept);
   const keptCols = kept.map((l) => data.labelIds.indexOf(l));
-  for (const [name, s] of [['validation', data.validation], ['holdout', data.holdout]] as const) {
+  for (const [name, s] of [
+    ['validation', data.validation],
+    ['holdout', data.holdout],
+  ] as const) {
     const n = s.ids.length;
     const truth = new Uint8Array(n * 38);
     const probs = new Float32Array(n * 38);
@@ -150,7 +198,10 @@ test('labels dropped by split count as misses, consistently in fitting and repor
       missed[r] = (s.truth[r * 40] as number) + (s.truth[r * 40 + 39] as number);
     }
     const m = run.metrics[name] as Scores & { true_labels_outside_model: number };
-    assert.equal(m.true_labels_outside_model, missed.reduce((a, b) => a + b, 0));
+    assert.equal(
+      m.true_labels_outside_model,
+      missed.reduce((a, b) => a + b, 0),
+    );
     assert.ok(m.true_labels_outside_model > 100);
     const f1 = microF1AtThreshold(truth, probs, n, 38, t.thresholds, missed);
     assert.equal(Math.round(f1 * 1e6) / 1e6, m.micro_f1, name);
@@ -167,9 +218,15 @@ test('after ensemble-pso: several producers need the predictions param', async (
   await writeModelFolder(more['train-head@b'] as string, data, 0);
   const ens = await runStage('stages/ensemble-pso.ts', { swarm_size: 6, iterations: 4 }, { needs: more });
   const withEnsemble = { ...more, 'ensemble-pso': ens.out };
-  await assert.rejects(runStage(STAGE, {}, { needs: withEnsemble }), /several predictions producers .* name one with param predictions/);
+  await assert.rejects(
+    runStage(STAGE, {}, { needs: withEnsemble }),
+    /several predictions producers .* name one with param predictions/,
+  );
   const run = await runStage(STAGE, { predictions: 'ensemble-pso' }, { needs: withEnsemble });
   assert.equal(run.metrics.source, 'ensemble-pso');
   assert.ok((run.metrics.holdout as Scores).micro_f1 >= (ens.metrics.holdout as { micro_f1: number }).micro_f1 - 0.005);
-  await assert.rejects(runStage(STAGE, { predictions: 'split' }, { needs: withEnsemble }), /"split" is not among|no predictions.json/);
+  await assert.rejects(
+    runStage(STAGE, { predictions: 'split' }, { needs: withEnsemble }),
+    /"split" is not among|no predictions.json/,
+  );
 });

@@ -83,13 +83,17 @@ test('exp run: an override reruns only what it changes, shares upstream outputs,
     assert.deepEqual(await ws.runCounts(), {});
 
     const runs = (await show(ws, '--all')).experiments;
-    assert.deepEqual(runs.map((r) => r.name), ['base', 'n2', 'n2-file']);
+    assert.deepEqual(
+      runs.map((r) => r.name),
+      ['base', 'n2', 'n2-file'],
+    );
     const [b0, b2, f2] = runs as [ShowJson['experiments'][0], ShowJson['experiments'][0], ShowJson['experiments'][0]];
     assert.equal(b0.stages.a!.key, b2.stages.a!.key, 'unchanged upstream: same key');
     assert.equal(b0.stages.c!.key, b2.stages.c!.key);
     assert.notEqual(b0.stages.b!.key, b2.stages.b!.key, 'overridden stage: new key');
     assert.notEqual(b0.stages.d!.key, b2.stages.d!.key, 'downstream of the override: new key');
-    for (const s of ['a', 'b', 'c', 'd']) assert.equal(f2.stages[s]!.key, b2.stages[s]!.key, `extends and --set agree on ${s}`);
+    for (const s of ['a', 'b', 'c', 'd'])
+      assert.equal(f2.stages[s]!.key, b2.stages[s]!.key, `extends and --set agree on ${s}`);
     assert.equal(f2.pipeline, 'chain-n2');
     assert.equal(b2.params['b.n'], 2, 'resolved params are recorded with their types');
     assert.equal(b2.metrics['b.holdout.micro_f1'], 0.2);
@@ -108,32 +112,62 @@ test('exp show: three runs show only the params that differ; --all, --csv and me
     const json = await show(ws);
     assert.deepEqual(json.columns.params, ['b.lr', 'b.n'], 'a.text, b.head and c.unit are equal in every run');
     assert.deepEqual(json.columns.metrics, ['b.holdout.micro_f1'], 'headline metric by default');
-    assert.deepEqual(json.experiments.map((e) => e.params), [
-      { 'b.lr': 0.5, 'b.n': 1 },
-      { 'b.lr': 0.5, 'b.n': 7 },
-      { 'b.lr': 0.25, 'b.n': 1 },
-    ]);
-    assert.deepEqual(json.experiments.map((e) => e.metrics['b.loss']), [0.5, 0.5, 0.25], 'JSON keeps every metric');
+    assert.deepEqual(
+      json.experiments.map((e) => e.params),
+      [
+        { 'b.lr': 0.5, 'b.n': 1 },
+        { 'b.lr': 0.5, 'b.n': 7 },
+        { 'b.lr': 0.25, 'b.n': 1 },
+      ],
+    );
+    assert.deepEqual(
+      json.experiments.map((e) => e.metrics['b.loss']),
+      [0.5, 0.5, 0.25],
+      'JSON keeps every metric',
+    );
 
     const text = await ws.tailor(['exp', 'show']);
     assert.equal(text.code, 0, text.stderr);
     const [header, ...lines] = text.stdout.trim().split('\n');
     assert.match(header!, /^run\s+name\s+when\s+b\.lr\s+b\.n\s+b\.holdout\.micro_f1\s+seconds\s+ran$/);
     assert.doesNotMatch(text.stdout, /a\.text|b\.head|c\.unit|b\.loss/);
-    assert.match(lines[0]!, /^\s*#1\s+base\s+\S+ \S+\s+0\.5\s+1\s+0\.1000\s+[\d.]+\s+a [\d.]+, b [\d.]+, c [\d.]+, d [\d.]+$/);
+    assert.match(
+      lines[0]!,
+      /^\s*#1\s+base\s+\S+ \S+\s+0\.5\s+1\s+0\.1000\s+[\d.]+\s+a [\d.]+, b [\d.]+, c [\d.]+, d [\d.]+$/,
+    );
     assert.match(lines[1]!, /more-n .* 7 +0\.7000 .* b [\d.]+, d [\d.]+$/);
     assert.match(text.stdout, /3 param\(s\) equal in every run hidden/);
 
     const all = await ws.tailor(['exp', 'show', '--all']);
-    assert.match(all.stdout.split('\n')[0]!, /a\.text\s+b\.head\s+b\.lr\s+b\.n\s+c\.unit\s+b\.holdout\.micro_f1\s+b\.loss/);
+    assert.match(
+      all.stdout.split('\n')[0]!,
+      /a\.text\s+b\.head\s+b\.lr\s+b\.n\s+c\.unit\s+b\.holdout\.micro_f1\s+b\.loss/,
+    );
 
     const csv = (await ws.tailor(['exp', 'show', '--csv', '--metric', 'loss'])).stdout.trim().split('\n');
-    assert.deepEqual(csv[0]!.split(','), ['run', 'name', 'pipeline', 'started_at', 'status', 'b.lr', 'b.n', 'b.loss', 'seconds', 'seconds.a', 'seconds.b', 'seconds.c', 'seconds.d']);
+    assert.deepEqual(csv[0]!.split(','), [
+      'run',
+      'name',
+      'pipeline',
+      'started_at',
+      'status',
+      'b.lr',
+      'b.n',
+      'b.loss',
+      'seconds',
+      'seconds.a',
+      'seconds.b',
+      'seconds.c',
+      'seconds.d',
+    ]);
     assert.equal(csv.length, 4);
     assert.match(csv[3]!, /^3,low-lr,chain,[^,]+,ok,0\.25,1,0\.25,/);
 
     const filtered = await show(ws, '--name', 'low-lr');
-    assert.deepEqual(filtered.experiments.map((e) => e.name), ['low-lr']);
+    assert.deepEqual(
+      filtered.experiments.map((e) => e.name),
+      ['low-lr'],
+    );
   } finally {
     await ws.dispose();
   }
@@ -147,7 +181,11 @@ test('exp diff: changed params, changed stage keys, metric deltas; unknown names
 
     const r = await ws.tailor(['exp', 'diff', 'base', 'tuned', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const d = JSON.parse(r.stdout) as { params: Array<{ param: string; a: unknown; b: unknown }>; keys: Array<{ stage: string }>; metrics: Array<{ metric: string; delta: number }> };
+    const d = JSON.parse(r.stdout) as {
+      params: Array<{ param: string; a: unknown; b: unknown }>;
+      keys: Array<{ stage: string }>;
+      metrics: Array<{ metric: string; delta: number }>;
+    };
     assert.deepEqual(d.params, [
       { param: 'b.n', a: 1, b: 4 },
       { param: 'c.unit', a: 'bytes', b: 'chars' },

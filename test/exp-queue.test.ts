@@ -62,15 +62,36 @@ test('exp queue --run drains the queue in order, picks up entries added while it
     assert.match(result.stderr, /queue: 3 done, 1 failed/);
 
     const entries = await queueList(ws);
-    assert.deepEqual(entries.map((e) => [e.name, e.state]), [['first', 'done'], ['broken', 'failed'], ['second', 'done'], ['late', 'done']]);
+    assert.deepEqual(
+      entries.map((e) => [e.name, e.state]),
+      [
+        ['first', 'done'],
+        ['broken', 'failed'],
+        ['second', 'done'],
+        ['late', 'done'],
+      ],
+    );
     assert.equal(entries[1]!.exitCode, 1);
     assert.ok(entries.every((e) => e.attempts === 1));
     // Runs happened one after another, in queue order.
     const started = entries.map((e) => e.startedAt!);
-    assert.deepEqual([...started].sort((a, b) => a - b), started);
+    assert.deepEqual(
+      [...started].sort((a, b) => a - b),
+      started,
+    );
 
-    const show = JSON.parse((await ws.tailor(['exp', 'show', '--json'])).stdout) as { experiments: Array<{ name: string; status: string }> };
-    assert.deepEqual(show.experiments.map((e) => [e.name, e.status]), [['first', 'ok'], ['broken', 'failed'], ['second', 'ok'], ['late', 'ok']]);
+    const show = JSON.parse((await ws.tailor(['exp', 'show', '--json'])).stdout) as {
+      experiments: Array<{ name: string; status: string }>;
+    };
+    assert.deepEqual(
+      show.experiments.map((e) => [e.name, e.status]),
+      [
+        ['first', 'ok'],
+        ['broken', 'failed'],
+        ['second', 'ok'],
+        ['late', 'ok'],
+      ],
+    );
 
     const list = await ws.tailor(['exp', 'queue']);
     assert.match(list.stdout, /^id\s+name\s+state\s+added\s+pipeline\s+sets\s+note/);
@@ -84,7 +105,10 @@ test('a stopped worker puts its experiment back in the queue; the next worker fi
   const ws = await Workspace.create('tailor-queue-');
   try {
     // The stage waits until the test creates \`release\`, so the first worker is stopped mid-stage.
-    await ws.write('pipelines/w.yaml', `stages:\n  wait:\n    cmd: "echo wait >> runs.log && while [ ! -f release ]; do sleep 0.1; done && echo ok > \${out}/x"\n`);
+    await ws.write(
+      'pipelines/w.yaml',
+      `stages:\n  wait:\n    cmd: "echo wait >> runs.log && while [ ! -f release ]; do sleep 0.1; done && echo ok > \${out}/x"\n`,
+    );
     assert.equal((await ws.tailor(['exp', 'queue', 'pipelines/w.yaml', '--name', 'held'])).code, 0);
     const worker = ws.spawn(['exp', 'queue', '--run']);
     const done = collect(worker);
@@ -102,8 +126,13 @@ test('a stopped worker puts its experiment back in the queue; the next worker fi
     assert.equal(again.code, 0, again.stderr);
     const [finished] = await queueList(ws);
     assert.deepEqual([finished!.name, finished!.state, finished!.attempts], ['held', 'done', 2]);
-    const show = JSON.parse((await ws.tailor(['exp', 'show', '--json'])).stdout) as { experiments: Array<{ name: string; status: string }> };
-    assert.deepEqual(show.experiments.map((e) => e.status), ['interrupted', 'ok']);
+    const show = JSON.parse((await ws.tailor(['exp', 'show', '--json'])).stdout) as {
+      experiments: Array<{ name: string; status: string }>;
+    };
+    assert.deepEqual(
+      show.experiments.map((e) => e.status),
+      ['interrupted', 'ok'],
+    );
   } finally {
     await ws.dispose();
   }
@@ -130,10 +159,18 @@ test('queue states survive a dead worker: requeued, then failed after MAX_ATTEMP
     assert.equal(live?.id, other.id);
     assert.equal(queue.claim(process.pid, 'h'), undefined, 'nothing left to claim');
 
-    assert.deepEqual(queue.recoverDead('h', alive).map((x) => x.id), [e.id], 'the live worker keeps its entry');
+    assert.deepEqual(
+      queue.recoverDead('h', alive).map((x) => x.id),
+      [e.id],
+      'the live worker keeps its entry',
+    );
     assert.equal(queue.get(e.id)?.state, 'queued');
     assert.equal(queue.get(other.id)?.state, 'running');
-    assert.deepEqual(queue.recoverDead('other-host', () => false), [], 'entries of other hosts are not judged here');
+    assert.deepEqual(
+      queue.recoverDead('other-host', () => false),
+      [],
+      'entries of other hosts are not judged here',
+    );
 
     for (let attempt = 2; attempt <= MAX_ATTEMPTS; attempt++) {
       assert.equal(queue.claim(deadPid, 'h')?.attempts, attempt);

@@ -19,14 +19,32 @@ const close = (a: number, b: number, msg?: string) => assert.ok(Math.abs(a - b) 
 // 3 images x 4 labels. Label 3 is absent from the truth (and predicted once, a false positive).
 //            l0 l1 l2 l3
 const truth = Uint8Array.from([
-  1, 1, 0, 0, // image 0: {0,1}
-  0, 1, 1, 0, // image 1: {1,2}
-  1, 0, 0, 0, // image 2: {0}
+  1,
+  1,
+  0,
+  0, // image 0: {0,1}
+  0,
+  1,
+  1,
+  0, // image 1: {1,2}
+  1,
+  0,
+  0,
+  0, // image 2: {0}
 ]);
 const pred = Uint8Array.from([
-  1, 0, 0, 0, // image 0: {0}      tp 1, fn 1
-  0, 1, 1, 1, // image 1: {1,2,3}  tp 2, fp 1
-  0, 0, 0, 0, // image 2: {}       fn 1
+  1,
+  0,
+  0,
+  0, // image 0: {0}      tp 1, fn 1
+  0,
+  1,
+  1,
+  1, // image 1: {1,2,3}  tp 2, fp 1
+  0,
+  0,
+  0,
+  0, // image 2: {}       fn 1
 ]);
 
 test('micro counts, F1, precision and recall by hand', () => {

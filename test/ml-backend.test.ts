@@ -8,7 +8,8 @@ import { doctor, formatDoctor, gpuNotice, packageVersion, useBackend } from '../
 
 test('auto picks the first backend that loads and explains the skipped ones', async () => {
   const b = await useBackend('auto');
-  const nativeInstalled = packageVersion('@tensorflow/tfjs-node') !== null || packageVersion('@tensorflow/tfjs-node-gpu') !== null;
+  const nativeInstalled =
+    packageVersion('@tensorflow/tfjs-node') !== null || packageVersion('@tensorflow/tfjs-node-gpu') !== null;
   if (!nativeInstalled) {
     assert.equal(b.name, 'wasm');
     assert.equal(b.reasons.length, 2);
@@ -24,7 +25,7 @@ test('auto picks the first backend that loads and explains the skipped ones', as
   assert.equal(await useBackend('auto'), b);
 });
 
-test('forcing a backend that is not this process\'s is refused', async () => {
+test("forcing a backend that is not this process's is refused", async () => {
   const b = await useBackend('auto');
   const other = b.name === 'cpu' ? 'wasm' : 'cpu';
   await assert.rejects(useBackend(other), /already uses/);
@@ -37,7 +38,10 @@ test('doctor lists the backend, the reasons and the package versions', async () 
   assert.equal(typeof r.versions.nsfwjs, 'string');
   const lines = formatDoctor(r);
   assert.match(lines[0]!, /^ml backend: /);
-  assert.ok(lines.some((l) => l.includes('nsfwjs: 4.')), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => l.includes('nsfwjs: 4.')),
+    lines.join('\n'),
+  );
 });
 
 test('a GPU assigned but unusable gets a one-line notice', async () => {

@@ -18,7 +18,18 @@ import { useBackend } from '../src/ml/backend.js';
 import { decodeRgb, preprocessInto } from '../src/ml/image-input.js';
 
 const STAGE = 'stages/fine-tune-backbone.ts';
-const params = { backbone: 'tiny', input_size: 32, workers: 0, epochs: 15, batch_size: 16, hidden: [32], unfreeze: 2, fine_tune_epochs: 3, fine_tune_lr: 0.001, fine_tune_batch_size: 16 };
+const params = {
+  backbone: 'tiny',
+  input_size: 32,
+  workers: 0,
+  epochs: 15,
+  batch_size: 16,
+  hidden: [32],
+  unfreeze: 2,
+  fine_tune_epochs: 3,
+  fine_tune_lr: 0.001,
+  fine_tune_batch_size: 16,
+};
 let root: string;
 let ds: ShapesDataset;
 const needs = (): Record<string, string> => ({ pad: ds.padDir, split: ds.splitDir });
@@ -47,35 +58,54 @@ test('head phase then fine-tuning; the saved network reproduces the predictions 
   assert.equal(ft.activations.computed, 60 + 20 + 20 + 6);
   assert.ok(ft.head_phase.epochs >= 1 && ft.head_phase.seconds_per_epoch > 0);
   assert.ok(ft.fine_tune_phase && ft.fine_tune_phase.epochs >= 1 && ft.fine_tune_phase.seconds_per_epoch > 0);
-  const m = r.metrics as { validation: { micro_f1: number }; holdout: { micro_f1: number }; test: { images: number; missing: number } };
+  const m = r.metrics as {
+    validation: { micro_f1: number };
+    holdout: { micro_f1: number };
+    test: { images: number; missing: number };
+  };
   assert.ok(m.holdout.micro_f1 > 0.5, `holdout ${m.holdout.micro_f1}`);
   assert.deepEqual(m.test, { images: 6, missing: 2 });
-  const epochs = (await readFile(join(r.out, 'epochs.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { phase: string });
+  const epochs = (await readFile(join(r.out, 'epochs.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { phase: string });
   assert.deepEqual([...new Set(epochs.map((e) => e.phase))], ['head', 'fine-tune']);
 
   // The whole network: image in, probabilities out, as predicted (activations were cached in float16).
   const preds = await readPredictions(r.out);
   const val = preds.splits.validation!;
-  const line = (await readFile(join(ds.splitDir, 'validation.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { imageId: string; file: string }).find((e) => e.imageId === val.ids[0])!;
+  const line = (await readFile(join(ds.splitDir, 'validation.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { imageId: string; file: string })
+    .find((e) => e.imageId === val.ids[0])!;
   const { tf } = await useBackend('auto');
   const model = await tf.loadLayersModel(tf.io.fromMemory((await readArtifacts(join(r.out, 'model'))).artifacts));
   const pixels = new Float32Array(32 * 32 * 3);
   preprocessInto(await decodeRgb(await readFile(join(ds.padDir, line.file)), 32), 'unit', pixels, 0);
   const probs = (model.predict(tf.tensor4d(pixels, [1, 32, 32, 3])) as Tensor).dataSync();
   const L = preds.labels.length;
-  for (let l = 0; l < L; l++) assert.ok(Math.abs(probs[l]! - val.probs[l]!) < 0.02, `label ${l}: ${probs[l]} vs ${val.probs[l]}`);
+  for (let l = 0; l < L; l++)
+    assert.ok(Math.abs(probs[l]! - val.probs[l]!) < 0.02, `label ${l}: ${probs[l]} vs ${val.probs[l]}`);
 
   // Another fine-tuning learning rate: activations and the head phase are reused.
   const again = await runStage(STAGE, { ...params, fine_tune_lr: 0.0003 }, { needs: needs(), state, seed: 1 });
   const ft2 = again.metrics.fine_tune as FineTuneMetrics;
   assert.equal(ft2.activations.computed, 0);
   assert.equal(ft2.activations.reused, 106);
-  assert.ok(again.logs.some((l) => /^head: resuming from the checkpoint/.test(l)), again.logs.join('\n'));
+  assert.ok(
+    again.logs.some((l) => /^head: resuming from the checkpoint/.test(l)),
+    again.logs.join('\n'),
+  );
   assert.equal(ft2.head_phase.holdout_micro_f1, ft.head_phase.holdout_micro_f1);
 });
 
 test('the images route decodes and augments every step', async () => {
-  const r = await runStage(STAGE, { ...params, route: 'images', fine_tune_epochs: 1 }, { needs: needs(), state: join(root, 'state-img'), seed: 2 });
+  const r = await runStage(
+    STAGE,
+    { ...params, route: 'images', fine_tune_epochs: 1 },
+    { needs: needs(), state: join(root, 'state-img'), seed: 2 },
+  );
   const ft = r.metrics.fine_tune as FineTuneMetrics;
   assert.equal(ft.route, 'images');
   assert.equal(ft.fine_tune_phase?.epochs, 1);
@@ -83,5 +113,12 @@ test('the images route decodes and augments every step', async () => {
 });
 
 test('a graph-model backbone cannot be fine-tuned and says why', async () => {
-  await assert.rejects(runStage(STAGE, { ...params, backbone: 'mobilenet_v2_mid', input_size: undefined }, { needs: needs(), state: join(root, 'state-mid') }), /cannot be folded into trainable layers/);
+  await assert.rejects(
+    runStage(
+      STAGE,
+      { ...params, backbone: 'mobilenet_v2_mid', input_size: undefined },
+      { needs: needs(), state: join(root, 'state-mid') },
+    ),
+    /cannot be folded into trainable layers/,
+  );
 });

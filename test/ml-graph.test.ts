@@ -29,30 +29,56 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 function buildKeras(tf: TF): LayersModel {
   const rand = mulberry32(7);
   const input = tf.input({ shape: [20, 20, 3], name: 'img' });
-  const bn = (x: SymbolicTensor, name: string): SymbolicTensor => tf.layers.batchNormalization({ name }).apply(x) as SymbolicTensor;
-  let x = tf.layers.zeroPadding2d({ padding: [[0, 1], [0, 1]], name: 'pad' }).apply(input) as SymbolicTensor;
-  x = tf.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', useBias: false, name: 'stem' }).apply(x) as SymbolicTensor;
+  const bn = (x: SymbolicTensor, name: string): SymbolicTensor =>
+    tf.layers.batchNormalization({ name }).apply(x) as SymbolicTensor;
+  let x = tf.layers
+    .zeroPadding2d({
+      padding: [
+        [0, 1],
+        [0, 1],
+      ],
+      name: 'pad',
+    })
+    .apply(input) as SymbolicTensor;
+  x = tf.layers
+    .conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'valid', useBias: false, name: 'stem' })
+    .apply(x) as SymbolicTensor;
   x = tf.layers.reLU({ maxValue: 6, name: 'stem_relu' }).apply(bn(x, 'stem_bn')) as SymbolicTensor;
-  const dw = tf.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, name: 'dw' }).apply(x) as SymbolicTensor;
+  const dw = tf.layers
+    .depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, name: 'dw' })
+    .apply(x) as SymbolicTensor;
   const dwAct = tf.layers.reLU({ maxValue: 6, name: 'dw_relu' }).apply(bn(dw, 'dw_bn')) as SymbolicTensor;
-  const proj = bn(tf.layers.conv2d({ filters: 8, kernelSize: 1, useBias: false, name: 'proj' }).apply(dwAct) as SymbolicTensor, 'proj_bn');
+  const proj = bn(
+    tf.layers.conv2d({ filters: 8, kernelSize: 1, useBias: false, name: 'proj' }).apply(dwAct) as SymbolicTensor,
+    'proj_bn',
+  );
   const added = tf.layers.add({ name: 'add' }).apply([x, proj]) as SymbolicTensor;
-  const a = tf.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'branch_a' }).apply(added) as SymbolicTensor;
-  const b = tf.layers.maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'branch_b' }).apply(added) as SymbolicTensor;
+  const a = tf.layers
+    .conv2d({ filters: 6, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', name: 'branch_a' })
+    .apply(added) as SymbolicTensor;
+  const b = tf.layers
+    .maxPooling2d({ poolSize: 3, strides: 2, padding: 'same', name: 'branch_b' })
+    .apply(added) as SymbolicTensor;
   const cat = tf.layers.concatenate({ name: 'cat' }).apply([a, b]) as SymbolicTensor;
-  const avg = tf.layers.averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name: 'avg' }).apply(cat) as SymbolicTensor;
-  const top = tf.layers.conv2d({ filters: 12, kernelSize: 1, activation: 'relu', name: 'top' }).apply(avg) as SymbolicTensor;
+  const avg = tf.layers
+    .averagePooling2d({ poolSize: 3, strides: 1, padding: 'same', name: 'avg' })
+    .apply(cat) as SymbolicTensor;
+  const top = tf.layers
+    .conv2d({ filters: 12, kernelSize: 1, activation: 'relu', name: 'top' })
+    .apply(avg) as SymbolicTensor;
   const pooled = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(top) as SymbolicTensor;
   const out = tf.layers.dense({ units: 2, name: 'logits' }).apply(pooled) as SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: out });
   for (const layer of model.layers) {
     const ws = layer.getWeights();
     if (ws.length === 0) continue;
-    layer.setWeights(ws.map((w, i) => {
-      const isVar = layer.getClassName() === 'BatchNormalization' && i === 3;
-      const vals = Float32Array.from({ length: w.size }, () => (isVar ? 0.5 + rand() : (rand() - 0.5) * 0.8));
-      return tf.tensor(vals, w.shape);
-    }));
+    layer.setWeights(
+      ws.map((w, i) => {
+        const isVar = layer.getClassName() === 'BatchNormalization' && i === 3;
+        const vals = Float32Array.from({ length: w.size }, () => (isVar ? 0.5 + rand() : (rand() - 0.5) * 0.8));
+        return tf.tensor(vals, w.shape);
+      }),
+    );
   }
   return model;
 }
@@ -99,7 +125,10 @@ test('the trainable tail matches inference, and matmul ops give the gradients of
       const scale = Math.max(1e-3, ...Array.from(g1, Math.abs));
       assert.ok(maxDiff(g0, g1) / scale < 1e-3, `unfreeze ${n}: gradient ${i} differs by ${maxDiff(g0, g1)}`);
     });
-    assert.ok(results[0]!.gs.some((g0) => g0.some((v) => v !== 0)), 'gradients are not all zero');
+    assert.ok(
+      results[0]!.gs.some((g0) => g0.some((v) => v !== 0)),
+      'gradients are not all zero',
+    );
   }
 });
 
@@ -125,10 +154,16 @@ test('a folded graph with a head exports to a LayersModel giving the same probab
   const g = tinyGraph(24, 3);
   const w = uploadWeights(tf, g.nodes);
   const ends = stageEnds(g);
-  const head = DenseHead.create(tf, { inputDim: 16 + 32, hidden: [8], dropout: 0.5, labels: 3 }, 1, undefined, { mean: new Float32Array(48).fill(0.1), invStd: new Float32Array(48).fill(2) });
+  const head = DenseHead.create(tf, { inputDim: 16 + 32, hidden: [8], dropout: 0.5, labels: 3 }, 1, undefined, {
+    mean: new Float32Array(48).fill(0.1),
+    invStd: new Float32Array(48).fill(2),
+  });
   const x = tf.randomUniform([2, 24, 24, 3], 0, 1, 'float32', 4);
   const outs = evaluate(tf, g, w, new Map([['input', x]]), [...ends, g.output]);
-  const features = tf.concat(outs.map((o) => (o.rank === 4 ? tf.mean(o, [1, 2]) : o)), 1);
+  const features = tf.concat(
+    outs.map((o) => (o.rank === 4 ? tf.mean(o, [1, 2]) : o)),
+    1,
+  );
   const want = tf.sigmoid(head.logits(features, false)).dataSync();
   const model = graphToLayersModel(tf, g, ends, head);
   const got = (model.predict(x) as Tensor).dataSync();

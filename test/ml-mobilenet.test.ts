@@ -56,5 +56,8 @@ test('mobilenet_v2: converted once, then loaded from the cache; folded = Keras f
 
 test('an unknown size for an nsfwjs model is refused before loading', async () => {
   const { tf } = await useBackend('auto');
-  await assert.rejects(loadBackbone(tf, { name: 'inception_v3', inputSize: 224 }, { cacheDir: tmpdir() }), /inception_v3 takes 299x299 inputs/);
+  await assert.rejects(
+    loadBackbone(tf, { name: 'inception_v3', inputSize: 224 }, { cacheDir: tmpdir() }),
+    /inception_v3 takes 299x299 inputs/,
+  );
 });

@@ -45,10 +45,16 @@ test('features for every split, failures listed, in-process and workers agree', 
   assert.equal(index.splits.test!.rows, 6);
   // The test split's 404 line and its HTML-as-JPEG file are missing, with reasons.
   assert.equal(index.splits.test!.missing, 2);
-  const missing = (await readFile(join(r.out, 'missing-test.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { error: string });
+  const missing = (await readFile(join(r.out, 'missing-test.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { error: string });
   assert.ok(missing.some((m) => m.error === 'http 404'));
   assert.ok(missing.some((m) => m.error.startsWith('decode:')));
-  const rows = (await readFile(join(r.out, 'rows-train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { labels: string[]; hash: string });
+  const rows = (await readFile(join(r.out, 'rows-train.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { labels: string[]; hash: string });
   assert.ok(rows.every((row) => row.labels.length >= 2 && /^[0-9a-f]{64}$/.test(row.hash)));
   const m = r.metrics.precompute as { computed: number; missing: number };
   assert.equal(m.computed, 46); // the undecodable file is not counted: it is missing
@@ -66,11 +72,19 @@ test('float32 shards are close to float16 ones; flip averaging changes them', as
   const state = join(root, 'state-c');
   const f16 = await runStage(STAGE, { ...base, workers: 0 }, { needs: needs(), state });
   const f32 = await runStage(STAGE, { ...base, workers: 0, dtype: 'float32' }, { needs: needs(), state });
-  assert.equal((f32.metrics.precompute as { computed: number }).computed, 0, 'dtype is a storage choice: features are reused');
+  assert.equal(
+    (f32.metrics.precompute as { computed: number }).computed,
+    0,
+    'dtype is a storage choice: features are reused',
+  );
   const a = await features(f16.out, 'train');
   const b = await features(f32.out, 'train');
   for (let i = 0; i < a.x.length; i++) assert.ok(Math.abs(a.x[i]! - b.x[i]!) <= 1e-3 * Math.max(1, Math.abs(b.x[i]!)));
-  const flipped = await runStage(STAGE, { ...base, workers: 0, flip: 'average', dtype: 'float32' }, { needs: needs(), state });
+  const flipped = await runStage(
+    STAGE,
+    { ...base, workers: 0, flip: 'average', dtype: 'float32' },
+    { needs: needs(), state },
+  );
   assert.equal((flipped.metrics.precompute as { computed: number }).computed, 46);
   const c = await features(flipped.out, 'train');
   assert.notDeepEqual(c.x, b.x);
@@ -89,16 +103,28 @@ test('item-level incremental: a rerun computes nothing, a new image computes one
   const split = join(root, 'data-more', 'split');
   const { mkdir } = await import('node:fs/promises');
   await mkdir(split, { recursive: true });
-  for (const f of ['train.jsonl', 'validation.jsonl', 'holdout.jsonl', 'test.jsonl', 'labels.json']) await copyFile(join(ds.splitDir, f), join(split, f));
+  for (const f of ['train.jsonl', 'validation.jsonl', 'holdout.jsonl', 'test.jsonl', 'labels.json'])
+    await copyFile(join(ds.splitDir, f), join(split, f));
   const { default: sharp } = await import('sharp');
-  await sharp({ create: { width: 48, height: 48, channels: 3, background: '#2ca02c' } }).jpeg().toFile(join(ds.padDir, 'images', 'new.jpg'));
-  await appendFile(join(split, 'train.jsonl'), JSON.stringify({ imageId: '9999', set: 'train', labels: ['2'], file: 'images/new.jpg' }) + '\n');
+  await sharp({ create: { width: 48, height: 48, channels: 3, background: '#2ca02c' } })
+    .jpeg()
+    .toFile(join(ds.padDir, 'images', 'new.jpg'));
+  await appendFile(
+    join(split, 'train.jsonl'),
+    JSON.stringify({ imageId: '9999', set: 'train', labels: ['2'], file: 'images/new.jpg' }) + '\n',
+  );
   const more = await runStage(STAGE, { ...base, workers: 0 }, { needs: { pad: ds.padDir, split }, state });
   assert.equal((more.metrics.precompute as { computed: number }).computed, 1);
   assert.equal((await readFeatureIndex(more.out)).splits.train!.rows, 25);
 });
 
 test('inputs are found by their files, or named by params when ambiguous', async () => {
-  await assert.rejects(runStage(STAGE, { ...base, workers: 0 }, { needs: { pad: ds.padDir }, state: join(root, 'state-e') }), /no needed stage provides a split/);
-  await assert.rejects(runStage(STAGE, { ...base, workers: 0, split: 'nope' }, { needs: needs(), state: join(root, 'state-e') }), /split: "nope" is not among this stage's needs/);
+  await assert.rejects(
+    runStage(STAGE, { ...base, workers: 0 }, { needs: { pad: ds.padDir }, state: join(root, 'state-e') }),
+    /no needed stage provides a split/,
+  );
+  await assert.rejects(
+    runStage(STAGE, { ...base, workers: 0, split: 'nope' }, { needs: needs(), state: join(root, 'state-e') }),
+    /split: "nope" is not among this stage's needs/,
+  );
 });

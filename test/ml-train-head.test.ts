@@ -25,21 +25,45 @@ let features: string;
 
 test.before(async () => {
   root = await mkdtemp(join(tmpdir(), 'tailor-ml-head-'));
-  const ds = await makeShapesDataset(join(root, 'data'), { counts: { train: 90, validation: 30, holdout: 30, test: 6 } });
-  const pre = await runStage('stages/precompute.ts', { backbone: 'tiny', input_size: 32, workers: 0 }, { needs: { pad: ds.padDir, split: ds.splitDir }, state: join(root, 'pre-state') });
+  const ds = await makeShapesDataset(join(root, 'data'), {
+    counts: { train: 90, validation: 30, holdout: 30, test: 6 },
+  });
+  const pre = await runStage(
+    'stages/precompute.ts',
+    { backbone: 'tiny', input_size: 32, workers: 0 },
+    { needs: { pad: ds.padDir, split: ds.splitDir }, state: join(root, 'pre-state') },
+  );
   features = pre.out;
 });
 
 test('learns, and writes predictions, metrics, epochs, a learning curve and a loadable model', async () => {
   const r = await runStage(STAGE, params, { needs: { pre: features }, state: join(root, 's1'), seed: 3 });
   const files = await readdir(r.out);
-  for (const f of ['predictions.json', 'pred-validation.f32', 'pred-holdout.f32', 'pred-test.f32', 'metrics.json', 'epochs.jsonl', 'learning-curve.svg', 'model']) assert.ok(files.includes(f), `missing ${f}`);
-  const m = r.metrics as { validation: { micro_f1: number }; holdout: { micro_f1: number; images: number }; test: { images: number; missing: number }; train: { epochs: number } };
+  for (const f of [
+    'predictions.json',
+    'pred-validation.f32',
+    'pred-holdout.f32',
+    'pred-test.f32',
+    'metrics.json',
+    'epochs.jsonl',
+    'learning-curve.svg',
+    'model',
+  ])
+    assert.ok(files.includes(f), `missing ${f}`);
+  const m = r.metrics as {
+    validation: { micro_f1: number };
+    holdout: { micro_f1: number; images: number };
+    test: { images: number; missing: number };
+    train: { epochs: number };
+  };
   assert.equal(m.holdout.images, 30);
   assert.deepEqual(m.test, { images: 6, missing: 2 });
   // Most frequent labels alone score about 0.4 here; colours and shapes are learnable.
   assert.ok(m.holdout.micro_f1 > 0.6, `holdout micro-F1 ${m.holdout.micro_f1}`);
-  const epochs = (await readFile(join(r.out, 'epochs.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { loss: number; val_micro_f1: number });
+  const epochs = (await readFile(join(r.out, 'epochs.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { loss: number; val_micro_f1: number });
   assert.equal(epochs.length, m.train.epochs);
   assert.ok(epochs.at(-1)!.loss < epochs[0]!.loss, 'training loss falls');
   assert.match(await readFile(join(r.out, 'learning-curve.svg'), 'utf8'), /<svg[\s\S]*validation micro-F1/);
@@ -62,18 +86,45 @@ test('learns, and writes predictions, metrics, epochs, a learning curve and a lo
 });
 
 test('same seed, same bytes; another seed, other numbers', async () => {
-  const a = await runStage(STAGE, { ...params, epochs: 6 }, { needs: { pre: features }, state: join(root, 's2'), seed: 5 });
-  const b = await runStage(STAGE, { ...params, epochs: 6 }, { needs: { pre: features }, state: join(root, 's3'), seed: 5 });
-  const c = await runStage(STAGE, { ...params, epochs: 6 }, { needs: { pre: features }, state: join(root, 's4'), seed: 6 });
+  const a = await runStage(
+    STAGE,
+    { ...params, epochs: 6 },
+    { needs: { pre: features }, state: join(root, 's2'), seed: 5 },
+  );
+  const b = await runStage(
+    STAGE,
+    { ...params, epochs: 6 },
+    { needs: { pre: features }, state: join(root, 's3'), seed: 5 },
+  );
+  const c = await runStage(
+    STAGE,
+    { ...params, epochs: 6 },
+    { needs: { pre: features }, state: join(root, 's4'), seed: 6 },
+  );
   const bytes = async (dir: string): Promise<Buffer> => readFile(join(dir, 'pred-holdout.f32'));
   // Every file but metrics.json (timings), the saved model included: b ran after a in the same
   // process, so nothing may depend on what the process built before (tfjs numbers unnamed models).
   const files = async (dir: string): Promise<Record<string, string>> => {
-    const names = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile() && e.name !== 'metrics.json');
-    return Object.fromEntries(await Promise.all(names.map(async (e) => [join(e.parentPath, e.name).slice(dir.length), (await readFile(join(e.parentPath, e.name))).toString('base64')] as const)));
+    const names = (await readdir(dir, { recursive: true, withFileTypes: true })).filter(
+      (e) => e.isFile() && e.name !== 'metrics.json',
+    );
+    return Object.fromEntries(
+      await Promise.all(
+        names.map(
+          async (e) =>
+            [
+              join(e.parentPath, e.name).slice(dir.length),
+              (await readFile(join(e.parentPath, e.name))).toString('base64'),
+            ] as const,
+        ),
+      ),
+    );
   };
   const [fa, fb] = [await files(a.out), await files(b.out)];
-  assert.ok(Object.keys(fa).some((f) => f.endsWith('model.json')), Object.keys(fa).join(', '));
+  assert.ok(
+    Object.keys(fa).some((f) => f.endsWith('model.json')),
+    Object.keys(fa).join(', '),
+  );
   assert.deepEqual(fa, fb);
   assert.notDeepEqual(await bytes(a.out), await bytes(c.out));
 });
@@ -101,7 +152,10 @@ test('an interrupted run resumes from its checkpoint and ends as an uninterrupte
   const at = (resumed.metrics.train as { resumed_at_epoch: number | null }).resumed_at_epoch;
   assert.ok(at !== null && at >= 5, `resumed at ${at}`);
   assert.ok(resumed.logs.some((l) => l.includes('resuming from the checkpoint')));
-  assert.deepEqual(await readFile(join(resumed.out, 'pred-holdout.f32')), await readFile(join(full.out, 'pred-holdout.f32')));
+  assert.deepEqual(
+    await readFile(join(resumed.out, 'pred-holdout.f32')),
+    await readFile(join(full.out, 'pred-holdout.f32')),
+  );
   assert.deepEqual(
     await readFile(join(resumed.out, 'epochs.jsonl'), 'utf8'),
     await readFile(join(full.out, 'epochs.jsonl'), 'utf8'),

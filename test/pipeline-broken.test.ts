@@ -36,7 +36,10 @@ async function diagnose(file: string, c: Case): Promise<Diagnostic[]> {
 
 test('every broken pipeline in the corpus has an expectation, and there are at least 20', () => {
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
-  assert.deepEqual(files.filter((f) => !(f in cases)), []);
+  assert.deepEqual(
+    files.filter((f) => !(f in cases)),
+    [],
+  );
   assert.ok(files.length >= 20, `only ${files.length} broken pipelines`);
 });
 
@@ -45,14 +48,21 @@ for (const [file, c] of Object.entries(cases)) {
     const diags = await diagnose(file, c);
     const text = (d: Diagnostic) => `${d.message}${d.hint ? ` (${d.hint})` : ''}`;
     const d = diags.find((x) => text(x).includes(c.message));
-    assert.ok(d, `no diagnostic containing ${JSON.stringify(c.message)}; got:\n${diags.map((x) => formatDiagnostic(x)).join('\n')}`);
+    assert.ok(
+      d,
+      `no diagnostic containing ${JSON.stringify(c.message)}; got:\n${diags.map((x) => formatDiagnostic(x)).join('\n')}`,
+    );
     assert.equal(d.severity, 'error');
     assert.ok(d.pos, 'diagnostic has a position');
     const wantFile = c.file === SET_FILE ? SET_FILE : join(dir, c.file ?? file);
     assert.equal(d.pos.file, wantFile);
     assert.deepEqual([d.pos.line, d.pos.col], [c.line, c.col], `position of ${JSON.stringify(text(d))}`);
     assert.equal(d.key, c.key);
-    if (c.related) assert.deepEqual(d.related?.map((r) => [r.pos.line, r.pos.col]), c.related);
+    if (c.related)
+      assert.deepEqual(
+        d.related?.map((r) => [r.pos.line, r.pos.col]),
+        c.related,
+      );
     // The printed form leads with file:line:col and shows the source line with an underline.
     const shown = formatDiagnostic(d);
     const where = c.file === SET_FILE ? SET_FILE : relative(process.cwd(), wantFile);
@@ -64,5 +74,8 @@ for (const [file, c] of Object.entries(cases)) {
 test('the --set position shows the argument itself as the source line', async () => {
   const diags = await diagnose('set-unknown-stage.yaml', cases['set-unknown-stage.yaml'] as Case);
   const shown = formatDiagnostic(diags[0] as Diagnostic);
-  assert.equal(shown, '--set:1:1 error: --set: unknown stage "padd" (did you mean "pad"?)\n 1 | padd.size=3\n   | ^~~~');
+  assert.equal(
+    shown,
+    '--set:1:1 error: --set: unknown stage "padd" (did you mean "pad"?)\n 1 | padd.size=3\n   | ^~~~',
+  );
 });

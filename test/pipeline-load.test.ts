@@ -54,7 +54,10 @@ test('cmd: params and vars substituted shell-quoted, ${out} and ${needs.X} left 
   const p = load('templating.yaml');
   assert.equal(stage(p, 'fetch').cmd, "echo 'img-224' > ${out}/tag.txt");
   assert.equal(stage(p, 'typed').cmd, `echo 'size 224 at 0.25' '0.25' '["mobilenet_v2","inception_v3"]'`);
-  assert.equal(stage(p, 'head@inception_v3-0.01').cmd, "train 'inception_v3' --lr '0.01' --in ${needs.precompute@inception_v3} --out ${out}");
+  assert.equal(
+    stage(p, 'head@inception_v3-0.01').cmd,
+    "train 'inception_v3' --lr '0.01' --in ${needs.precompute@inception_v3} --out ${out}",
+  );
   assert.equal(stage(p, 'ensemble').cmd, 'ensemble ${needs.head@mobilenet_v2-0.1}');
 });
 
@@ -71,8 +74,14 @@ test('module stages: uses resolved against workdir, kind and builtin set', () =>
 test('foreach over a list: one stage per item, ${item} typed, group recorded', () => {
   const p = load('templating.yaml');
   const members = p.stages.filter((s) => s.group === 'precompute');
-  assert.deepEqual(members.map((s) => s.name), ['precompute@mobilenet_v2', 'precompute@inception_v3']);
-  assert.deepEqual(members.map((s) => s.item), ['mobilenet_v2', 'inception_v3']);
+  assert.deepEqual(
+    members.map((s) => s.name),
+    ['precompute@mobilenet_v2', 'precompute@inception_v3'],
+  );
+  assert.deepEqual(
+    members.map((s) => s.item),
+    ['mobilenet_v2', 'inception_v3'],
+  );
   assert.equal(members[1]?.description, 'features of inception_v3');
   assert.deepEqual(members[0]?.needs, ['pad']);
 });
@@ -80,7 +89,10 @@ test('foreach over a list: one stage per item, ${item} typed, group recorded', (
 test('foreach over a map of lists: the matrix, names GROUP@v1-v2, needs per item', () => {
   const p = load('templating.yaml');
   const heads = p.stages.filter((s) => s.group === 'head');
-  assert.deepEqual(heads.map((s) => s.name), ['head@mobilenet_v2-0.1', 'head@mobilenet_v2-0.01', 'head@inception_v3-0.1', 'head@inception_v3-0.01']);
+  assert.deepEqual(
+    heads.map((s) => s.name),
+    ['head@mobilenet_v2-0.1', 'head@mobilenet_v2-0.01', 'head@inception_v3-0.1', 'head@inception_v3-0.01'],
+  );
   assert.deepEqual(stage(p, 'head@inception_v3-0.1').params, { lr: 0.1, backbone: 'inception_v3' });
   assert.deepEqual(stage(p, 'head@inception_v3-0.1').item, { backbone: 'inception_v3', lr: 0.1 });
   assert.deepEqual(stage(p, 'head@inception_v3-0.1').needs, ['precompute@inception_v3']);
@@ -88,11 +100,14 @@ test('foreach over a map of lists: the matrix, names GROUP@v1-v2, needs per item
 
 test('object items are named by their name (sanitized) or their index', () => {
   const p = load('templating.yaml');
-  assert.deepEqual(p.stages.filter((s) => s.group === 'sweep').map((s) => [s.name, s.params.width]), [
-    ['sweep@small_one', 8],
-    ['sweep@large', 64],
-    ['sweep@2', 16],
-  ]);
+  assert.deepEqual(
+    p.stages.filter((s) => s.group === 'sweep').map((s) => [s.name, s.params.width]),
+    [
+      ['sweep@small_one', 8],
+      ['sweep@large', 64],
+      ['sweep@2', 16],
+    ],
+  );
 });
 
 test('needs naming a foreach group expands to all its members; order is topological, ties in file order', () => {
@@ -107,7 +122,8 @@ test('needs naming a foreach group expands to all its members; order is topologi
     'sweep@2',
   ]);
   const order = p.stages.map((s) => s.name);
-  for (const s of p.stages) for (const n of s.needs) assert.ok(order.indexOf(n) < order.indexOf(s.name), `${n} before ${s.name}`);
+  for (const s of p.stages)
+    for (const n of s.needs) assert.ok(order.indexOf(n) < order.indexOf(s.name), `${n} before ${s.name}`);
   assert.deepEqual(order.slice(0, 5), ['fetch', 'pad', 'typed', 'precompute@mobilenet_v2', 'precompute@inception_v3']);
   assert.equal(order.at(-1), 'ensemble');
 });
@@ -155,7 +171,13 @@ test('--set: typed values, nested params, groups, one member, vars before templa
   // cmd sees the overridden params, quoted.
   assert.equal(typed.cmd, `echo 'hello world' '0.25' '[1,2]'`);
   // An overridden param's position is the command line.
-  assert.deepEqual(stage(p, 'pad').valuePos?.['params.size'], { file: '--set', line: 1, col: 10, length: 3, text: 'pad.size=299' });
+  assert.deepEqual(stage(p, 'pad').valuePos?.['params.size'], {
+    file: '--set',
+    line: 1,
+    col: 10,
+    length: 3,
+    text: 'pad.size=299',
+  });
   // The pipeline file's own values are untouched by a --set on another member.
   assert.equal(stage(p, 'head@inception_v3-0.1').params.lr, 0.5);
 });
@@ -180,7 +202,10 @@ test('extends: vars and params deep-merged, stages overridden, added and removed
   assert.equal(report.cmd, undefined);
   assert.deepEqual(report.needs, ['pad']);
   assert.deepEqual(stage(child, 'split').needs, ['pad']);
-  assert.deepEqual(child.stages.map((s) => s.name), ['fetch', 'pad', 'report', 'split']);
+  assert.deepEqual(
+    child.stages.map((s) => s.name),
+    ['fetch', 'pad', 'report', 'split'],
+  );
   assert.equal(stage(child, 'fetch').seed, 1);
   // Positions stay with the file each value came from.
   assert.equal(stage(child, 'pad').valuePos?.['params.nested.depth']?.file, join(pipelines, 'extends/child.yaml'));
@@ -188,7 +213,10 @@ test('extends: vars and params deep-merged, stages overridden, added and removed
 
   const grand = load('extends/grandchild.yaml');
   assert.equal(grand.sources.length, 3);
-  assert.deepEqual(grand.stages.map((s) => s.name), ['fetch', 'pad', 'split']);
+  assert.deepEqual(
+    grand.stages.map((s) => s.name),
+    ['fetch', 'pad', 'split'],
+  );
   assert.equal(stage(grand, 'fetch').cmd, 'echo fetch again');
   assert.deepEqual(stage(grand, 'pad').params, { size: 299, quality: 70, nested: { depth: 2 } });
   assert.equal(stage(grand, 'split').seed, 5);
@@ -209,7 +237,10 @@ test('a 1,000-stage chain loads correctly (and quickly)', (t) => {
   const ms = performance.now() - started;
   if (!r.ok) assert.fail(r.error.map((d) => formatDiagnostic(d)).join('\n'));
   assert.equal(r.value.stages.length, 1000);
-  assert.deepEqual(r.value.stages.map((s) => s.name), Array.from({ length: 1000 }, (_, i) => `s${i}`));
+  assert.deepEqual(
+    r.value.stages.map((s) => s.name),
+    Array.from({ length: 1000 }, (_, i) => `s${i}`),
+  );
   assert.deepEqual(r.value.stages[999]?.needs, ['s998']);
   assert.equal(r.value.stages[5]?.cmd, "echo 5 '3' > ${out}/x");
   t.diagnostic(`1,000-stage load: ${ms.toFixed(1)} ms (cold, first load in this process)`);

@@ -60,11 +60,18 @@ test('formatDiagnostic: location, message, hint, source line, underline, related
   assert.match(colored, /\x1b\[31m/);
   assert.equal(colored.replace(/\x1b\[[0-9;]*m/g, ''), formatDiagnostic(d));
   // A position in a file that went away still prints its first line.
-  assert.equal(formatDiagnostic({ severity: 'warning', message: 'gone', pos: { file: join(dir, 'nope.yaml'), line: 1, col: 1 } }), `${join(dir, 'nope.yaml')}:1:1 warning: gone`);
+  assert.equal(
+    formatDiagnostic({ severity: 'warning', message: 'gone', pos: { file: join(dir, 'nope.yaml'), line: 1, col: 1 } }),
+    `${join(dir, 'nope.yaml')}:1:1 warning: gone`,
+  );
 });
 
 test('the committed ajv validator is generated from the current pipeline.schema.json', () => {
-  assert.equal(readFileSync(GENERATED_FILE, 'utf8'), generateValidatorSource(), 'run: node --import tsx src/pipeline/schema-codegen.ts --write');
+  assert.equal(
+    readFileSync(GENERATED_FILE, 'utf8'),
+    generateValidatorSource(),
+    'run: node --import tsx src/pipeline/schema-codegen.ts --write',
+  );
 });
 
 test('parsed-tree cache: a hit gives the same pipeline, an edit is seen, a corrupt entry is ignored', () => {
@@ -101,13 +108,19 @@ test('parsed-tree cache: a hit gives the same pipeline, an edit is seen, a corru
 test('stage names with dots: --set picks the longest stage-name prefix', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tailor-dots-'));
   const file = join(dir, 'p.yaml');
-  writeFileSync(file, 'stages:\n  v1.5:\n    cmd: "echo ${params.x.y}"\n    params: { x: { y: 1 } }\n  v1:\n    cmd: "echo"\n');
+  writeFileSync(
+    file,
+    'stages:\n  v1.5:\n    cmd: "echo ${params.x.y}"\n    params: { x: { y: 1 } }\n  v1:\n    cmd: "echo"\n',
+  );
   const r = loadPipeline(file, { workdir: dir, sets: ['v1.5.x.y=2', 'v1.z=3'] });
   assert.ok(r.ok);
-  assert.deepEqual(r.value.stages.map((s) => [s.name, s.params]), [
-    ['v1.5', { x: { y: 2 } }],
-    ['v1', { z: 3 }],
-  ]);
+  assert.deepEqual(
+    r.value.stages.map((s) => [s.name, s.params]),
+    [
+      ['v1.5', { x: { y: 2 } }],
+      ['v1', { z: 3 }],
+    ],
+  );
   assert.equal(r.value.stages[0]?.cmd, "echo '2'");
 });
 
@@ -117,7 +130,10 @@ test('foreach labels that collide after sanitizing are an error', () => {
   writeFileSync(file, 'stages:\n  t:\n    foreach: ["a b", "a_b"]\n    cmd: "echo ${item}"\n');
   const r = loadPipeline(file, { workdir: dir });
   assert.ok(!r.ok);
-  assert.deepEqual(r.error.map((d) => [d.message, d.key, d.pos?.line, d.pos?.col]), [['two stages are named "t@a_b" (foreach labels collide)', 'stages.t', 2, 3]]);
+  assert.deepEqual(
+    r.error.map((d) => [d.message, d.key, d.pos?.line, d.pos?.col]),
+    [['two stages are named "t@a_b" (foreach labels collide)', 'stages.t', 2, 3]],
+  );
 });
 
 test('a missing pipeline file is an error that names it', () => {

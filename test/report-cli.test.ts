@@ -34,7 +34,10 @@ test('a pipeline never run: the report renders and says what is missing', async 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /wrote .*outputs\/toy-report\.html/);
     const html = await ws.read('outputs/toy-report.html');
-    assert.ok(Object.values(dagStates(html)).every((s) => s === 'never-run'), JSON.stringify(dagStates(html)));
+    assert.ok(
+      Object.values(dagStates(html)).every((s) => s === 'never-run'),
+      JSON.stringify(dagStates(html)),
+    );
     assert.match(html, /No run of this pipeline is recorded/);
     assert.match(html, /split has no output yet/);
     assert.match(html, /No stage has an output yet/);
@@ -59,7 +62,16 @@ test('failed, skipped and stale stages; the failed stage’s log; --out and --me
     assert.match(html, /No pad stage in this pipeline/);
     assert.match(html, /No fetch stage in this pipeline/);
 
-    const stale = await ws.tailor(['report', 'pipelines/p.yaml', '--set', 'a.x=2', '--out', 'elsewhere/r.html', '--metric', 'a.value']);
+    const stale = await ws.tailor([
+      'report',
+      'pipelines/p.yaml',
+      '--set',
+      'a.x=2',
+      '--out',
+      'elsewhere/r.html',
+      '--metric',
+      'a.value',
+    ]);
     assert.equal(stale.code, 0, stale.stderr);
     assert.match(stale.stdout, /wrote .*elsewhere\/r\.html/);
     html = await ws.read('elsewhere/r.html');

@@ -14,7 +14,15 @@ import { TOY_STAGES, runToy, toyWorkspace } from './fixtures/report/toy-workspac
 
 // TAILOR_TEST_CHROMIUM: another Chromium binary (or a missing path, to see the skip).
 const CHROMIUM = process.env.TAILOR_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ARTIFACTS = join(REPO, 'test-artifacts');
 
 /** Every chart the toy run must produce, with the fewest marks each must hold. */
@@ -44,8 +52,14 @@ before(async () => {
   assert.ok(line, `run --report names the file it wrote: ${final.stderr}`);
   reportPath = (line[1] as string).trim();
   assert.equal(reportPath, ws.path('outputs', 'toy-report.html'), 'default path: outputs/<pipeline>-report.html');
-  const parsed = JSON.parse(final.stdout.trim().split('\n').pop() ?? '{}') as { stages: Array<{ name: string; action: string }> };
-  assert.deepEqual(parsed.stages.map((s) => s.name), TOY_STAGES, '--json output stays one object on stdout');
+  const parsed = JSON.parse(final.stdout.trim().split('\n').pop() ?? '{}') as {
+    stages: Array<{ name: string; action: string }>;
+  };
+  assert.deepEqual(
+    parsed.stages.map((s) => s.name),
+    TOY_STAGES,
+    '--json output stays one object on stdout',
+  );
   html = await readFile(reportPath, 'utf8');
 });
 
@@ -56,7 +70,8 @@ after(async () => {
 /** The HTML of each `<figure class="chart">`, by its data-chart id. */
 function chartsOf(page: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const m of page.matchAll(/<figure class="chart" data-chart="([^"]+)">([\s\S]*?)<\/figure>/g)) out.set(m[1] as string, m[2] as string);
+  for (const m of page.matchAll(/<figure class="chart" data-chart="([^"]+)">([\s\S]*?)<\/figure>/g))
+    out.set(m[1] as string, m[2] as string);
   return out;
 }
 
@@ -73,7 +88,8 @@ test('the page is self-contained: no scripts, nothing fetched, pictures inline',
 });
 
 test('every section is there and every chart has marks', () => {
-  for (const id of ['pipeline', 'data', 'models', 'experiments', 'stages']) assert.match(html, new RegExp(`<section id="${id}">`));
+  for (const id of ['pipeline', 'data', 'models', 'experiments', 'stages'])
+    assert.match(html, new RegExp(`<section id="${id}">`));
   const charts = chartsOf(html);
   for (const [id, min] of Object.entries(CHARTS)) {
     const body = charts.get(id);
@@ -82,7 +98,11 @@ test('every section is there and every chart has marks', () => {
     assert.ok(marks >= min, `chart ${id} has ${marks} marks, expected at least ${min}`);
     assert.match(body, /class="legend"/, `chart ${id} has a legend`);
   }
-  assert.doesNotMatch(html, /class="missing"/, `nothing is missing from the toy run: ${/class="missing">([^<]*)/.exec(html)?.[1]}`);
+  assert.doesNotMatch(
+    html,
+    /class="missing"/,
+    `nothing is missing from the toy run: ${/class="missing">([^<]*)/.exec(html)?.[1]}`,
+  );
 });
 
 test('the page says what happened: states, parallel stages, experiments, sources', () => {
@@ -104,7 +124,9 @@ test('the page says what happened: states, parallel stages, experiments, sources
 
 test('in headless Chromium: no console errors, no requests, every chart drawn, screenshot saved', async (t) => {
   if (!existsSync(CHROMIUM)) {
-    t.skip(`chromium not installed: ${CHROMIUM} is missing (apt-get install chromium); the HTML checks above still ran`);
+    t.skip(
+      `chromium not installed: ${CHROMIUM} is missing (apt-get install chromium); the HTML checks above still ran`,
+    );
     return;
   }
   const { chromium } = await import('playwright-core');
@@ -129,7 +151,13 @@ test('in headless Chromium: no console errors, no requests, every chart drawn, s
           const b = (m as SVGGraphicsElement).getBBox();
           return b.width > 0 || b.height > 0;
         });
-        return { id: f.getAttribute('data-chart') ?? '', width: box?.width ?? 0, height: box?.height ?? 0, visibleMarks: marks.length, legend: f.querySelectorAll('g.legend text').length };
+        return {
+          id: f.getAttribute('data-chart') ?? '',
+          width: box?.width ?? 0,
+          height: box?.height ?? 0,
+          visibleMarks: marks.length,
+          legend: f.querySelectorAll('g.legend text').length,
+        };
       }),
     );
     for (const [id, min] of Object.entries(CHARTS)) {
@@ -139,7 +167,9 @@ test('in headless Chromium: no console errors, no requests, every chart drawn, s
       assert.ok(c.visibleMarks >= min, `chart ${id}: ${c.visibleMarks} visible marks, expected at least ${min}`);
       assert.ok(c.legend > 0, `chart ${id} has a legend`);
     }
-    const images = await page.$$eval('img', (imgs) => imgs.map((i) => ({ ok: i.complete && i.naturalWidth > 0, alt: i.alt })));
+    const images = await page.$$eval('img', (imgs) =>
+      imgs.map((i) => ({ ok: i.complete && i.naturalWidth > 0, alt: i.alt })),
+    );
     assert.ok(images.length >= 2);
     for (const i of images) assert.ok(i.ok, `picture ${i.alt} decoded`);
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -151,7 +181,11 @@ test('in headless Chromium: no console errors, no requests, every chart drawn, s
     assert.ok(existsSync(join(ARTIFACTS, 'report-full.png')));
 
     assert.deepEqual(errors, [], 'no console errors or warnings');
-    assert.deepEqual(requests.filter((r) => r !== url), [], 'no request besides the page itself');
+    assert.deepEqual(
+      requests.filter((r) => r !== url),
+      [],
+      'no request besides the page itself',
+    );
   } finally {
     await browser.close();
   }

@@ -77,7 +77,11 @@ test('verify passes on an untouched tree, touching neither the lock file, the ex
     assert.match(r.stdout, /^greet\s+output\s+[0-9a-f]{12}\s+[0-9a-f]{12}\s+ok\s*$/m);
     assert.match(r.stdout, /^upper\s+output\s+[0-9a-f]{12}\s+[0-9a-f]{12}\s+ok\s*$/m);
     assert.match(r.stdout, /^greet\s+metric holdout\.micro_f1\s+0\.63\s+0\.63\s+ok\s+\|Δ\| 0 <= 0\.015$/m);
-    assert.match(r.stdout, /^greet\s+metrics \(1 more\)\s+exact\s+equal\s+ok/m, 'exact metrics are folded into one row');
+    assert.match(
+      r.stdout,
+      /^greet\s+metrics \(1 more\)\s+exact\s+equal\s+ok/m,
+      'exact metrics are folded into one row',
+    );
     assert.match(r.stdout, /^greet\s+timings \(1\)\s+not compared\s+seconds$/m, 'timings are not compared');
     assert.match(r.stdout, /^noisy\s+metric holdout\.micro_f1\s+0\.5\d*\s+0\.5\d*\s+ok\s+\|Δ\| \S+ <= 0\.05$/m);
     assert.doesNotMatch(r.stdout, /^noisy\s+output/m, 'not deterministic: its bytes are not compared');
@@ -93,9 +97,14 @@ test('verify passes on an untouched tree, touching neither the lock file, the ex
     assert.equal(parsed.ok, true);
     assert.deepEqual(parsed.stages.sort(), ['greet', 'noisy', 'upper']);
     assert.ok(parsed.checks.some((c) => c.stage === 'greet' && c.check === 'metric chars' && c.verdict === 'ok'));
-    assert.ok(parsed.checks.some((c) => c.stage === 'greet' && c.check === 'metric seconds' && c.verdict === 'not-compared'));
+    assert.ok(
+      parsed.checks.some((c) => c.stage === 'greet' && c.check === 'metric seconds' && c.verdict === 'not-compared'),
+    );
     const lock = JSON.parse(lockBefore) as { stages: Record<string, { output: string; content?: string }> };
-    assert.ok(lock.stages.greet?.content && lock.stages.greet.content !== lock.stages.greet.output, 'the lock records a content hash without metrics.json');
+    assert.ok(
+      lock.stages.greet?.content && lock.stages.greet.content !== lock.stages.greet.output,
+      'the lock records a content hash without metrics.json',
+    );
     const keys = Object.fromEntries(parsed.checks.filter((c) => c.check === 'key').map((c) => [c.stage, c.verdict]));
     // greet's metrics.json (its timing) changes its tree hash but not its content hash, which is
     // what upper's key is made of: every key matches the lock.
@@ -113,7 +122,10 @@ test('verify fails with a readable table when a helper of a stage changes its ou
     assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
     // The stage changed (explained from the run the working cache remembers) and so did its bytes.
     assert.match(r.stdout, /^greet\s+key\s+[0-9a-f]{12}\s+[0-9a-f]{12}\s+changed\s+code stages\/helper\.ts changed$/m);
-    assert.match(r.stdout, /^greet\s+output\s+[0-9a-f]{12}\s+[0-9a-f]{12}\s+MISMATCH\s+the stage changed and so did its output/m);
+    assert.match(
+      r.stdout,
+      /^greet\s+output\s+[0-9a-f]{12}\s+[0-9a-f]{12}\s+MISMATCH\s+the stage changed and so did its output/m,
+    );
     // Same length, same metrics.
     assert.match(r.stdout, /^greet\s+metric holdout\.micro_f1\s+0\.63\s+0\.63\s+ok/m);
     // upper is deterministic but only its input changed: its bytes cannot be expected to match.
@@ -128,7 +140,9 @@ test('verify fails with a readable table when a helper of a stage changes its ou
 test('verify --stage checks a stage and its upstream; a metric beyond tolerance and a stage missing from the lock fail', async () => {
   const ws = await committed();
   try {
-    const only = JSON.parse((await ws.tailor(['verify', 'pipelines/v.yaml', '--stage', 'upper', '--json'])).stdout) as VerifyJson;
+    const only = JSON.parse(
+      (await ws.tailor(['verify', 'pipelines/v.yaml', '--stage', 'upper', '--json'])).stdout,
+    ) as VerifyJson;
     assert.equal(only.ok, true);
     assert.deepEqual(only.stages.sort(), ['greet', 'upper']);
     assert.ok(!only.checks.some((c) => c.stage === 'noisy'));

@@ -50,7 +50,8 @@ class Watch {
   async until(re: RegExp, n = 1, timeoutMs = 60_000): Promise<void> {
     const end = Date.now() + timeoutMs;
     while (this.count(re) < n) {
-      if (this.child.exitCode !== null) throw new Error(`watch exited (${this.child.exitCode}) while waiting for ${re}:\n${this.out}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`watch exited (${this.child.exitCode}) while waiting for ${re}:\n${this.out}`);
       if (Date.now() > end) throw new Error(`timed out waiting for ${n}x ${re}; output:\n${this.out}`);
       await sleep(100);
     }
@@ -195,8 +196,14 @@ stages:
     assert.equal(await w.stop(), 130, w.out);
     assert.deepEqual(await readdir(ws.path('cache', 'tmp')), [], 'no unfinished output folder left');
     assert.equal(ws.exists('cache/lock.json'), false, 'the run lock was released');
-    const status = JSON.parse((await ws.tailor(['status', 'pipelines/h.yaml', '--set', 'held.flag=go2', '--json'])).stdout) as { stages: Array<{ state: string }> };
-    assert.deepEqual(status.stages.map((s) => s.state), ['fresh', 'fresh'], 'the finished run is intact');
+    const status = JSON.parse(
+      (await ws.tailor(['status', 'pipelines/h.yaml', '--set', 'held.flag=go2', '--json'])).stdout,
+    ) as { stages: Array<{ state: string }> };
+    assert.deepEqual(
+      status.stages.map((s) => s.state),
+      ['fresh', 'fresh'],
+      'the finished run is intact',
+    );
   } finally {
     await w.stop();
     await ws.dispose();

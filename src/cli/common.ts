@@ -32,7 +32,8 @@ export function loadOrReport(file: string, sets: string[], workdir = process.cwd
   }
   const loaded = loadPipeline(path, { sets, workdir });
   if (!loaded.ok) {
-    for (const d of loaded.error) process.stderr.write(formatDiagnostic(d, { color: Boolean(process.stderr.isTTY) }) + '\n');
+    for (const d of loaded.error)
+      process.stderr.write(formatDiagnostic(d, { color: Boolean(process.stderr.isTTY) }) + '\n');
     return undefined;
   }
   return loaded.value;

@@ -4,16 +4,47 @@ import { EXIT, UsageError } from './common.js';
 type Command = (argv: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }> = {
-  run: { load: async () => (await import('./commands/run.js')).runCommand, summary: 'run stale stages [PIPELINE] [--stage N] [--force N|--force-all] [--set S.K=V] [--dry-run] [--jobs N] [--json]' },
-  status: { load: async () => (await import('./commands/status.js')).statusCommand, summary: 'explain which stages are stale and why [--json]' },
-  show: { load: async () => (await import('./commands/show.js')).showCommand, summary: "a stage's output folder and metrics [PIPELINE] STAGE [--json]" },
-  dag: { load: async () => (await import('./commands/dag.js')).dagCommand, summary: 'print the graph [--format text|mermaid|dot]' },
-  gc: { load: async () => (await import('./commands/gc.js')).gcCommand, summary: 'remove cache entries no pipeline, lock file or recent run uses [--dry-run]' },
-  doctor: { load: async () => (await import('./commands/doctor.js')).doctorCommand, summary: 'backend, versions and cache health' },
-  report: { load: async () => (await import('./commands/report.js')).reportCommand, summary: 'write a self-contained HTML report of the last run [PIPELINE] [--out FILE] [--metric STAGE.PATH]' },
-  exp: { load: async () => (await import('./commands/exp.js')).expCommand, summary: 'experiments: run --name N [--set S.K=V] | show [--all] [--json|--csv] | diff A B | queue [--run]' },
-  watch: { load: async () => (await import('./commands/watch.js')).watchCommand, summary: 'rerun stale stages whenever the pipeline, stage code or deps change [--set S.K=V] [--stage N]' },
-  verify: { load: async () => (await import('./commands/verify.js')).verifyCommand, summary: 'rerun from scratch in a temp cache and compare with the lock file [--stage N] [--json]' },
+  run: {
+    load: async () => (await import('./commands/run.js')).runCommand,
+    summary:
+      'run stale stages [PIPELINE] [--stage N] [--force N|--force-all] [--set S.K=V] [--dry-run] [--jobs N] [--json]',
+  },
+  status: {
+    load: async () => (await import('./commands/status.js')).statusCommand,
+    summary: 'explain which stages are stale and why [--json]',
+  },
+  show: {
+    load: async () => (await import('./commands/show.js')).showCommand,
+    summary: "a stage's output folder and metrics [PIPELINE] STAGE [--json]",
+  },
+  dag: {
+    load: async () => (await import('./commands/dag.js')).dagCommand,
+    summary: 'print the graph [--format text|mermaid|dot]',
+  },
+  gc: {
+    load: async () => (await import('./commands/gc.js')).gcCommand,
+    summary: 'remove cache entries no pipeline, lock file or recent run uses [--dry-run]',
+  },
+  doctor: {
+    load: async () => (await import('./commands/doctor.js')).doctorCommand,
+    summary: 'backend, versions and cache health',
+  },
+  report: {
+    load: async () => (await import('./commands/report.js')).reportCommand,
+    summary: 'write a self-contained HTML report of the last run [PIPELINE] [--out FILE] [--metric STAGE.PATH]',
+  },
+  exp: {
+    load: async () => (await import('./commands/exp.js')).expCommand,
+    summary: 'experiments: run --name N [--set S.K=V] | show [--all] [--json|--csv] | diff A B | queue [--run]',
+  },
+  watch: {
+    load: async () => (await import('./commands/watch.js')).watchCommand,
+    summary: 'rerun stale stages whenever the pipeline, stage code or deps change [--set S.K=V] [--stage N]',
+  },
+  verify: {
+    load: async () => (await import('./commands/verify.js')).verifyCommand,
+    summary: 'rerun from scratch in a temp cache and compare with the lock file [--stage N] [--json]',
+  },
 };
 
 const USAGE = `usage: tailor <command> [options]
@@ -38,7 +69,9 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
-    return await (await command.load())(rest);
+    return await (
+      await command.load()
+    )(rest);
   } catch (err) {
     if (err instanceof UsageError || isParseArgsError(err)) {
       process.stderr.write(`tailor ${name}: ${(err as Error).message}\n`);

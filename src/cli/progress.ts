@@ -11,7 +11,13 @@ export interface ProgressState {
   lastDone: number;
 }
 
-export function updateProgress(prev: ProgressState | undefined, done: number, total: number, label: string | undefined, now = Date.now()): ProgressState {
+export function updateProgress(
+  prev: ProgressState | undefined,
+  done: number,
+  total: number,
+  label: string | undefined,
+  now = Date.now(),
+): ProgressState {
   if (!prev || done < prev.lastDone) {
     return { done, total, label, startedAt: now, rate: 0, lastAt: now, lastDone: done };
   }

@@ -21,7 +21,12 @@ export interface ReportOptions {
  * Written to a temporary name and renamed, so a reader never sees half a page.
  * Returns the absolute path written.
  */
-export async function writeReportFor(pipeline: Pipeline, cacheFlag?: string, out?: string, options: ReportOptions = {}): Promise<string> {
+export async function writeReportFor(
+  pipeline: Pipeline,
+  cacheFlag?: string,
+  out?: string,
+  options: ReportOptions = {},
+): Promise<string> {
   const path = out ? resolve(pipeline.workdir, out) : defaultReportPath(pipeline);
   const session = await openSession(cacheFlag, pipeline.workdir);
   let html: string;

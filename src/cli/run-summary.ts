@@ -10,9 +10,12 @@ export function printRunSummary(pipeline: Pipeline, outcomes: StageOutcome[]): v
   const lines = ['', `${'stage'.padEnd(w)}  action   seconds  holdout micro-F1`];
   for (const o of outcomes) {
     const f1 = holdoutF1(o.metrics);
-    lines.push(`${o.name.padEnd(w)}  ${o.action.padEnd(7)}  ${o.seconds.toFixed(1).padStart(7)}  ${f1 === undefined ? '' : f1.toFixed(4)}`);
+    lines.push(
+      `${o.name.padEnd(w)}  ${o.action.padEnd(7)}  ${o.seconds.toFixed(1).padStart(7)}  ${f1 === undefined ? '' : f1.toFixed(4)}`,
+    );
   }
-  const baseline = (outcomes.find((o) => o.metrics?.baseline)?.metrics?.baseline as Record<string, unknown> | undefined)?.holdout_micro_f1;
+  const baseline = (outcomes.find((o) => o.metrics?.baseline)?.metrics?.baseline as Record<string, unknown> | undefined)
+    ?.holdout_micro_f1;
   if (typeof baseline === 'number') lines.push(`(frequency baseline on holdout: ${baseline.toFixed(4)})`);
   const exported = pipeline.stages
     .filter((s) => outcomes.some((o) => o.name === s.name && (o.action === 'ran' || o.action === 'cached')))

@@ -53,7 +53,9 @@ export function barChartSvg(chart: BarChart): string {
   const yMax = Math.ceil(max / step) * step;
   const y = (v: number): number => top + plotH - (v / yMax) * plotH;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${esc(chart.title)}</text>`);
   for (let t = 0; t <= yMax + step / 2; t += step) {
@@ -61,7 +63,9 @@ export function barChartSvg(chart: BarChart): string {
     out.push(`<line x1="${left}" x2="${width - right}" y1="${yy}" y2="${yy}" stroke="#e4e4e4"/>`);
     out.push(`<text x="${left - 6}" y="${yy}" dy="4" text-anchor="end">${esc(fmt(t))}</text>`);
   }
-  out.push(`<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(chart.yLabel)}</text>`);
+  out.push(
+    `<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${esc(chart.yLabel)}</text>`,
+  );
   const groupW = plotW / Math.max(1, n);
   const barW = (groupW * 0.8) / Math.max(1, chart.series.length);
   // Label every category when they fit, else every k-th.
@@ -71,11 +75,15 @@ export function barChartSvg(chart: BarChart): string {
     chart.series.forEach((s, si) => {
       const v = s.values[c] ?? 0;
       if (v <= 0) return;
-      out.push(`<rect x="${num(x0 + si * barW)}" y="${num(y(v))}" width="${num(Math.max(0.5, barW))}" height="${num(top + plotH - y(v))}" fill="${s.colour}"/>`);
+      out.push(
+        `<rect x="${num(x0 + si * barW)}" y="${num(y(v))}" width="${num(Math.max(0.5, barW))}" height="${num(top + plotH - y(v))}" fill="${s.colour}"/>`,
+      );
     });
     if (c % every === 0) {
       const cx = num(left + (c + 0.5) * groupW);
-      out.push(`<text transform="translate(${cx} ${top + plotH + 8}) rotate(-60)" text-anchor="end" font-size="9">${esc(chart.categories[c] ?? '')}</text>`);
+      out.push(
+        `<text transform="translate(${cx} ${top + plotH + 8}) rotate(-60)" text-anchor="end" font-size="9">${esc(chart.categories[c] ?? '')}</text>`,
+      );
     }
   }
   out.push(`<line x1="${left}" x2="${width - right}" y1="${top + plotH}" y2="${top + plotH}" stroke="#333"/>`);

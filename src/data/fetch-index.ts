@@ -9,8 +9,7 @@ import { join } from 'node:path';
 
 /** What an earlier run learned about one source. */
 export type IndexEntry =
-  | { ok: true; hash: string; ext: string; run: number }
-  | { ok: false; error: string; transient: boolean; run: number };
+  { ok: true; hash: string; ext: string; run: number } | { ok: false; error: string; transient: boolean; run: number };
 
 const SCHEMA_VERSION = 1;
 
@@ -43,7 +42,9 @@ export class FetchIndex {
       this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     }
     this.getStmt = this.db.prepare('SELECT hash, ext, error, transient, run FROM sources WHERE key = ?');
-    this.putStmt = this.db.prepare('INSERT OR REPLACE INTO sources (key, hash, ext, error, transient, run) VALUES (?, ?, ?, ?, ?, ?)');
+    this.putStmt = this.db.prepare(
+      'INSERT OR REPLACE INTO sources (key, hash, ext, error, transient, run) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     this.delStmt = this.db.prepare('DELETE FROM sources WHERE key = ?');
   }
 

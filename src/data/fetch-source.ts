@@ -39,7 +39,10 @@ export async function sourceKey(src: UrlSource, url: string): Promise<string> {
   }
 }
 
-async function readLocal(path: string, maxBytes: number): Promise<{ ok: true; body: Buffer } | { ok: false; reason: string; transient: boolean }> {
+async function readLocal(
+  path: string,
+  maxBytes: number,
+): Promise<{ ok: true; body: Buffer } | { ok: false; reason: string; transient: boolean }> {
   try {
     const st = await stat(path);
     if (!st.isFile()) return { ok: false, reason: 'not a file', transient: false };
@@ -48,7 +51,11 @@ async function readLocal(path: string, maxBytes: number): Promise<{ ok: true; bo
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return { ok: false, reason: 'not found', transient: false };
-    return { ok: false, reason: `file: ${code ?? (e as Error).message}`, transient: code === 'EMFILE' || code === 'EIO' };
+    return {
+      ok: false,
+      reason: `file: ${code ?? (e as Error).message}`,
+      transient: code === 'EMFILE' || code === 'EIO',
+    };
   }
 }
 
@@ -61,7 +68,13 @@ export async function fetchSource(src: UrlSource, opts: FetchOptions): Promise<F
     const got =
       src.kind === 'file'
         ? await readLocal(src.path, opts.maxBytes)
-        : await httpGet(src.url, { timeoutMs: opts.timeoutMs, maxBytes: opts.maxBytes, maxRedirects: opts.maxRedirects, agents: opts.agents, signal: opts.signal });
+        : await httpGet(src.url, {
+            timeoutMs: opts.timeoutMs,
+            maxBytes: opts.maxBytes,
+            maxRedirects: opts.maxRedirects,
+            agents: opts.agents,
+            signal: opts.signal,
+          });
     if (got.ok) {
       const check = await checkImage(got.body, opts.limits);
       if (!check.ok) return { ok: false, reason: check.reason, transient: false, attempts };

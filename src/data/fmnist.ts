@@ -63,7 +63,10 @@ const PACKED = 'fashion-mnist-v1.bin';
 function pack(classes: readonly FmnistClass[]): Buffer {
   const head = Buffer.alloc(4 * classes.length);
   classes.forEach((c, i) => head.writeUInt32LE(c.count, 4 * i));
-  return Buffer.concat([head, ...classes.map((c) => Buffer.from(c.pixels.buffer, c.pixels.byteOffset, c.pixels.byteLength))]);
+  return Buffer.concat([
+    head,
+    ...classes.map((c) => Buffer.from(c.pixels.buffer, c.pixels.byteOffset, c.pixels.byteLength)),
+  ]);
 }
 
 function unpack(buf: Buffer): FmnistClass[] | undefined {

@@ -38,7 +38,13 @@ export type AttemptResult = { ok: true; body: Buffer } | { ok: false; reason: st
 const fail = (reason: string, transient: boolean): AttemptResult => ({ ok: false, reason, transient });
 
 /** Errors that another try will not fix. */
-const PERMANENT_CODES = new Set(['ENOTFOUND', 'ERR_INVALID_URL', 'ERR_UNESCAPED_CHARACTERS', 'ERR_INVALID_PROTOCOL', 'EPROTO']);
+const PERMANENT_CODES = new Set([
+  'ENOTFOUND',
+  'ERR_INVALID_URL',
+  'ERR_UNESCAPED_CHARACTERS',
+  'ERR_INVALID_PROTOCOL',
+  'EPROTO',
+]);
 
 /** A reason for a socket-level error, and whether to retry it. */
 function classifyError(e: NodeJS.ErrnoException, timedOut: boolean): AttemptResult {
@@ -48,7 +54,12 @@ function classifyError(e: NodeJS.ErrnoException, timedOut: boolean): AttemptResu
   if (code === 'ECONNREFUSED') return fail('connection refused', true);
   if (code === 'ETIMEDOUT') return fail('timeout', true);
   if (code === 'EAI_AGAIN') return fail('dns: temporary failure', true);
-  if (PERMANENT_CODES.has(code) || code.startsWith('CERT_') || code.startsWith('ERR_TLS') || /certificate/i.test(e.message)) {
+  if (
+    PERMANENT_CODES.has(code) ||
+    code.startsWith('CERT_') ||
+    code.startsWith('ERR_TLS') ||
+    /certificate/i.test(e.message)
+  ) {
     return fail(code === 'ENOTFOUND' ? 'dns: host not found' : `tls/url: ${code || e.message}`, false);
   }
   return fail(code ? `network: ${code}` : `network: ${e.message}`, true);
@@ -135,7 +146,13 @@ function requestOnce(url: URL, opts: HttpGetOptions, deadline: number): Promise<
         else done({ result: { ok: true, body: Buffer.concat(chunks, size) } });
       });
       res.on('error', (e: NodeJS.ErrnoException) => {
-        done({ result: timedOut ? fail('timeout', true) : e.code === 'ECONNRESET' || /aborted/.test(e.message) ? fail('truncated body', true) : classifyError(e, false) });
+        done({
+          result: timedOut
+            ? fail('timeout', true)
+            : e.code === 'ECONNRESET' || /aborted/.test(e.message)
+              ? fail('truncated body', true)
+              : classifyError(e, false),
+        });
       });
       res.on('close', () => {
         if (!res.complete) done({ result: timedOut ? fail('timeout', true) : fail('truncated body', true) });

@@ -43,7 +43,8 @@ export async function* readImaterialist(
       throw new ImaterialistFormatError(`${where}: expected an object`);
     }
     const imageId = idOf(v.imageId);
-    if (imageId === undefined) throw new ImaterialistFormatError(`${where}: "imageId" must be a non-empty string or number`);
+    if (imageId === undefined)
+      throw new ImaterialistFormatError(`${where}: "imageId" must be a non-empty string or number`);
     if (el.key === 'images') {
       if (typeof v.url !== 'string') throw new ImaterialistFormatError(`${where}: "url" must be a string`);
       yield { kind: 'image', imageId, url: v.url };

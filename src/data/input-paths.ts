@@ -12,7 +12,10 @@ import type { StageContext } from '../stage-api.js';
 import { err, ok, type Result } from '../result.js';
 
 /** The folder that relative input paths resolve against (see the module comment). */
-export function inputBase(ctx: Pick<StageContext, 'needs' | 'workdir'>, from: string | undefined): Result<string, string> {
+export function inputBase(
+  ctx: Pick<StageContext, 'needs' | 'workdir'>,
+  from: string | undefined,
+): Result<string, string> {
   const names = Object.keys(ctx.needs);
   if (from !== undefined) {
     const dir = ctx.needs[from];

@@ -147,14 +147,19 @@ export async function* streamTopLevelArrays(
             break;
           }
           parts.push(buf.subarray(pieceStart, end));
-          const text = parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8');
+          const text =
+            parts.length === 1 ? (parts[0] as Buffer).toString('utf8') : Buffer.concat(parts).toString('utf8');
           parts = [];
           pieceStart = -1;
           let value: unknown;
           try {
             value = JSON.parse(text);
           } catch (err) {
-            throw new JsonStreamError(file, offset + end, `${(err as Error).message} in ${mode === 'key' ? 'a key' : `${key}[${index}]`}`);
+            throw new JsonStreamError(
+              file,
+              offset + end,
+              `${(err as Error).message} in ${mode === 'key' ? 'a key' : `${key}[${index}]`}`,
+            );
           }
           if (mode === 'key') {
             key = value as string;

@@ -100,7 +100,12 @@ export function drawScene(rand: () => number, opts: SceneOptions): Scene {
   const garments: Garment[] = cells.map((cell) => {
     const category = pickWeighted(CATEGORY_WEIGHTS, rand);
     const colour = pickWeighted(COLOUR_WEIGHTS, rand);
-    const pattern = PATTERNS[pickWeighted(PATTERNS.map((p) => PATTERN_WEIGHTS[p]), rand)] as Pattern;
+    const pattern = PATTERNS[
+      pickWeighted(
+        PATTERNS.map((p) => PATTERN_WEIGHTS[p]),
+        rand,
+      )
+    ] as Pattern;
     const [lo, hi] = opts.pools[category] ?? [0, 1];
     const source = lo + Math.floor(rand() * Math.max(1, hi - lo));
     const size = Math.max(2 * 28, Math.floor(Math.min(cw, ch) * (0.72 + 0.23 * rand())));

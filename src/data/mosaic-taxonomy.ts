@@ -46,12 +46,17 @@ export function buildTaxonomy(): Taxonomy {
   const category = FMNIST_CLASSES.map((c) => add('1', 'category', c));
   const colour = PALETTE.map((c) => add('2', 'colour', c.name));
   const pattern = PATTERNS.map((p) => (p === 'plain' ? undefined : add('3', 'pattern', p)));
-  const count = Array.from({ length: MAX_GARMENTS }, (_, i) => add('4', 'count', i === 0 ? '1 item' : `${i + 1} items`));
+  const count = Array.from({ length: MAX_GARMENTS }, (_, i) =>
+    add('4', 'count', i === 0 ? '1 item' : `${i + 1} items`),
+  );
   const categoryColour = FMNIST_CLASSES.map((c) => PALETTE.map((k) => add('5', 'category-colour', `${k.name} ${c}`)));
   return { labels, category, colour, pattern, count, categoryColour };
 }
 
 /** The label map CSV (`labelId,taskId,labelName,taskName`). */
 export function labelMapCsv(tax: Taxonomy): string {
-  return csvLine(['labelId', 'taskId', 'labelName', 'taskName']) + tax.labels.map((l) => csvLine([l.labelId, l.taskId, l.labelName, l.taskName])).join('');
+  return (
+    csvLine(['labelId', 'taskId', 'labelName', 'taskName']) +
+    tax.labels.map((l) => csvLine([l.labelId, l.taskId, l.labelName, l.taskName])).join('')
+  );
 }

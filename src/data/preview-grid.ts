@@ -11,7 +11,11 @@ const GREY = { r: 150, g: 150, b: 150, alpha: 1 };
 const PANEL = { r: 205, g: 205, b: 205, alpha: 1 };
 
 /** Write a JPEG grid of `[left, right]` image file pairs to `dest`. */
-export async function writePreviewGrid(sharp: SharpFactory, pairs: ReadonlyArray<readonly [string, string]>, dest: string): Promise<void> {
+export async function writePreviewGrid(
+  sharp: SharpFactory,
+  pairs: ReadonlyArray<readonly [string, string]>,
+  dest: string,
+): Promise<void> {
   const rows = Math.ceil(pairs.length / PAIRS_PER_ROW);
   const cols = Math.min(pairs.length, PAIRS_PER_ROW) * 2;
   const width = cols * TILE + (cols + 1) * GAP + (PAIRS_PER_ROW - 1) * GAP * 2;
@@ -23,9 +27,7 @@ export async function writePreviewGrid(sharp: SharpFactory, pairs: ReadonlyArray
     const slot = i % PAIRS_PER_ROW;
     for (let side = 0; side < 2; side++) {
       const col = slot * 2 + side;
-      const tile = await sharp(pair[side])
-        .resize(TILE, TILE, { fit: 'contain', background: PANEL })
-        .toBuffer();
+      const tile = await sharp(pair[side]).resize(TILE, TILE, { fit: 'contain', background: PANEL }).toBuffer();
       composites.push({ input: tile, left: GAP + col * (TILE + GAP) + slot * GAP * 2, top: GAP + row * (TILE + GAP) });
     }
   }

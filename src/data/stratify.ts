@@ -31,7 +31,10 @@ export function iterativeStratification(
   const r = ratios.map((x) => x / sum);
 
   // Examples of each label, visited in a seeded random order so id order does not bias subsets.
-  const order = shuffleInPlace(Array.from({ length: n }, (_, i) => i), rand);
+  const order = shuffleInPlace(
+    Array.from({ length: n }, (_, i) => i),
+    rand,
+  );
   const count = new Int32Array(nLabels);
   for (let e = 0; e < n; e++) for (const l of rows.row(e)) if (on(l)) count[l]!++;
   const start = new Int32Array(nLabels + 1);
@@ -42,7 +45,8 @@ export function iterativeStratification(
 
   const wantExamples = r.map((x) => x * n);
   const wantLabel = new Float64Array(nLabels * k);
-  for (let l = 0; l < nLabels; l++) for (let j = 0; j < k; j++) wantLabel[l * k + j] = (count[l] as number) * (r[j] as number);
+  for (let l = 0; l < nLabels; l++)
+    for (let j = 0; j < k; j++) wantLabel[l * k + j] = (count[l] as number) * (r[j] as number);
   const remaining = Int32Array.from(count);
   const assigned = new Int32Array(n).fill(-1);
 

@@ -29,12 +29,18 @@ export interface TopKBaseline {
 }
 
 /** Best k (0..maxK) on validation for labels ranked by training frequency; score on holdout. */
-export function topKBaseline(ranked: readonly string[], validation: SetCounts, holdout: SetCounts, maxK = 50): TopKBaseline {
+export function topKBaseline(
+  ranked: readonly string[],
+  validation: SetCounts,
+  holdout: SetCounts,
+  maxK = 50,
+): TopKBaseline {
   let best: TopKBaseline = { k: 0, validation_micro_f1: 0, holdout_micro_f1: 0 };
   for (let k = 1; k <= Math.min(maxK, ranked.length); k++) {
     const top = ranked.slice(0, k);
     const v = constantPredictionF1(top, validation);
-    if (v > best.validation_micro_f1) best = { k, validation_micro_f1: v, holdout_micro_f1: constantPredictionF1(top, holdout) };
+    if (v > best.validation_micro_f1)
+      best = { k, validation_micro_f1: v, holdout_micro_f1: constantPredictionF1(top, holdout) };
   }
   return best;
 }

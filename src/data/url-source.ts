@@ -10,7 +10,8 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type UrlSource = { kind: 'http'; url: string } | { kind: 'file'; path: string } | { kind: 'bad'; reason: string };
+export type UrlSource =
+  { kind: 'http'; url: string } | { kind: 'file'; path: string } | { kind: 'bad'; reason: string };
 
 /** Classify `url`; `jsonDir` is the folder of the JSON file holding it. */
 export function parseImageUrl(url: string, jsonDir: string): UrlSource {

@@ -38,20 +38,44 @@ export function formatDiff(d: ExpDiff): string {
   parts.push(
     d.params.length === 0
       ? none('params')
-      : `\nparams:\n${indent(renderTable([{ title: 'param' }, { title: d.a.name }, { title: d.b.name }], d.params.map((p) => [p.param, p.a === null ? '(unset)' : paramText(p.a), p.b === null ? '(unset)' : paramText(p.b)])))}`,
+      : `\nparams:\n${indent(
+          renderTable(
+            [{ title: 'param' }, { title: d.a.name }, { title: d.b.name }],
+            d.params.map((p) => [
+              p.param,
+              p.a === null ? '(unset)' : paramText(p.a),
+              p.b === null ? '(unset)' : paramText(p.b),
+            ]),
+          ),
+        )}`,
   );
   parts.push(
     d.keys.length === 0
       ? none('stage keys')
-      : `\nstage keys:\n${indent(renderTable([{ title: 'stage' }, { title: d.a.name }, { title: d.b.name }], d.keys.map((k) => [k.stage, short(k.a), short(k.b)])))}`,
+      : `\nstage keys:\n${indent(
+          renderTable(
+            [{ title: 'stage' }, { title: d.a.name }, { title: d.b.name }],
+            d.keys.map((k) => [k.stage, short(k.a), short(k.b)]),
+          ),
+        )}`,
   );
   parts.push(
     d.metrics.length === 0
       ? none('metrics')
       : `\nmetrics:\n${indent(
           renderTable(
-            [{ title: 'metric', max: 60 }, { title: d.a.name, right: true }, { title: d.b.name, right: true }, { title: 'delta', right: true }],
-            d.metrics.map((m) => [m.metric, formatNumber(m.a ?? undefined), formatNumber(m.b ?? undefined), m.delta === null ? '' : signed(m.delta)]),
+            [
+              { title: 'metric', max: 60 },
+              { title: d.a.name, right: true },
+              { title: d.b.name, right: true },
+              { title: 'delta', right: true },
+            ],
+            d.metrics.map((m) => [
+              m.metric,
+              formatNumber(m.a ?? undefined),
+              formatNumber(m.b ?? undefined),
+              m.delta === null ? '' : signed(m.delta),
+            ]),
           ),
         )}`,
   );

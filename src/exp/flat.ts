@@ -5,13 +5,18 @@
 import { canonicalJson } from '../run/canonical-json.js';
 
 /** Numeric leaves of a metrics object as `prefix.path` -> number (arrays and strings are skipped). */
-export function flattenMetrics(metrics: unknown, prefix = '', out: Record<string, number> = {}): Record<string, number> {
+export function flattenMetrics(
+  metrics: unknown,
+  prefix = '',
+  out: Record<string, number> = {},
+): Record<string, number> {
   if (typeof metrics === 'number') {
     if (prefix && Number.isFinite(metrics)) out[prefix] = metrics;
     return out;
   }
   if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) return out;
-  for (const [k, v] of Object.entries(metrics as Record<string, unknown>)) flattenMetrics(v, prefix ? `${prefix}.${k}` : k, out);
+  for (const [k, v] of Object.entries(metrics as Record<string, unknown>))
+    flattenMetrics(v, prefix ? `${prefix}.${k}` : k, out);
   return out;
 }
 
@@ -27,7 +32,8 @@ export function flattenStageParams(params: unknown): Record<string, unknown> {
     }
   };
   for (const [stage, p] of Object.entries(params as Record<string, unknown>)) {
-    if (p !== null && typeof p === 'object' && !Array.isArray(p)) for (const [k, v] of Object.entries(p)) walk(v, `${stage}.${k}`);
+    if (p !== null && typeof p === 'object' && !Array.isArray(p))
+      for (const [k, v] of Object.entries(p)) walk(v, `${stage}.${k}`);
   }
   return out;
 }
@@ -40,7 +46,9 @@ export function paramText(value: unknown): string {
 /** Keys whose value is not the same in every record (a key missing from some records differs). */
 export function differingKeys(records: Array<Record<string, unknown>>): string[] {
   const keys = new Set(records.flatMap((r) => Object.keys(r)));
-  return [...keys].filter((k) => new Set(records.map((r) => (k in r ? JSON.stringify(r[k]) : '\u0000missing'))).size > 1).sort();
+  return [...keys]
+    .filter((k) => new Set(records.map((r) => (k in r ? JSON.stringify(r[k]) : '\u0000missing'))).size > 1)
+    .sort();
 }
 
 /** Whether a flattened metric name is a holdout micro-F1 (the number people compare runs by). */

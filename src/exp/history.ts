@@ -43,7 +43,10 @@ export function experimentRuns(index: CacheIndex, filter: ExpFilter = {}): ExpRu
   const names = new Set(filter.names ?? []);
   const runs = index
     .listRuns({ pipeline: filter.pipeline })
-    .filter((r): r is RunRecord & { experiment: string } => r.experiment !== null && (names.size === 0 || names.has(r.experiment)));
+    .filter(
+      (r): r is RunRecord & { experiment: string } =>
+        r.experiment !== null && (names.size === 0 || names.has(r.experiment)),
+    );
   const picked = filter.last !== undefined ? runs.slice(0, filter.last) : runs;
   return picked.reverse().map((r) => toExpRun(index, r));
 }

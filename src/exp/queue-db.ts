@@ -141,12 +141,20 @@ export class ExperimentQueue {
 
   /** Close a running entry. */
   finish(id: number, state: 'done' | 'failed', exitCode: number | null, message: string | null): void {
-    this.db.prepare(`UPDATE queue SET state = ?, ended_at = ?, exit_code = ?, message = ? WHERE id = ? AND state = 'running'`).run(state, Date.now(), exitCode, message, id);
+    this.db
+      .prepare(
+        `UPDATE queue SET state = ?, ended_at = ?, exit_code = ?, message = ? WHERE id = ? AND state = 'running'`,
+      )
+      .run(state, Date.now(), exitCode, message, id);
   }
 
   /** Put a running entry back (interrupted: it will run again from the start, reusing the cache). */
   requeue(id: number, message: string): void {
-    this.db.prepare(`UPDATE queue SET state = 'queued', message = ?, worker_pid = NULL, child_pid = NULL WHERE id = ? AND state = 'running'`).run(message, id);
+    this.db
+      .prepare(
+        `UPDATE queue SET state = 'queued', message = ?, worker_pid = NULL, child_pid = NULL WHERE id = ? AND state = 'running'`,
+      )
+      .run(message, id);
   }
 
   /** Remove a queued (not running) entry; true when one was removed. */
@@ -159,15 +167,21 @@ export class ExperimentQueue {
    * machine rebooted): queued again, or failed after MAX_ATTEMPTS claims. Returns them.
    */
   recoverDead(host: string, isAlive: (pid: number) => boolean): QueueEntry[] {
-    return this.db.transaction(() => {
-      const rows = (this.db.prepare(`SELECT * FROM queue WHERE state = 'running' AND host = ?`).all(host) as Row[]).map(toEntry);
-      const dead = rows.filter((e) => !(e.workerPid !== null && isAlive(e.workerPid)) && !(e.childPid !== null && isAlive(e.childPid)));
-      for (const e of dead) {
-        if (e.attempts >= MAX_ATTEMPTS) this.finish(e.id, 'failed', null, `its worker died ${e.attempts} time(s)`);
-        else this.requeue(e.id, 'its worker died; queued again');
-      }
-      return dead;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const rows = (
+          this.db.prepare(`SELECT * FROM queue WHERE state = 'running' AND host = ?`).all(host) as Row[]
+        ).map(toEntry);
+        const dead = rows.filter(
+          (e) => !(e.workerPid !== null && isAlive(e.workerPid)) && !(e.childPid !== null && isAlive(e.childPid)),
+        );
+        for (const e of dead) {
+          if (e.attempts >= MAX_ATTEMPTS) this.finish(e.id, 'failed', null, `its worker died ${e.attempts} time(s)`);
+          else this.requeue(e.id, 'its worker died; queued again');
+        }
+        return dead;
+      })
+      .immediate();
   }
 }
 

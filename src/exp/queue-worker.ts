@@ -40,7 +40,9 @@ export async function drainQueue(queue: ExperimentQueue, opts: WorkerOptions): P
   const host = hostName();
   const summary: WorkerSummary = { done: 0, failed: 0, interrupted: false };
   for (const e of queue.recoverDead(host, isPidAlive)) {
-    opts.log(`queue: entry ${e.id} (${e.name}) was left running by a dead worker: ${e.attempts >= MAX_ATTEMPTS ? 'marked failed' : 'queued again'}`);
+    opts.log(
+      `queue: entry ${e.id} (${e.name}) was left running by a dead worker: ${e.attempts >= MAX_ATTEMPTS ? 'marked failed' : 'queued again'}`,
+    );
   }
   while (!opts.signal.aborted) {
     const entry = queue.claim(process.pid, host);
@@ -49,7 +51,9 @@ export async function drainQueue(queue: ExperimentQueue, opts: WorkerOptions): P
       await sleep(opts.pollMs ?? 1000, undefined, { signal: opts.signal }).catch(() => undefined);
       continue;
     }
-    opts.log(`queue: running ${entry.id} ${entry.name}${entry.sets.length ? ` (${entry.sets.map((s) => `--set ${s}`).join(' ')})` : ''}`);
+    opts.log(
+      `queue: running ${entry.id} ${entry.name}${entry.sets.length ? ` (${entry.sets.map((s) => `--set ${s}`).join(' ')})` : ''}`,
+    );
     const code = await runEntry(queue, entry, opts);
     if (code === 0) {
       queue.finish(entry.id, 'done', 0, null);
@@ -74,12 +78,18 @@ export async function drainQueue(queue: ExperimentQueue, opts: WorkerOptions): P
 function runEntry(queue: ExperimentQueue, entry: QueueEntry, opts: WorkerOptions): Promise<number> {
   const args = [
     join(TAILOR_ROOT, 'bin', 'tailor'),
-    'exp', 'run', entry.pipeline,
-    '--name', entry.name,
+    'exp',
+    'run',
+    entry.pipeline,
+    '--name',
+    entry.name,
     ...entry.sets.flatMap((s) => ['--set', s]),
-    '--jobs', String(entry.jobs ?? opts.jobs),
-    '--cache', opts.cacheDir,
-    '--wait', String(opts.lockWaitSeconds ?? 24 * 3600),
+    '--jobs',
+    String(entry.jobs ?? opts.jobs),
+    '--cache',
+    opts.cacheDir,
+    '--wait',
+    String(opts.lockWaitSeconds ?? 24 * 3600),
   ];
   return new Promise((resolveRun) => {
     const child = spawn(process.execPath, args, { cwd: entry.workdir, stdio: ['ignore', 'inherit', 'inherit'] });

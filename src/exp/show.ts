@@ -43,7 +43,8 @@ export function chooseColumns(runs: ExpRun[], opts: ShowOptions): ShowColumns {
 
 /** The text table, with a line saying what was hidden. */
 export function formatShowTable(runs: ExpRun[], cols: ShowColumns, opts: ShowOptions): string {
-  if (runs.length === 0) return 'no experiment runs yet: start one with `tailor exp run [PIPELINE] --name NAME [--set STAGE.KEY=VALUE]...`\n';
+  if (runs.length === 0)
+    return 'no experiment runs yet: start one with `tailor exp run [PIPELINE] --name NAME [--set STAGE.KEY=VALUE]...`\n';
   const pipelines = new Set(runs.map((r) => r.pipeline));
   const anyNotOk = runs.some((r) => r.status !== 'ok');
   const columns: Column[] = [{ title: 'run', right: true }, { title: 'name' }, { title: 'when' }];
@@ -62,14 +63,19 @@ export function formatShowTable(runs: ExpRun[], cols: ShowColumns, opts: ShowOpt
     const ran = Object.entries(r.stages)
       .filter(([, s]) => s.action === 'ran')
       .sort(([a], [b]) => a.localeCompare(b));
-    row.push(ranSeconds(r).toFixed(1), ran.length === 0 ? '(all cached)' : ran.map(([n, s]) => `${n} ${s.seconds.toFixed(1)}`).join(', '));
+    row.push(
+      ranSeconds(r).toFixed(1),
+      ran.length === 0 ? '(all cached)' : ran.map(([n, s]) => `${n} ${s.seconds.toFixed(1)}`).join(', '),
+    );
     return row;
   });
   const notes: string[] = [];
   const totalParams = new Set(runs.flatMap((r) => Object.keys(r.params))).size;
-  if (!opts.all && totalParams > cols.params.length) notes.push(`${totalParams - cols.params.length} param(s) equal in every run hidden`);
+  if (!opts.all && totalParams > cols.params.length)
+    notes.push(`${totalParams - cols.params.length} param(s) equal in every run hidden`);
   const totalMetrics = new Set(runs.flatMap((r) => Object.keys(r.metrics))).size;
-  if (!opts.all && totalMetrics > cols.metrics.length) notes.push(`${totalMetrics - cols.metrics.length} metric(s) not shown`);
+  if (!opts.all && totalMetrics > cols.metrics.length)
+    notes.push(`${totalMetrics - cols.metrics.length} metric(s) not shown`);
   const footer = notes.length > 0 ? `(${notes.join('; ')}: --all shows everything)\n` : '';
   return renderTable(columns, rows) + footer;
 }
@@ -87,14 +93,26 @@ export function showJson(runs: ExpRun[], cols: ShowColumns): unknown {
       params: Object.fromEntries(cols.params.map((p) => [p, r.params[p] ?? null])),
       metrics: r.metrics,
       seconds: round3(ranSeconds(r)),
-      stages: Object.fromEntries(Object.entries(r.stages).map(([n, s]) => [n, { action: s.action, seconds: round3(s.seconds), key: s.key }])),
+      stages: Object.fromEntries(
+        Object.entries(r.stages).map(([n, s]) => [n, { action: s.action, seconds: round3(s.seconds), key: s.key }]),
+      ),
     })),
   };
 }
 
 /** CSV: one line per run; params, the chosen metrics, then `seconds.STAGE` for every stage. */
 export function showCsv(runs: ExpRun[], cols: ShowColumns): string {
-  const header = ['run', 'name', 'pipeline', 'started_at', 'status', ...cols.params, ...cols.metrics, 'seconds', ...cols.stages.map((s) => `seconds.${s}`)];
+  const header = [
+    'run',
+    'name',
+    'pipeline',
+    'started_at',
+    'status',
+    ...cols.params,
+    ...cols.metrics,
+    'seconds',
+    ...cols.stages.map((s) => `seconds.${s}`),
+  ];
   const rows = runs.map((r) => [
     r.id,
     r.name,

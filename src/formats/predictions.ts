@@ -34,7 +34,9 @@ export async function writePredictions(dir: string, preds: Predictions): Promise
   for (const [split, p] of Object.entries(preds.splits)) {
     if (!p) continue;
     if (p.probs.length !== p.ids.length * preds.labels.length) {
-      throw new Error(`predictions for ${split}: ${p.probs.length} values for ${p.ids.length} ids x ${preds.labels.length} labels`);
+      throw new Error(
+        `predictions for ${split}: ${p.probs.length} values for ${p.ids.length} ids x ${preds.labels.length} labels`,
+      );
     }
     const file = `pred-${split}.f32`;
     const bytes = Buffer.from(p.probs.buffer, p.probs.byteOffset, p.probs.byteLength);
@@ -51,7 +53,9 @@ export async function readPredictions(dir: string): Promise<Predictions> {
     const buf = await readFile(join(dir, meta.file));
     const probs = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
     if (probs.length !== meta.ids.length * index.labels.length) {
-      throw new Error(`${join(dir, meta.file)}: expected ${meta.ids.length * index.labels.length} floats, found ${probs.length}`);
+      throw new Error(
+        `${join(dir, meta.file)}: expected ${meta.ids.length * index.labels.length} floats, found ${probs.length}`,
+      );
     }
     splits[split as keyof Predictions['splits']] = { ids: meta.ids, probs };
   }

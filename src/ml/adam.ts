@@ -52,7 +52,8 @@ export class Adam {
 
   restore(arrays: Float32Array[], step: number): void {
     const all = [...this.m, ...this.v];
-    if (arrays.length !== all.length) throw new Error(`internal error: ${arrays.length} optimizer arrays for ${all.length} slots`);
+    if (arrays.length !== all.length)
+      throw new Error(`internal error: ${arrays.length} optimizer arrays for ${all.length} slots`);
     all.forEach((t, i) => t.assign(this.tf.tensor(arrays[i]!, t.shape)));
     this.step = step;
   }

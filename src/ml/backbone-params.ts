@@ -16,28 +16,52 @@ export const BACKBONE_PARAMS = {
     default: 'mobilenet_v2',
     description: `${BUILTIN_BACKBONES.join(', ')}, or a path (from the working folder) to a TensorFlow.js LayersModel model.json`,
   },
-  input_size: { type: 'integer', minimum: 8, maximum: 2048, description: 'square input side in px (required for a model given by path; tiny: default 32)' },
-  preprocess: { type: 'string', enum: [...PREPROCESS], default: 'unit', description: 'pixel scaling: unit [0,1], symmetric [-1,1], caffe (BGR minus ImageNet means), raw [0,255]' },
-  cut_layer: { type: 'string', minLength: 1, description: 'layer whose output is the feature (default: the global pooling)' },
+  input_size: {
+    type: 'integer',
+    minimum: 8,
+    maximum: 2048,
+    description: 'square input side in px (required for a model given by path; tiny: default 32)',
+  },
+  preprocess: {
+    type: 'string',
+    enum: [...PREPROCESS],
+    default: 'unit',
+    description: 'pixel scaling: unit [0,1], symmetric [-1,1], caffe (BGR minus ImageNet means), raw [0,255]',
+  },
+  cut_layer: {
+    type: 'string',
+    minLength: 1,
+    description: 'layer whose output is the feature (default: the global pooling)',
+  },
   batch_size: { type: 'integer', minimum: 1, maximum: 512, default: 8, description: 'images per forward pass' },
   workers: {
     oneOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { const: 'auto' }],
     default: 'auto',
-    description: 'worker threads, each with its own backend (auto: one per core on wasm/cpu, one on tfjs-node; 0: in-process)',
+    description:
+      'worker threads, each with its own backend (auto: one per core on wasm/cpu, one on tfjs-node; 0: in-process)',
   },
 } as const;
 
 /** Params of stages that read images through a split: which needed stages hold what. */
 export const IMAGE_INPUT_PARAMS = {
-  split: { type: 'string', description: 'needed stage with train/validation/holdout/test.jsonl and labels.json (default: the one that has them)' },
-  images: { type: 'string', description: 'needed stage whose folder the manifest file paths are relative to (default: the one with manifest.jsonl)' },
+  split: {
+    type: 'string',
+    description:
+      'needed stage with train/validation/holdout/test.jsonl and labels.json (default: the one that has them)',
+  },
+  images: {
+    type: 'string',
+    description:
+      'needed stage whose folder the manifest file paths are relative to (default: the one with manifest.jsonl)',
+  },
 } as const;
 
 /** Multi-scale pooling (see FeatureEngine): on by default, off for backbones that cannot fold. */
 export const MULTISCALE_PARAM = {
   type: 'boolean',
   default: true,
-  description: 'also average the end of every resolution stage and join them before the final feature (foldable backbones)',
+  description:
+    'also average the end of every resolution stage and join them before the final feature (foldable backbones)',
 } as const;
 
 export interface BackboneParams {
@@ -83,7 +107,9 @@ export function modelCacheDir(state: string): string {
  */
 export function defaultWorkers(backend: string): number {
   const native =
-    backend === 'tfjs-node' || backend === 'tfjs-node-gpu' ||
-    (backend === 'auto' && (packageVersion('@tensorflow/tfjs-node') !== null || packageVersion('@tensorflow/tfjs-node-gpu') !== null));
+    backend === 'tfjs-node' ||
+    backend === 'tfjs-node-gpu' ||
+    (backend === 'auto' &&
+      (packageVersion('@tensorflow/tfjs-node') !== null || packageVersion('@tensorflow/tfjs-node-gpu') !== null));
   return native ? 1 : Math.max(1, availableParallelism());
 }

@@ -21,7 +21,13 @@ import { evaluate, uploadWeights, type GraphWeights } from './graph-infer.js';
 import type { Preprocess } from './image-input.js';
 import { UnsupportedLayerError, findPoolingCut, foldKerasModel } from './keras-fold.js';
 import { MODEL_JSON, dirSaveHandler, readArtifacts } from './model-io.js';
-import { NSFWJS_MODELS, isNsfwjsModel, nsfwjsVersion, readNsfwjsArtifacts, type NsfwjsModelName } from './nsfwjs-models.js';
+import {
+  NSFWJS_MODELS,
+  isNsfwjsModel,
+  nsfwjsVersion,
+  readNsfwjsArtifacts,
+  type NsfwjsModelName,
+} from './nsfwjs-models.js';
 import { tinyGraph } from './tiny-backbone.js';
 
 /** Names of the built-in backbones (anything else is a path to a model.json). */
@@ -82,19 +88,40 @@ export async function describeBackbone(spec: BackboneSpec): Promise<BackboneIden
   const preprocess = spec.preprocess ?? 'unit';
   if (spec.name === 'tiny') {
     const size = spec.inputSize ?? 32;
-    return { id: `tiny/seed-${spec.seed ?? 0}/${size}/${preprocess}`, name: 'tiny', inputSize: size, preprocess, foldable: true };
+    return {
+      id: `tiny/seed-${spec.seed ?? 0}/${size}/${preprocess}`,
+      name: 'tiny',
+      inputSize: size,
+      preprocess,
+      foldable: true,
+    };
   }
   if (isNsfwjsModel(spec.name)) {
     const info = NSFWJS_MODELS[spec.name];
     const size = spec.inputSize ?? info.size;
     if (size !== info.size) throw new Error(`${spec.name} takes ${info.size}x${info.size} inputs, not ${size}`);
-    return { id: `nsfwjs-${nsfwjsVersion()}/${spec.name}/${size}/${preprocess}`, name: spec.name, inputSize: size, preprocess, foldable: info.format === 'layers-model' };
+    return {
+      id: `nsfwjs-${nsfwjsVersion()}/${spec.name}/${size}/${preprocess}`,
+      name: spec.name,
+      inputSize: size,
+      preprocess,
+      foldable: info.format === 'layers-model',
+    };
   }
   if (!spec.inputSize) throw new Error(`backbone ${spec.name}: input_size is required for a model given by path`);
   const { artifacts, file } = await readArtifacts(spec.name);
   // Identity by content: the same model copied elsewhere reuses cached features.
-  const hash = createHash('sha256').update(await readFile(file)).update(Buffer.from(weightsOf(artifacts))).digest('hex').slice(0, 16);
-  return { id: `user-${hash}/${spec.cutLayer ?? 'pool'}/${spec.inputSize}/${preprocess}`, name: file, inputSize: spec.inputSize, preprocess };
+  const hash = createHash('sha256')
+    .update(await readFile(file))
+    .update(Buffer.from(weightsOf(artifacts)))
+    .digest('hex')
+    .slice(0, 16);
+  return {
+    id: `user-${hash}/${spec.cutLayer ?? 'pool'}/${spec.inputSize}/${preprocess}`,
+    name: file,
+    inputSize: spec.inputSize,
+    preprocess,
+  };
 }
 
 /**
@@ -102,18 +129,25 @@ export async function describeBackbone(spec: BackboneSpec): Promise<BackboneIden
  * go first and the others read its cache.
  */
 export function needsConversion(spec: BackboneSpec, cacheDir: string): boolean {
-  return isNsfwjsModel(spec.name) && !existsSync(join(cacheDir, `nsfwjs-${nsfwjsVersion()}`, `${spec.name}-cut`, MODEL_JSON));
+  return (
+    isNsfwjsModel(spec.name) && !existsSync(join(cacheDir, `nsfwjs-${nsfwjsVersion()}`, `${spec.name}-cut`, MODEL_JSON))
+  );
 }
 
 /** Load a backbone on the active backend. */
 export async function loadBackbone(tf: TF, spec: BackboneSpec, opts: LoadOptions): Promise<Backbone> {
   const ident = await describeBackbone(spec);
-  if (spec.name === 'tiny') return fromGraph(tf, tinyGraph(ident.inputSize, spec.seed ?? 0), { ...ident, fromCache: false });
+  if (spec.name === 'tiny')
+    return fromGraph(tf, tinyGraph(ident.inputSize, spec.seed ?? 0), { ...ident, fromCache: false });
   if (isNsfwjsModel(spec.name)) return loadNsfwjs(tf, spec.name, ident, opts);
   return loadUserModel(tf, spec, ident);
 }
 
-function fromGraph(tf: TF, graph: Graph, meta: Pick<Backbone, 'id' | 'name' | 'inputSize' | 'preprocess' | 'fromCache'>): Backbone {
+function fromGraph(
+  tf: TF,
+  graph: Graph,
+  meta: Pick<Backbone, 'id' | 'name' | 'inputSize' | 'preprocess' | 'fromCache'>,
+): Backbone {
   const weights: GraphWeights = uploadWeights(tf, graph.nodes);
   const input = graph.nodes[0]!.id;
   const out = graph.nodes.find((n) => n.id === graph.output)!;
@@ -126,7 +160,13 @@ function fromGraph(tf: TF, graph: Graph, meta: Pick<Backbone, 'id' | 'name' | 'i
   };
 }
 
-function fromLayers(tf: TF, model: LayersModel, meta: Pick<Backbone, 'id' | 'name' | 'inputSize' | 'preprocess' | 'fromCache'>, cutLayer: string | undefined, log?: (m: string) => void): Backbone {
+function fromLayers(
+  tf: TF,
+  model: LayersModel,
+  meta: Pick<Backbone, 'id' | 'name' | 'inputSize' | 'preprocess' | 'fromCache'>,
+  cutLayer: string | undefined,
+  log?: (m: string) => void,
+): Backbone {
   try {
     const graph = foldKerasModel(model, cutLayer);
     model.dispose();
@@ -143,7 +183,8 @@ function fromLayers(tf: TF, model: LayersModel, meta: Pick<Backbone, 'id' | 'nam
     featureDim: dim,
     graph: null,
     run: (x, outputs) => {
-      if (outputs && outputs.some((o) => o !== cut)) throw new Error(`${meta.name} is not foldable: only its feature output is available`);
+      if (outputs && outputs.some((o) => o !== cut))
+        throw new Error(`${meta.name} is not foldable: only its feature output is available`);
       return [tf.reshape(trunk.predict(x) as Tensor, [x.shape[0], dim])];
     },
     dispose: () => model.dispose(),
@@ -174,7 +215,10 @@ async function loadNsfwjs(tf: TF, name: NsfwjsModelName, meta: BackboneIdentity,
       featureDim: dim,
       graph: null,
       run: (x, outputs) => {
-        if (outputs && outputs.some((o) => o !== featureNode)) throw new Error(`${name} is a graph model: only its feature output is available (fine-tune mobilenet_v2 or inception_v3)`);
+        if (outputs && outputs.some((o) => o !== featureNode))
+          throw new Error(
+            `${name} is a graph model: only its feature output is available (fine-tune mobilenet_v2 or inception_v3)`,
+          );
         return [model.execute(x, featureNode) as Tensor];
       },
       dispose: () => model.dispose(),
@@ -196,10 +240,12 @@ async function loadNsfwjs(tf: TF, name: NsfwjsModelName, meta: BackboneIdentity,
 
 async function loadUserModel(tf: TF, spec: BackboneSpec, ident: BackboneIdentity): Promise<Backbone> {
   const { artifacts, file } = await readArtifacts(spec.name);
-  if (artifacts.format === 'graph-model') throw new Error(`${file}: a graph model; a user backbone must be a LayersModel (Keras) model.json`);
+  if (artifacts.format === 'graph-model')
+    throw new Error(`${file}: a graph model; a user backbone must be a LayersModel (Keras) model.json`);
   const model = await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   const shape = model.inputs[0]!.shape;
-  if (shape[1] !== null && shape[1] !== ident.inputSize) throw new Error(`${file}: the model takes ${shape[1]}x${shape[2]} inputs, input_size is ${ident.inputSize}`);
+  if (shape[1] !== null && shape[1] !== ident.inputSize)
+    throw new Error(`${file}: the model takes ${shape[1]}x${shape[2]} inputs, input_size is ${ident.inputSize}`);
   return fromLayers(tf, model, { ...ident, fromCache: false }, spec.cutLayer);
 }
 

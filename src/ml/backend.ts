@@ -49,7 +49,8 @@ let active: Promise<Backend> | undefined;
 export async function useBackend(choice: BackendChoice = envChoice()): Promise<Backend> {
   if (active) {
     const b = await active;
-    if (choice !== 'auto' && b.name !== choice) throw new Error(`backend ${choice} requested but this process already uses ${b.name}`);
+    if (choice !== 'auto' && b.name !== choice)
+      throw new Error(`backend ${choice} requested but this process already uses ${b.name}`);
     return b;
   }
   active = pick(choice);
@@ -94,7 +95,8 @@ async function tryBackend(tf: TF, name: BackendName): Promise<Attempt> {
       } catch (e) {
         return { ok: false, why: notLoaded(pkg, e) };
       }
-      if (!(await tf.setBackend('tensorflow'))) return { ok: false, why: `${pkg} loaded but its backend did not initialise` };
+      if (!(await tf.setBackend('tensorflow')))
+        return { ok: false, why: `${pkg} loaded but its backend did not initialise` };
       await tf.ready();
       return { ok: true, details: [`${pkg} (libtensorflow, native threads)`] };
     }
@@ -109,7 +111,13 @@ async function tryBackend(tf: TF, name: BackendName): Promise<Attempt> {
         await tf.ready();
         const simd = Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'));
         const threads = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
-        return { ok: true, details: [`SIMD ${simd ? 'on' : 'off'}`, threads ? 'multi-threaded' : 'one thread per process (use workers for more cores)'] };
+        return {
+          ok: true,
+          details: [
+            `SIMD ${simd ? 'on' : 'off'}`,
+            threads ? 'multi-threaded' : 'one thread per process (use workers for more cores)',
+          ],
+        };
       } catch (e) {
         return { ok: false, why: `failed to start: ${(e as Error).message ?? String(e)}` };
       }
@@ -154,7 +162,13 @@ export interface DoctorReport {
 /** Probe the backend choice (loads tfjs in this process) and list versions of the ML packages. */
 export async function doctor(choice: BackendChoice = envChoice()): Promise<DoctorReport> {
   const versions: Record<string, string | null> = {};
-  for (const pkg of ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', 'nsfwjs']) {
+  for (const pkg of [
+    '@tensorflow/tfjs',
+    '@tensorflow/tfjs-backend-wasm',
+    '@tensorflow/tfjs-node',
+    '@tensorflow/tfjs-node-gpu',
+    'nsfwjs',
+  ]) {
     versions[pkg] = packageVersion(pkg);
   }
   try {
@@ -167,7 +181,11 @@ export async function doctor(choice: BackendChoice = envChoice()): Promise<Docto
 
 /** Human-readable lines of a doctor report. */
 export function formatDoctor(r: DoctorReport): string[] {
-  const lines = [r.backend ? `ml backend: ${r.backend} (${r.details.join(', ')})` : `ml backend: none (${r.error ?? 'unknown error'})`];
+  const lines = [
+    r.backend
+      ? `ml backend: ${r.backend} (${r.details.join(', ')})`
+      : `ml backend: none (${r.error ?? 'unknown error'})`,
+  ];
   for (const why of r.reasons) lines.push(`  not used: ${why}`);
   for (const [pkg, v] of Object.entries(r.versions)) lines.push(`  ${pkg}: ${v ?? 'not installed'}`);
   return lines;

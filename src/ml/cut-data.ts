@@ -29,11 +29,17 @@ export interface CutRows {
 class HalfRows {
   private data: Uint16Array;
   rows = 0;
-  constructor(readonly dim: number, capacity: number) {
+  constructor(
+    readonly dim: number,
+    capacity: number,
+  ) {
     this.data = new Uint16Array(Math.max(1, capacity) * dim);
   }
   push(values: Float32Array, from = 0): void {
-    encodeHalf(values.subarray(from, from + this.dim), this.data.subarray(this.rows * this.dim, (this.rows + 1) * this.dim));
+    encodeHalf(
+      values.subarray(from, from + this.dim),
+      this.data.subarray(this.rows * this.dim, (this.rows + 1) * this.dim),
+    );
     this.rows++;
   }
   done(): FeatureMatrix {
@@ -45,12 +51,21 @@ class HalfRows {
  * Rows of `hashes` from the store, whose items are laid out as [act rows, pooled rows] with
  * `rowsPer` rows each (what the feature pool writes for groups [cache node, pooled ends]).
  */
-export function rowsFromStore(store: FeatureStore, modelKey: string, hashes: string[], actDim: number, frozenDim: number, rowsPer: number, shape: number[]): CutRows {
+export function rowsFromStore(
+  store: FeatureStore,
+  modelKey: string,
+  hashes: string[],
+  actDim: number,
+  frozenDim: number,
+  rowsPer: number,
+  shape: number[],
+): CutRows {
   const act = new HalfRows(actDim, hashes.length * rowsPer);
   const frozen = new HalfRows(frozenDim, hashes.length * rowsPer);
   for (const h of hashes) {
     const v = store.get(modelKey, h);
-    if (!v || v.length !== rowsPer * (actDim + frozenDim)) throw new Error(`internal error: cached activation for ${h} missing or of the wrong size`);
+    if (!v || v.length !== rowsPer * (actDim + frozenDim))
+      throw new Error(`internal error: cached activation for ${h} missing or of the wrong size`);
     for (let r = 0; r < rowsPer; r++) {
       act.push(v, r * actDim);
       frozen.push(v, rowsPer * actDim + r * frozenDim);
@@ -63,7 +78,16 @@ export function rowsFromStore(store: FeatureStore, modelKey: string, hashes: str
  * Run the frozen layers from the cache point to the cut (and pool the frozen stage ends that lie
  * between) for every row, in batches, with the fused inference kernels.
  */
-export function advanceToCut(tf: TF, graph: Graph, weights: GraphWeights, data: CutRows, from: string, cut: string, pooledMid: string[], batch = 64): CutRows {
+export function advanceToCut(
+  tf: TF,
+  graph: Graph,
+  weights: GraphWeights,
+  data: CutRows,
+  from: string,
+  cut: string,
+  pooledMid: string[],
+  batch = 64,
+): CutRows {
   if (from === cut && pooledMid.length === 0) return data;
   const byId = new Map(graph.nodes.map((n) => [n.id, n]));
   const cutShape = byId.get(cut)!.shape;

@@ -24,7 +24,11 @@ export interface Standardizer {
 }
 
 /** Per-feature mean and 1/std over rows (std floored so constant features stay finite). */
-export function fitStandardizer(rows: number, dim: number, rowAt: (from: number, to: number) => Float32Array): Standardizer {
+export function fitStandardizer(
+  rows: number,
+  dim: number,
+  rowAt: (from: number, to: number) => Float32Array,
+): Standardizer {
   const sum = new Float64Array(dim);
   const sq = new Float64Array(dim);
   const chunk = 1024;
@@ -82,7 +86,13 @@ export class DenseHead {
     this.norm = standardizer && { mean: tf.tensor1d(standardizer.mean), invStd: tf.tensor1d(standardizer.invStd) };
   }
 
-  static create(tf: TF, cfg: HeadConfig, seed: number, outputBias?: Float32Array, standardizer?: Standardizer): DenseHead {
+  static create(
+    tf: TF,
+    cfg: HeadConfig,
+    seed: number,
+    outputBias?: Float32Array,
+    standardizer?: Standardizer,
+  ): DenseHead {
     const rand = mulberry32(hashSeed(seed, 'dense-head'));
     const sizes = [cfg.inputDim, ...cfg.hidden, cfg.labels];
     const layers = sizes.slice(1).map((out, i) => {
@@ -114,7 +124,8 @@ export class DenseHead {
       h = tf.add(fastMatMul(tf, h, l.w as Tensor2D, i > 0 || inputGrad), l.b) as Tensor2D;
       if (!last) {
         h = tf.relu(h);
-        if (training && this.cfg.dropout > 0) h = tf.dropout(h, this.cfg.dropout, undefined, hashSeed(seed, 'dropout', i)) as Tensor2D;
+        if (training && this.cfg.dropout > 0)
+          h = tf.dropout(h, this.cfg.dropout, undefined, hashSeed(seed, 'dropout', i)) as Tensor2D;
       }
     });
     return h;
@@ -136,8 +147,16 @@ export class DenseHead {
         const shift = tf.reshape(tf.matMul(tf.reshape(tf.mul(this.norm.mean, this.norm.invStd), [1, -1]), l.w), [-1]);
         return [scaled, tf.sub(l.b, shift)];
       });
-      h = tf.layers.dense({ units: l.w.shape[1]!, activation: last ? 'sigmoid' : 'relu', name: `${prefix}_dense_${i}`, weights: [w!, b!] }).apply(h) as SymbolicTensor;
-      if (!last && this.cfg.dropout > 0) h = tf.layers.dropout({ rate: this.cfg.dropout, name: `${prefix}_dropout_${i}` }).apply(h) as SymbolicTensor;
+      h = tf.layers
+        .dense({
+          units: l.w.shape[1]!,
+          activation: last ? 'sigmoid' : 'relu',
+          name: `${prefix}_dense_${i}`,
+          weights: [w!, b!],
+        })
+        .apply(h) as SymbolicTensor;
+      if (!last && this.cfg.dropout > 0)
+        h = tf.layers.dropout({ rate: this.cfg.dropout, name: `${prefix}_dropout_${i}` }).apply(h) as SymbolicTensor;
     });
     return h;
   }

@@ -28,19 +28,32 @@ function listNeeds(needs: Readonly<Record<string, string>>): string {
  * The needed folder that holds all of `files`: the one named by `override` (which must qualify),
  * else the only one that qualifies. `role` and `param` word the error messages.
  */
-export function findNeed(needs: Readonly<Record<string, string>>, files: string[], role: string, param: string, override?: string): NamedDir {
+export function findNeed(
+  needs: Readonly<Record<string, string>>,
+  files: string[],
+  role: string,
+  param: string,
+  override?: string,
+): NamedDir {
   if (override !== undefined && override !== '') {
     const dir = needs[override];
-    if (dir === undefined) throw new Error(`param ${param}: "${override}" is not among this stage's needs (${listNeeds(needs)})`);
-    if (!has(dir, ...files)) throw new Error(`param ${param}: stage "${override}" has no ${files.join(' + ')}, so it is not a ${role}`);
+    if (dir === undefined)
+      throw new Error(`param ${param}: "${override}" is not among this stage's needs (${listNeeds(needs)})`);
+    if (!has(dir, ...files))
+      throw new Error(`param ${param}: stage "${override}" has no ${files.join(' + ')}, so it is not a ${role}`);
     return { name: override, dir };
   }
   const found = Object.entries(needs)
     .filter(([, dir]) => has(dir, ...files))
     .map(([name, dir]) => ({ name, dir }));
   if (found.length === 1) return found[0] as NamedDir;
-  if (found.length === 0) throw new Error(`no ${role} among needs (${listNeeds(needs)}): expected a stage whose output holds ${files.join(' + ')}`);
-  throw new Error(`several ${role}s among needs (${found.map((f) => f.name).join(', ')}): name one with param ${param}`);
+  if (found.length === 0)
+    throw new Error(
+      `no ${role} among needs (${listNeeds(needs)}): expected a stage whose output holds ${files.join(' + ')}`,
+    );
+  throw new Error(
+    `several ${role}s among needs (${found.map((f) => f.name).join(', ')}): name one with param ${param}`,
+  );
 }
 
 /** The split stage's folder (labels.json + holdout.jsonl). */
@@ -80,12 +93,19 @@ export interface ScoredSet {
 }
 
 /** Load one labelled split aligned across models; fails when no image is left. */
-export async function loadScoredSet(splitDir: string, split: 'validation' | 'holdout', labels: string[], models: LoadedModel[]): Promise<ScoredSet> {
+export async function loadScoredSet(
+  splitDir: string,
+  split: 'validation' | 'holdout',
+  labels: string[],
+  models: LoadedModel[],
+): Promise<ScoredSet> {
   const entries = await readSplitEntries(splitDir, split);
   const present = models.map((m) => new Set(m.preds.splits[split]?.ids ?? []));
   const kept = entries.filter((e) => e.error === undefined && present.every((s) => s.has(e.imageId)));
   if (kept.length === 0) {
-    throw new Error(`no ${split} images with predictions from every model (${entries.length} in the split; models: ${models.map((m) => m.name).join(', ')})`);
+    throw new Error(
+      `no ${split} images with predictions from every model (${entries.length} in the split; models: ${models.map((m) => m.name).join(', ')})`,
+    );
   }
   const ids = kept.map((e) => e.imageId);
   const missed = missedLabels(kept, labels);

@@ -54,7 +54,8 @@ export interface HelperRange {
 /** Split [0, n) into `parts` contiguous ranges of near-equal size. */
 export function splitRange(n: number, parts: number): HelperRange[] {
   const out: HelperRange[] = [];
-  for (let i = 0; i < parts; i++) out.push({ start: Math.floor((n * i) / parts), end: Math.floor((n * (i + 1)) / parts) });
+  for (let i = 0; i < parts; i++)
+    out.push({ start: Math.floor((n * i) / parts), end: Math.floor((n * (i + 1)) / parts) });
   return out;
 }
 
@@ -70,7 +71,15 @@ export class HistogramHelpers {
    * Start one helper per range. `values` and `truth` must live in SharedArrayBuffers; `source`
    * is the kernel body compiled with KERNEL_PARAMS.
    */
-  constructor(source: string, values: Float32Array, truth: Uint8Array, ranges: HelperRange[], models: number, histLength: number, steps: number) {
+  constructor(
+    source: string,
+    values: Float32Array,
+    truth: Uint8Array,
+    ranges: HelperRange[],
+    models: number,
+    histLength: number,
+    steps: number,
+  ) {
     if (!(values.buffer instanceof SharedArrayBuffer) || !(truth.buffer instanceof SharedArrayBuffer)) {
       throw new Error('internal error: helper threads need shared memory');
     }
@@ -83,7 +92,19 @@ export class HistogramHelpers {
         eval: true,
         // No loaders (e.g. tsx) in the helper: it runs plain JavaScript only.
         execArgv: [],
-        workerData: { source, params: KERNEL_PARAMS, values, truth, weights: this.weights, hist, ctrl: this.ctrl, slot, start: r.start, end: r.end, steps },
+        workerData: {
+          source,
+          params: KERNEL_PARAMS,
+          values,
+          truth,
+          weights: this.weights,
+          hist,
+          ctrl: this.ctrl,
+          slot,
+          start: r.start,
+          end: r.end,
+          steps,
+        },
       });
       worker.unref();
       this.workers.push(worker);

@@ -27,7 +27,8 @@ function checkSameLength(models: Float32Array[]): number {
   const first = models[0];
   if (!first) throw new Error('internal error: no models to combine');
   for (const m of models) {
-    if (m.length !== first.length) throw new Error(`internal error: model matrices differ in size (${m.length} vs ${first.length})`);
+    if (m.length !== first.length)
+      throw new Error(`internal error: model matrices differ in size (${m.length} vs ${first.length})`);
   }
   return first.length;
 }
@@ -35,7 +36,8 @@ function checkSameLength(models: Float32Array[]): number {
 /** Σ w_m · p_m per entry (weights used as given; normalise them first for a mean). */
 export function weightedMean(models: Float32Array[], weights: ArrayLike<number>): Float32Array {
   const n = checkSameLength(models);
-  if (weights.length !== models.length) throw new Error(`internal error: ${weights.length} weights for ${models.length} models`);
+  if (weights.length !== models.length)
+    throw new Error(`internal error: ${weights.length} weights for ${models.length} models`);
   const acc = new Float64Array(n);
   models.forEach((m, j) => {
     const w = weights[j] as number;
@@ -65,7 +67,15 @@ export function harmonicMean(models: Float32Array[]): Float32Array {
 }
 
 /** One evaluation's inner loop over entries [start, end): counts hist[2·bin + truth]. */
-type Kernel = (w: Float64Array, values: Float32Array, truth: Uint8Array, hist: Uint32Array, start: number, end: number, steps: number) => void;
+type Kernel = (
+  w: Float64Array,
+  values: Float32Array,
+  truth: Uint8Array,
+  hist: Uint32Array,
+  start: number,
+  end: number,
+  steps: number,
+) => void;
 
 const kernels = new Map<number, { source: string; run: Kernel }>();
 
@@ -166,7 +176,8 @@ export class WeightedF1Objective {
     const { steps } = opts;
     const n = checkSameLength(models);
     if (truth.length !== n) throw new Error(`internal error: truth has ${truth.length} entries, models ${n}`);
-    if (!Number.isInteger(steps) || steps < 1 || steps > MAX_OBJECTIVE_STEPS) throw new Error(`internal error: steps ${steps} outside 1..${MAX_OBJECTIVE_STEPS}`);
+    if (!Number.isInteger(steps) || steps < 1 || steps > MAX_OBJECTIVE_STEPS)
+      throw new Error(`internal error: steps ${steps} outside 1..${MAX_OBJECTIVE_STEPS}`);
     const M = models.length;
     this.kStart = gridStart(opts.minThreshold ?? 0, steps);
     // Margin below the lowest candidate covers float64 summation and the float32 rounding of the mean.
@@ -205,11 +216,17 @@ export class WeightedF1Objective {
     this.hist = new Uint32Array(2 * binCount(steps));
     this.pos = new Float64Array(binCount(steps));
     this.neg = new Float64Array(binCount(steps));
-    this.threads = Math.max(1, Math.min(16, Math.floor(opts.threads ?? 1), Math.floor(active / MIN_ENTRIES_PER_THREAD)));
+    this.threads = Math.max(
+      1,
+      Math.min(16, Math.floor(opts.threads ?? 1), Math.floor(active / MIN_ENTRIES_PER_THREAD)),
+    );
     this.adaptive = opts.adaptive ?? true;
     const ranges = splitRange(active, this.threads);
     this.own = ranges[0] as HelperRange;
-    this.helpers = this.threads > 1 ? new HistogramHelpers(kernel.source, this.values, this.truth, ranges.slice(1), M, this.hist.length, steps) : undefined;
+    this.helpers =
+      this.threads > 1
+        ? new HistogramHelpers(kernel.source, this.values, this.truth, ranges.slice(1), M, this.hist.length, steps)
+        : undefined;
   }
 
   /** Best candidate threshold and its micro-F1 for these weights (used as given; pass normalised weights). */

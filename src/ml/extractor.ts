@@ -59,7 +59,12 @@ export class Extractor {
     this.batch = [];
     this.pool ??= await this.opts.startPool();
     const { result } = await this.pool.submit(items.map((i) => i.bytes));
-    const stored = result.then((r) => this.store(items.map((i) => i.hash), r));
+    const stored = result.then((r) =>
+      this.store(
+        items.map((i) => i.hash),
+        r,
+      ),
+    );
     const tracked = stored.catch((e: unknown) => {
       this.error ??= e instanceof Error ? e : new Error(String(e));
     });
@@ -80,7 +85,9 @@ export class Extractor {
         return;
       }
       // Concatenate this image's rows of every output.
-      const parts = r.values.map((v) => v.subarray(i * (v.length / hashes.length), (i + 1) * (v.length / hashes.length)));
+      const parts = r.values.map((v) =>
+        v.subarray(i * (v.length / hashes.length), (i + 1) * (v.length / hashes.length)),
+      );
       const total = parts.reduce((s, p) => s + p.length, 0);
       const values = new Float32Array(total);
       let off = 0;

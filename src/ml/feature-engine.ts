@@ -77,7 +77,10 @@ export class FeatureEngine {
     if (cfg.multiscale) {
       if (cfg.outputs) throw new Error('internal error: multiscale with explicit outputs');
       if (backbone.graph) groups = [{ nodes: [...stageEnds(backbone.graph), backbone.graph.output], pool: true }];
-      else logs.push(`${backbone.name} cannot be folded: multi-scale pooling is not available, using its final feature only`);
+      else
+        logs.push(
+          `${backbone.name} cannot be folded: multi-scale pooling is not available, using its final feature only`,
+        );
     }
     let dims = [backbone.featureDim];
     if (groups) {
@@ -90,18 +93,31 @@ export class FeatureEngine {
         return n.shape;
       };
       dims = groups.map((grp) => {
-        if (!grp.pool && grp.nodes.length !== 1) throw new Error('internal error: an unpooled output group has one node');
+        if (!grp.pool && grp.nodes.length !== 1)
+          throw new Error('internal error: an unpooled output group has one node');
         return grp.pool ? grp.nodes.reduce((sum, id) => sum + shapeOf(id).at(-1)!, 0) : sizeOf(shapeOf(grp.nodes[0]!));
       });
     }
-    const info: EngineInfo = { backend: b.name, reasons: b.reasons, backboneId: backbone.id, dims, multiscale: Boolean(cfg.multiscale && backbone.graph), fromCache: backbone.fromCache, logs };
+    const info: EngineInfo = {
+      backend: b.name,
+      reasons: b.reasons,
+      backboneId: backbone.id,
+      dims,
+      multiscale: Boolean(cfg.multiscale && backbone.graph),
+      fromCache: backbone.fromCache,
+      logs,
+    };
     return new FeatureEngine(b.tf, backbone, groups, cfg.flip, info);
   }
 
   /** Start decoding now; the returned promise resolves to pixel rows (or errors) for `run`. */
   decode(images: Uint8Array[]): Promise<Array<Uint8Array | Error>> {
     const size = this.backbone.inputSize;
-    return Promise.all(images.map((bytes) => decodeRgb(bytes, size).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+    return Promise.all(
+      images.map((bytes) =>
+        decodeRgb(bytes, size).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e)))),
+      ),
+    );
   }
 
   /** Run decoded images through the backbone. */
@@ -129,7 +145,15 @@ export class FeatureEngine {
         const value = new Map(ids.map((id, i) => [id, got[i]!]));
         // Pooled groups: average each map over space and join them into one vector per image.
         outs = this.groups.map((grp) =>
-          grp.pool ? tf.concat(grp.nodes.map((id) => { const o = value.get(id)!; return o.rank === 4 ? tf.mean(o, [1, 2]) : o; }), 1) : value.get(grp.nodes[0]!)!,
+          grp.pool
+            ? tf.concat(
+                grp.nodes.map((id) => {
+                  const o = value.get(id)!;
+                  return o.rank === 4 ? tf.mean(o, [1, 2]) : o;
+                }),
+                1,
+              )
+            : value.get(grp.nodes[0]!)!,
         );
       }
       return outs.map((o) => {

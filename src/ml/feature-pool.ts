@@ -40,7 +40,14 @@ export class FeaturePool {
 
   static async start(opts: PoolOptions): Promise<FeaturePool> {
     const depth = opts.depth ?? 2;
-    const config: EngineConfig = { backend: opts.backend, spec: opts.spec, cacheDir: opts.cacheDir, outputs: opts.outputs, multiscale: opts.multiscale, flip: opts.flip };
+    const config: EngineConfig = {
+      backend: opts.backend,
+      spec: opts.spec,
+      cacheDir: opts.cacheDir,
+      outputs: opts.outputs,
+      multiscale: opts.multiscale,
+      flip: opts.flip,
+    };
     let pool: FeaturePool | undefined;
     const onResult = (seq: number, r: BatchResult | Error): void => pool?.settle(seq, r);
     if (opts.workers === 0) {
@@ -52,7 +59,9 @@ export class FeaturePool {
       // load from it instead of each converting; otherwise all start at once.
       const slots: Array<Awaited<ReturnType<typeof workerSlot>>> = [];
       if (needsConversion(opts.spec, opts.cacheDir)) slots.push(await workerSlot(config, onResult));
-      const started = await Promise.allSettled(Array.from({ length: opts.workers - slots.length }, () => workerSlot(config, onResult)));
+      const started = await Promise.allSettled(
+        Array.from({ length: opts.workers - slots.length }, () => workerSlot(config, onResult)),
+      );
       for (const r of started) if (r.status === 'fulfilled') slots.push(r.value);
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
@@ -60,7 +69,11 @@ export class FeaturePool {
         await Promise.all(slots.map((s) => s.slot.close()));
         throw failed.reason;
       }
-      pool = new FeaturePool(slots.map((s) => s.slot), depth, slots[0]!.info);
+      pool = new FeaturePool(
+        slots.map((s) => s.slot),
+        depth,
+        slots[0]!.info,
+      );
     }
     opts.signal?.addEventListener('abort', () => pool?.fail(new Error('aborted')), { once: true });
     return pool;
@@ -147,8 +160,14 @@ function inProcessSlot(engine: FeatureEngine, onResult: (seq: number, r: BatchRe
   return slot;
 }
 
-async function workerSlot(config: EngineConfig, onResult: (seq: number, r: BatchResult | Error) => void): Promise<{ slot: Slot; info: EngineInfo }> {
-  const worker: Worker = startWorker(new URL('./feature-worker.ts'.replace(/\.ts$/, extOf(import.meta.url)), import.meta.url), { config });
+async function workerSlot(
+  config: EngineConfig,
+  onResult: (seq: number, r: BatchResult | Error) => void,
+): Promise<{ slot: Slot; info: EngineInfo }> {
+  const worker: Worker = startWorker(
+    new URL('./feature-worker.ts'.replace(/\.ts$/, extOf(import.meta.url)), import.meta.url),
+    { config },
+  );
   let exited = false;
   const info = await new Promise<EngineInfo>((resolve, reject) => {
     const onMsg = (m: FromWorker): void => {

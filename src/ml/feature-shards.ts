@@ -132,7 +132,9 @@ export async function readFeatureIndex(dir: string): Promise<FeatureIndex> {
   try {
     index = JSON.parse(await readFile(file, 'utf8')) as FeatureIndex;
   } catch (e) {
-    throw new Error(`${file}: cannot read precomputed features (is this a precompute stage's output?): ${(e as Error).message}`);
+    throw new Error(
+      `${file}: cannot read precomputed features (is this a precompute stage's output?): ${(e as Error).message}`,
+    );
   }
   if (index.format !== 'tailor-features/1') throw new Error(`${file}: unknown format ${JSON.stringify(index.format)}`);
   return index;
@@ -153,11 +155,15 @@ export async function readSplit(dir: string, index: FeatureIndex, split: string)
   let off = 0;
   for (const s of meta.shards) {
     const b = await readFile(join(dir, s.file));
-    if (b.byteLength !== s.rows * index.dim * per) throw new Error(`${join(dir, s.file)}: ${b.byteLength} bytes, expected ${s.rows * index.dim * per}`);
+    if (b.byteLength !== s.rows * index.dim * per)
+      throw new Error(`${join(dir, s.file)}: ${b.byteLength} bytes, expected ${s.rows * index.dim * per}`);
     bytes.set(b, off);
     off += b.byteLength;
   }
-  if (ids.length !== meta.rows || off !== bytes.byteLength) throw new Error(`${dir}: split ${split} has ${ids.length} rows listed and ${off / per / index.dim} stored, expected ${meta.rows}`);
+  if (ids.length !== meta.rows || off !== bytes.byteLength)
+    throw new Error(
+      `${dir}: split ${split} has ${ids.length} rows listed and ${off / per / index.dim} stored, expected ${meta.rows}`,
+    );
   const data = index.dtype === 'float16' ? new Uint16Array(bytes.buffer) : new Float32Array(bytes.buffer);
   return { ids, labels, x: new FeatureMatrix(meta.rows, index.dim, data) };
 }

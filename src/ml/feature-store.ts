@@ -59,9 +59,14 @@ export class FeatureStore {
   }
 
   /** Store several items, and the images that failed, in one transaction. */
-  putMany(model: string, items: Array<{ hash: string; values: Float32Array }>, failures: Array<{ hash: string; error: string }> = []): void {
+  putMany(
+    model: string,
+    items: Array<{ hash: string; values: Float32Array }>,
+    failures: Array<{ hash: string; error: string }> = [],
+  ): void {
     const tx = this.db.transaction(() => {
-      for (const it of items) this.putStmt.run(model, it.hash, Buffer.from(it.values.buffer, it.values.byteOffset, it.values.byteLength));
+      for (const it of items)
+        this.putStmt.run(model, it.hash, Buffer.from(it.values.buffer, it.values.byteOffset, it.values.byteLength));
       for (const f of failures) this.failPut.run(model, f.hash, f.error);
     });
     tx();
@@ -74,7 +79,8 @@ export class FeatureStore {
   async hashFile(path: string): Promise<{ hash: string; bytes?: Buffer }> {
     const st = await stat(path);
     const known = this.statGet.get(path);
-    if (known && known.size === st.size && known.mtime === st.mtimeMs && known.ino === st.ino) return { hash: known.hash };
+    if (known && known.size === st.size && known.mtime === st.mtimeMs && known.ino === st.ino)
+      return { hash: known.hash };
     const bytes = await readFile(path);
     const hash = createHash('sha256').update(bytes).digest('hex');
     this.statPut.run(path, st.size, st.mtimeMs, st.ino, hash);

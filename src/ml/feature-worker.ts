@@ -28,7 +28,10 @@ async function drain(): Promise<void> {
       try {
         const result = engine.run(await job.decoded);
         const msg: FromWorker = { type: 'result', seq: job.seq, ...result };
-        port!.postMessage(msg, result.values.map((v) => v.buffer as ArrayBuffer));
+        port!.postMessage(
+          msg,
+          result.values.map((v) => v.buffer as ArrayBuffer),
+        );
       } catch (e) {
         port!.postMessage({ type: 'error', seq: job.seq, message: (e as Error).message } satisfies FromWorker);
       }

@@ -25,12 +25,12 @@ export function toHalf(value: number): number {
     const half = 1 << (shift - 1);
     const rest = mant & ((1 << shift) - 1);
     let m = mant >>> shift;
-    if (rest > half || (rest === half && (m & 1))) m++;
+    if (rest > half || (rest === half && m & 1)) m++;
     return sign | m;
   }
   const rest = mant & 0x1fff;
   mant >>>= 13;
-  if (rest > 0x1000 || (rest === 0x1000 && (mant & 1))) {
+  if (rest > 0x1000 || (rest === 0x1000 && mant & 1)) {
     mant++;
     if (mant === 0x400) {
       mant = 0;
@@ -64,7 +64,13 @@ export function encodeHalf(src: Float32Array, dst: Uint16Array = new Uint16Array
 }
 
 /** Decode `count` halves from `src` (starting at `from`) into `dst` at `at`. */
-export function decodeHalf(src: Uint16Array, dst: Float32Array, from = 0, count = src.length - from, at = 0): Float32Array {
+export function decodeHalf(
+  src: Uint16Array,
+  dst: Float32Array,
+  from = 0,
+  count = src.length - from,
+  at = 0,
+): Float32Array {
   const t = halfTable();
   for (let i = 0; i < count; i++) dst[at + i] = t[src[from + i]!]!;
   return dst;

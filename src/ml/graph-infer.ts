@@ -5,7 +5,16 @@
  */
 import type { Tensor, Tensor1D, Tensor4D } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
-import { type Act, type ConvNode, type DwConvNode, type GNode, type Graph, type InputNode, type Padding, isWeightNode } from './graph.js';
+import {
+  type Act,
+  type ConvNode,
+  type DwConvNode,
+  type GNode,
+  type Graph,
+  type InputNode,
+  type Padding,
+  isWeightNode,
+} from './graph.js';
 
 /** Weight tensors of a graph, created once and reused for every batch. */
 export interface GraphWeights {
@@ -50,7 +59,13 @@ export function applyAct(tf: TF, x: Tensor, act: Act): Tensor {
  * for the outputs run; intermediate tensors are disposed as soon as their last reader ran, so
  * memory stays at the width of the graph, not its depth. Call inside `tf.tidy` or dispose results.
  */
-export function evaluate(tf: TF, g: Graph, weights: GraphWeights, feeds: Map<string, Tensor>, outputs: string[]): Tensor[] {
+export function evaluate(
+  tf: TF,
+  g: Graph,
+  weights: GraphWeights,
+  feeds: Map<string, Tensor>,
+  outputs: string[],
+): Tensor[] {
   const needed = neededNodes(g, feeds, outputs);
   const readers = new Map<string, number>();
   for (const n of needed) for (const i of n.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
@@ -101,7 +116,14 @@ function runNode(tf: TF, n: GNode, xs: Tensor[], weights: GraphWeights): Tensor 
     }
     case 'dwconv': {
       const [k, b] = weights.get(n.id) as [Tensor4D, Tensor1D];
-      return tf.fused.depthwiseConv2d({ x, filter: k, strides: n.strides, pad: tfPad(n.padding) as 'same' | 'valid' | number, bias: b, activation: n.act });
+      return tf.fused.depthwiseConv2d({
+        x,
+        filter: k,
+        strides: n.strides,
+        pad: tfPad(n.padding) as 'same' | 'valid' | number,
+        bias: b,
+        activation: n.act,
+      });
     }
     default:
       return runPlainNode(tf, n, xs, (id) => weights.get(id));
@@ -112,7 +134,12 @@ function runNode(tf: TF, n: GNode, xs: Tensor[], weights: GraphWeights): Tensor 
  * The ops that run the same way for inference and training (everything but the convolutions):
  * padding, add, concat, pooling, global average, affine and activations.
  */
-export function runPlainNode(tf: TF, n: Exclude<GNode, ConvNode | DwConvNode | InputNode>, xs: Tensor[], weightsOf: (id: string) => Tensor[]): Tensor {
+export function runPlainNode(
+  tf: TF,
+  n: Exclude<GNode, ConvNode | DwConvNode | InputNode>,
+  xs: Tensor[],
+  weightsOf: (id: string) => Tensor[],
+): Tensor {
   const x = xs[0] as Tensor4D;
   switch (n.op) {
     case 'pad':

@@ -22,10 +22,17 @@ export function graphToLayersModel(tf: TF, graph: Graph, pooled: string[], head:
   const values = new Map<string, SymbolicTensor>();
   let input: SymbolicTensor | undefined;
   const act = (x: SymbolicTensor, a: Act, id: string): SymbolicTensor =>
-    a === 'linear' ? x : (tf.layers.reLU({ maxValue: a === 'relu6' ? 6 : undefined, name: name(id, '_act') }).apply(x) as SymbolicTensor);
+    a === 'linear'
+      ? x
+      : (tf.layers
+          .reLU({ maxValue: a === 'relu6' ? 6 : undefined, name: name(id, '_act') })
+          .apply(x) as SymbolicTensor);
   const padded = (x: SymbolicTensor, p: Padding, id: string): { x: SymbolicTensor; padding: 'same' | 'valid' } => {
     if (typeof p === 'string') return { x, padding: p };
-    return { x: tf.layers.zeroPadding2d({ padding: p, name: name(id, '_pad') }).apply(x) as SymbolicTensor, padding: 'valid' };
+    return {
+      x: tf.layers.zeroPadding2d({ padding: p, name: name(id, '_pad') }).apply(x) as SymbolicTensor,
+      padding: 'valid',
+    };
   };
   const t = (v: Float32Array, shape: number[]): Tensor => tf.tensor(v, shape);
 
@@ -40,13 +47,29 @@ export function graphToLayersModel(tf: TF, graph: Graph, pooled: string[], head:
         break;
       case 'conv': {
         const p = padded(x, n.padding, n.id);
-        const layer = tf.layers.conv2d({ filters: n.kshape[3], kernelSize: [n.kshape[0], n.kshape[1]], strides: n.strides, padding: p.padding, useBias: true, name: name(n.id), weights: [t(n.kernel, n.kshape), t(n.bias, [n.bias.length])] });
+        const layer = tf.layers.conv2d({
+          filters: n.kshape[3],
+          kernelSize: [n.kshape[0], n.kshape[1]],
+          strides: n.strides,
+          padding: p.padding,
+          useBias: true,
+          name: name(n.id),
+          weights: [t(n.kernel, n.kshape), t(n.bias, [n.bias.length])],
+        });
         y = act(layer.apply(p.x) as SymbolicTensor, n.act, n.id);
         break;
       }
       case 'dwconv': {
         const p = padded(x, n.padding, n.id);
-        const layer = tf.layers.depthwiseConv2d({ kernelSize: [n.kshape[0], n.kshape[1]], strides: n.strides, padding: p.padding, depthMultiplier: 1, useBias: true, name: name(n.id), weights: [t(n.kernel, n.kshape), t(n.bias, [n.bias.length])] });
+        const layer = tf.layers.depthwiseConv2d({
+          kernelSize: [n.kshape[0], n.kshape[1]],
+          strides: n.strides,
+          padding: p.padding,
+          depthMultiplier: 1,
+          useBias: true,
+          name: name(n.id),
+          weights: [t(n.kernel, n.kshape), t(n.bias, [n.bias.length])],
+        });
         y = act(layer.apply(p.x) as SymbolicTensor, n.act, n.id);
         break;
       }
@@ -62,7 +85,9 @@ export function graphToLayersModel(tf: TF, graph: Graph, pooled: string[], head:
       case 'avgpool':
       case 'maxpool': {
         const args = { poolSize: n.size, strides: n.strides, padding: n.padding, name: name(n.id) };
-        y = (n.op === 'avgpool' ? tf.layers.averagePooling2d(args) : tf.layers.maxPooling2d(args)).apply(x) as SymbolicTensor;
+        y = (n.op === 'avgpool' ? tf.layers.averagePooling2d(args) : tf.layers.maxPooling2d(args)).apply(
+          x,
+        ) as SymbolicTensor;
         break;
       }
       case 'gap':
@@ -72,7 +97,11 @@ export function graphToLayersModel(tf: TF, graph: Graph, pooled: string[], head:
         // (x - 0) / sqrt((1 - eps) + eps) * scale + shift = x * scale + shift
         const eps = 1e-3;
         const c = n.scale.length;
-        const layer = tf.layers.batchNormalization({ epsilon: eps, name: name(n.id), weights: [t(n.scale, [c]), t(n.shift, [c]), tf.zeros([c]), tf.fill([c], 1 - eps)] });
+        const layer = tf.layers.batchNormalization({
+          epsilon: eps,
+          name: name(n.id),
+          weights: [t(n.scale, [c]), t(n.shift, [c]), tf.zeros([c]), tf.fill([c], 1 - eps)],
+        });
         y = act(layer.apply(x) as SymbolicTensor, n.act, n.id);
         break;
       }
@@ -86,9 +115,17 @@ export function graphToLayersModel(tf: TF, graph: Graph, pooled: string[], head:
   if (!input) throw new Error('internal error: graph without input');
   let features = values.get(graph.output)!;
   if (pooled.length > 0) {
-    const maps = pooled.map((id) => tf.layers.globalAveragePooling2d({ name: name(id, '_gap') }).apply(values.get(id)!) as SymbolicTensor);
-    features = tf.layers.concatenate({ axis: -1, name: name('multiscale') }).apply([...maps, features]) as SymbolicTensor;
+    const maps = pooled.map(
+      (id) => tf.layers.globalAveragePooling2d({ name: name(id, '_gap') }).apply(values.get(id)!) as SymbolicTensor,
+    );
+    features = tf.layers
+      .concatenate({ axis: -1, name: name('multiscale') })
+      .apply([...maps, features]) as SymbolicTensor;
   }
   // Named, so the saved model.json does not depend on how many models the process built before.
-  return tf.model({ inputs: input, outputs: head ? head.applyLayers(features) : features, name: head ? 'network' : 'trunk' });
+  return tf.model({
+    inputs: input,
+    outputs: head ? head.applyLayers(features) : features,
+    name: head ? 'network' : 'trunk',
+  });
 }

@@ -14,7 +14,18 @@ import type { Tensor, Tensor2D, Tensor4D, Variable } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import { applyAct, runPlainNode } from './graph-infer.js';
 import { fastMatMul } from './fast-matmul.js';
-import { explicitPads, isWeightNode, nodeWeights, setNodeWeights, sizeOf, type ConvNode, type DwConvNode, type GNode, type Graph, type WeightNode } from './graph.js';
+import {
+  explicitPads,
+  isWeightNode,
+  nodeWeights,
+  setNodeWeights,
+  sizeOf,
+  type ConvNode,
+  type DwConvNode,
+  type GNode,
+  type Graph,
+  type WeightNode,
+} from './graph.js';
 
 export type Flavour = 'native' | 'matmul';
 
@@ -54,7 +65,11 @@ export function planTail(g: Graph, n: number): TailPlan {
   const cuts = articulationPoints(g).filter((i) => i < firstTrainable);
   const cutIdx = cuts[cuts.length - 1] ?? 0;
   const nodes = g.nodes.slice(cutIdx + 1, outIdx + 1);
-  return { cut: g.nodes[cutIdx]!.id, nodes, trainable: weightIdx.slice(weightIdx.length - take).map((i) => g.nodes[i]!.id) };
+  return {
+    cut: g.nodes[cutIdx]!.id,
+    nodes,
+    trainable: weightIdx.slice(weightIdx.length - take).map((i) => g.nodes[i]!.id),
+  };
 }
 
 /**
@@ -114,7 +129,10 @@ export class Tail {
       if (!isWeightNode(n)) continue;
       const ts = nodeWeights(n).map(([, v, shape]) => tf.tensor(v, shape));
       if (train.has(n.id)) {
-        this.vars.set(n.id, ts.map((t) => tf.variable(t, true)));
+        this.vars.set(
+          n.id,
+          ts.map((t) => tf.variable(t, true)),
+        );
         tf.dispose(ts);
       } else {
         this.consts.set(n.id, ts);
@@ -138,7 +156,6 @@ export class Tail {
    * the last node, the pooled feature [b, c]).
    */
   forward(x: Tensor, outputs?: string[]): Tensor[] {
-    const { tf } = this;
     const values = new Map<string, Tensor>([[this.input, x]]);
     for (const n of this.nodes) {
       const xs = n.inputs.map((i) => {
@@ -165,7 +182,12 @@ export class Tail {
       case 'dwconv': {
         const [k, b] = this.weights(n.id) as [Tensor4D, Tensor];
         const inputGrad = n.inputs.some((i) => this.live.has(i));
-        const y = this.flavour === 'native' ? nativeConv(tf, n, x, k) : n.op === 'conv' ? matmulConv(tf, n, x, k, inputGrad) : shiftedDepthwise(tf, n, x, k);
+        const y =
+          this.flavour === 'native'
+            ? nativeConv(tf, n, x, k)
+            : n.op === 'conv'
+              ? matmulConv(tf, n, x, k, inputGrad)
+              : shiftedDepthwise(tf, n, x, k);
         return applyAct(tf, tf.add(y, b), n.act);
       }
       default:
@@ -177,7 +199,11 @@ export class Tail {
   writeBack(): void {
     for (const n of this.nodes) {
       const vs = this.vars.get(n.id);
-      if (vs && isWeightNode(n)) setNodeWeights(n as WeightNode, vs.map((v) => Float32Array.from(v.dataSync() as Float32Array)));
+      if (vs && isWeightNode(n))
+        setNodeWeights(
+          n as WeightNode,
+          vs.map((v) => Float32Array.from(v.dataSync() as Float32Array)),
+        );
     }
   }
 
@@ -207,18 +233,26 @@ function windows(tf: TF, n: ConvNode | DwConvNode, x: Tensor4D): { views: Tensor
   const hOut = Math.floor((hIn + pads[0][0] + pads[0][1] - kh) / sh) + 1;
   const wOut = Math.floor((wIn + pads[1][0] + pads[1][1] - kw) / sw) + 1;
   // Extra bottom/right zeros so every strided view can be taken as a whole block then subsampled.
-  const needH = (kh - 1) + hOut * sh;
-  const needW = (kw - 1) + wOut * sw;
+  const needH = kh - 1 + hOut * sh;
+  const needW = kw - 1 + wOut * sw;
   const extraH = Math.max(0, needH - (hIn + pads[0][0] + pads[0][1]));
   const extraW = Math.max(0, needW - (wIn + pads[1][0] + pads[1][1]));
-  const padded = tf.pad(x, [[0, 0], [pads[0][0], pads[0][1] + extraH], [pads[1][0], pads[1][1] + extraW], [0, 0]]);
+  const padded = tf.pad(x, [
+    [0, 0],
+    [pads[0][0], pads[0][1] + extraH],
+    [pads[1][0], pads[1][1] + extraW],
+    [0, 0],
+  ]);
   const views: Tensor4D[] = [];
   for (let dy = 0; dy < kh; dy++) {
     for (let dx = 0; dx < kw; dx++) {
       let v = tf.slice(padded, [0, dy, dx, 0], [b, hOut * sh, wOut * sw, c]) as Tensor4D;
       if (sh > 1 || sw > 1) {
         // Keep every sh-th row and sw-th column: a reshape exposes the phase, a slice keeps phase 0.
-        v = tf.reshape(tf.slice(tf.reshape(v, [b, hOut, sh, wOut, sw, c]), [0, 0, 0, 0, 0, 0], [b, hOut, 1, wOut, 1, c]), [b, hOut, wOut, c]);
+        v = tf.reshape(
+          tf.slice(tf.reshape(v, [b, hOut, sh, wOut, sw, c]), [0, 0, 0, 0, 0, 0], [b, hOut, 1, wOut, 1, c]),
+          [b, hOut, wOut, c],
+        );
       }
       views.push(v);
     }
@@ -229,14 +263,26 @@ function windows(tf: TF, n: ConvNode | DwConvNode, x: Tensor4D): { views: Tensor
 function matmulConv(tf: TF, n: ConvNode, x: Tensor4D, k: Tensor4D, inputGrad: boolean): Tensor {
   const [b, hIn, wIn, cin] = x.shape;
   const [kh, kw, , cout] = n.kshape;
-  const noPad = explicitPads(n.padding, hIn, wIn, [kh, kw], n.strides).flat().every((v) => v === 0);
+  const noPad = explicitPads(n.padding, hIn, wIn, [kh, kw], n.strides)
+    .flat()
+    .every((v) => v === 0);
   if (kh === 1 && kw === 1 && n.strides[0] === 1 && n.strides[1] === 1 && noPad) {
-    const y = fastMatMul(tf, tf.reshape(x, [b * hIn * wIn, cin]) as Tensor2D, tf.reshape(k, [cin, cout]) as Tensor2D, inputGrad);
+    const y = fastMatMul(
+      tf,
+      tf.reshape(x, [b * hIn * wIn, cin]) as Tensor2D,
+      tf.reshape(k, [cin, cout]) as Tensor2D,
+      inputGrad,
+    );
     return tf.reshape(y, [b, hIn, wIn, cout]);
   }
   const { views, hOut, wOut } = windows(tf, n, x);
   const cols = views.length === 1 ? views[0]! : tf.concat(views, 3);
-  const y = fastMatMul(tf, tf.reshape(cols, [b * hOut * wOut, kh * kw * cin]) as Tensor2D, tf.reshape(k, [kh * kw * cin, cout]) as Tensor2D, inputGrad);
+  const y = fastMatMul(
+    tf,
+    tf.reshape(cols, [b * hOut * wOut, kh * kw * cin]) as Tensor2D,
+    tf.reshape(k, [kh * kw * cin, cout]) as Tensor2D,
+    inputGrad,
+  );
   return tf.reshape(y, [b, hOut, wOut, cout]);
 }
 

@@ -18,7 +18,9 @@ interface Base {
   shape: number[];
 }
 
-export interface InputNode extends Base { op: 'input' }
+export interface InputNode extends Base {
+  op: 'input';
+}
 /** Fields shared by convolutions: kernel and bias (batch norm folded in), window, fused activation. */
 interface WindowWeights extends Base {
   /** conv: [kh, kw, cin, cout]; dwconv: [kh, kw, c, 1] (depth multiplier 1). Row-major like tfjs. */
@@ -29,19 +31,47 @@ interface WindowWeights extends Base {
   padding: Padding;
   act: Act;
 }
-export interface ConvNode extends WindowWeights { op: 'conv' }
-export interface DwConvNode extends WindowWeights { op: 'dwconv' }
-export interface PadNode extends Base { op: 'pad'; pads: [[number, number], [number, number]] }
-export interface AddNode extends Base { op: 'add'; act: Act }
-export interface ConcatNode extends Base { op: 'concat' }
-export interface PoolNode extends Base { op: 'avgpool' | 'maxpool'; size: [number, number]; strides: [number, number]; padding: 'same' | 'valid' }
+export interface ConvNode extends WindowWeights {
+  op: 'conv';
+}
+export interface DwConvNode extends WindowWeights {
+  op: 'dwconv';
+}
+export interface PadNode extends Base {
+  op: 'pad';
+  pads: [[number, number], [number, number]];
+}
+export interface AddNode extends Base {
+  op: 'add';
+  act: Act;
+}
+export interface ConcatNode extends Base {
+  op: 'concat';
+}
+export interface PoolNode extends Base {
+  op: 'avgpool' | 'maxpool';
+  size: [number, number];
+  strides: [number, number];
+  padding: 'same' | 'valid';
+}
 /** Mean over height and width: [h, w, c] -> [c]. */
-export interface GapNode extends Base { op: 'gap' }
+export interface GapNode extends Base {
+  op: 'gap';
+}
 /** Per-channel y = act(x * scale + shift): a batch normalisation that could not be folded. */
-export interface AffineNode extends Base { op: 'affine'; scale: Float32Array; shift: Float32Array; act: Act }
-export interface ActNode extends Base { op: 'act'; act: Act }
+export interface AffineNode extends Base {
+  op: 'affine';
+  scale: Float32Array;
+  shift: Float32Array;
+  act: Act;
+}
+export interface ActNode extends Base {
+  op: 'act';
+  act: Act;
+}
 
-export type GNode = InputNode | ConvNode | DwConvNode | PadNode | AddNode | ConcatNode | PoolNode | GapNode | AffineNode | ActNode;
+export type GNode =
+  InputNode | ConvNode | DwConvNode | PadNode | AddNode | ConcatNode | PoolNode | GapNode | AffineNode | ActNode;
 /** Nodes that carry trainable weights. */
 export type WeightNode = ConvNode | DwConvNode | AffineNode;
 
@@ -85,8 +115,18 @@ export function samePads(size: number, k: number, stride: number): [number, numb
 }
 
 /** Explicit padding of a window op on an input of [h, w]. */
-export function explicitPads(padding: Padding, h: number, w: number, k: [number, number], s: [number, number]): [[number, number], [number, number]] {
-  if (padding === 'valid') return [[0, 0], [0, 0]];
+export function explicitPads(
+  padding: Padding,
+  h: number,
+  w: number,
+  k: [number, number],
+  s: [number, number],
+): [[number, number], [number, number]] {
+  if (padding === 'valid')
+    return [
+      [0, 0],
+      [0, 0],
+    ];
   if (padding === 'same') return [samePads(h, k[0], s[0]), samePads(w, k[1], s[1])];
   return padding;
 }
@@ -98,8 +138,15 @@ export function sizeOf(shape: number[]): number {
 
 /** The weight tensors of a node, in a fixed order, as [name, values, shape]. */
 export function nodeWeights(n: WeightNode): Array<[string, Float32Array, number[]]> {
-  if (n.op === 'affine') return [['scale', n.scale, [n.scale.length]], ['shift', n.shift, [n.shift.length]]];
-  return [['kernel', n.kernel, [...n.kshape]], ['bias', n.bias, [n.bias.length]]];
+  if (n.op === 'affine')
+    return [
+      ['scale', n.scale, [n.scale.length]],
+      ['shift', n.shift, [n.shift.length]],
+    ];
+  return [
+    ['kernel', n.kernel, [...n.kshape]],
+    ['bias', n.bias, [n.bias.length]],
+  ];
 }
 
 /** Replace a node's weights (same order as nodeWeights). */

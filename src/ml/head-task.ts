@@ -40,7 +40,13 @@ export function predictHead(tf: TF, head: DenseHead, x: FeatureMatrix, batch = 5
 }
 
 /** Mean loss and micro-F1 at 0.5 of a labelled set. */
-export function evaluateHead(tf: TF, head: DenseHead, loss: LossConfig, set: LabelledRows, batch = 512): { loss: number; microF1: number; probs: Float32Array } {
+export function evaluateHead(
+  tf: TF,
+  head: DenseHead,
+  loss: LossConfig,
+  set: LabelledRows,
+  batch = 512,
+): { loss: number; microF1: number; probs: Float32Array } {
   const L = head.cfg.labels;
   const n = set.x.rows;
   const probs = new Float32Array(n * L);
@@ -60,7 +66,12 @@ export function evaluateHead(tf: TF, head: DenseHead, loss: LossConfig, set: Lab
 }
 
 /** The step loss for the trainer: one batch of rows through the head. */
-export function headStepLoss(tf: TF, head: DenseHead, loss: LossConfig, train: LabelledRows): (indices: Int32Array, seed: number) => Scalar {
+export function headStepLoss(
+  tf: TF,
+  head: DenseHead,
+  loss: LossConfig,
+  train: LabelledRows,
+): (indices: Int32Array, seed: number) => Scalar {
   const L = head.cfg.labels;
   return (idx, seed) => {
     const x = tf.tensor2d(train.x.gather(idx), [idx.length, train.x.dim]);

@@ -39,7 +39,8 @@ export function findPoolingCut(model: LayersModel): string {
     if (cls === 'Flatten') {
       const parent = inboundLayers(layer)[0];
       const shape = parent?.outputShape as number[] | undefined;
-      if (parent && /Pooling2D$/.test(parent.getClassName()) && shape && shape[1] === 1 && shape[2] === 1) return layer.name;
+      if (parent && /Pooling2D$/.test(parent.getClassName()) && shape && shape[1] === 1 && shape[2] === 1)
+        return layer.name;
     }
   }
   throw new UnsupportedLayerError('no global pooling layer found (pass cut_layer to name the feature layer)');
@@ -58,7 +59,8 @@ function act(name: unknown, where: string): Act {
 
 function pair(v: unknown, where: string): [number, number] {
   if (typeof v === 'number') return [v, v];
-  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')) return [v[0] as number, v[1] as number];
+  if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number'))
+    return [v[0] as number, v[1] as number];
   throw new UnsupportedLayerError(`${where}: expected a pair of numbers, got ${JSON.stringify(v)}`);
 }
 
@@ -68,10 +70,18 @@ function padding(v: unknown, where: string): 'same' | 'valid' {
 }
 
 function zeroPads(v: unknown, where: string): [[number, number], [number, number]] {
-  if (typeof v === 'number') return [[v, v], [v, v]];
+  if (typeof v === 'number')
+    return [
+      [v, v],
+      [v, v],
+    ];
   if (Array.isArray(v) && v.length === 2) {
     const [a, b] = v as unknown[];
-    if (typeof a === 'number' && typeof b === 'number') return [[a, a], [b, b]];
+    if (typeof a === 'number' && typeof b === 'number')
+      return [
+        [a, a],
+        [b, b],
+      ];
     return [pair(a, where), pair(b, where)];
   }
   throw new UnsupportedLayerError(`${where}: padding ${JSON.stringify(v)} is not supported`);
@@ -96,9 +106,11 @@ function need(w: Map<string, Float32Array>, name: string, where: string): Float3
 }
 
 function checkChannelsLast(cfg: Cfg, where: string): void {
-  if (cfg.dataFormat !== undefined && cfg.dataFormat !== 'channelsLast') throw new UnsupportedLayerError(`${where}: only channels_last is supported`);
+  if (cfg.dataFormat !== undefined && cfg.dataFormat !== 'channelsLast')
+    throw new UnsupportedLayerError(`${where}: only channels_last is supported`);
   const d = cfg.dilationRate;
-  if (d !== undefined && pair(d, where).some((x) => x !== 1)) throw new UnsupportedLayerError(`${where}: dilated convolutions are not supported`);
+  if (d !== undefined && pair(d, where).some((x) => x !== 1))
+    throw new UnsupportedLayerError(`${where}: dilated convolutions are not supported`);
 }
 
 /**
@@ -143,7 +155,8 @@ export function foldKerasModel(model: LayersModel, cutLayer?: string): Graph {
     switch (cls) {
       case 'InputLayer': {
         const shape = (l.outputShape as number[]).slice(1);
-        if (shape.length !== 3 || shape.some((s) => typeof s !== 'number')) throw new UnsupportedLayerError(`${where}: input must be [h, w, c] with fixed sizes`);
+        if (shape.length !== 3 || shape.some((s) => typeof s !== 'number'))
+          throw new UnsupportedLayerError(`${where}: input must be [h, w, c] with fixed sizes`);
         nodes.push({ op: 'input', id: l.name, inputs: [], shape });
         alias.set(l.name, l.name);
         continue;
@@ -159,13 +172,20 @@ export function foldKerasModel(model: LayersModel, cutLayer?: string): Graph {
           alias.set(l.name, x!);
           continue;
         }
-        if (h !== 1 || w !== 1) throw new UnsupportedLayerError(`${where}: flattening a ${h}x${w} map is beyond a pooled feature`);
+        if (h !== 1 || w !== 1)
+          throw new UnsupportedLayerError(`${where}: flattening a ${h}x${w} map is beyond a pooled feature`);
         nodes.push({ op: 'gap', id: l.name, inputs: [x!], shape: [c] });
         break;
       }
       case 'ZeroPadding2D': {
         const pads = zeroPads(cfg.padding, where);
-        nodes.push({ op: 'pad', id: l.name, inputs: [x!], shape: [h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1], c], pads });
+        nodes.push({
+          op: 'pad',
+          id: l.name,
+          inputs: [x!],
+          shape: [h + pads[0][0] + pads[0][1], w + pads[1][0] + pads[1][1], c],
+          pads,
+        });
         break;
       }
       case 'Conv2D':
@@ -180,27 +200,59 @@ export function foldKerasModel(model: LayersModel, cutLayer?: string): Graph {
         const a = act(cfg.activation, where);
         if (cls === 'Conv2D') {
           const cout = cfg.filters as number;
-          nodes.push(conv(l.name, x!, k, c, cout, need(wts, 'kernel', where), wts.get('bias'), strides, pad, a, [...shape, cout]));
+          nodes.push(
+            conv(l.name, x!, k, c, cout, need(wts, 'kernel', where), wts.get('bias'), strides, pad, a, [
+              ...shape,
+              cout,
+            ]),
+          );
         } else {
-          if ((cfg.depthMultiplier ?? 1) !== 1) throw new UnsupportedLayerError(`${where}: depth_multiplier other than 1 is not supported`);
+          if ((cfg.depthMultiplier ?? 1) !== 1)
+            throw new UnsupportedLayerError(`${where}: depth_multiplier other than 1 is not supported`);
           const dwName = cls === 'DepthwiseConv2D' ? l.name : `${l.name}/depthwise`;
           const dwKernel = need(wts, cls === 'DepthwiseConv2D' ? 'depthwise_kernel' : 'depthwise_kernel', where);
           const dwBias = cls === 'DepthwiseConv2D' ? wts.get('bias') : undefined;
           const dw: DwConvNode = {
-            op: 'dwconv', id: dwName, inputs: [x!], shape: [...shape, c], kshape: [k[0], k[1], c, 1], kernel: dwKernel,
-            bias: dwBias ?? new Float32Array(c), strides, padding: pad, act: cls === 'DepthwiseConv2D' ? a : 'linear',
+            op: 'dwconv',
+            id: dwName,
+            inputs: [x!],
+            shape: [...shape, c],
+            kshape: [k[0], k[1], c, 1],
+            kernel: dwKernel,
+            bias: dwBias ?? new Float32Array(c),
+            strides,
+            padding: pad,
+            act: cls === 'DepthwiseConv2D' ? a : 'linear',
           };
           nodes.push(dw);
           if (cls === 'SeparableConv2D') {
             const cout = cfg.filters as number;
-            nodes.push(conv(l.name, dwName, [1, 1], c, cout, need(wts, 'pointwise_kernel', where), wts.get('bias'), [1, 1], 'valid', a, [...shape, cout]));
+            nodes.push(
+              conv(
+                l.name,
+                dwName,
+                [1, 1],
+                c,
+                cout,
+                need(wts, 'pointwise_kernel', where),
+                wts.get('bias'),
+                [1, 1],
+                'valid',
+                a,
+                [...shape, cout],
+              ),
+            );
           }
         }
         break;
       }
       case 'BatchNormalization': {
         const axis = cfg.axis as number | number[];
-        if (!(axis === -1 || axis === 3 || (Array.isArray(axis) && axis.length === 1 && (axis[0] === -1 || axis[0] === 3)))) {
+        if (!(
+          axis === -1 ||
+          axis === 3 ||
+          (Array.isArray(axis) && axis.length === 1 && (axis[0] === -1 || axis[0] === 3))
+        )) {
           throw new UnsupportedLayerError(`${where}: only channel-axis batch normalisation is supported`);
         }
         const wts = weightsOf(l);
@@ -222,7 +274,8 @@ export function foldKerasModel(model: LayersModel, cutLayer?: string): Graph {
         const slope = (cfg.negativeSlope as number | undefined) ?? 0;
         const threshold = (cfg.threshold as number | undefined) ?? 0;
         const max = cfg.maxValue as number | null | undefined;
-        if (slope !== 0 || threshold !== 0 || (max != null && max !== 6)) throw new UnsupportedLayerError(`${where}: only ReLU and ReLU6 are supported`);
+        if (slope !== 0 || threshold !== 0 || (max != null && max !== 6))
+          throw new UnsupportedLayerError(`${where}: only ReLU and ReLU6 are supported`);
         nodes.push({ op: 'act', id: l.name, inputs: [x!], shape: inShape, act: max === 6 ? 'relu6' : 'relu' });
         break;
       }
@@ -234,7 +287,8 @@ export function foldKerasModel(model: LayersModel, cutLayer?: string): Graph {
         break;
       case 'Concatenate': {
         const axis = cfg.axis as number;
-        if (axis !== -1 && axis !== 3) throw new UnsupportedLayerError(`${where}: only channel concatenation is supported`);
+        if (axis !== -1 && axis !== 3)
+          throw new UnsupportedLayerError(`${where}: only channel concatenation is supported`);
         const channels = inputs.reduce((s, id) => s + shapeOf(id)[2]!, 0);
         nodes.push({ op: 'concat', id: l.name, inputs, shape: [h, w, channels] });
         break;
@@ -246,7 +300,15 @@ export function foldKerasModel(model: LayersModel, cutLayer?: string): Graph {
         const strides = pair(cfg.strides ?? cfg.poolSize, where);
         const pad = padding(cfg.padding, where);
         const shape = [windowOut(h, size[0], strides[0], pad, 0), windowOut(w, size[1], strides[1], pad, 1), c];
-        nodes.push({ op: cls === 'AveragePooling2D' ? 'avgpool' : 'maxpool', id: l.name, inputs: [x!], shape, size, strides, padding: pad });
+        nodes.push({
+          op: cls === 'AveragePooling2D' ? 'avgpool' : 'maxpool',
+          id: l.name,
+          inputs: [x!],
+          shape,
+          size,
+          strides,
+          padding: pad,
+        });
         break;
       }
       case 'GlobalAveragePooling2D':
@@ -265,10 +327,30 @@ export function foldKerasModel(model: LayersModel, cutLayer?: string): Graph {
 }
 
 function conv(
-  id: string, x: string, k: [number, number], cin: number, cout: number, kernel: Float32Array, bias: Float32Array | undefined,
-  strides: [number, number], padding: Padding, a: Act, shape: number[],
+  id: string,
+  x: string,
+  k: [number, number],
+  cin: number,
+  cout: number,
+  kernel: Float32Array,
+  bias: Float32Array | undefined,
+  strides: [number, number],
+  padding: Padding,
+  a: Act,
+  shape: number[],
 ): ConvNode {
-  return { op: 'conv', id, inputs: [x], shape, kshape: [k[0], k[1], cin, cout], kernel, bias: bias ?? new Float32Array(cout), strides, padding, act: a };
+  return {
+    op: 'conv',
+    id,
+    inputs: [x],
+    shape,
+    kshape: [k[0], k[1], cin, cout],
+    kernel,
+    bias: bias ?? new Float32Array(cout),
+    strides,
+    padding,
+    act: a,
+  };
 }
 
 /**
@@ -278,7 +360,7 @@ function conv(
 export function fold(g: Graph): Graph {
   let nodes = g.nodes.slice();
   const output = g.output;
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     const readers = consumerCounts(nodes);
     const byId = new Map(nodes.map((n) => [n.id, n]));
@@ -287,9 +369,18 @@ export function fold(g: Graph): Graph {
       const prev = n.inputs.length === 1 ? byId.get(n.inputs[0]!) : undefined;
       if (!prev || readers.get(prev.id) !== 1 || prev.id === output) continue;
       let merged: GNode | undefined;
-      if (n.op === 'affine' && n.act === 'linear' && (prev.op === 'conv' || prev.op === 'dwconv') && prev.act === 'linear') {
+      if (
+        n.op === 'affine' &&
+        n.act === 'linear' &&
+        (prev.op === 'conv' || prev.op === 'dwconv') &&
+        prev.act === 'linear'
+      ) {
         merged = foldAffineIntoConv(prev, n.scale, n.shift);
-      } else if (n.op === 'act' && (prev.op === 'conv' || prev.op === 'dwconv' || prev.op === 'add' || prev.op === 'affine') && prev.act === 'linear') {
+      } else if (
+        n.op === 'act' &&
+        (prev.op === 'conv' || prev.op === 'dwconv' || prev.op === 'add' || prev.op === 'affine') &&
+        prev.act === 'linear'
+      ) {
         merged = { ...prev, act: n.act };
       } else if ((n.op === 'conv' || n.op === 'dwconv') && prev.op === 'pad' && n.padding === 'valid') {
         merged = { ...n, inputs: prev.inputs, padding: prev.pads };
@@ -330,6 +421,8 @@ function simplifyGlobalPool(g: Graph): Graph {
   if (!inShape || inShape[0] !== prev.size[0] || inShape[1] !== prev.size[1]) return g;
   const readers = consumerCounts(g.nodes);
   if (readers.get(prev.id) !== 1) return g;
-  const nodes = g.nodes.filter((n) => n.id !== prev.id).map((n) => (n.id === out.id ? { ...out, inputs: prev.inputs } : n));
+  const nodes = g.nodes
+    .filter((n) => n.id !== prev.id)
+    .map((n) => (n.id === out.id ? { ...out, inputs: prev.inputs } : n));
   return { nodes, output: g.output };
 }

@@ -68,7 +68,9 @@ export function columnMap(predLabels: string[], labels: string[], source: string
     else map[i] = c;
   });
   if (missing.length > 0) {
-    throw new Error(`${source}: predictions lack ${missing.length} of the split's labels (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`);
+    throw new Error(
+      `${source}: predictions lack ${missing.length} of the split's labels (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`,
+    );
   }
   return map;
 }
@@ -77,7 +79,13 @@ export function columnMap(predLabels: string[], labels: string[], source: string
  * Probabilities of `split` for images `ids` (every id must be present) in column order `labels`,
  * as a new row-major matrix; every value must lie in [0, 1].
  */
-export function alignPredictions(preds: Predictions, split: 'validation' | 'holdout' | 'test', ids: string[], labels: string[], source: string): Float32Array {
+export function alignPredictions(
+  preds: Predictions,
+  split: 'validation' | 'holdout' | 'test',
+  ids: string[],
+  labels: string[],
+  source: string,
+): Float32Array {
   const sp = preds.splits[split];
   if (!sp) throw new Error(`${source}: no ${split} predictions`);
   const cols = columnMap(preds.labels, labels, source);
@@ -95,7 +103,10 @@ export function alignPredictions(preds: Predictions, split: 'validation' | 'hold
     for (let c = 0; c < L; c++) {
       const v = sp.probs[base + (cols[c] as number)] as number;
       // Combination and threshold code relies on probabilities in [0, 1]; NaN fails here too.
-      if (!(v >= 0 && v <= 1)) throw new Error(`${source}: ${split} probability ${v} for image ${JSON.stringify(id)}, label ${labels[c]} is outside [0, 1]`);
+      if (!(v >= 0 && v <= 1))
+        throw new Error(
+          `${source}: ${split} probability ${v} for image ${JSON.stringify(id)}, label ${labels[c]} is outside [0, 1]`,
+        );
       out[i * L + c] = v;
     }
   });

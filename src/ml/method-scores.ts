@@ -39,7 +39,13 @@ export function scoreMethod(
     threshold: fit.threshold,
     validation_micro_f1: fit.f1,
     holdout_micro_f1: microF1AtThreshold(hold.truth, holdProbs, nh, nLabels, fit.threshold, hold.missed),
-    holdout_example_f1: exampleF1(hold.truth, binarize(holdProbs, nh, nLabels, fit.threshold), nh, nLabels, hold.missed),
+    holdout_example_f1: exampleF1(
+      hold.truth,
+      binarize(holdProbs, nh, nLabels, fit.threshold),
+      nh,
+      nLabels,
+      hold.missed,
+    ),
     holdout_micro_f1_at_0_5: microF1AtThreshold(hold.truth, holdProbs, nh, nLabels, 0.5, hold.missed),
   };
 }

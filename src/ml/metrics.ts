@@ -61,7 +61,8 @@ export interface MetricSummary {
 export type Missed = ArrayLike<number> | undefined;
 
 function checkMissed(missed: Missed, nImages: number): void {
-  if (missed !== undefined && missed.length !== nImages) throw new Error(`internal error: missed counts for ${missed.length} images, expected ${nImages}`);
+  if (missed !== undefined && missed.length !== nImages)
+    throw new Error(`internal error: missed counts for ${missed.length} images, expected ${nImages}`);
 }
 
 /** Total of `missed` (0 when omitted). */
@@ -78,7 +79,9 @@ function checkShape(name: string, m: ArrayLike<number>, nImages: number, nLabels
     throw new Error(`internal error: bad matrix shape ${nImages} x ${nLabels}`);
   }
   if (m.length !== nImages * nLabels) {
-    throw new Error(`internal error: ${name} has ${m.length} values, expected ${nImages} x ${nLabels} = ${nImages * nLabels}`);
+    throw new Error(
+      `internal error: ${name} has ${m.length} values, expected ${nImages} x ${nLabels} = ${nImages * nLabels}`,
+    );
   }
 }
 
@@ -99,7 +102,13 @@ export function f1FromCounts(tp: number, fp: number, fn: number): number {
 }
 
 /** Summed TP/FP/FN of 0/1 predictions against 0/1 truth (plus `missed` labels as FN). */
-export function confusion(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): Counts {
+export function confusion(
+  truth: Uint8Array,
+  pred: Uint8Array,
+  nImages: number,
+  nLabels: number,
+  missed?: Missed,
+): Counts {
   checkShape('truth', truth, nImages, nLabels);
   checkShape('pred', pred, nImages, nLabels);
   let tp = 0;
@@ -116,7 +125,13 @@ export function confusion(truth: Uint8Array, pred: Uint8Array, nImages: number, 
 }
 
 /** Micro-F1 of 0/1 predictions: 2·ΣTP / (2·ΣTP + ΣFP + ΣFN). */
-export function microF1(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): number {
+export function microF1(
+  truth: Uint8Array,
+  pred: Uint8Array,
+  nImages: number,
+  nLabels: number,
+  missed?: Missed,
+): number {
   const c = confusion(truth, pred, nImages, nLabels, missed);
   return f1FromCounts(c.tp, c.fp, c.fn);
 }
@@ -128,7 +143,13 @@ export function microPrecision(truth: Uint8Array, pred: Uint8Array, nImages: num
 }
 
 /** Micro-recall ΣTP / (ΣTP + ΣFN) of 0/1 predictions. */
-export function microRecall(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): number {
+export function microRecall(
+  truth: Uint8Array,
+  pred: Uint8Array,
+  nImages: number,
+  nLabels: number,
+  missed?: Missed,
+): number {
   const c = confusion(truth, pred, nImages, nLabels, missed);
   return ratio(c.tp, c.tp + c.fn);
 }
@@ -190,7 +211,13 @@ export function microF1AtThreshold(
 }
 
 /** Mean over images of each image's F1 (an image with nothing true and nothing predicted scores 1). */
-export function exampleF1(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): number {
+export function exampleF1(
+  truth: Uint8Array,
+  pred: Uint8Array,
+  nImages: number,
+  nLabels: number,
+  missed?: Missed,
+): number {
   checkShape('truth', truth, nImages, nLabels);
   checkShape('pred', pred, nImages, nLabels);
   checkMissed(missed, nImages);
@@ -247,7 +274,13 @@ export function perLabel(truth: Uint8Array, pred: Uint8Array, nImages: number, n
 }
 
 /** The headline numbers of 0/1 predictions (micro-F1/precision/recall, example-based F1, counts). */
-export function summarize(truth: Uint8Array, pred: Uint8Array, nImages: number, nLabels: number, missed?: Missed): MetricSummary {
+export function summarize(
+  truth: Uint8Array,
+  pred: Uint8Array,
+  nImages: number,
+  nLabels: number,
+  missed?: Missed,
+): MetricSummary {
   const c = confusion(truth, pred, nImages, nLabels, missed);
   return {
     micro_f1: f1FromCounts(c.tp, c.fp, c.fn),

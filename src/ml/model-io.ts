@@ -21,7 +21,11 @@ export function weightBytes(data: io.WeightData | undefined): Buffer {
 }
 
 /** Write model artifacts to `dir` (created; replaced atomically if it exists). */
-export async function writeArtifacts(dir: string, artifacts: io.ModelArtifacts, extra: Record<string, unknown> = {}): Promise<void> {
+export async function writeArtifacts(
+  dir: string,
+  artifacts: io.ModelArtifacts,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   await mkdir(tmp, { recursive: true });
   const bytes = weightBytes(artifacts.weightData);
@@ -52,7 +56,13 @@ export async function writeArtifacts(dir: string, artifacts: io.ModelArtifacts, 
 export function dirSaveHandler(tf: TF, dir: string, extra: Record<string, unknown> = {}): io.IOHandler {
   return tf.io.withSaveHandler(async (artifacts) => {
     await writeArtifacts(dir, artifacts, extra);
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON', weightDataBytes: weightBytes(artifacts.weightData).length } };
+    return {
+      modelArtifactsInfo: {
+        dateSaved: new Date(),
+        modelTopologyType: 'JSON',
+        weightDataBytes: weightBytes(artifacts.weightData).length,
+      },
+    };
   });
 }
 
@@ -71,7 +81,9 @@ interface ModelJson {
  * Read `model.json` (a path to the file or its folder) and its weight files into artifacts.
  * Weight paths must stay inside the model's folder: a manifest is data, never a way to read elsewhere.
  */
-export async function readArtifacts(path: string): Promise<{ artifacts: io.ModelArtifacts; json: ModelJson; file: string }> {
+export async function readArtifacts(
+  path: string,
+): Promise<{ artifacts: io.ModelArtifacts; json: ModelJson; file: string }> {
   const file = path.endsWith('.json') ? path : join(path, MODEL_JSON);
   let json: ModelJson;
   try {
@@ -87,7 +99,8 @@ export async function readArtifacts(path: string): Promise<{ artifacts: io.Model
     for (const p of group.paths) {
       const abs = resolve(base, p);
       const rel = relative(base, abs);
-      if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`${file}: weight path ${JSON.stringify(p)} leaves the model folder`);
+      if (rel.startsWith('..') || isAbsolute(rel))
+        throw new Error(`${file}: weight path ${JSON.stringify(p)} leaves the model folder`);
       chunks.push(await readFile(abs));
     }
     weightSpecs.push(...group.weights);

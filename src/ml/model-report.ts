@@ -30,7 +30,13 @@ export interface SplitOutput {
 export function score(out: SplitOutput, labels: string[]): MetricSummary {
   const rows = out.labels.map((l) => ({ labels: l }));
   const truth = truthMatrix(rows, labels);
-  return summarize(truth, binarize(out.probs, out.ids.length, labels.length, 0.5), out.ids.length, labels.length, missedLabels(rows, labels));
+  return summarize(
+    truth,
+    binarize(out.probs, out.ids.length, labels.length, 0.5),
+    out.ids.length,
+    labels.length,
+    missedLabels(rows, labels),
+  );
 }
 
 /** Write predictions, epochs.jsonl and learning-curve.svg; returns the metrics to merge. */
@@ -45,13 +51,19 @@ export async function writeModelOutputs(
   const metrics: Record<string, unknown> = {};
   for (const [name, s] of Object.entries(splits) as Array<[ScoredSplit, SplitOutput]>) {
     preds.splits[name] = { ids: s.ids, probs: s.probs };
-    metrics[name] = name === 'test' ? { images: s.ids.length, missing: s.missing } : { ...score(s, labels), threshold: 0.5, missing: s.missing };
+    metrics[name] =
+      name === 'test'
+        ? { images: s.ids.length, missing: s.missing }
+        : { ...score(s, labels), threshold: 0.5, missing: s.missing };
   }
   await writePredictions(dir, preds);
   // Timings go to metrics.json (the engine's channel for what measures the machine), so that
   // epochs.jsonl, like every other data file, has the same bytes on every run with the same seed.
   const record = ({ seconds: _s, samples_per_s: _r, ...learning }: EpochRecord) => learning;
-  await writeFile(join(dir, 'epochs.jsonl'), history.map((h) => JSON.stringify(record(h))).join('\n') + (history.length ? '\n' : ''));
+  await writeFile(
+    join(dir, 'epochs.jsonl'),
+    history.map((h) => JSON.stringify(record(h))).join('\n') + (history.length ? '\n' : ''),
+  );
   const timed = history.filter((h) => h.seconds > 0);
   if (timed.length > 0) {
     metrics.epoch_seconds = Number((timed.reduce((t, h) => t + h.seconds, 0) / timed.length).toFixed(3));
@@ -66,7 +78,9 @@ export function learningCurve(history: EpochRecord[], title: string): string {
   const x = (i: number): number => i + 1;
   return lineChart({
     title,
-    xLabel: history.some((h) => h.phase !== history[0]?.phase) ? `epoch (phases: ${[...new Set(history.map((h) => h.phase))].join(' → ')})` : 'epoch',
+    xLabel: history.some((h) => h.phase !== history[0]?.phase)
+      ? `epoch (phases: ${[...new Set(history.map((h) => h.phase))].join(' → ')})`
+      : 'epoch',
     yLabel: 'loss / micro-F1',
     series: [
       { name: 'train loss', points: history.map((h, i) => [x(i), h.loss]) },

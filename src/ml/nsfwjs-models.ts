@@ -71,7 +71,7 @@ export function readNsfwjsArtifacts(name: NsfwjsModelName): io.ModelArtifacts {
     const path = join(dir, file);
     const value = require(path) as unknown;
     // The bundles are tens of MB of source; do not keep them in require's cache.
-    delete require.cache[require.resolve(path)];
+    Reflect.deleteProperty(require.cache, require.resolve(path));
     return value;
   };
   const json = load('model.min.js') as BundledModelJson;

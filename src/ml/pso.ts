@@ -50,7 +50,11 @@ export interface PsoResult {
  * Maximise `objective` over [lower, upper]^dim. Async only to let the event loop run between
  * rounds (progress reaches the engine, an abort arrives); the search itself is synchronous.
  */
-export async function psoMaximize(objective: (x: Float64Array) => number, dim: number, opts: PsoOptions): Promise<PsoResult> {
+export async function psoMaximize(
+  objective: (x: Float64Array) => number,
+  dim: number,
+  opts: PsoOptions,
+): Promise<PsoResult> {
   const lower = opts.lower ?? 0;
   const upper = opts.upper ?? 1;
   const vmax = opts.maxVelocity ?? 0.2 * (upper - lower);
@@ -107,7 +111,10 @@ export async function psoMaximize(objective: (x: Float64Array) => number, dim: n
         const r1 = rand();
         const r2 = rand();
         const xd = pos[d] as number;
-        const nv = opts.inertia * (vel[d] as number) + opts.cognitive * r1 * ((pb[d] as number) - xd) + opts.social * r2 * ((gBest[d] as number) - xd);
+        const nv =
+          opts.inertia * (vel[d] as number) +
+          opts.cognitive * r1 * ((pb[d] as number) - xd) +
+          opts.social * r2 * ((gBest[d] as number) - xd);
         vel[d] = clamp(nv, -vmax, vmax);
         pos[d] = clamp(xd + (vel[d] as number), lower, upper);
       }

@@ -19,7 +19,12 @@ export interface ScannedImage {
   error?: string;
 }
 
-export async function* scanSplitImages(splitDir: string, imagesDir: string, split: SplitName, store: FeatureStore): AsyncGenerator<ScannedImage> {
+export async function* scanSplitImages(
+  splitDir: string,
+  imagesDir: string,
+  split: SplitName,
+  store: FeatureStore,
+): AsyncGenerator<ScannedImage> {
   for await (const e of readSplitLines(splitDir, split)) {
     const row: ScannedImage = { imageId: String(e.imageId), labels: (e.labels ?? []).map(String) };
     const path = e.file && !e.error ? containedPath(imagesDir, e.file) : undefined;

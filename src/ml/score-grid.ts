@@ -75,7 +75,13 @@ export interface SweepResult {
  * are negative at every candidate (e.g. pruned entries). Ties keep the higher threshold (fewer
  * predicted labels for the same F1).
  */
-export function sweepHistogram(pos: ArrayLike<number>, neg: ArrayLike<number>, steps: number, extraFn = 0, kStart = 1): SweepResult {
+export function sweepHistogram(
+  pos: ArrayLike<number>,
+  neg: ArrayLike<number>,
+  steps: number,
+  extraFn = 0,
+  kStart = 1,
+): SweepResult {
   let totalPos = extraFn;
   for (let b = 0; b <= steps; b++) totalPos += pos[b] as number;
   let tp = 0;

@@ -12,30 +12,47 @@ import { readJsonl } from '../formats/jsonl.js';
 type Needs = Readonly<Record<string, string>>;
 
 /** Pick the upstream folder for a role. */
-export function findNeed(needs: Needs, role: string, param: string, named: string | undefined, has: (dir: string) => boolean): string {
+export function findNeed(
+  needs: Needs,
+  role: string,
+  param: string,
+  named: string | undefined,
+  has: (dir: string) => boolean,
+): string {
   if (named) {
     const dir = needs[named];
-    if (!dir) throw new Error(`${param}: ${JSON.stringify(named)} is not among this stage's needs (${Object.keys(needs).join(', ') || 'none'})`);
+    if (!dir)
+      throw new Error(
+        `${param}: ${JSON.stringify(named)} is not among this stage's needs (${Object.keys(needs).join(', ') || 'none'})`,
+      );
     if (!has(dir)) throw new Error(`${param}: stage ${named}'s output does not look like ${role}`);
     return dir;
   }
   const found = Object.entries(needs).filter(([, dir]) => has(dir));
   if (found.length === 1) return found[0]![1];
-  if (found.length === 0) throw new Error(`no needed stage provides ${role} (needs: ${Object.keys(needs).join(', ') || 'none'})`);
-  throw new Error(`several needed stages provide ${role} (${found.map(([n]) => n).join(', ')}): set the param ${param}`);
+  if (found.length === 0)
+    throw new Error(`no needed stage provides ${role} (needs: ${Object.keys(needs).join(', ') || 'none'})`);
+  throw new Error(
+    `several needed stages provide ${role} (${found.map(([n]) => n).join(', ')}): set the param ${param}`,
+  );
 }
 
-export const isSplitDir = (dir: string): boolean => existsSync(join(dir, SPLIT_FILES.train)) && existsSync(join(dir, 'labels.json'));
+export const isSplitDir = (dir: string): boolean =>
+  existsSync(join(dir, SPLIT_FILES.train)) && existsSync(join(dir, 'labels.json'));
 export const isImagesDir = (dir: string): boolean => existsSync(join(dir, 'manifest.jsonl'));
 
 /** The split folder and the folder that image `file` paths are relative to. */
-export function resolveImageInputs(needs: Needs, params: { split?: string; images?: string }): { splitDir: string; imagesDir: string } {
+export function resolveImageInputs(
+  needs: Needs,
+  params: { split?: string; images?: string },
+): { splitDir: string; imagesDir: string } {
   const splitDir = findNeed(needs, 'a split (train.jsonl + labels.json)', 'split', params.split, isSplitDir);
   const others = Object.fromEntries(Object.entries(needs).filter(([, d]) => d !== splitDir));
   // Without a separate images stage, the split folder itself may hold the images.
-  const imagesDir = params.images || Object.values(others).some(isImagesDir)
-    ? findNeed(others, 'images (manifest.jsonl)', 'images', params.images, isImagesDir)
-    : splitDir;
+  const imagesDir =
+    params.images || Object.values(others).some(isImagesDir)
+      ? findNeed(others, 'images (manifest.jsonl)', 'images', params.images, isImagesDir)
+      : splitDir;
   return { splitDir, imagesDir };
 }
 

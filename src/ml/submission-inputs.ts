@@ -18,13 +18,15 @@ export async function readTestImageIds(file: string): Promise<{ ids: string[]; d
     throw new Error(`${file}: not readable as JSON (${(e as Error).message})`);
   }
   const images = (doc as { images?: unknown } | null)?.images;
-  if (!Array.isArray(images)) throw new Error(`${file}: expected an object with an "images" array (iMaterialist format)`);
+  if (!Array.isArray(images))
+    throw new Error(`${file}: expected an object with an "images" array (iMaterialist format)`);
   const seen = new Set<string>();
   const ids: string[] = [];
   let duplicates = 0;
   images.forEach((img, i) => {
     const id = (img as { imageId?: unknown } | null)?.imageId;
-    if (typeof id !== 'string' && typeof id !== 'number') throw new Error(`${file}: images[${i}] has no string "imageId"`);
+    if (typeof id !== 'string' && typeof id !== 'number')
+      throw new Error(`${file}: images[${i}] has no string "imageId"`);
     const s = String(id);
     if (seen.has(s)) duplicates++;
     else {
@@ -39,7 +41,10 @@ export async function readTestImageIds(file: string): Promise<{ ids: string[]; d
  * Images per label (in `labels` order) over the lines of a split file, skipping failed images;
  * `outside` counts true labels not in `labels`.
  */
-export async function countLabels(file: string, labels: string[]): Promise<{ counts: Float64Array; images: number; outside: number }> {
+export async function countLabels(
+  file: string,
+  labels: string[],
+): Promise<{ counts: Float64Array; images: number; outside: number }> {
   const col = new Map(labels.map((l, i) => [l, i]));
   const counts = new Float64Array(labels.length);
   let images = 0;
@@ -87,5 +92,10 @@ export async function priorGuess(splitDir: string, labels: string[]): Promise<Pr
     const f1 = f1FromCounts(tp, val.images * k - tp, totalTrue - tp);
     if (f1 > best.f1) best = { k, f1 };
   });
-  return { labels: order.slice(0, best.k).map((c) => labels[c] as string), k: best.k, validationMicroF1: best.f1, rankedBy };
+  return {
+    labels: order.slice(0, best.k).map((c) => labels[c] as string),
+    k: best.k,
+    validationMicroF1: best.f1,
+    rankedBy,
+  };
 }

@@ -31,7 +31,9 @@ export function compareIds(a: string, b: string): number {
 
 /** Rows in submission order: images by numeric id, each image's labels by numeric id. */
 export function canonicalRows(rows: SubmissionRow[]): SubmissionRow[] {
-  return rows.map((r) => ({ imageId: r.imageId, labels: [...r.labels].sort(compareIds) })).sort((x, y) => compareIds(x.imageId, y.imageId));
+  return rows
+    .map((r) => ({ imageId: r.imageId, labels: [...r.labels].sort(compareIds) }))
+    .sort((x, y) => compareIds(x.imageId, y.imageId));
 }
 
 /**
@@ -42,11 +44,18 @@ export function formatSubmission(rows: SubmissionRow[]): string {
   const lines = [SUBMISSION_HEADER];
   const seen = new Set<string>();
   for (const row of rows) {
-    if (!SAFE.test(row.imageId)) throw new Error(`image id ${JSON.stringify(row.imageId)} cannot be written to the submission CSV (comma, space or quote)`);
-    if (seen.has(row.imageId)) throw new Error(`image id ${JSON.stringify(row.imageId)} appears twice in the submission`);
+    if (!SAFE.test(row.imageId))
+      throw new Error(
+        `image id ${JSON.stringify(row.imageId)} cannot be written to the submission CSV (comma, space or quote)`,
+      );
+    if (seen.has(row.imageId))
+      throw new Error(`image id ${JSON.stringify(row.imageId)} appears twice in the submission`);
     seen.add(row.imageId);
     for (const l of row.labels) {
-      if (!SAFE.test(l)) throw new Error(`label id ${JSON.stringify(l)} cannot be written to the submission CSV (comma, space or quote)`);
+      if (!SAFE.test(l))
+        throw new Error(
+          `label id ${JSON.stringify(l)} cannot be written to the submission CSV (comma, space or quote)`,
+        );
     }
     lines.push(`${row.imageId},${row.labels.join(' ')}`);
   }
@@ -57,16 +66,19 @@ export function formatSubmission(rows: SubmissionRow[]): string {
 export function parseSubmission(text: string): SubmissionRow[] {
   const lines = text.split(/\r?\n/);
   if (lines[lines.length - 1] === '') lines.pop();
-  if (lines[0] !== SUBMISSION_HEADER) throw new Error(`line 1: expected header "${SUBMISSION_HEADER}", found ${JSON.stringify(lines[0] ?? '')}`);
+  if (lines[0] !== SUBMISSION_HEADER)
+    throw new Error(`line 1: expected header "${SUBMISSION_HEADER}", found ${JSON.stringify(lines[0] ?? '')}`);
   const rows: SubmissionRow[] = [];
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i] as string;
     const comma = line.indexOf(',');
-    if (comma <= 0 || line.indexOf(',', comma + 1) !== -1) throw new Error(`line ${i + 1}: expected "image_id,labels", found ${JSON.stringify(line)}`);
+    if (comma <= 0 || line.indexOf(',', comma + 1) !== -1)
+      throw new Error(`line ${i + 1}: expected "image_id,labels", found ${JSON.stringify(line)}`);
     const imageId = line.slice(0, comma);
     const rest = line.slice(comma + 1);
     const labels = rest === '' ? [] : rest.split(' ');
-    if (!SAFE.test(imageId) || labels.some((l) => !SAFE.test(l))) throw new Error(`line ${i + 1}: malformed id or label list ${JSON.stringify(line)}`);
+    if (!SAFE.test(imageId) || labels.some((l) => !SAFE.test(l)))
+      throw new Error(`line ${i + 1}: malformed id or label list ${JSON.stringify(line)}`);
     rows.push({ imageId, labels });
   }
   return rows;

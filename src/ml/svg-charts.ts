@@ -39,7 +39,10 @@ const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'
 
 /** Escape text for SVG/XML content and attributes. */
 export function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  return s.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 }
 
 const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(Math.abs(v) < 1 ? 3 : 1));
@@ -70,7 +73,15 @@ function frame(title: string, width: number, height: number, body: string[]): st
   ].join('\n');
 }
 
-function yAxis(lo: number, hi: number, left: number, top: number, plotW: number, plotH: number, label: string): string[] {
+function yAxis(
+  lo: number,
+  hi: number,
+  left: number,
+  top: number,
+  plotW: number,
+  plotH: number,
+  label: string,
+): string[] {
   const out: string[] = [];
   const y = (v: number) => top + plotH - ((v - lo) / (hi - lo)) * plotH;
   for (let i = 0; i <= 4; i++) {
@@ -78,13 +89,20 @@ function yAxis(lo: number, hi: number, left: number, top: number, plotW: number,
     out.push(`<line x1="${left}" x2="${left + plotW}" y1="${r1(y(v))}" y2="${r1(y(v))}" stroke="#ddd"/>`);
     out.push(`<text x="${left - 4}" y="${r1(y(v) + 4)}" text-anchor="end">${fmt(v)}</text>`);
   }
-  out.push(`<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(label)}</text>`);
+  out.push(
+    `<text transform="translate(14 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(label)}</text>`,
+  );
   out.push(`<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
   return out;
 }
 
 /** Legend entries laid out in rows under the title; returns the SVG and the height used. */
-function legend(items: Array<{ name: string; color: string }>, x: number, y: number, width: number): { svg: string[]; height: number } {
+function legend(
+  items: Array<{ name: string; color: string }>,
+  x: number,
+  y: number,
+  width: number,
+): { svg: string[]; height: number } {
   const svg: string[] = [];
   let cx = x;
   let cy = y;
@@ -106,7 +124,12 @@ export function lineChart(spec: LineChartSpec): string {
   const width = spec.width ?? 640;
   const height = spec.height ?? 360;
   const left = 60;
-  const leg = legend(spec.series.map((s, i) => ({ name: s.name, color: COLORS[i % COLORS.length] as string })), left, 38, width);
+  const leg = legend(
+    spec.series.map((s, i) => ({ name: s.name, color: COLORS[i % COLORS.length] as string })),
+    left,
+    38,
+    width,
+  );
   const top = 30 + leg.height;
   const plotW = width - left - 20;
   const plotH = height - top - 50;
@@ -127,8 +150,13 @@ export function lineChart(spec: LineChartSpec): string {
   body.push(`<text x="${left + plotW / 2}" y="${height - 20}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
   spec.series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length] as string;
-    const pts = s.points.filter((p) => Number.isFinite(p[1])).map((p) => `${px(p[0])},${py(p[1])}`).join(' ');
-    body.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"><title>${escapeXml(s.name)}</title></polyline>`);
+    const pts = s.points
+      .filter((p) => Number.isFinite(p[1]))
+      .map((p) => `${px(p[0])},${py(p[1])}`)
+      .join(' ');
+    body.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts}"><title>${escapeXml(s.name)}</title></polyline>`,
+    );
   });
   return frame(spec.title, width, height, body);
 }
@@ -157,13 +185,19 @@ export function barChart(spec: BarChartSpec): string {
     const w = r1(Math.max(1, slot * 0.8));
     const v = Number.isFinite(b.value) ? b.value : 0;
     const y = py(Math.max(v, lo));
-    body.push(`<rect x="${x}" y="${y}" width="${w}" height="${r1(py(lo) - y)}" fill="${COLORS[0]}"><title>${escapeXml(b.label)}: ${fmt(v)}</title></rect>`);
+    body.push(
+      `<rect x="${x}" y="${y}" width="${w}" height="${r1(py(lo) - y)}" fill="${COLORS[0]}"><title>${escapeXml(b.label)}: ${fmt(v)}</title></rect>`,
+    );
     if (b.marker !== undefined && Number.isFinite(b.marker)) {
-      body.push(`<line x1="${x}" x2="${r1(x + w)}" y1="${py(b.marker)}" y2="${py(b.marker)}" stroke="${COLORS[1]}" stroke-width="2"/>`);
+      body.push(
+        `<line x1="${x}" x2="${r1(x + w)}" y1="${py(b.marker)}" y2="${py(b.marker)}" stroke="${COLORS[1]}" stroke-width="2"/>`,
+      );
     }
     if (i % labelEvery === 0) {
       const cx = r1(x + w / 2);
-      body.push(`<text transform="translate(${cx} ${top + plotH + 8}) rotate(60)" font-size="9">${escapeXml(b.label)}</text>`);
+      body.push(
+        `<text transform="translate(${cx} ${top + plotH + 8}) rotate(60)" font-size="9">${escapeXml(b.label)}</text>`,
+      );
     }
   });
   return frame(spec.title, width, height, body);

@@ -53,7 +53,8 @@ export async function readThresholdsFile(dir: string): Promise<ThresholdsFile> {
   if (!Array.isArray(t.labels) || !Array.isArray(t.thresholds) || t.labels.length !== t.thresholds.length) {
     throw new Error(`${file}: expected "labels" and "thresholds" arrays of the same length`);
   }
-  if (t.thresholds.some((v) => typeof v !== 'number' || !Number.isFinite(v))) throw new Error(`${file}: every threshold must be a finite number`);
+  if (t.thresholds.some((v) => typeof v !== 'number' || !Number.isFinite(v)))
+    throw new Error(`${file}: every threshold must be a finite number`);
   if (typeof t.predictions?.sha256 !== 'string') throw new Error(`${file}: missing "predictions.sha256"`);
   return t as ThresholdsFile;
 }

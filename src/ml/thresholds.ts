@@ -8,7 +8,15 @@
  * the number of images.
  */
 import { binarize, f1FromCounts, type ScoreMatrix } from './metrics.js';
-import { binCount, gridBinAt, gridEdges, gridStart, gridThreshold, sweepHistogram, type SweepResult } from './score-grid.js';
+import {
+  binCount,
+  gridBinAt,
+  gridEdges,
+  gridStart,
+  gridThreshold,
+  sweepHistogram,
+  type SweepResult,
+} from './score-grid.js';
 
 export interface ThresholdFitOptions {
   /** Grid resolution: candidates are k/steps, k = 1..steps. */
@@ -48,7 +56,13 @@ interface LabelCounts {
   neg: Float64Array;
 }
 
-function countLabels(truth: Uint8Array, probs: ScoreMatrix, nImages: number, nLabels: number, steps: number): LabelCounts {
+function countLabels(
+  truth: Uint8Array,
+  probs: ScoreMatrix,
+  nImages: number,
+  nLabels: number,
+  steps: number,
+): LabelCounts {
   const bins = binCount(steps);
   const edges = gridEdges(steps);
   const pos = new Uint32Array(nLabels * bins);
@@ -124,7 +138,8 @@ export function fitThresholds(
   let fp = global.fp;
   let fn = global.fn;
   const tuned = new Uint8Array(nLabels);
-  for (let l = 0; l < nLabels; l++) tuned[l] = (c.support[l] as number) >= opts.minSupport && (c.support[l] as number) > 0 ? 1 : 0;
+  for (let l = 0; l < nLabels; l++)
+    tuned[l] = (c.support[l] as number) >= opts.minSupport && (c.support[l] as number) > 0 ? 1 : 0;
   const history = [global.f1];
   for (let pass = 0; pass < opts.maxPasses; pass++) {
     if (opts.signal?.aborted) throw new Error('aborted');

@@ -19,13 +19,38 @@ export function tinyGraph(size: number, seed: number): Graph {
   };
   const h1 = windowOut(size, 3, 2, 'same', 0);
   const h2 = windowOut(h1, 3, 2, 'same', 0);
-  const conv = (id: string, input: string, k: number, cin: number, cout: number, stride: number, hw: number, act: ConvNode['act']): ConvNode => ({
-    op: 'conv', id, inputs: [input], shape: [hw, hw, cout], kshape: [k, k, cin, cout], kernel: init(k * k * cin * cout, k * k * cin),
-    bias: new Float32Array(cout).fill(0.01), strides: [stride, stride], padding: 'same', act,
+  const conv = (
+    id: string,
+    input: string,
+    k: number,
+    cin: number,
+    cout: number,
+    stride: number,
+    hw: number,
+    act: ConvNode['act'],
+  ): ConvNode => ({
+    op: 'conv',
+    id,
+    inputs: [input],
+    shape: [hw, hw, cout],
+    kshape: [k, k, cin, cout],
+    kernel: init(k * k * cin * cout, k * k * cin),
+    bias: new Float32Array(cout).fill(0.01),
+    strides: [stride, stride],
+    padding: 'same',
+    act,
   });
   const dw = (id: string, input: string, c: number, stride: number, hw: number): DwConvNode => ({
-    op: 'dwconv', id, inputs: [input], shape: [hw, hw, c], kshape: [3, 3, c, 1], kernel: init(9 * c, 9),
-    bias: new Float32Array(c), strides: [stride, stride], padding: 'same', act: 'relu6',
+    op: 'dwconv',
+    id,
+    inputs: [input],
+    shape: [hw, hw, c],
+    kshape: [3, 3, c, 1],
+    kernel: init(9 * c, 9),
+    bias: new Float32Array(c),
+    strides: [stride, stride],
+    padding: 'same',
+    act: 'relu6',
   });
   return {
     nodes: [

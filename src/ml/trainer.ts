@@ -106,7 +106,18 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
   const { tf, params } = o;
   const adam = new Adam(tf, params, o.lr);
   let best = params.map(read);
-  let meta: Meta = { phase: o.phase, epoch: -1, lr: o.lr, adamStep: 0, best: Infinity, bestEpoch: -1, wait: 0, bestValLoss: Infinity, lrWait: 0, history: [...(o.history ?? [])] };
+  let meta: Meta = {
+    phase: o.phase,
+    epoch: -1,
+    lr: o.lr,
+    adamStep: 0,
+    best: Infinity,
+    bestEpoch: -1,
+    wait: 0,
+    bestValLoss: Infinity,
+    lrWait: 0,
+    history: [...(o.history ?? [])],
+  };
   let resumedAt: number | null = null;
 
   if (o.checkpointDir) {
@@ -124,7 +135,8 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
   }
 
   const monitored = (v: { loss: number; microF1: number }): number => (o.monitor === 'val_loss' ? v.loss : -v.microF1);
-  const shown = (x: number): string => (o.monitor === 'val_loss' ? `val loss ${x.toFixed(5)}` : `val micro-F1 ${(-x).toFixed(4)}`);
+  const shown = (x: number): string =>
+    o.monitor === 'val_loss' ? `val loss ${x.toFixed(5)}` : `val micro-F1 ${(-x).toFixed(4)}`;
   if (o.startAsBest && resumedAt === null) {
     const v = o.validate();
     meta.best = monitored(v);
@@ -135,11 +147,17 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
   try {
     for (let epoch = meta.epoch + 1; epoch < o.epochs && !stoppedEarly; epoch++) {
       const t0 = performance.now();
-      const order = Int32Array.from(shuffleInPlace(Array.from({ length: o.nTrain }, (_, i) => i), mulberry32(hashSeed(o.seed, o.phase, 'epoch', epoch))));
+      const order = Int32Array.from(
+        shuffleInPlace(
+          Array.from({ length: o.nTrain }, (_, i) => i),
+          mulberry32(hashSeed(o.seed, o.phase, 'epoch', epoch)),
+        ),
+      );
       let lossSum = 0;
       let lastYield = performance.now();
       const steps = Math.ceil(o.nTrain / o.batchSize);
-      const batchOf = (step: number): Int32Array => order.subarray(step * o.batchSize, Math.min(o.nTrain, (step + 1) * o.batchSize));
+      const batchOf = (step: number): Int32Array =>
+        order.subarray(step * o.batchSize, Math.min(o.nTrain, (step + 1) * o.batchSize));
       const seedOf = (step: number): number => hashSeed(o.seed, o.phase, epoch, step);
       let next = o.prepare?.(batchOf(0), seedOf(0));
       for (let step = 0; step < steps; step++) {
@@ -198,7 +216,16 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
   } finally {
     adam.dispose();
   }
-  if (stoppedEarly) o.log?.(`${o.phase}: early stop, best ${meta.bestEpoch < 0 ? 'was the starting point' : `epoch ${meta.bestEpoch + 1}`} (${shown(meta.best)})`);
+  if (stoppedEarly)
+    o.log?.(
+      `${o.phase}: early stop, best ${meta.bestEpoch < 0 ? 'was the starting point' : `epoch ${meta.bestEpoch + 1}`} (${shown(meta.best)})`,
+    );
   params.forEach((p, i) => p.assign(tf.tensor(best[i]!, p.shape)));
-  return { history: meta.history, bestEpoch: meta.bestEpoch, bestValue: o.monitor === 'val_loss' ? meta.best : -meta.best, resumedAt, stoppedEarly };
+  return {
+    history: meta.history,
+    bestEpoch: meta.bestEpoch,
+    bestValue: o.monitor === 'val_loss' ? meta.best : -meta.best,
+    resumedAt,
+    stoppedEarly,
+  };
 }

@@ -24,5 +24,11 @@ export function startWorker(entry: URL, data: Record<string, unknown>): Worker {
   const isTs = /\.[cm]?ts$/.test(fileURLToPath(entry));
   const boot = { entry: entry.href, tsx: isTs ? import.meta.resolve('tsx/esm/api') : null };
   // execArgv: [] keeps a parent's `--test` or inspector flags out of the worker.
-  return new Worker(BOOT, { eval: true, workerData: { ...data, __boot: boot }, execArgv: [], stdout: false, stderr: false });
+  return new Worker(BOOT, {
+    eval: true,
+    workerData: { ...data, __boot: boot },
+    execArgv: [],
+    stdout: false,
+    stderr: false,
+  });
 }

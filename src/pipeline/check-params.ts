@@ -54,17 +54,26 @@ export async function checkStageParams(p: Pipeline): Promise<Diagnostic[]> {
       load = loadStageModule(module).then(
         (def): Loaded => ({ def }),
         // The loader's message may start with the module path, which the Diagnostic says already.
-        (e: unknown): Loaded => ({ error: ((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '').replace(`${module}: `, '') }),
+        (e: unknown): Loaded => ({
+          error: ((e instanceof Error ? e.message : String(e)).split('\n')[0] ?? '').replace(`${module}: `, ''),
+        }),
       );
       loads.set(module, load);
     }
     const loaded = await load;
     if ('error' in loaded) {
       const pos = s.valuePos?.uses ?? s.keyPos.uses ?? s.pos;
-      diags.push(error(`cannot load stage module ${displayFile(module)}: ${loaded.error}`, pos, keyPath('stages', s.group, 'uses')));
+      diags.push(
+        error(
+          `cannot load stage module ${displayFile(module)}: ${loaded.error}`,
+          pos,
+          keyPath('stages', s.group, 'uses'),
+        ),
+      );
     } else {
       const check = checkParams(loaded.def.params, s.params);
-      if (!check.ok) diags.push(...mapAjvErrors(check.errors, paramsLocator(s), ['stages', s.group], loaded.def.params, 'param'));
+      if (!check.ok)
+        diags.push(...mapAjvErrors(check.errors, paramsLocator(s), ['stages', s.group], loaded.def.params, 'param'));
     }
   }
   // Foreach members share their source: one report per message and place.

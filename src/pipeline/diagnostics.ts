@@ -38,7 +38,14 @@ export function keyPath(...segments: Array<string | number>): string {
   return segments.join('.');
 }
 
-const ansi = { red: '\x1b[31m', yellow: '\x1b[33m', cyan: '\x1b[36m', green: '\x1b[32m', bold: '\x1b[1m', reset: '\x1b[0m' };
+const ansi = {
+  red: '\x1b[31m',
+  yellow: '\x1b[33m',
+  cyan: '\x1b[36m',
+  green: '\x1b[32m',
+  bold: '\x1b[1m',
+  reset: '\x1b[0m',
+};
 
 /** A file name as shown to the user: relative to the current folder when inside it. */
 export function displayFile(file: string): string {
@@ -82,7 +89,9 @@ function where(pos: SourcePos | undefined): string {
  */
 export function formatDiagnostic(d: Diagnostic, opts: { color?: boolean } = {}): string {
   const color = opts.color ?? false;
-  const sev = color ? `${d.severity === 'error' ? ansi.red : ansi.yellow}${ansi.bold}${d.severity}${ansi.reset}` : d.severity;
+  const sev = color
+    ? `${d.severity === 'error' ? ansi.red : ansi.yellow}${ansi.bold}${d.severity}${ansi.reset}`
+    : d.severity;
   const loc = where(d.pos);
   const head = `${loc ? (color ? `${ansi.bold}${loc}${ansi.reset} ` : `${loc} `) : ''}${sev}: ${d.message}${d.hint ? ` (${d.hint})` : ''}`;
   let out = head + (d.pos ? snippet(d.pos, color) : '');

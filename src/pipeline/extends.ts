@@ -71,7 +71,12 @@ export function mergePipelines(parent: PNode, child: PMap): PMap {
   return { ...child, entries };
 }
 
-function loadChain(file: string, chain: string[], at: SourcePos | undefined, cacheDir: string | undefined): Result<Merged, Diagnostic[]> {
+function loadChain(
+  file: string,
+  chain: string[],
+  at: SourcePos | undefined,
+  cacheDir: string | undefined,
+): Result<Merged, Diagnostic[]> {
   const read = readPipelineTree(file, cacheDir, at, at ? 'extends' : '');
   if (!read.ok) return read;
   const root = read.value;

@@ -61,7 +61,9 @@ export function foreachMembers(group: string, node: PNode, diags: Diagnostic[]):
   for (const [dim, e] of node.entries) {
     if (e.value.kind !== 'seq' || e.value.items.length === 0) {
       const what = e.value.kind === 'seq' ? 'an empty list' : kindName(e.value);
-      diags.push(error(`${key}.${dim} must be a non-empty list (a matrix dimension), got ${what}`, e.value.pos, `${key}.${dim}`));
+      diags.push(
+        error(`${key}.${dim} must be a non-empty list (a matrix dimension), got ${what}`, e.value.pos, `${key}.${dim}`),
+      );
       return undefined;
     }
     dims.push({ key: dim, values: e.value.items.map(toJS) });
@@ -78,7 +80,9 @@ export function foreachMembers(group: string, node: PNode, diags: Diagnostic[]):
   // Cartesian product in key order, the last dimension varying fastest.
   let combos: Array<{ item: Record<string, unknown>; labels: string[] }> = [{ item: {}, labels: [] }];
   for (const dim of dims) {
-    combos = combos.flatMap((c) => dim.values.map((v, i) => ({ item: { ...c.item, [dim.key]: v }, labels: [...c.labels, label(v, i)] })));
+    combos = combos.flatMap((c) =>
+      dim.values.map((v, i) => ({ item: { ...c.item, [dim.key]: v }, labels: [...c.labels, label(v, i)] })),
+    );
   }
   return combos.map((c) => ({ name: `${group}@${c.labels.join('-')}`, item: c.item }));
 }

@@ -50,7 +50,9 @@ function report(diags: Diagnostic[], sources: string[]): Diagnostic[] {
     const i = d.pos ? sources.indexOf(d.pos.file) : -1;
     return i >= 0 ? i : sources.length + (d.pos?.file === SET_FILE ? 1 : 0);
   };
-  return dedupe(diags).sort((a, b) => rank(a) - rank(b) || (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0));
+  return dedupe(diags).sort(
+    (a, b) => rank(a) - rank(b) || (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0),
+  );
 }
 
 /** Template the `cmd` of a cmd stage now that its params and needs are final. */
@@ -93,7 +95,12 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
   const seen = new Map<string, Instance>();
   for (const inst of instances) {
     if (seen.has(inst.name)) {
-      diags.push({ severity: 'error', message: `two stages are named "${inst.name}" (foreach labels collide)`, key: keyPath('stages', inst.group), pos: inst.keyPos });
+      diags.push({
+        severity: 'error',
+        message: `two stages are named "${inst.name}" (foreach labels collide)`,
+        key: keyPath('stages', inst.group),
+        pos: inst.keyPos,
+      });
     }
     seen.set(inst.name, inst);
   }

@@ -2,7 +2,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { TAILOR_ROOT, builtinStagePath } from '../paths.js';
-import { displayFile, error } from './diagnostics.js';
+import { error } from './diagnostics.js';
 import { didYouMean } from './levenshtein.js';
 import type { Diagnostic, SourcePos } from './types.js';
 
@@ -49,12 +49,20 @@ export class ModuleResolver {
     if (isModulePath(uses)) {
       const module = isAbsolute(uses) ? uses : resolve(this.workdir, uses);
       if (this.isFile(module)) return { module, builtin: false };
-      diags.push(error(`stage module not found: ${uses}`, pos, key, `module paths are relative to the working folder, ${this.workdir}`));
+      diags.push(
+        error(
+          `stage module not found: ${uses}`,
+          pos,
+          key,
+          `module paths are relative to the working folder, ${this.workdir}`,
+        ),
+      );
       return undefined;
     }
     const module = builtinStagePath(uses);
     if (/^[A-Za-z0-9._-]+$/.test(uses) && this.isFile(module)) return { module, builtin: true };
-    const hint = didYouMean(uses, builtinStageNames()) ?? 'a module of your own is written as a path, e.g. stages/my-stage.ts';
+    const hint =
+      didYouMean(uses, builtinStageNames()) ?? 'a module of your own is written as a path, e.g. stages/my-stage.ts';
     diags.push(error(`unknown built-in stage "${uses}"`, pos, key, hint));
     return undefined;
   }

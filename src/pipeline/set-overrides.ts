@@ -58,7 +58,13 @@ export function parseSets(args: readonly string[], diags: Diagnostic[]): SetOver
     if (eq < 0 || segments.length < 2 || empty >= 0) {
       const at = eq < 0 ? 0 : empty >= 0 ? (offsets[empty] ?? 0) : 0;
       const why = eq < 0 ? 'no "="' : empty >= 0 ? 'an empty name' : 'no "." between the stage and the key';
-      diags.push(error(`malformed --set "${arg}": ${why}; ${USAGE}`, argPos(arg, index, at, eq < 0 ? arg.length : lhs.length), '--set'));
+      diags.push(
+        error(
+          `malformed --set "${arg}": ${why}; ${USAGE}`,
+          argPos(arg, index, at, eq < 0 ? arg.length : lhs.length),
+          '--set',
+        ),
+      );
       return;
     }
     const valueText = arg.slice(eq + 1);
@@ -69,7 +75,14 @@ export function parseSets(args: readonly string[], diags: Diagnostic[]): SetOver
       return;
     }
     const keyStart = offsets[1] ?? 0;
-    out.push({ arg, keyPos: argPos(arg, index, keyStart, eq - keyStart), valuePos, segments, offsets, value: parsed.value });
+    out.push({
+      arg,
+      keyPos: argPos(arg, index, keyStart, eq - keyStart),
+      valuePos,
+      segments,
+      offsets,
+      value: parsed.value,
+    });
   });
   return out;
 }
@@ -107,7 +120,14 @@ export function applyVarSets(vars: PMap | undefined, overrides: SetOverride[], d
     const name = path[0] ?? '';
     if (!out?.entries.has(name)) {
       const pos = { ...o.keyPos, length: name.length };
-      diags.push(error(`--set: unknown variable "vars.${name}"`, pos, keyPath('vars', name), didYouMean(name, out ? out.entries.keys() : [])));
+      diags.push(
+        error(
+          `--set: unknown variable "vars.${name}"`,
+          pos,
+          keyPath('vars', name),
+          didYouMean(name, out ? out.entries.keys() : []),
+        ),
+      );
       continue;
     }
     const r = withPath(out, path, o.keyPos, fromJS(o.value, o.valuePos));
@@ -121,7 +141,11 @@ export function applyVarSets(vars: PMap | undefined, overrides: SetOverride[], d
  * Split a stage override's left side into the stage (longest prefix that names a stage or group:
  * stage names may hold dots) and the param path; an unknown stage is an error with a suggestion.
  */
-export function setTarget(o: SetOverride, names: ReadonlySet<string>, diags: Diagnostic[]): { stage: string; path: string[] } | undefined {
+export function setTarget(
+  o: SetOverride,
+  names: ReadonlySet<string>,
+  diags: Diagnostic[],
+): { stage: string; path: string[] } | undefined {
   for (let k = o.segments.length - 1; k >= 1; k--) {
     const stage = o.segments.slice(0, k).join('.');
     if (names.has(stage)) return { stage, path: o.segments.slice(k) };

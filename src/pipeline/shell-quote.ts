@@ -6,6 +6,13 @@
  * Non-strings are stringified first: numbers and booleans as written, objects/arrays as JSON.
  */
 export function shellQuote(value: unknown): string {
-  const text = typeof value === 'string' ? value : value === undefined ? '' : typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value);
+  const text =
+    typeof value === 'string'
+      ? value
+      : value === undefined
+        ? ''
+        : typeof value === 'object' && value !== null
+          ? JSON.stringify(value)
+          : String(value);
   return `'${text.replace(/'/g, `'\\''`)}'`;
 }

@@ -48,10 +48,21 @@ export function expandStages(stages: PMap, vars: ResolvedVars, diags: Diagnostic
     }
     const fe = body.entries.get('foreach');
     let members: ForeachMember[] | undefined = [{ name: group, item: undefined }];
-    if (fe) members = foreachMembers(group, templateNode(fe.value, ['stages', group, 'foreach'], { vars: vars.lookup }, diags), diags);
+    if (fe)
+      members = foreachMembers(
+        group,
+        templateNode(fe.value, ['stages', group, 'foreach'], { vars: vars.lookup }, diags),
+        diags,
+      );
     for (const m of members ?? []) {
       const scope: Scope = fe ? { vars: vars.lookup, item: { value: m.item } } : { vars: vars.lookup };
-      const inst: Instance = { name: m.name, group, body: templateBody(group, body, scope, diags), keyPos: e.keyPos, valid: true };
+      const inst: Instance = {
+        name: m.name,
+        group,
+        body: templateBody(group, body, scope, diags),
+        keyPos: e.keyPos,
+        valid: true,
+      };
       if (fe) inst.item = { value: m.item };
       out.push(inst);
     }
@@ -70,7 +81,12 @@ export function allNames(instances: Instance[]): Set<string> {
 }
 
 /** Apply `STAGE.KEY=VALUE` overrides to params (a group name reaches every member). */
-export function applyStageSets(instances: Instance[], overrides: SetOverride[], knownGroups: Iterable<string>, diags: Diagnostic[]): void {
+export function applyStageSets(
+  instances: Instance[],
+  overrides: SetOverride[],
+  knownGroups: Iterable<string>,
+  diags: Diagnostic[],
+): void {
   if (overrides.every(isVarSet)) return;
   const names = allNames(instances);
   for (const g of knownGroups) names.add(g);
@@ -82,7 +98,14 @@ export function applyStageSets(instances: Instance[], overrides: SetOverride[], 
     for (const inst of instances) {
       if (inst.name !== target.stage && inst.group !== target.stage) continue;
       const r = withPath(inst.body, ['params', ...target.path], o.keyPos, value);
-      if ('error' in r) diags.push(error(`--set ${o.arg}: ${r.error} in stages.${inst.name}.params`, o.keyPos, keyPath('stages', inst.group, 'params', ...target.path)));
+      if ('error' in r)
+        diags.push(
+          error(
+            `--set ${o.arg}: ${r.error} in stages.${inst.name}.params`,
+            o.keyPos,
+            keyPath('stages', inst.group, 'params', ...target.path),
+          ),
+        );
       else inst.body = r;
     }
   }

@@ -10,7 +10,12 @@ import type { Diagnostic, SourcePos, StageSpec } from './types.js';
 const MAX_POSITIONED_ITEMS = 100;
 
 /** Record key and value positions of every key under `node`, dotted paths relative to the stage. */
-function flatten(node: PNode, prefix: string, keyPos: Record<string, SourcePos>, valuePos: Record<string, SourcePos>): void {
+function flatten(
+  node: PNode,
+  prefix: string,
+  keyPos: Record<string, SourcePos>,
+  valuePos: Record<string, SourcePos>,
+): void {
   if (node.kind === 'map') {
     for (const [key, e] of node.entries) {
       const path = prefix ? `${prefix}.${key}` : key;
@@ -40,9 +45,11 @@ function checkExports(inst: Instance, diags: Diagnostic[]): void {
   if (exp?.kind !== 'map') return;
   for (const [from, e] of exp.entries) {
     const key = keyPath('stages', inst.group, 'export', from);
-    if (!staysInside(from)) diags.push(error(`export source "${from}" must be a path inside the stage's output folder`, e.keyPos, key));
+    if (!staysInside(from))
+      diags.push(error(`export source "${from}" must be a path inside the stage's output folder`, e.keyPos, key));
     const to = e.value.kind === 'scalar' ? String(e.value.value) : '';
-    if (!staysInside(to)) diags.push(error(`export target "${to}" must be a path inside the working folder`, e.value.pos, key));
+    if (!staysInside(to))
+      diags.push(error(`export target "${to}" must be a path inside the working folder`, e.value.pos, key));
   }
 }
 

@@ -81,13 +81,18 @@ export function walk(value: unknown, path: string[], what: string): Lookup {
   let cur = value;
   for (let i = 0; i < path.length; i++) {
     const seg = path[i] ?? '';
-    const here = `${what}${path.slice(0, i).map((p) => `.${p}`).join('')}`;
+    const here = `${what}${path
+      .slice(0, i)
+      .map((p) => `.${p}`)
+      .join('')}`;
     if (Array.isArray(cur)) {
       const idx = Number(seg);
-      if (!/^\d+$/.test(seg) || idx >= cur.length) return { error: `${here} has no item ${seg} (it has ${cur.length})` };
+      if (!/^\d+$/.test(seg) || idx >= cur.length)
+        return { error: `${here} has no item ${seg} (it has ${cur.length})` };
       cur = cur[idx];
     } else if (cur !== null && typeof cur === 'object') {
-      if (!Object.hasOwn(cur, seg)) return { error: `unknown key "${here}.${seg}"`, hint: didYouMean(seg, Object.keys(cur)) };
+      if (!Object.hasOwn(cur, seg))
+        return { error: `unknown key "${here}.${seg}"`, hint: didYouMean(seg, Object.keys(cur)) };
       cur = (cur as Record<string, unknown>)[seg];
     } else {
       return { error: `${here} is ${JSON.stringify(cur)}, it has no key "${seg}"` };
@@ -107,7 +112,10 @@ function stringify(v: unknown): string {
 type Resolved = { value: unknown } | { keep: string };
 
 class TemplateError extends Error {
-  constructor(message: string, readonly hint?: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
   }
 }
@@ -151,12 +159,19 @@ function resolveRef(ref: Ref, scope: Scope): Resolved {
       }
       const name = scope.cmd.sanitize(rest);
       if (!scope.cmd.needs.has(name)) {
-        throw new TemplateError(`${ref.text}: "${name}" is not in this stage's needs`, didYouMean(name, scope.cmd.needs));
+        throw new TemplateError(
+          `${ref.text}: "${name}" is not in this stage's needs`,
+          didYouMean(name, scope.cmd.needs),
+        );
       }
       return { keep: `\${needs.${name}}` };
     }
     default:
-      throw new TemplateError(`unknown reference ${ref.text}`, didYouMean(head, scope.cmd ? ['vars', 'item', 'params', 'out', 'needs'] : ['vars', 'item']) ?? 'use ${vars.NAME} or ${item}');
+      throw new TemplateError(
+        `unknown reference ${ref.text}`,
+        didYouMean(head, scope.cmd ? ['vars', 'item', 'params', 'out', 'needs'] : ['vars', 'item']) ??
+          'use ${vars.NAME} or ${item}',
+      );
   }
 }
 

@@ -16,7 +16,7 @@ class MinHeap {
   push(v: number): void {
     const a = this.a;
     a.push(v);
-    for (let i = a.length - 1; i > 0; ) {
+    for (let i = a.length - 1; i > 0;) {
       const p = (i - 1) >> 1;
       if ((a[p] ?? 0) <= v) break;
       a[i] = a[p] ?? 0;
@@ -30,7 +30,7 @@ class MinHeap {
     const last = a.pop();
     if (a.length === 0 || last === undefined) return top;
     a[0] = last;
-    for (let i = 0; ; ) {
+    for (let i = 0; ;) {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
@@ -48,7 +48,11 @@ class MinHeap {
  * Order `names` (given in file order) so every stage comes after what it needs (Kahn's algorithm,
  * always taking the earliest ready stage in file order).
  */
-export function topoSort(names: string[], needs: Map<string, Edge[]>, groupOf: (name: string) => string): Result<string[], Diagnostic[]> {
+export function topoSort(
+  names: string[],
+  needs: Map<string, Edge[]>,
+  groupOf: (name: string) => string,
+): Result<string[], Diagnostic[]> {
   const index = new Map(names.map((n, i) => [n, i]));
   const pending = names.map((n) => (needs.get(n) ?? []).length);
   const dependents: number[][] = names.map(() => []);
@@ -70,7 +74,12 @@ export function topoSort(names: string[], needs: Map<string, Edge[]>, groupOf: (
 }
 
 /** Walk needs among the stages left over until one repeats: that loop is a cycle. */
-function cycleDiagnostic(names: string[], needs: Map<string, Edge[]>, left: Set<string>, groupOf: (name: string) => string): Diagnostic {
+function cycleDiagnostic(
+  names: string[],
+  needs: Map<string, Edge[]>,
+  left: Set<string>,
+  groupOf: (name: string) => string,
+): Diagnostic {
   let cur = names.find((n) => left.has(n)) ?? '';
   const path: string[] = [];
   const at = new Map<string, number>();
@@ -89,5 +98,11 @@ function cycleDiagnostic(names: string[], needs: Map<string, Edge[]>, left: Set<
   const edges = via.slice(start);
   const related = edges.map((e, i) => ({ message: `"${loop[i] ?? ''}" needs "${e.to}"`, pos: e.pos }));
   const first = edges[0];
-  return error(`cycle: ${[...loop, cur].join(' -> ')}`, first?.pos, keyPath('stages', groupOf(loop[0] ?? ''), 'needs'), undefined, related);
+  return error(
+    `cycle: ${[...loop, cur].join(' -> ')}`,
+    first?.pos,
+    keyPath('stages', groupOf(loop[0] ?? ''), 'needs'),
+    undefined,
+    related,
+  );
 }

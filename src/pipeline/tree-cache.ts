@@ -40,7 +40,11 @@ function encode(n: PNode): Enc {
     case 'seq':
       return [1, ...encPos(n.pos), n.items.map(encode)];
     case 'map':
-      return [2, ...encPos(n.pos), [...n.entries.values()].map((e): EncEntry => [e.key, ...encPos(e.keyPos), encode(e.value)])];
+      return [
+        2,
+        ...encPos(n.pos),
+        [...n.entries.values()].map((e): EncEntry => [e.key, ...encPos(e.keyPos), encode(e.value)]),
+      ];
   }
 }
 
@@ -96,13 +100,23 @@ export function parseYamlTreeCached(file: string, text: string, dir: string | un
  * Read and parse a pipeline file (through the cache in `cacheDir` when given). A file that cannot
  * be read is an error at `at` (the `extends` that named it) with key `key`.
  */
-export function readPipelineTree(file: string, cacheDir: string | undefined, at?: SourcePos, key = ''): Result<PNode, Diagnostic[]> {
+export function readPipelineTree(
+  file: string,
+  cacheDir: string | undefined,
+  at?: SourcePos,
+  key = '',
+): Result<PNode, Diagnostic[]> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const what = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot read (${code ?? String(e)})`;
+    const what =
+      code === 'ENOENT'
+        ? 'file not found'
+        : code === 'EISDIR'
+          ? 'is a folder, not a file'
+          : `cannot read (${code ?? String(e)})`;
     return err([error(`${displayFile(file)}: ${what}`, at, key)]);
   }
   return parseYamlTreeCached(file, text, cacheDir);

@@ -128,7 +128,12 @@ export function posWithin(node: PScalar, needle: string): SourcePos {
   const { pos } = node;
   let lines: string[];
   try {
-    lines = pos.text !== undefined ? [pos.text] : readFileSync(pos.file, 'utf8').split(/\r?\n/).slice(pos.line - 1, pos.line - 1 + MAX_SCALAR_LINES);
+    lines =
+      pos.text !== undefined
+        ? [pos.text]
+        : readFileSync(pos.file, 'utf8')
+            .split(/\r?\n/)
+            .slice(pos.line - 1, pos.line - 1 + MAX_SCALAR_LINES);
   } catch {
     return pos;
   }

@@ -20,7 +20,9 @@ type Schema = Record<string, unknown>;
 let schemaCache: Schema | undefined;
 /** The schema itself, read only when an error needs it (for "did you mean" over its keys). */
 function schemaJson(): Schema {
-  schemaCache ??= JSON.parse(readFileSync(join(TAILOR_ROOT, 'src', 'pipeline', 'pipeline.schema.json'), 'utf8')) as Schema;
+  schemaCache ??= JSON.parse(
+    readFileSync(join(TAILOR_ROOT, 'src', 'pipeline', 'pipeline.schema.json'), 'utf8'),
+  ) as Schema;
   return schemaCache;
 }
 
@@ -80,7 +82,12 @@ export function treeLocator(root: PNode, rootKeyPos?: SourcePos): Locator {
 }
 
 function pointerPath(pointer: string): string[] {
-  return pointer === '' ? [] : pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer === ''
+    ? []
+    : pointer
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /**
@@ -89,7 +96,13 @@ function pointerPath(pointer: string): string[] {
  * its keys are called in messages. Each error points where the fix goes: an unknown key at the key,
  * a wrong value at the value.
  */
-export function mapAjvErrors(errors: ErrorObject[], loc: Locator, prefix: string[], schemaBase: unknown, noun = 'key'): Diagnostic[] {
+export function mapAjvErrors(
+  errors: ErrorObject[],
+  loc: Locator,
+  prefix: string[],
+  schemaBase: unknown,
+  noun = 'key',
+): Diagnostic[] {
   const skip = nestedUnder(errors);
   const out: Diagnostic[] = [];
   for (const e of errors) {
@@ -102,19 +115,39 @@ export function mapAjvErrors(errors: ErrorObject[], loc: Locator, prefix: string
     switch (e.keyword) {
       case 'additionalProperties': {
         const key = String(params.additionalProperty);
-        const parent = schemaAt(schemaBase, e.schemaPath.replace(/\/additionalProperties$/, '')) as { properties?: Schema } | undefined;
+        const parent = schemaAt(schemaBase, e.schemaPath.replace(/\/additionalProperties$/, '')) as
+          { properties?: Schema } | undefined;
         const hint = didYouMean(key, Object.keys(parent?.properties ?? {}));
-        out.push(error(`unknown ${noun} "${key}" in ${where}`, loc.keyPos(at.path, key) ?? at.pos, keyPath(...path, key), hint));
+        out.push(
+          error(
+            `unknown ${noun} "${key}" in ${where}`,
+            loc.keyPos(at.path, key) ?? at.pos,
+            keyPath(...path, key),
+            hint,
+          ),
+        );
         break;
       }
       case 'required':
-        out.push(error(`missing ${noun} "${String(params.missingProperty)}" in ${where}`, at.keyPos ?? at.pos, keyPath(...path, String(params.missingProperty))));
+        out.push(
+          error(
+            `missing ${noun} "${String(params.missingProperty)}" in ${where}`,
+            at.keyPos ?? at.pos,
+            keyPath(...path, String(params.missingProperty)),
+          ),
+        );
         break;
       case 'type':
         out.push(error(`${where} must be ${typeWords(params.type)}, got ${got}`, at.pos, keyPath(...path)));
         break;
       case 'enum':
-        out.push(error(`${where} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${got}`, at.pos, keyPath(...path)));
+        out.push(
+          error(
+            `${where} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${got}`,
+            at.pos,
+            keyPath(...path),
+          ),
+        );
         break;
       case 'oneOf':
       case 'anyOf': {
@@ -127,9 +160,17 @@ export function mapAjvErrors(errors: ErrorObject[], loc: Locator, prefix: string
           // Point at whichever of them is written last.
           const places = present.map((k) => loc.keyPos(at.path, k)).filter((p): p is SourcePos => p !== undefined);
           const second = places.sort((a, b) => a.line - b.line || a.col - b.col)[places.length - 1];
-          out.push(error(`${where} has both ${present.map((k) => `"${k}"`).join(' and ')}; keep one`, second ?? at.pos, keyPath(...path)));
+          out.push(
+            error(
+              `${where} has both ${present.map((k) => `"${k}"`).join(' and ')}; keep one`,
+              second ?? at.pos,
+              keyPath(...path),
+            ),
+          );
         } else if (keys.length > 0) {
-          out.push(error(`${where} needs ${keys.map((k) => `"${k}"`).join(' or ')}`, at.keyPos ?? at.pos, keyPath(...path)));
+          out.push(
+            error(`${where} needs ${keys.map((k) => `"${k}"`).join(' or ')}`, at.keyPos ?? at.pos, keyPath(...path)),
+          );
         } else {
           out.push(error(`${where} ${e.message ?? 'is invalid'}, got ${got}`, at.pos, keyPath(...path)));
         }
@@ -138,17 +179,37 @@ export function mapAjvErrors(errors: ErrorObject[], loc: Locator, prefix: string
       case 'propertyNames': {
         const name = String(params.propertyName);
         const what = path.length === 1 && path[0] === 'stages' ? 'stage name' : noun;
-        out.push(error(`bad ${what} "${name}" in ${where}: use only letters, digits, ".", "_" and "-"`, loc.keyPos(at.path, name) ?? at.pos, keyPath(...path, name)));
+        out.push(
+          error(
+            `bad ${what} "${name}" in ${where}: use only letters, digits, ".", "_" and "-"`,
+            loc.keyPos(at.path, name) ?? at.pos,
+            keyPath(...path, name),
+          ),
+        );
         break;
       }
       case 'pattern':
-        out.push(error(params.pattern === '\\S' ? `${where} must not be empty` : `${where} must match ${String(params.pattern)}, got ${got}`, at.pos, keyPath(...path)));
+        out.push(
+          error(
+            params.pattern === '\\S'
+              ? `${where} must not be empty`
+              : `${where} must match ${String(params.pattern)}, got ${got}`,
+            at.pos,
+            keyPath(...path),
+          ),
+        );
         break;
       case 'minimum':
       case 'maximum':
       case 'exclusiveMinimum':
       case 'exclusiveMaximum':
-        out.push(error(`${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${JSON.stringify(at.value)}`, at.pos, keyPath(...path)));
+        out.push(
+          error(
+            `${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${JSON.stringify(at.value)}`,
+            at.pos,
+            keyPath(...path),
+          ),
+        );
         break;
       default:
         out.push(error(`${where} ${e.message ?? 'is invalid'}, got ${got}`, at.pos, keyPath(...path)));
@@ -187,7 +248,17 @@ export function validatePipelineRoot(root: PNode): Diagnostic[] {
  * Check one stage body (after templating) against `definitions/stage`; `group` names it in key
  * paths, `keyPos` is where its name is written (errors about the whole stage point there).
  */
-export function validateStageBody(body: PNode, group: string, keyPos: SourcePos, plain: unknown = toJS(body)): Diagnostic[] {
+export function validateStageBody(
+  body: PNode,
+  group: string,
+  keyPos: SourcePos,
+  plain: unknown = toJS(body),
+): Diagnostic[] {
   if (stageValidator(plain)) return [];
-  return mapAjvErrors(stageValidator.errors ?? [], treeLocator(body, keyPos), ['stages', group], schemaAt(schemaJson(), '#/definitions/stage'));
+  return mapAjvErrors(
+    stageValidator.errors ?? [],
+    treeLocator(body, keyPos),
+    ['stages', group],
+    schemaAt(schemaJson(), '#/definitions/stage'),
+  );
 }

@@ -21,7 +21,8 @@ export function resolveVars(vars: PMap | undefined, diags: Diagnostic[]): Resolv
   const get = (name: string): Lookup => {
     if (done.has(name)) return { value: done.get(name) };
     const e = vars?.entries.get(name);
-    if (!e) return { error: `unknown variable "vars.${name}"`, hint: didYouMean(name, vars ? vars.entries.keys() : []) };
+    if (!e)
+      return { error: `unknown variable "vars.${name}"`, hint: didYouMean(name, vars ? vars.entries.keys() : []) };
     if (resolving.includes(name)) {
       const loop = [...resolving.slice(resolving.indexOf(name)), name].map((n) => `vars.${n}`);
       return { error: `cycle in vars: ${loop.join(' -> ')}` };

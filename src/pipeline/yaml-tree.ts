@@ -35,7 +35,13 @@ function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode 
     const target = node.resolve(ctx.doc);
     const [s, e] = rangeOf(node);
     if (!target || ctx.expanding.has(target)) {
-      ctx.diags.push(error(target ? `alias *${node.source} refers to itself` : `unknown alias *${node.source}`, posOf(ctx, s, e), keyPath(...path)));
+      ctx.diags.push(
+        error(
+          target ? `alias *${node.source} refers to itself` : `unknown alias *${node.source}`,
+          posOf(ctx, s, e),
+          keyPath(...path),
+        ),
+      );
       return { kind: 'scalar', value: null, pos: posOf(ctx, s, e) };
     }
     ctx.expanding.add(target);
@@ -48,12 +54,17 @@ function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode 
     // A `key:` with no value has an empty range: point at the key instead.
     const pos = e > s ? posOf(ctx, s, e) : at;
     const v = node.value;
-    const value: Scalar = v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
+    const value: Scalar =
+      v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : String(v);
     return { kind: 'scalar', value, pos };
   }
   if (isSeq(node)) {
     const [s, e] = rangeOf(node);
-    return { kind: 'seq', items: node.items.map((item, i) => convert(ctx, item, [...path, String(i)], at)), pos: posOf(ctx, s, e) };
+    return {
+      kind: 'seq',
+      items: node.items.map((item, i) => convert(ctx, item, [...path, String(i)], at)),
+      pos: posOf(ctx, s, e),
+    };
   }
   if (isMap(node)) {
     const [s, e] = rangeOf(node);
@@ -71,9 +82,13 @@ function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode 
       if (first) {
         const where = `${first.keyPos.line}:${first.keyPos.col}`;
         ctx.diags.push(
-          error(`duplicate key "${key}" in ${path.length ? keyPath(...path) : 'the top level'} (first defined at line ${first.keyPos.line})`, keyPos, keyPath(...path, key), undefined, [
-            { message: `first "${key}" at ${where}`, pos: first.keyPos },
-          ]),
+          error(
+            `duplicate key "${key}" in ${path.length ? keyPath(...path) : 'the top level'} (first defined at line ${first.keyPos.line})`,
+            keyPos,
+            keyPath(...path, key),
+            undefined,
+            [{ message: `first "${key}" at ${where}`, pos: first.keyPos }],
+          ),
         );
         continue;
       }

@@ -3,7 +3,19 @@
  * markers: label distribution train beside validation, per-label F1 with thresholds. Many
  * categories make a wide chart that scrolls in its figure rather than shrinking to slivers.
  */
-import { axisTitle, clip, colorAt, escapeXml, formatNumber, legend, niceTicks, r1, svgFrame, yGrid, type LegendItem } from './svg.js';
+import {
+  axisTitle,
+  clip,
+  colorAt,
+  escapeXml,
+  formatNumber,
+  legend,
+  niceTicks,
+  r1,
+  svgFrame,
+  yGrid,
+  type LegendItem,
+} from './svg.js';
 
 export interface BarSeries {
   name: string;
@@ -84,11 +96,16 @@ export function groupedBarChart(spec: GroupedBarSpec): string {
     }
     if (showLabels) {
       const cx = r1(left + c * slot + slot / 2);
-      body.push(`<text class="tick" transform="translate(${cx} ${bottom + 8}) rotate(45)" text-anchor="start">${escapeXml(clip(cat, 18))}</text>`);
+      body.push(
+        `<text class="tick" transform="translate(${cx} ${bottom + 8}) rotate(45)" text-anchor="start">${escapeXml(clip(cat, 18))}</text>`,
+      );
     }
   });
   body.push(`<line class="axis" x1="${left}" x2="${r1(right)}" y1="${r1(bottom)}" y2="${r1(bottom)}"/>`);
   body.push(axisTitle('y', spec.yLabel, (top + bottom) / 2, 16));
-  if (!showLabels) body.push(`<text class="axis-title" x="${left}" y="${r1(bottom + 18)}">${n} categories, too many to name here: hover a bar for its name</text>`);
+  if (!showLabels)
+    body.push(
+      `<text class="axis-title" x="${left}" y="${r1(bottom + 18)}">${n} categories, too many to name here: hover a bar for its name</text>`,
+    );
   return svgFrame(width, height, spec.label, body, width > 1100);
 }

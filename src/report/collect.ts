@@ -20,7 +20,11 @@ export interface CollectOptions {
 }
 
 /** Read the cache and plan the pipeline (for stale states); never throws for a user-level problem. */
-export async function collectReport(session: Session, pipeline: Pipeline, opts: CollectOptions = {}): Promise<ReportData> {
+export async function collectReport(
+  session: Session,
+  pipeline: Pipeline,
+  opts: CollectOptions = {},
+): Promise<ReportData> {
   const lastRun = session.index.listRuns({ pipeline: pipeline.name, limit: 1 })[0];
   const runStages = lastRun ? session.index.stageRunsOf(lastRun.id) : [];
   let plans: StagePlan[] | undefined;
@@ -47,7 +51,16 @@ export async function collectReport(session: Session, pipeline: Pipeline, opts: 
       metrics: latest?.metrics ?? {},
     };
   });
-  const data: ReportData = { pipeline, cacheDir: session.cacheDir, generatedAt: new Date(), lastRun, runStages, stages, planError, index: session.index };
+  const data: ReportData = {
+    pipeline,
+    cacheDir: session.cacheDir,
+    generatedAt: new Date(),
+    lastRun,
+    runStages,
+    stages,
+    planError,
+    index: session.index,
+  };
   data.metric = opts.metric ? parseMetricChoice(pipeline, opts.metric) : defaultMetric(stages);
   return data;
 }
@@ -62,9 +75,14 @@ function lastRecordOf(records: StageRunRecord[], stage: string): StageRunRecord 
  * see); otherwise a stage the pipeline would run now is stale; otherwise it shows what the last
  * run did, and a stage the last run did not touch but whose output is current shows as cached.
  */
-function stateOf(record: StageRunRecord | undefined, plan: StagePlan | undefined, present: boolean): { state: StageState; reasons: string[] } {
+function stateOf(
+  record: StageRunRecord | undefined,
+  plan: StagePlan | undefined,
+  present: boolean,
+): { state: StageState; reasons: string[] } {
   if (record?.action === 'failed') return { state: 'failed', reasons: [record.error ?? `stage ${record.status}`] };
-  if (record?.action === 'skipped' && !present) return { state: 'skipped', reasons: ['an upstream stage failed or was skipped'] };
+  if (record?.action === 'skipped' && !present)
+    return { state: 'skipped', reasons: ['an upstream stage failed or was skipped'] };
   if (plan && plan.state !== 'fresh') return { state: plan.state, reasons: plan.reasons };
   if (!plan && !present) return { state: 'never-run', reasons: ['no output in the cache'] };
   if (record?.action === 'ran' || record?.action === 'cached') return { state: record.action, reasons: [] };

@@ -23,8 +23,10 @@ export function tint(hex: string, amount: number): string {
 /** What the box's second line says: the state and where the time went. */
 function subtitle(s: StageView): string {
   const word = STATE_WORDS[s.state];
-  if (s.state === 'ran' || s.state === 'failed') return s.record ? `${word} · ${formatSeconds(s.record.seconds)}` : word;
-  if (s.state === 'cached' && s.producedSeconds !== undefined) return `${word} · took ${formatSeconds(s.producedSeconds)}`;
+  if (s.state === 'ran' || s.state === 'failed')
+    return s.record ? `${word} · ${formatSeconds(s.record.seconds)}` : word;
+  if (s.state === 'cached' && s.producedSeconds !== undefined)
+    return `${word} · took ${formatSeconds(s.producedSeconds)}`;
   return word;
 }
 
@@ -41,7 +43,9 @@ function layers(stages: StageView[]): number[][] {
   out.forEach((layer, d) => {
     if (d > 0) {
       const key = (i: number) => {
-        const ps = (stages[i] as StageView).spec.needs.map((n) => pos.get(index.get(n) ?? -1)).filter((p): p is number => p !== undefined);
+        const ps = (stages[i] as StageView).spec.needs
+          .map((n) => pos.get(index.get(n) ?? -1))
+          .filter((p): p is number => p !== undefined);
         return ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : 0;
       };
       layer.sort((a, b) => key(a) - key(b) || a - b);
@@ -58,13 +62,23 @@ export function dagSvg(data: ReportData): string {
   const widest = Math.max(1, ...ls.map((l) => l.length));
   const states = [...new Set(stages.map((s) => s.state))];
   const width = Math.max(360, widest * NODE_W + (widest - 1) * H_GAP + 24);
-  const leg = legend(states.map((s) => ({ name: STATE_WORDS[s], color: STATE_COLORS[s] })), 12, 16, width - 24);
+  const leg = legend(
+    states.map((s) => ({ name: STATE_WORDS[s], color: STATE_COLORS[s] })),
+    12,
+    16,
+    width - 24,
+  );
   const top = 16 + leg.height + 8;
   const height = top + ls.length * (NODE_H + V_GAP) - V_GAP + 12;
   const at = new Map<string, { x: number; y: number }>();
   ls.forEach((layer, d) => {
     const rowW = layer.length * NODE_W + (layer.length - 1) * H_GAP;
-    layer.forEach((i, j) => at.set((stages[i] as StageView).spec.name, { x: (width - rowW) / 2 + j * (NODE_W + H_GAP), y: top + d * (NODE_H + V_GAP) }));
+    layer.forEach((i, j) =>
+      at.set((stages[i] as StageView).spec.name, {
+        x: (width - rowW) / 2 + j * (NODE_W + H_GAP),
+        y: top + d * (NODE_H + V_GAP),
+      }),
+    );
   });
   const body: string[] = [
     '<defs><marker id="dag-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0L10,5L0,10z" fill="#8b949e"/></marker></defs>',
@@ -77,7 +91,9 @@ export function dagSvg(data: ReportData): string {
       if (!from || !to) continue;
       const [x1, y1, x2, y2] = [from.x + NODE_W / 2, from.y + NODE_H, to.x + NODE_W / 2, to.y - 2];
       const dy = (y2 - y1) / 2;
-      body.push(`<path d="M${r1(x1)},${r1(y1)} C${r1(x1)},${r1(y1 + dy)} ${r1(x2)},${r1(y2 - dy)} ${r1(x2)},${r1(y2)}" fill="none" stroke="#a7adb5" stroke-width="1.4" marker-end="url(#dag-arrow)"/>`);
+      body.push(
+        `<path d="M${r1(x1)},${r1(y1)} C${r1(x1)},${r1(y1 + dy)} ${r1(x2)},${r1(y2 - dy)} ${r1(x2)},${r1(y2)}" fill="none" stroke="#a7adb5" stroke-width="1.4" marker-end="url(#dag-arrow)"/>`,
+      );
     }
   }
   for (const s of stages) {
@@ -105,7 +121,8 @@ export function runsWith(s: StageView): string {
 
 /** One row per stage: state, what the last run did and how long, and why it is stale. */
 export function stageTable(data: ReportData): string {
-  const seconds = (v: number | undefined): Cell => (v === undefined ? null : { html: escapeXml(formatSeconds(v)), num: true });
+  const seconds = (v: number | undefined): Cell =>
+    v === undefined ? null : { html: escapeXml(formatSeconds(v)), num: true };
   const why = data.stages.some((s) => s.reasons.length > 0);
   const rows: Cell[][] = data.stages.map((s) => [
     { html: `<code>${escapeXml(s.spec.name)}</code>` },
@@ -113,7 +130,13 @@ export function stageTable(data: ReportData): string {
     { html: badge(STATE_WORDS[s.state], STATE_COLORS[s.state]) },
     seconds(s.record?.seconds),
     seconds(s.producedSeconds),
-    ...(why ? [{ html: `<span class="reasons">${escapeXml(s.reasons.slice(0, 3).join('; ') + (s.reasons.length > 3 ? `; +${s.reasons.length - 3} more` : ''))}</span>` }] : []),
+    ...(why
+      ? [
+          {
+            html: `<span class="reasons">${escapeXml(s.reasons.slice(0, 3).join('; ') + (s.reasons.length > 3 ? `; +${s.reasons.length - 3} more` : ''))}</span>`,
+          },
+        ]
+      : []),
   ]);
   // "last run": what the stage cost in the last run (a cache hit costs next to nothing);
   // "output took": how long producing its current output took.
@@ -123,5 +146,7 @@ export function stageTable(data: ReportData): string {
 /** Counts of stages per state, in a fixed order (for the header). */
 export function stateCounts(stages: StageView[]): Array<[StageState, number]> {
   const order: StageState[] = ['ran', 'cached', 'failed', 'skipped', 'stale', 'never-run'];
-  return order.map((st) => [st, stages.filter((s) => s.state === st).length] as [StageState, number]).filter(([, n]) => n > 0);
+  return order
+    .map((st) => [st, stages.filter((s) => s.state === st).length] as [StageState, number])
+    .filter(([, n]) => n > 0);
 }

@@ -20,11 +20,17 @@ function absent(ctx: RenderContext, kind: string, what: string): string {
   const found = ctx.data.stages.filter((s) => isStageKind(s, kind));
   if (found.length === 0) return missing(`No ${kind} stage in this pipeline, so no ${what}.`);
   const names = found.map((s) => s.spec.name).join(', ');
-  return missing(found.some((s) => s.out) ? `${names} wrote no ${what}.` : `${names} has no output yet: run the pipeline to see ${what}.`);
+  return missing(
+    found.some((s) => s.out)
+      ? `${names} wrote no ${what}.`
+      : `${names} has no output yet: run the pipeline to see ${what}.`,
+  );
 }
 
 async function labelDistribution(ctx: RenderContext): Promise<string> {
-  const candidates = withOutput(ctx.data).sort((a, b) => Number(isStageKind(b, 'split')) - Number(isStageKind(a, 'split')));
+  const candidates = withOutput(ctx.data).sort(
+    (a, b) => Number(isStageKind(b, 'split')) - Number(isStageKind(a, 'split')),
+  );
   for (const s of candidates) {
     const d = await readLabelDistribution(s);
     if (!d) continue;
@@ -59,11 +65,18 @@ async function paddedExamples(ctx: RenderContext): Promise<string> {
     if (previews.length > 0) continue;
     const thumbs = await sampleThumbs(s.out, 12, ctx.label);
     if (thumbs.length > 0) {
-      const cells = thumbs.map((t) => `<figure><img src="${t.src}" alt="${esc(t.caption)}"><figcaption title="${esc(t.caption)}">${esc(t.caption)}</figcaption></figure>`);
-      parts.push(`<div class="thumbs" data-thumbs="${esc(s.spec.name)}">${cells.join('')}</div><p class="note">${thumbs.length} images sampled from ${esc(s.spec.name)}/manifest.jsonl.</p>`);
+      const cells = thumbs.map(
+        (t) =>
+          `<figure><img src="${t.src}" alt="${esc(t.caption)}"><figcaption title="${esc(t.caption)}">${esc(t.caption)}</figcaption></figure>`,
+      );
+      parts.push(
+        `<div class="thumbs" data-thumbs="${esc(s.spec.name)}">${cells.join('')}</div><p class="note">${thumbs.length} images sampled from ${esc(s.spec.name)}/manifest.jsonl.</p>`,
+      );
     }
   }
-  return parts.length > 0 ? parts.join('') : absent(ctx, 'pad', 'padded examples (a preview picture or manifest images)');
+  return parts.length > 0
+    ? parts.join('')
+    : absent(ctx, 'pad', 'padded examples (a preview picture or manifest images)');
 }
 
 async function fetchFailures(ctx: RenderContext): Promise<string> {
@@ -78,10 +91,33 @@ async function fetchFailures(ctx: RenderContext): Promise<string> {
     const top = f.byReason.slice(0, 12);
     const rest = f.byReason.slice(12);
     const rows: HBarRow[] = top.map((r) => ({ label: r.reason, value: r.count, color: PALETTE[3] }));
-    if (rest.length > 0) rows.push({ label: `${rest.length} other reasons`, value: rest.reduce((t, r) => t + r.count, 0), color: PALETTE[9] });
-    const svg = hbarChart({ label: `fetch failures by reason in ${s.spec.name}`, xLabel: 'images', integer: true, rows, legend: [{ name: 'images that failed', color: PALETTE[3] }] });
-    parts.push(figure(`failures:${s.spec.name}`, `${s.spec.name}: ${formatNumber(f.total)} failure${f.total === 1 ? '' : 's'} by reason`, svg, `From ${s.spec.name}/failures.csv.`));
-    parts.push(`<details><summary>first ${f.examples.length} failures</summary>${table(['image', 'url', 'reason'], f.examples.map((e) => [e.imageId, e.url, e.reason]))}</details>`);
+    if (rest.length > 0)
+      rows.push({
+        label: `${rest.length} other reasons`,
+        value: rest.reduce((t, r) => t + r.count, 0),
+        color: PALETTE[9],
+      });
+    const svg = hbarChart({
+      label: `fetch failures by reason in ${s.spec.name}`,
+      xLabel: 'images',
+      integer: true,
+      rows,
+      legend: [{ name: 'images that failed', color: PALETTE[3] }],
+    });
+    parts.push(
+      figure(
+        `failures:${s.spec.name}`,
+        `${s.spec.name}: ${formatNumber(f.total)} failure${f.total === 1 ? '' : 's'} by reason`,
+        svg,
+        `From ${s.spec.name}/failures.csv.`,
+      ),
+    );
+    parts.push(
+      `<details><summary>first ${f.examples.length} failures</summary>${table(
+        ['image', 'url', 'reason'],
+        f.examples.map((e) => [e.imageId, e.url, e.reason]),
+      )}</details>`,
+    );
   }
   return parts.length > 0 ? parts.join('') : absent(ctx, 'fetch', 'fetch failures (failures.csv)');
 }
@@ -93,5 +129,10 @@ export async function dataSection(ctx: RenderContext): Promise<string> {
     block('Padded examples', await paddedExamples(ctx)),
     block('Fetch failures', await fetchFailures(ctx)),
   ].join('');
-  return section('data', 'Data', body, 'What the models learn from: how labels are spread over train and validation, what the padded images look like, and which images could not be used.');
+  return section(
+    'data',
+    'Data',
+    body,
+    'What the models learn from: how labels are spread over train and validation, what the padded images look like, and which images could not be used.',
+  );
 }

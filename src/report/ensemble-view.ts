@@ -30,13 +30,33 @@ export async function psoParts(ctx: RenderContext): Promise<string[]> {
     const series = t.header
       .map((h, i) => ({ h, i }))
       .filter(({ i }) => i !== it)
-      .map(({ h, i }) => ({ name: `swarm ${h}`, points: t.rows.map((r): [number, number] => [numberAt(r, it), numberAt(r, i)]) }));
-    const w = (await readJson(join(s.out, 'weights.json'))) as { models?: Array<{ stage?: unknown; weight?: unknown }> } | undefined;
-    const weights = Array.isArray(w?.models) ? w.models.filter((m) => typeof m.stage === 'string' && typeof m.weight === 'number') : [];
+      .map(({ h, i }) => ({
+        name: `swarm ${h}`,
+        points: t.rows.map((r): [number, number] => [numberAt(r, it), numberAt(r, i)]),
+      }));
+    const w = (await readJson(join(s.out, 'weights.json'))) as
+      { models?: Array<{ stage?: unknown; weight?: unknown }> } | undefined;
+    const weights = Array.isArray(w?.models)
+      ? w.models.filter((m) => typeof m.stage === 'string' && typeof m.weight === 'number')
+      : [];
     await markPictures(ctx.shown, s.out, /^convergence\./i);
-    const svg = lineChart({ label: `PSO convergence of ${s.spec.name}`, xLabel: 'round', yLabel: 'validation micro-F1', series, integerX: true });
-    const weightTable = weights.length > 0 ? table(['model', 'weight'], weights.map((m) => [m.stage as string, m.weight as number])) : '';
-    parts.push(`<div class="grid2">${figure(`pso:${s.spec.name}`, `${s.spec.name}: PSO convergence`, svg, `From ${s.spec.name}/convergence.csv (best and mean score of the swarm per round).`)}<div><h4>Weights</h4>${weightTable || '<p class="note">no weights.json</p>'}</div></div>`);
+    const svg = lineChart({
+      label: `PSO convergence of ${s.spec.name}`,
+      xLabel: 'round',
+      yLabel: 'validation micro-F1',
+      series,
+      integerX: true,
+    });
+    const weightTable =
+      weights.length > 0
+        ? table(
+            ['model', 'weight'],
+            weights.map((m) => [m.stage as string, m.weight as number]),
+          )
+        : '';
+    parts.push(
+      `<div class="grid2">${figure(`pso:${s.spec.name}`, `${s.spec.name}: PSO convergence`, svg, `From ${s.spec.name}/convergence.csv (best and mean score of the swarm per round).`)}<div><h4>Weights</h4>${weightTable || '<p class="note">no weights.json</p>'}</div></div>`,
+    );
   }
   return parts;
 }
@@ -56,7 +76,12 @@ async function methodRows(ctx: RenderContext): Promise<{ rows: Method[]; from: s
     const t = await readCsv(join(s.out, 'methods.csv'));
     const hold = t ? columnOf(t, 'holdout_micro_f1') : -1;
     if (!t || hold < 0) continue;
-    const [name, kind, val, thr] = [columnOf(t, 'method', 'name'), columnOf(t, 'kind'), columnOf(t, 'validation_micro_f1'), columnOf(t, 'threshold')];
+    const [name, kind, val, thr] = [
+      columnOf(t, 'method', 'name'),
+      columnOf(t, 'kind'),
+      columnOf(t, 'validation_micro_f1'),
+      columnOf(t, 'threshold'),
+    ];
     const rows = t.rows.map((r) => ({
       name: r[Math.max(0, name)] ?? '?',
       kind: (kind >= 0 ? r[kind] : undefined) || 'model',
@@ -102,7 +127,12 @@ export async function holdoutParts(ctx: RenderContext): Promise<string[]> {
   const base = baselineRow(ctx);
   const all = [...rows, ...(base ? [base] : [])].sort((a, b) => b.holdout - a.holdout);
   const kinds = [...new Set(all.map((r) => r.kind))].sort((a, b) => kindOrder(a) - kindOrder(b));
-  const bars: HBarRow[] = all.map((r) => ({ label: r.name, value: r.holdout, color: KIND_COLORS[r.kind] ?? PALETTE[4], note: r.kind }));
+  const bars: HBarRow[] = all.map((r) => ({
+    label: r.name,
+    value: r.holdout,
+    color: KIND_COLORS[r.kind] ?? PALETTE[4],
+    note: r.kind,
+  }));
   const svg = hbarChart({
     label: 'holdout micro-F1 of single models and ensembles',
     xLabel: 'holdout micro-F1',
@@ -110,11 +140,23 @@ export async function holdoutParts(ctx: RenderContext): Promise<string[]> {
     legend: kinds.map((k) => ({ name: k === 'model' ? 'single model' : k, color: KIND_COLORS[k] ?? PALETTE[4] })),
     zoom: true,
   });
-  const source = methods.rows.length > 0 ? `From ${methods.from.join(', ')}` : 'From each stage’s metrics (holdout.micro_f1)';
+  const source =
+    methods.rows.length > 0 ? `From ${methods.from.join(', ')}` : 'From each stage’s metrics (holdout.micro_f1)';
   const best = all[0];
-  const tableRows: Cell[][] = all.map((r) => [r === best ? { html: `<strong>${esc(r.name)}</strong>` } : r.name, r.kind, r.validation ?? null, r.holdout, r.threshold ?? null]);
+  const tableRows: Cell[][] = all.map((r) => [
+    r === best ? { html: `<strong>${esc(r.name)}</strong>` } : r.name,
+    r.kind,
+    r.validation ?? null,
+    r.holdout,
+    r.threshold ?? null,
+  ]);
   return [
-    figure('holdout', 'Holdout micro-F1 by method, best first', svg, `${source}; the axis starts near the lowest score to show the differences.`),
+    figure(
+      'holdout',
+      'Holdout micro-F1 by method, best first',
+      svg,
+      `${source}; the axis starts near the lowest score to show the differences.`,
+    ),
     table(['method', 'kind', 'validation micro-F1', 'holdout micro-F1', 'threshold'], tableRows),
   ];
 }

@@ -24,7 +24,11 @@ export async function previewPictures(dir: string): Promise<string[]> {
  * Up to `count` thumbnails of images listed in `manifest.jsonl`, spread over its first entries.
  * A `file` that points outside the output folder is ignored: manifest fields are data.
  */
-export async function sampleThumbs(dir: string, count = 12, label: (id: string) => string = (x) => x): Promise<Thumb[]> {
+export async function sampleThumbs(
+  dir: string,
+  count = 12,
+  label: (id: string) => string = (x) => x,
+): Promise<Thumb[]> {
   const root = resolve(dir);
   const candidates: Array<{ file: string; caption: string }> = [];
   await eachJsonLine(resolve(root, 'manifest.jsonl'), (line) => {

@@ -31,21 +31,42 @@ function metricChart(runs: ExpRun[], metricName: string): string {
     ],
     zoom: true,
   });
-  return figure('experiments', `${metricName} across experiment runs`, svg, 'Runs in the order they started; the axis starts near the lowest score to show the differences.');
+  return figure(
+    'experiments',
+    `${metricName} across experiment runs`,
+    svg,
+    'Runs in the order they started; the axis starts near the lowest score to show the differences.',
+  );
 }
 
 /** Render the section. */
 export function experimentsSection(ctx: RenderContext): string {
-  const lead = 'Runs recorded with an experiment name (tailor exp run), oldest first: the same table as tailor exp show.';
+  const lead =
+    'Runs recorded with an experiment name (tailor exp run), oldest first: the same table as tailor exp show.';
   const runs = experimentRuns(ctx.data.index, { last: MAX_RUNS });
-  if (runs.length === 0) return section('experiments', 'Experiments', missing('No experiment runs in this cache yet (tailor exp run --name NAME --set STAGE.KEY=VALUE records one).'), lead);
+  if (runs.length === 0)
+    return section(
+      'experiments',
+      'Experiments',
+      missing('No experiment runs in this cache yet (tailor exp run --name NAME --set STAGE.KEY=VALUE records one).'),
+      lead,
+    );
 
   const metric = ctx.data.metric;
   const metricName = metric ? `${metric.stage}.${metric.path}` : undefined;
   const cols = chooseColumns(runs, { all: false, metrics: [] });
   if (metricName && !cols.metrics.includes(metricName)) cols.metrics.push(metricName);
   const pipelines = new Set(runs.map((r) => r.pipeline));
-  const headers = ['run', 'experiment', ...(pipelines.size > 1 ? ['pipeline'] : []), 'when', 'status', ...cols.params, ...cols.metrics, 'stage s'];
+  const headers = [
+    'run',
+    'experiment',
+    ...(pipelines.size > 1 ? ['pipeline'] : []),
+    'when',
+    'status',
+    ...cols.params,
+    ...cols.metrics,
+    'stage s',
+  ];
   const rows: Cell[][] = runs.map((r) => [
     `#${r.id}`,
     r.name,
@@ -58,6 +79,12 @@ export function experimentsSection(ctx: RenderContext): string {
   ]);
   const parts = [table(headers, rows, 'experiments')];
   if (cols.params.length === 0) parts.push('<p class="note">All runs share the same params.</p>');
-  parts.push(metricName ? metricChart(runs, metricName) : missing('No metric to compare: no stage reports holdout.micro_f1 or validation.micro_f1; choose one with --metric STAGE.PATH.'));
+  parts.push(
+    metricName
+      ? metricChart(runs, metricName)
+      : missing(
+          'No metric to compare: no stage reports holdout.micro_f1 or validation.micro_f1; choose one with --metric STAGE.PATH.',
+        ),
+  );
   return section('experiments', 'Experiments', parts.join(''), lead);
 }

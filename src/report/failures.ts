@@ -25,7 +25,9 @@ export async function readFailures(dir: string): Promise<FailureSummary | undefi
   }
   return {
     total: t.rows.length,
-    byReason: [...counts].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason)),
+    byReason: [...counts]
+      .map(([reason, count]) => ({ reason, count }))
+      .sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason)),
     examples: t.rows.slice(0, 12).map((r) => ({
       imageId: (idCol >= 0 ? r[idCol] : undefined) ?? '',
       url: (urlCol >= 0 ? r[urlCol] : undefined) ?? '',

@@ -2,7 +2,19 @@
  * Horizontal bars, one row per item, the value written at the bar's end: fetch failures by
  * reason, single models vs ensembles, a metric across experiment runs.
  */
-import { axisTitle, clip, escapeXml, formatNumber, legend, niceTicks, r1, svgFrame, textWidth, xGrid, type LegendItem } from './svg.js';
+import {
+  axisTitle,
+  clip,
+  escapeXml,
+  formatNumber,
+  legend,
+  niceTicks,
+  r1,
+  svgFrame,
+  textWidth,
+  xGrid,
+  type LegendItem,
+} from './svg.js';
 
 export interface HBarRow {
   label: string;
@@ -43,7 +55,10 @@ export function hbarChart(spec: HBarSpec): string {
   const lo = values.length ? Math.min(...values) : 0;
   const hi = values.length ? Math.max(...values) : 1;
   // Zoomed axes still start at a round number and leave the smallest bar visible.
-  const xt = spec.zoom && lo > 0 && hi > lo ? niceTicks(Math.max(0, lo - (hi - lo) * 0.5 - 1e-9), hi, 5) : niceTicks(0, hi, 5, spec.integer);
+  const xt =
+    spec.zoom && lo > 0 && hi > lo
+      ? niceTicks(Math.max(0, lo - (hi - lo) * 0.5 - 1e-9), hi, 5)
+      : niceTicks(0, hi, 5, spec.integer);
   const x0 = xt[0] as number;
   const x1 = xt[xt.length - 1] as number;
   const px = (v: number) => left + ((v - x0) / (x1 - x0 || 1)) * (right - left);
@@ -54,8 +69,12 @@ export function hbarChart(spec: HBarSpec): string {
     const v = Number.isFinite(r.value) ? r.value : x0;
     const w = Math.max(1, px(Math.max(v, x0)) - left);
     const tip = `${r.label}: ${fmt(r.value)}${r.note ? ` (${r.note})` : ''}`;
-    body.push(`<text class="row-label" x="${left - 8}" y="${y + rowH / 2 + 4}" text-anchor="end">${escapeXml(clip(r.label, 36))}<title>${escapeXml(r.label)}</title></text>`);
-    body.push(`<rect class="mark" x="${left}" y="${y + 4}" width="${r1(w)}" height="${rowH - 8}" rx="2" fill="${r.color}"><title>${escapeXml(tip)}</title></rect>`);
+    body.push(
+      `<text class="row-label" x="${left - 8}" y="${y + rowH / 2 + 4}" text-anchor="end">${escapeXml(clip(r.label, 36))}<title>${escapeXml(r.label)}</title></text>`,
+    );
+    body.push(
+      `<rect class="mark" x="${left}" y="${y + 4}" width="${r1(w)}" height="${rowH - 8}" rx="2" fill="${r.color}"><title>${escapeXml(tip)}</title></rect>`,
+    );
     body.push(`<text class="value" x="${r1(left + w + 5)}" y="${y + rowH / 2 + 4}">${escapeXml(fmt(r.value))}</text>`);
   });
   body.push(`<line class="axis" x1="${left}" x2="${left}" y1="${top}" y2="${bottom}"/>`);

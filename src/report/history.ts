@@ -49,7 +49,9 @@ export async function readHistory(metrics: Record<string, unknown>, dir: string)
   const file = await findFile(dir, /^(history|epochs|learning[-_]curve)\.csv$/i);
   const t = file && (await readCsv(file));
   if (!t || t.rows.length === 0) return undefined;
-  const rows = t.rows.map((r) => Object.fromEntries(t.header.map((h, i) => [h, numberAt(r, i)]).filter(([, v]) => Number.isFinite(v))) as Row);
+  const rows = t.rows.map(
+    (r) => Object.fromEntries(t.header.map((h, i) => [h, numberAt(r, i)]).filter(([, v]) => Number.isFinite(v))) as Row,
+  );
   return toHistory({ rows, phases: rows.map(() => undefined) }, file.slice(dir.length + 1));
 }
 
@@ -85,9 +87,12 @@ function recordsInMetrics(metrics: Record<string, unknown>): (Records & { where:
 function asRecords(v: unknown): Records | undefined {
   const recs: Records = { rows: [], phases: [] };
   if (Array.isArray(v)) {
-    for (const r of v) if (r !== null && typeof r === 'object' && !Array.isArray(r)) addRecord(recs, r as Record<string, unknown>);
+    for (const r of v)
+      if (r !== null && typeof r === 'object' && !Array.isArray(r)) addRecord(recs, r as Record<string, unknown>);
   } else if (v && typeof v === 'object') {
-    const cols = Object.entries(v as Record<string, unknown>).filter((e): e is [string, unknown[]] => Array.isArray(e[1]));
+    const cols = Object.entries(v as Record<string, unknown>).filter((e): e is [string, unknown[]] =>
+      Array.isArray(e[1]),
+    );
     const n = Math.max(0, ...cols.map(([, a]) => a.length));
     for (let i = 0; i < n; i++) addRecord(recs, Object.fromEntries(cols.map(([k, a]) => [k, a[i]])));
   }
@@ -95,7 +100,9 @@ function asRecords(v: unknown): Records | undefined {
 }
 
 function numericOnly(r: Record<string, unknown>): Row {
-  return Object.fromEntries(Object.entries(r).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])));
+  return Object.fromEntries(
+    Object.entries(r).filter((e): e is [string, number] => typeof e[1] === 'number' && Number.isFinite(e[1])),
+  );
 }
 
 /**
@@ -122,7 +129,14 @@ function toHistory(recs: Records, source: string): History | undefined {
   const xs = rows.map((r, i) => (increasing ? (r.epoch as number) : i + 1));
   const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) => !NOT_CURVES.test(k));
   const series = (test: RegExp): LineSeries[] =>
-    keys.filter((k) => test.test(k)).map((k) => ({ name: seriesName(k), points: rows.flatMap((r, i): Array<[number, number]> => (r[k] === undefined ? [] : [[xs[i] as number, r[k] as number]])) }));
+    keys
+      .filter((k) => test.test(k))
+      .map((k) => ({
+        name: seriesName(k),
+        points: rows.flatMap((r, i): Array<[number, number]> =>
+          r[k] === undefined ? [] : [[xs[i] as number, r[k] as number]],
+        ),
+      }));
   const loss = series(/loss/i);
   const f1 = series(/f1/i);
   if (loss.length === 0 && f1.length === 0) return undefined;

@@ -7,7 +7,10 @@ import { REPORT_CSS } from './style.js';
 
 /** Escape text for HTML content and attribute values. */
 export function esc(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c] as string);
+  return s.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 }
 
 /**
@@ -33,7 +36,17 @@ export type Cell = string | number | null | undefined | { html: string; num?: bo
 
 /** A table; numeric cells align right in tabular figures. Cells are escaped unless given as `{ html }`. */
 export function table(headers: string[], rows: Cell[][], cls = ''): string {
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => r[i] === null || r[i] === undefined || typeof r[i] === 'number' || (typeof r[i] === 'object' && (r[i] as { num?: boolean }).num === true)));
+  const numeric = headers.map(
+    (_, i) =>
+      rows.length > 0 &&
+      rows.every(
+        (r) =>
+          r[i] === null ||
+          r[i] === undefined ||
+          typeof r[i] === 'number' ||
+          (typeof r[i] === 'object' && (r[i] as { num?: boolean }).num === true),
+      ),
+  );
   const cell = (c: Cell, col: number) => {
     const cls = numeric[col] ? ' class="num"' : '';
     if (c !== null && typeof c === 'object') return `<td${cls}>${c.html}</td>`;

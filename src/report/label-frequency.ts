@@ -34,7 +34,9 @@ const SET_COLUMN: Record<SetName, RegExp> = {
 };
 
 /** Read the distribution from a stage output folder, or undefined when it has none. */
-export async function readLabelDistribution(stage: StageView & { out: string }): Promise<LabelDistribution | undefined> {
+export async function readLabelDistribution(
+  stage: StageView & { out: string },
+): Promise<LabelDistribution | undefined> {
   const csv = await findFile(stage.out, /^label[-_]freq\w*\.csv$/i);
   if (csv) {
     const t = await readCsv(csv);
@@ -104,7 +106,10 @@ function fromTable(t: CsvTable, metrics: Record<string, unknown>): Omit<LabelDis
       percent[set] = values.map((v) => v * scale);
       continue;
     }
-    const images = numberAtPath(metrics, `${set}.images`) ?? numberAtPath(metrics, `images.${set}`) ?? numberAtPath(metrics, `counts.${set}`);
+    const images =
+      numberAtPath(metrics, `${set}.images`) ??
+      numberAtPath(metrics, `images.${set}`) ??
+      numberAtPath(metrics, `counts.${set}`);
     const total = images ?? values.filter(Number.isFinite).reduce((a, b) => a + b, 0);
     if (images === undefined) unit = 'label occurrences';
     percent[set] = values.map((v) => (total > 0 ? (v / total) * 100 : Number.NaN));
@@ -127,8 +132,12 @@ async function fromManifests(dir: string): Promise<LabelDistribution | undefined
   const labels = [...new Set([...counts.train.keys(), ...counts.validation.keys()])];
   if (labels.length === 0) return undefined;
   const percent = {} as Record<SetName, number[]>;
-  for (const set of SETS) percent[set] = labels.map((l) => (images[set] > 0 ? ((counts[set].get(l) ?? 0) / images[set]) * 100 : Number.NaN));
-  return { ...sortByTrain({ labels, names: new Map(), percent, unit: 'images' }), source: 'train.jsonl, validation.jsonl' };
+  for (const set of SETS)
+    percent[set] = labels.map((l) => (images[set] > 0 ? ((counts[set].get(l) ?? 0) / images[set]) * 100 : Number.NaN));
+  return {
+    ...sortByTrain({ labels, names: new Map(), percent, unit: 'images' }),
+    source: 'train.jsonl, validation.jsonl',
+  };
 }
 
 function sortByTrain(d: Omit<LabelDistribution, 'source'>): Omit<LabelDistribution, 'source'> {
@@ -137,6 +146,9 @@ function sortByTrain(d: Omit<LabelDistribution, 'source'>): Omit<LabelDistributi
   return {
     ...d,
     labels: order.map((i) => d.labels[i] as string),
-    percent: { train: order.map((i) => d.percent.train[i] as number), validation: order.map((i) => d.percent.validation[i] as number) },
+    percent: {
+      train: order.map((i) => d.percent.train[i] as number),
+      validation: order.map((i) => d.percent.validation[i] as number),
+    },
   };
 }

@@ -22,8 +22,15 @@ function timeline(ctx: RenderContext): string {
 /** Render the section. */
 export function pipelineSection(ctx: RenderContext): string {
   const { data } = ctx;
-  const planNote = data.planError ? missing(`Could not tell which stages are stale (${data.planError}); states come from the last run.`) : '';
-  const graph = figure('dag', 'Stages and their state', dagSvg(data), 'Arrows point from a stage to the stages that need its output.');
+  const planNote = data.planError
+    ? missing(`Could not tell which stages are stale (${data.planError}); states come from the last run.`)
+    : '';
+  const graph = figure(
+    'dag',
+    'Stages and their state',
+    dagSvg(data),
+    'Arrows point from a stage to the stages that need its output.',
+  );
   const body = [
     planNote,
     `<div class="grid2">${graph}<div>${stageTable(data)}</div></div>`,

@@ -63,7 +63,10 @@ export async function readCsv(path: string): Promise<CsvTable | undefined> {
 export async function topLevelFiles(dir: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+      .sort();
   } catch {
     return [];
   }
@@ -118,7 +121,10 @@ export function bytesDataUri(bytes: Uint8Array, type: string): string {
  * Visit the JSON objects of a JSON-lines file one at a time (malformed lines skipped); `visit`
  * returns false to stop early. Streams, so a million-line manifest stays out of memory.
  */
-export async function eachJsonLine(path: string, visit: (value: Record<string, unknown>) => boolean | void): Promise<boolean> {
+export async function eachJsonLine(
+  path: string,
+  visit: (value: Record<string, unknown>) => boolean | undefined | void, // eslint-disable-line @typescript-eslint/no-invalid-void-type -- visitors may return nothing
+): Promise<boolean> {
   if ((await fileSize(path)) === undefined) return false;
   const stream = createReadStream(path, 'utf8');
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
@@ -131,7 +137,13 @@ export async function eachJsonLine(path: string, visit: (value: Record<string, u
       } catch {
         continue;
       }
-      if (value && typeof value === 'object' && !Array.isArray(value) && visit(value as Record<string, unknown>) === false) break;
+      if (
+        value &&
+        typeof value === 'object' &&
+        !Array.isArray(value) &&
+        visit(value as Record<string, unknown>) === false
+      )
+        break;
     }
   } finally {
     lines.close();

@@ -17,7 +17,9 @@ const LOG_TAIL_LINES = 20;
 function metricsTable(s: StageView): string {
   const flat = Object.entries(flatten(s.metrics));
   if (flat.length === 0) return '';
-  const shown = flat.slice(0, MAX_METRICS).map(([k, v]) => [k, typeof v === 'number' ? v : v === null ? null : String(v)]);
+  const shown = flat
+    .slice(0, MAX_METRICS)
+    .map(([k, v]) => [k, typeof v === 'number' ? v : v === null ? null : String(v)]);
   const more = flat.length > MAX_METRICS ? `<p class="note">${flat.length - MAX_METRICS} more in metrics.json</p>` : '';
   return `<details${flat.length <= 12 ? ' open' : ''}><summary>metrics (${flat.length})</summary>${table(['metric', 'value'], shown)}${more}</details>`;
 }
@@ -53,5 +55,10 @@ async function card(ctx: RenderContext, s: StageView): Promise<string> {
 export async function stagesSection(ctx: RenderContext): Promise<string> {
   const cards: string[] = [];
   for (const s of ctx.data.stages) cards.push(await card(ctx, s));
-  return section('stages', 'Stage outputs', `<div class="stage-cards">${cards.join('')}</div>`, 'Each stage’s metrics and the pictures it wrote.');
+  return section(
+    'stages',
+    'Stage outputs',
+    `<div class="stage-cards">${cards.join('')}</div>`,
+    'Each stage’s metrics and the pictures it wrote.',
+  );
 }

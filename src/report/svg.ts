@@ -8,7 +8,18 @@ import { escapeXml } from '../ml/svg-charts.js';
 export { escapeXml };
 
 /** Series colours (Tableau 10: distinct, readable on white, fine for most colour-blind readers). */
-export const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#e15759', '#76b7b2', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'] as const;
+export const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#59a14f',
+  '#e15759',
+  '#76b7b2',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#bab0ac',
+] as const;
 
 /** The colour of series `i`. */
 export function colorAt(i: number): string {
@@ -101,13 +112,19 @@ export function legend(items: LegendItem[], x: number, y: number, maxWidth: numb
     const mid = cy - 4;
     switch (it.kind ?? 'box') {
       case 'line':
-        parts.push(`<line x1="${r1(cx)}" x2="${r1(cx + 16)}" y1="${mid}" y2="${mid}" stroke="${it.color}" stroke-width="2.5"/><circle cx="${r1(cx + 8)}" cy="${mid}" r="2.5" fill="${it.color}"/>`);
+        parts.push(
+          `<line x1="${r1(cx)}" x2="${r1(cx + 16)}" y1="${mid}" y2="${mid}" stroke="${it.color}" stroke-width="2.5"/><circle cx="${r1(cx + 8)}" cy="${mid}" r="2.5" fill="${it.color}"/>`,
+        );
         break;
       case 'dashed':
-        parts.push(`<line x1="${r1(cx)}" x2="${r1(cx + 16)}" y1="${mid}" y2="${mid}" stroke="${it.color}" stroke-width="2" stroke-dasharray="4 3"/>`);
+        parts.push(
+          `<line x1="${r1(cx)}" x2="${r1(cx + 16)}" y1="${mid}" y2="${mid}" stroke="${it.color}" stroke-width="2" stroke-dasharray="4 3"/>`,
+        );
         break;
       case 'tick':
-        parts.push(`<line x1="${r1(cx + 2)}" x2="${r1(cx + 14)}" y1="${mid}" y2="${mid}" stroke="${it.color}" stroke-width="3"/>`);
+        parts.push(
+          `<line x1="${r1(cx + 2)}" x2="${r1(cx + 14)}" y1="${mid}" y2="${mid}" stroke="${it.color}" stroke-width="3"/>`,
+        );
         break;
       case 'box':
         parts.push(`<rect x="${r1(cx + 2)}" y="${mid - 5}" width="12" height="10" rx="2" fill="${it.color}"/>`);
@@ -139,7 +156,13 @@ export function yGrid(ticks: number[], y: (v: number) => number, left: number, r
 }
 
 /** Vertical grid lines and tick labels of a value axis along the bottom of a plot. */
-export function xGrid(ticks: number[], x: (v: number) => number, top: number, bottom: number, format: (v: number) => string = (v) => formatTick(v, ticks)): string[] {
+export function xGrid(
+  ticks: number[],
+  x: (v: number) => number,
+  top: number,
+  bottom: number,
+  format: (v: number) => string = (v) => formatTick(v, ticks),
+): string[] {
   return ticks.map(
     (t) =>
       `<line class="grid" x1="${r1(x(t))}" x2="${r1(x(t))}" y1="${top}" y2="${bottom}"/>` +

@@ -21,7 +21,9 @@ export async function thresholdParts(ctx: RenderContext): Promise<string[]> {
       const id = Math.max(0, columnOf(t, 'label_id', 'labelid', 'label'));
       const f1 = columnOf(t, 'holdout_f1', 'validation_f1', 'f1');
       const support = columnOf(t, 'validation_support', 'holdout_support', 'support');
-      const order = t.rows.map((_, i) => i).sort((a, b) => numberAt(t.rows[b] as string[], support) - numberAt(t.rows[a] as string[], support) || a - b);
+      const order = t.rows
+        .map((_, i) => i)
+        .sort((a, b) => numberAt(t.rows[b] as string[], support) - numberAt(t.rows[a] as string[], support) || a - b);
       const rows = order.map((i) => t.rows[i] as string[]);
       await markPictures(ctx.shown, s.out, /^per[-_]label[-_]f1\./i);
       const f1Name = f1 >= 0 ? (t.header[f1] as string).replace(/_f1$/, ' F1') : 'F1';
@@ -34,13 +36,32 @@ export async function thresholdParts(ctx: RenderContext): Promise<string[]> {
         format: (v) => v.toFixed(3),
         yMaxAtLeast: 1,
       });
-      parts.push(figure(`per-label:${s.spec.name}`, `${s.spec.name}: per-label ${f1Name} and thresholds`, svg, `From ${s.spec.name}/labels.csv; labels ordered by support, most frequent first.`));
+      parts.push(
+        figure(
+          `per-label:${s.spec.name}`,
+          `${s.spec.name}: per-label ${f1Name} and thresholds`,
+          svg,
+          `From ${s.spec.name}/labels.csv; labels ordered by support, most frequent first.`,
+        ),
+      );
       const headers = ['label', 'support', 'threshold', f1Name];
-      parts.push(`<details><summary>table of ${rows.length} labels</summary>${table(headers, rows.map((r) => [ctx.label(r[id] ?? ''), numberAt(r, support), numberAt(r, thr), numberAt(r, f1)]))}</details>`);
+      parts.push(
+        `<details><summary>table of ${rows.length} labels</summary>${table(
+          headers,
+          rows.map((r) => [ctx.label(r[id] ?? ''), numberAt(r, support), numberAt(r, thr), numberAt(r, f1)]),
+        )}</details>`,
+      );
       continue;
     }
-    const j = (await readJson(join(s.out, 'thresholds.json'))) as { labels?: unknown; thresholds?: unknown } | undefined;
-    if (j && Array.isArray(j.labels) && Array.isArray(j.thresholds) && j.labels.length === j.thresholds.length && j.labels.length > 0) {
+    const j = (await readJson(join(s.out, 'thresholds.json'))) as
+      { labels?: unknown; thresholds?: unknown } | undefined;
+    if (
+      j &&
+      Array.isArray(j.labels) &&
+      Array.isArray(j.thresholds) &&
+      j.labels.length === j.thresholds.length &&
+      j.labels.length > 0
+    ) {
       const svg = groupedBarChart({
         label: `per-label thresholds of ${s.spec.name}`,
         yLabel: 'threshold',
@@ -49,7 +70,14 @@ export async function thresholdParts(ctx: RenderContext): Promise<string[]> {
         format: (v) => v.toFixed(3),
         yMaxAtLeast: 1,
       });
-      parts.push(figure(`per-label:${s.spec.name}`, `${s.spec.name}: per-label thresholds`, svg, `From ${s.spec.name}/thresholds.json (no labels.csv with per-label F1).`));
+      parts.push(
+        figure(
+          `per-label:${s.spec.name}`,
+          `${s.spec.name}: per-label thresholds`,
+          svg,
+          `From ${s.spec.name}/thresholds.json (no labels.csv with per-label F1).`,
+        ),
+      );
     }
   }
   return parts;

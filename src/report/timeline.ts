@@ -27,7 +27,9 @@ export function timelineFacts(records: StageRunRecord[]): TimelineFacts {
   const t0 = Math.min(...rs.map((r) => r.start));
   const t1 = Math.max(...rs.map((r) => r.end));
   // Sweep over start/end events; an end at the same instant as a start closes first.
-  const events = rs.flatMap((r) => [[r.start, 1] as const, [Math.max(r.end, r.start), -1] as const]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const events = rs
+    .flatMap((r) => [[r.start, 1] as const, [Math.max(r.end, r.start), -1] as const])
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let now = 0;
   let peak = 0;
   for (const [, d] of events) {
@@ -49,7 +51,12 @@ export function timelineSvg(records: StageRunRecord[], runStart?: number): strin
   const left = labelW + 8;
   const right = width - 80;
   const actions = [...new Set(rs.map((r) => r.action as StageState))];
-  const leg = legend(actions.map((a) => ({ name: STATE_WORDS[a], color: STATE_COLORS[a] })), left, 16, right - left);
+  const leg = legend(
+    actions.map((a) => ({ name: STATE_WORDS[a], color: STATE_COLORS[a] })),
+    left,
+    16,
+    right - left,
+  );
   const top = 16 + leg.height + 6;
   const rowH = 24;
   const bottom = top + rowH * rs.length;
@@ -59,8 +66,16 @@ export function timelineSvg(records: StageRunRecord[], runStart?: number): strin
   const px = (sec: number) => left + (sec / (x1 || 1)) * (right - left);
 
   // Zebra rows first, so the grid lines stay visible on top of them.
-  const zebra = rs.map((_, i) => (i % 2 === 1 ? `<rect x="${left}" y="${top + i * rowH}" width="${r1(right - left)}" height="${rowH}" fill="#f7f8fa"/>` : ''));
-  const body: string[] = [leg.svg, ...zebra, ...xGrid(xt, px, top, bottom, (v) => `${xt.some((t) => !Number.isInteger(t)) ? v.toFixed(1) : v} s`)];
+  const zebra = rs.map((_, i) =>
+    i % 2 === 1
+      ? `<rect x="${left}" y="${top + i * rowH}" width="${r1(right - left)}" height="${rowH}" fill="#f7f8fa"/>`
+      : '',
+  );
+  const body: string[] = [
+    leg.svg,
+    ...zebra,
+    ...xGrid(xt, px, top, bottom, (v) => `${xt.some((t) => !Number.isInteger(t)) ? v.toFixed(1) : v} s`),
+  ];
   rs.forEach((r, i) => {
     const y = top + i * rowH;
     const a = (r.start - t0) / 1000;
@@ -69,9 +84,15 @@ export function timelineSvg(records: StageRunRecord[], runStart?: number): strin
     const w = Math.max(2, px(b) - x);
     const color = STATE_COLORS[r.action as StageState] ?? '#888';
     const tip = `${r.stage}: ${STATE_WORDS[r.action as StageState] ?? r.action}, ${formatSeconds(r.seconds)} (from ${a.toFixed(2)} s to ${b.toFixed(2)} s)`;
-    body.push(`<text class="row-label" x="${left - 8}" y="${y + rowH / 2 + 4}" text-anchor="end">${escapeXml(clip(r.stage, 30))}</text>`);
-    body.push(`<rect class="mark" x="${r1(x)}" y="${y + 5}" width="${r1(w)}" height="${rowH - 10}" rx="3" fill="${color}"><title>${escapeXml(tip)}</title></rect>`);
-    body.push(`<text class="value" x="${r1(x + w + 5)}" y="${y + rowH / 2 + 4}">${escapeXml(formatSeconds(r.seconds))}</text>`);
+    body.push(
+      `<text class="row-label" x="${left - 8}" y="${y + rowH / 2 + 4}" text-anchor="end">${escapeXml(clip(r.stage, 30))}</text>`,
+    );
+    body.push(
+      `<rect class="mark" x="${r1(x)}" y="${y + 5}" width="${r1(w)}" height="${rowH - 10}" rx="3" fill="${color}"><title>${escapeXml(tip)}</title></rect>`,
+    );
+    body.push(
+      `<text class="value" x="${r1(x + w + 5)}" y="${y + rowH / 2 + 4}">${escapeXml(formatSeconds(r.seconds))}</text>`,
+    );
   });
   body.push(`<line class="axis" x1="${left}" x2="${left}" y1="${top}" y2="${bottom}"/>`);
   body.push(axisTitle('x', 'seconds since the run started', (left + right) / 2, height - 8));

@@ -146,8 +146,14 @@ function resolveLocal(fromDir: string, spec: string): string | undefined {
   const base = resolve(fromDir, spec);
   const stem = base.replace(/\.(?:[cm]?js|jsx)$/, '');
   const candidates = [
-    `${stem}.ts`, `${stem}.tsx`, `${stem}.mts`, base, `${base}.ts`, `${base}.js`,
-    join(base, 'index.ts'), join(base, 'index.js'),
+    `${stem}.ts`,
+    `${stem}.tsx`,
+    `${stem}.mts`,
+    base,
+    `${base}.ts`,
+    `${base}.js`,
+    join(base, 'index.ts'),
+    join(base, 'index.js'),
   ];
   for (const c of candidates) {
     try {

@@ -42,7 +42,11 @@ interface Ready {
   promise: Promise<void>;
 }
 
-export async function executePipeline(session: Session, pipeline: Pipeline, opts: ExecuteOptions): Promise<StageOutcome[]> {
+export async function executePipeline(
+  session: Session,
+  pipeline: Pipeline,
+  opts: ExecuteOptions,
+): Promise<StageOutcome[]> {
   const outcomes = new Map<string, StageOutcome>();
   const waiting = pipeline.stages.filter((s) => opts.selected.has(s.name));
   const running = new Map<string, Ready>();
@@ -51,15 +55,33 @@ export async function executePipeline(session: Session, pipeline: Pipeline, opts
   const gpuNeed = (spec: StageSpec): number => Math.min(spec.resources.gpu, opts.gpus.total);
 
   while (waiting.length > 0 || running.size > 0) {
-    for (let i = 0; i < waiting.length && !opts.signal.aborted; ) {
+    for (let i = 0; i < waiting.length && !opts.signal.aborted;) {
       const spec = waiting[i]!;
       const needs = spec.needs.map((n) => outcomes.get(n));
       const blocked = needs.find((o) => o && (o.action === 'failed' || o.action === 'skipped'));
       if (blocked) {
         waiting.splice(i, 1);
-        const outcome: StageOutcome = { name: spec.name, action: 'skipped', seconds: 0, reasons: [`upstream ${blocked.name} ${blocked.action}`] };
+        const outcome: StageOutcome = {
+          name: spec.name,
+          action: 'skipped',
+          seconds: 0,
+          reasons: [`upstream ${blocked.name} ${blocked.action}`],
+        };
         outcomes.set(spec.name, outcome);
-        session.index.recordStageRun({ runId: opts.runId, pipeline: pipeline.name, stage: spec.name, stageKey: '', action: 'skipped', status: 'skipped', start: Date.now(), end: Date.now(), seconds: 0, host, metrics: {}, logPath: '' });
+        session.index.recordStageRun({
+          runId: opts.runId,
+          pipeline: pipeline.name,
+          stage: spec.name,
+          stageKey: '',
+          action: 'skipped',
+          status: 'skipped',
+          start: Date.now(),
+          end: Date.now(),
+          seconds: 0,
+          host,
+          metrics: {},
+          logPath: '',
+        });
         opts.emit({ type: 'stage-end', outcome });
         continue;
       }
@@ -105,10 +127,23 @@ async function processStage(
   const plan = classify(session, spec, key, latest, ingredients, opts.force(spec.name));
   const reasons = [...plan.reasons];
   const host = hostname();
-  const record = (action: StageOutcome['action'], extra: { treeHash?: string; metrics?: Record<string, unknown>; logPath?: string }) => ({
-    runId: opts.runId, pipeline: pipeline.name, stage: spec.name, stageKey: key, action, status: action === 'failed' ? 'failed' : 'ok',
-    start: started, end: Date.now(), seconds: (Date.now() - started) / 1000, host,
-    metrics: extra.metrics ?? {}, logPath: extra.logPath ?? '', treeHash: extra.treeHash,
+  const record = (
+    action: StageOutcome['action'],
+    extra: { treeHash?: string; metrics?: Record<string, unknown>; logPath?: string },
+  ) => ({
+    runId: opts.runId,
+    pipeline: pipeline.name,
+    stage: spec.name,
+    stageKey: key,
+    action,
+    status: action === 'failed' ? 'failed' : 'ok',
+    start: started,
+    end: Date.now(),
+    seconds: (Date.now() - started) / 1000,
+    host,
+    metrics: extra.metrics ?? {},
+    logPath: extra.logPath ?? '',
+    treeHash: extra.treeHash,
   });
 
   if (plan.action !== 'run' && plan.treeHash) {
@@ -120,9 +155,22 @@ async function processStage(
         session.index.recordStageRun(record('cached', { treeHash: plan.treeHash, metrics: known.metrics }));
       });
       await exportOutputs(spec, session.store.pathOf(plan.treeHash), pipeline.workdir);
-      return { name: spec.name, action: 'cached', seconds: (Date.now() - started) / 1000, key, treeHash: plan.treeHash, contentHash: keyHashOf(known), metrics: known.metrics, reasons };
+      return {
+        name: spec.name,
+        action: 'cached',
+        seconds: (Date.now() - started) / 1000,
+        key,
+        treeHash: plan.treeHash,
+        contentHash: keyHashOf(known),
+        metrics: known.metrics,
+        reasons,
+      };
     }
-    opts.emit({ type: 'notice', stage: spec.name, message: `cached output ${plan.treeHash.slice(0, 12)} is ${verdict}; running the stage again` });
+    opts.emit({
+      type: 'notice',
+      stage: spec.name,
+      message: `cached output ${plan.treeHash.slice(0, 12)} is ${verdict}; running the stage again`,
+    });
     session.index.deleteOutput(key);
     await session.store.remove(plan.treeHash);
     reasons.push(`cached output was ${verdict}`);
@@ -132,7 +180,11 @@ async function processStage(
   const logPath = join(session.logsDir(), `${opts.runId}-${spec.name.replace(/[^A-Za-z0-9._@-]/g, '_')}.log`);
   opts.emit({ type: 'stage-start', stage: spec.name, reasons, logPath });
   if (spec.resources.gpu > 0 && gpuIds.length < spec.resources.gpu) {
-    opts.emit({ type: 'notice', stage: spec.name, message: `asks for ${spec.resources.gpu} GPU(s), ${gpuIds.length} available: running on the fallback backend` });
+    opts.emit({
+      type: 'notice',
+      stage: spec.name,
+      message: `asks for ${spec.resources.gpu} GPU(s), ${gpuIds.length} available: running on the fallback backend`,
+    });
   }
   const invocation = {
     stage: spec.name,
@@ -165,18 +217,45 @@ async function processStage(
   if (!result.ok) {
     await rm(tmp, { recursive: true, force: true });
     session.index.recordStageRun(record('failed', { logPath }));
-    return { name: spec.name, action: 'failed', seconds: (Date.now() - started) / 1000, key, reasons: [result.message], logPath };
+    return {
+      name: spec.name,
+      action: 'failed',
+      seconds: (Date.now() - started) / 1000,
+      key,
+      reasons: [result.message],
+      logPath,
+    };
   }
   const metrics = await readMetrics(tmp);
   const committed = await session.store.commit(tmp);
   const seconds = (Date.now() - started) / 1000;
   session.index.transaction(() => {
-    session.index.putOutput({ stageKey: key, treeHash: committed.treeHash, contentHash: committed.contentHash, pipeline: pipeline.name, stage: spec.name, ingredients, metrics, createdAt: Date.now(), seconds });
+    session.index.putOutput({
+      stageKey: key,
+      treeHash: committed.treeHash,
+      contentHash: committed.contentHash,
+      pipeline: pipeline.name,
+      stage: spec.name,
+      ingredients,
+      metrics,
+      createdAt: Date.now(),
+      seconds,
+    });
     session.index.setLatest(pipeline.name, spec.name, key);
     session.index.recordStageRun(record('ran', { treeHash: committed.treeHash, metrics, logPath }));
   });
   await exportOutputs(spec, session.store.pathOf(committed.treeHash), pipeline.workdir);
-  return { name: spec.name, action: 'ran', seconds, key, treeHash: committed.treeHash, contentHash: committed.contentHash, metrics, reasons, logPath };
+  return {
+    name: spec.name,
+    action: 'ran',
+    seconds,
+    key,
+    treeHash: committed.treeHash,
+    contentHash: committed.contentHash,
+    metrics,
+    reasons,
+    logPath,
+  };
 }
 
 async function readMetrics(dir: string): Promise<Record<string, unknown>> {

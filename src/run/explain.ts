@@ -3,7 +3,10 @@ import type { Ingredients, LocalIngredients } from './stage-key.js';
 import { canonicalJson } from './canonical-json.js';
 
 /** Reasons why `now` differs from `before` (empty when nothing local differs). */
-export function explainChange(before: Ingredients, now: LocalIngredients & { needs?: Record<string, string> }): string[] {
+export function explainChange(
+  before: Ingredients,
+  now: LocalIngredients & { needs?: Record<string, string> },
+): string[] {
   const reasons: string[] = [];
   if (before.api !== now.api) reasons.push(`stage API version ${before.api} -> ${now.api}`);
   if (before.kind !== now.kind || before.definition !== now.definition) {
@@ -15,7 +18,8 @@ export function explainChange(before: Ingredients, now: LocalIngredients & { nee
   const pkgBefore = before.code?.packages ?? {};
   const pkgNow = now.code?.packages ?? {};
   for (const name of union(pkgBefore, pkgNow)) {
-    if (pkgBefore[name] !== pkgNow[name]) reasons.push(`package ${name}: ${pkgBefore[name] ?? 'none'} -> ${pkgNow[name] ?? 'none'}`);
+    if (pkgBefore[name] !== pkgNow[name])
+      reasons.push(`package ${name}: ${pkgBefore[name] ?? 'none'} -> ${pkgNow[name] ?? 'none'}`);
   }
   reasons.push(...diffHashes('file', before.deps, now.deps));
   if (now.needs) {
@@ -53,7 +57,11 @@ function diffFlat(label: string, a: Map<string, string>, b: Map<string, string>)
 }
 
 /** Flatten nested params to dotted keys with compact JSON values (arrays stay whole). */
-export function flatten(obj: Record<string, unknown>, prefix = '', out = new Map<string, string>()): Map<string, string> {
+export function flatten(
+  obj: Record<string, unknown>,
+  prefix = '',
+  out = new Map<string, string>(),
+): Map<string, string> {
   for (const [k, v] of Object.entries(obj)) {
     const key = prefix ? `${prefix}.${k}` : k;
     if (v !== null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length > 0) {

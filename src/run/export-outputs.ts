@@ -8,7 +8,8 @@ export async function exportOutputs(spec: StageSpec, outDir: string, workdir: st
   for (const [from, to] of Object.entries(spec.export)) {
     const src = resolve(outDir, from);
     const rel = relative(outDir, src);
-    if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`export ${from}: path leaves the stage's output folder`);
+    if (rel.startsWith('..') || isAbsolute(rel))
+      throw new Error(`export ${from}: path leaves the stage's output folder`);
     const dest = resolve(workdir, to);
     await mkdir(dirname(dest), { recursive: true });
     const tmp = join(dirname(dest), `.${process.pid}.tailor-export.tmp`);

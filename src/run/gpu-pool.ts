@@ -6,7 +6,11 @@ export function detectGpus(): number {
   const env = process.env.TAILOR_GPUS;
   if (env !== undefined && /^\d+$/.test(env)) return Number(env);
   try {
-    const out = execFileSync('nvidia-smi', ['-L'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+    const out = execFileSync('nvidia-smi', ['-L'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000,
+    });
     return out.split('\n').filter((l) => l.startsWith('GPU ')).length;
   } catch {
     return 0;

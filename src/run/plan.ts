@@ -31,7 +31,8 @@ export function keyHashOf(output: Pick<OutputRecord, 'treeHash' | 'contentHash'>
 
 /** Hash a stage's code and deps: the part of its key that does not depend on upstream outputs. */
 export async function computeLocal(session: Session, pipeline: Pipeline, spec: StageSpec): Promise<LocalIngredients> {
-  const code = spec.kind === 'module' && spec.module ? session.code.fingerprint(spec.module, codeBase(spec, pipeline)) : undefined;
+  const code =
+    spec.kind === 'module' && spec.module ? session.code.fingerprint(spec.module, codeBase(spec, pipeline)) : undefined;
   const deps: Record<string, string> = {};
   await Promise.all(
     spec.deps.map(async (dep) => {
@@ -53,7 +54,11 @@ export function fullIngredients(local: LocalIngredients, needs: Record<string, s
 }
 
 /** Plan every stage without running anything (status, dry-run). */
-export async function planPipeline(session: Session, pipeline: Pipeline, force: (name: string) => boolean): Promise<StagePlan[]> {
+export async function planPipeline(
+  session: Session,
+  pipeline: Pipeline,
+  force: (name: string) => boolean,
+): Promise<StagePlan[]> {
   const locals = await Promise.all(pipeline.stages.map((s) => computeLocal(session, pipeline, s)));
   const byName = new Map<string, StagePlan>();
   const plans: StagePlan[] = [];
@@ -67,7 +72,12 @@ export async function planPipeline(session: Session, pipeline: Pipeline, force: 
     if (pending.length > 0) {
       const reasons = pending.map((u) => `upstream ${u.spec.name} will run`);
       if (latest) reasons.push(...explainChange(latest.ingredients as Ingredients, local));
-      plan = { spec, state: latest ? 'stale' : 'never-run', action: 'run', reasons: latest ? reasons : ['never run', ...reasons] };
+      plan = {
+        spec,
+        state: latest ? 'stale' : 'never-run',
+        action: 'run',
+        reasons: latest ? reasons : ['never run', ...reasons],
+      };
     } else {
       const needs = Object.fromEntries(upstream.map((u) => [u.spec.name, u.contentHash!]));
       const key = stageKey(fullIngredients(local, needs));
@@ -99,7 +109,15 @@ export function classify(
   const state: StageState = isLatest && present ? 'fresh' : latest ? 'stale' : present ? 'stale' : 'never-run';
   if (present && !forced) {
     if (!isLatest) reasons.push('output of an earlier run with the same key is in the cache');
-    return { spec, state, action: isLatest ? 'reuse' : 'restore', reasons, key, treeHash: known.treeHash, contentHash: keyHashOf(known) };
+    return {
+      spec,
+      state,
+      action: isLatest ? 'reuse' : 'restore',
+      reasons,
+      key,
+      treeHash: known.treeHash,
+      contentHash: keyHashOf(known),
+    };
   }
   return { spec, state: forced && state === 'fresh' ? 'stale' : state, action: 'run', reasons, key };
 }

@@ -78,7 +78,11 @@ async function start(job: ChildJob): Promise<void> {
     await send({ type: 'done' });
     process.exit(0);
   } catch (err) {
-    const message = controller.signal.aborted ? 'aborted' : err instanceof Error ? err.stack ?? err.message : String(err);
+    const message = controller.signal.aborted
+      ? 'aborted'
+      : err instanceof Error
+        ? (err.stack ?? err.message)
+        : String(err);
     process.stderr.write(`${message}\n`);
     await send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
     process.exit(1);

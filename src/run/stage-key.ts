@@ -36,7 +36,7 @@ export function localIngredients(
 ): LocalIngredients {
   const definition =
     spec.kind === 'cmd'
-      ? spec.cmd ?? ''
+      ? (spec.cmd ?? '')
       : spec.builtin
         ? `builtin:${relative(`${TAILOR_ROOT}/stages`, spec.module ?? '').replace(/\.ts$/, '')}`
         : relative(workdir, spec.module ?? '');

@@ -23,7 +23,9 @@ export type StageProcessResult = { ok: true } | { ok: false; message: string };
 const fromSources = fileURLToPath(import.meta.url).endsWith('.ts');
 // Compiled, the child is dist/src/run/stage-child.js; from sources (tests, tsx) it is the .ts
 // file, under the tsx loader. Found from tailor's root, so it does not matter where this code runs.
-const childScript = fromSources ? join(TAILOR_ROOT, 'src', 'run', 'stage-child.ts') : join(TAILOR_ROOT, 'dist', 'src', 'run', 'stage-child.js');
+const childScript = fromSources
+  ? join(TAILOR_ROOT, 'src', 'run', 'stage-child.ts')
+  : join(TAILOR_ROOT, 'dist', 'src', 'run', 'stage-child.js');
 const childExecArgv = fromSources ? ['--import', 'tsx'] : [];
 
 export function runStageProcess(opts: StageProcessOptions): Promise<StageProcessResult> {
@@ -70,7 +72,8 @@ export function runStageProcess(opts: StageProcessOptions): Promise<StageProcess
       killGroup(child.pid, 'SIGKILL');
       if (code === 0) finish({ ok: true });
       else if (opts.signal.aborted) finish({ ok: false, message: 'interrupted' });
-      else if (sig) finish({ ok: false, message: `stage process killed by ${sig}${sig === 'SIGKILL' ? ' (out of memory?)' : ''}` });
+      else if (sig)
+        finish({ ok: false, message: `stage process killed by ${sig}${sig === 'SIGKILL' ? ' (out of memory?)' : ''}` });
       else finish({ ok: false, message: failure ?? `stage process exited with code ${code}` });
     });
 

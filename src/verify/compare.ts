@@ -53,10 +53,28 @@ export function compareStage(input: StageInput): Check[] {
   const { spec, entry, fresh } = input;
   const stage = spec.name;
   if (!entry) {
-    return [{ stage, check: 'lock', expected: '(no entry)', got: fresh?.key ?? '', verdict: 'missing', note: 'not in the lock file: run the pipeline with `tailor run` and commit the lock file' }];
+    return [
+      {
+        stage,
+        check: 'lock',
+        expected: '(no entry)',
+        got: fresh?.key ?? '',
+        verdict: 'missing',
+        note: 'not in the lock file: run the pipeline with `tailor run` and commit the lock file',
+      },
+    ];
   }
   if (!fresh || fresh.action === 'failed' || fresh.action === 'skipped' || !fresh.key) {
-    return [{ stage, check: 'run', expected: 'ran', got: fresh?.action ?? 'not run', verdict: 'failed', note: fresh?.reason ?? 'the stage did not run' }];
+    return [
+      {
+        stage,
+        check: 'run',
+        expected: 'ran',
+        got: fresh?.action ?? 'not run',
+        verdict: 'failed',
+        note: fresh?.reason ?? 'the stage did not run',
+      },
+    ];
   }
   const checks: Check[] = [];
   const sameKey = fresh.key === entry.key;
@@ -65,8 +83,15 @@ export function compareStage(input: StageInput): Check[] {
     ? undefined
     : localSame
       ? 'same code, params and deps; upstream output differs'
-      : (input.explainKey?.(entry.key, fresh)?.join('; ') || 'the stage changed: code, params, seed or deps');
-  checks.push({ stage, check: 'key', expected: entry.key, got: fresh.key, verdict: sameKey ? 'ok' : 'changed', ...(keyNote ? { note: keyNote } : {}) });
+      : input.explainKey?.(entry.key, fresh)?.join('; ') || 'the stage changed: code, params, seed or deps';
+  checks.push({
+    stage,
+    check: 'key',
+    expected: entry.key,
+    got: fresh.key,
+    verdict: sameKey ? 'ok' : 'changed',
+    ...(keyNote ? { note: keyNote } : {}),
+  });
 
   if (input.deterministic) {
     // Bytes without metrics.json when both sides have that hash (metrics are compared below).
@@ -76,11 +101,21 @@ export function compareStage(input: StageInput): Check[] {
     const scope = byContent ? '' : ' (whole output with metrics.json: the lock entry has no content hash)';
     if (localSame) {
       if (got === expected) checks.push({ stage, check: 'output', expected, got, verdict: 'ok' });
-      else checks.push({ stage, check: 'output', expected, got, verdict: 'not-compared', note: 'deterministic, but its inputs differ: metrics decide' });
+      else
+        checks.push({
+          stage,
+          check: 'output',
+          expected,
+          got,
+          verdict: 'not-compared',
+          note: 'deterministic, but its inputs differ: metrics decide',
+        });
     } else if (got === expected) {
       checks.push({ stage, check: 'output', expected, got, verdict: 'ok' });
     } else {
-      const note = sameKey ? 'same inputs, different bytes: not deterministic here?' : 'the stage changed and so did its output: rerun it and commit the lock file';
+      const note = sameKey
+        ? 'same inputs, different bytes: not deterministic here?'
+        : 'the stage changed and so did its output: rerun it and commit the lock file';
       checks.push({ stage, check: 'output', expected, got, verdict: 'mismatch', note: note + scope });
     }
   }
@@ -100,7 +135,12 @@ function onlyInputsDiffer(fresh: FreshStage, lock: LockFile, entry: LockEntry): 
   return stageKey({ ...fresh.ingredients, needs }) === entry.key;
 }
 
-export function compareMetrics(stage: string, expected: Record<string, unknown>, got: Record<string, unknown>, tolerance: Record<string, number>): Check[] {
+export function compareMetrics(
+  stage: string,
+  expected: Record<string, unknown>,
+  got: Record<string, unknown>,
+  tolerance: Record<string, number>,
+): Check[] {
   const want = flattenMetrics(expected);
   const have = flattenMetrics(got);
   const checks: Check[] = [];
@@ -109,23 +149,67 @@ export function compareMetrics(stage: string, expected: Record<string, unknown>,
     const g = have[path];
     const check = `metric ${path}`;
     if (tol === undefined && isMachineMetric(path)) {
-      checks.push({ stage, check, expected: String(e), got: g === undefined ? '(none)' : String(g), verdict: 'not-compared', note: 'measures the machine or the cache (time, throughput, workers, reuse)', fold: 'machine' });
+      checks.push({
+        stage,
+        check,
+        expected: String(e),
+        got: g === undefined ? '(none)' : String(g),
+        verdict: 'not-compared',
+        note: 'measures the machine or the cache (time, throughput, workers, reuse)',
+        fold: 'machine',
+      });
       continue;
     }
     if (g === undefined) {
-      checks.push({ stage, check, expected: String(e), got: '(none)', verdict: 'mismatch', note: 'the stage no longer reports it' });
+      checks.push({
+        stage,
+        check,
+        expected: String(e),
+        got: '(none)',
+        verdict: 'mismatch',
+        note: 'the stage no longer reports it',
+      });
       continue;
     }
     const diff = Math.abs(g - e);
     const ok = tol === undefined ? g === e : diff <= tol;
-    const note = tol === undefined ? (ok ? undefined : `differs by ${short(diff)}; exact match required (declare verify.tolerance)`) : `|Δ| ${short(diff)} ${ok ? '<=' : '>'} ${tol}`;
-    checks.push({ stage, check, expected: String(e), got: String(g), verdict: ok ? 'ok' : 'mismatch', ...(note ? { note } : {}), ...(tol === undefined && ok ? { fold: 'equal' as const } : {}) });
+    const note =
+      tol === undefined
+        ? ok
+          ? undefined
+          : `differs by ${short(diff)}; exact match required (declare verify.tolerance)`
+        : `|Δ| ${short(diff)} ${ok ? '<=' : '>'} ${tol}`;
+    checks.push({
+      stage,
+      check,
+      expected: String(e),
+      got: String(g),
+      verdict: ok ? 'ok' : 'mismatch',
+      ...(note ? { note } : {}),
+      ...(tol === undefined && ok ? { fold: 'equal' as const } : {}),
+    });
   }
   for (const [path, g] of Object.entries(have)) {
-    if (!(path in want) && !isMachineMetric(path)) checks.push({ stage, check: `metric ${path}`, expected: '(none)', got: String(g), verdict: 'new', note: 'not in the lock file' });
+    if (!(path in want) && !isMachineMetric(path))
+      checks.push({
+        stage,
+        check: `metric ${path}`,
+        expected: '(none)',
+        got: String(g),
+        verdict: 'new',
+        note: 'not in the lock file',
+      });
   }
   for (const path of Object.keys(tolerance)) {
-    if (!(path in want)) checks.push({ stage, check: `tolerance ${path}`, expected: '', got: '', verdict: 'unused', note: 'no such numeric metric in the lock file' });
+    if (!(path in want))
+      checks.push({
+        stage,
+        check: `tolerance ${path}`,
+        expected: '',
+        got: '',
+        verdict: 'unused',
+        note: 'no such numeric metric in the lock file',
+      });
   }
   return checks;
 }
@@ -144,7 +228,8 @@ function short(x: number): string {
 export function isMachineMetric(path: string): boolean {
   const leaf = path.slice(path.lastIndexOf('.') + 1);
   return (
-    /^(seconds|secs|ms|elapsed|elapsed_ms|workers|threads)$|(_seconds|_secs|_ms|_per_s|_per_sec|_per_second)$|^seconds_per_/.test(leaf) ||
-    /^(reused|computed|padded|resumed_at_epoch)$/.test(leaf)
+    /^(seconds|secs|ms|elapsed|elapsed_ms|workers|threads)$|(_seconds|_secs|_ms|_per_s|_per_sec|_per_second)$|^seconds_per_/.test(
+      leaf,
+    ) || /^(reused|computed|padded|resumed_at_epoch)$/.test(leaf)
   );
 }

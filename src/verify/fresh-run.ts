@@ -38,11 +38,19 @@ export interface FreshRunOptions {
   signal: AbortSignal;
 }
 
-export async function runFresh(pipeline: Pipeline, opts: FreshRunOptions): Promise<{ stages: Map<string, FreshStage>; interrupted: boolean }> {
+export async function runFresh(
+  pipeline: Pipeline,
+  opts: FreshRunOptions,
+): Promise<{ stages: Map<string, FreshStage>; interrupted: boolean }> {
   const session = await Session.open(opts.cacheDir);
   try {
     const started = Date.now();
-    const runId = session.index.beginRun({ pipeline: pipeline.name, argv: process.argv.slice(2), host: hostname(), pid: process.pid });
+    const runId = session.index.beginRun({
+      pipeline: pipeline.name,
+      argv: process.argv.slice(2),
+      host: hostname(),
+      pid: process.pid,
+    });
     const noExports: Pipeline = { ...pipeline, stages: pipeline.stages.map((s) => ({ ...s, export: {} })) };
     const emit = (e: RunEvent) => opts.logger.handle(e);
     emit({ type: 'run-start', pipeline: pipeline.name, stages: opts.selected.size, jobs: opts.jobs });
@@ -58,14 +66,18 @@ export async function runFresh(pipeline: Pipeline, opts: FreshRunOptions): Promi
     const interrupted = opts.signal.aborted;
     emit({ type: 'run-end', outcomes, seconds: (Date.now() - started) / 1000, interrupted });
     opts.logger.close();
-    session.index.endRun(runId, interrupted ? 'interrupted' : outcomes.some((o) => o.action === 'failed') ? 'failed' : 'ok');
+    session.index.endRun(
+      runId,
+      interrupted ? 'interrupted' : outcomes.some((o) => o.action === 'failed') ? 'failed' : 'ok',
+    );
     const stages = new Map<string, FreshStage>();
     for (const o of outcomes) {
       const ingredients = o.key ? (session.index.getOutput(o.key)?.ingredients as Ingredients | undefined) : undefined;
       const stage: FreshStage = { name: o.name, action: o.action, metrics: o.metrics ?? {} };
       if (o.key) stage.key = o.key;
       if (o.treeHash) stage.treeHash = o.treeHash;
-      if (o.treeHash && opts.contentOf.has(o.name)) stage.content = await contentHash(session.store.pathOf(o.treeHash), session.hasher);
+      if (o.treeHash && opts.contentOf.has(o.name))
+        stage.content = await contentHash(session.store.pathOf(o.treeHash), session.hasher);
       if (ingredients) stage.ingredients = ingredients;
       if (o.action === 'failed' || o.action === 'skipped') stage.reason = o.reasons?.[0] ?? o.action;
       stages.set(o.name, stage);

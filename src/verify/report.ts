@@ -35,10 +35,25 @@ export function formatVerifyTable(checks: Check[], all: boolean): string {
       rows.push([c.stage, c.check, cell(c.check, c.expected), cell(c.check, c.got), WORDS[c.verdict], c.note ?? '']);
     }
     if (equal.length > 0) rows.push([stage, `metrics (${equal.length} more)`, 'exact', 'equal', 'ok', '']);
-    if (machine.length > 0) rows.push([stage, `timings (${machine.length})`, '', '', WORDS['not-compared'], machine.map((c) => c.check.replace(/^metric /, '')).join(', ')]);
+    if (machine.length > 0)
+      rows.push([
+        stage,
+        `timings (${machine.length})`,
+        '',
+        '',
+        WORDS['not-compared'],
+        machine.map((c) => c.check.replace(/^metric /, '')).join(', '),
+      ]);
   }
   return renderTable(
-    [{ title: 'stage' }, { title: 'check', max: 44 }, { title: 'expected', max: 16 }, { title: 'got', max: 16 }, { title: 'verdict' }, { title: 'note', max: 90 }],
+    [
+      { title: 'stage' },
+      { title: 'check', max: 44 },
+      { title: 'expected', max: 16 },
+      { title: 'got', max: 16 },
+      { title: 'verdict' },
+      { title: 'note', max: 90 },
+    ],
     rows,
   );
 }
@@ -50,5 +65,8 @@ export function summaryLine(checks: Check[]): { ok: boolean; line: string } {
     return { ok: true, line: `verify: ok: ${stages} stage(s), ${checks.length} check(s) match the lock file` };
   }
   const stages = [...new Set(failing.map((c) => c.stage))];
-  return { ok: false, line: `verify: FAILED: ${failing.length} check(s) in ${stages.length} stage(s) do not match the lock file: ${stages.join(', ')}` };
+  return {
+    ok: false,
+    line: `verify: FAILED: ${failing.length} check(s) in ${stages.length} stage(s) do not match the lock file: ${stages.join(', ')}`,
+  };
 }

@@ -10,7 +10,15 @@ import { stagesReading, type WatchSet } from './watch-set.js';
 
 /** The parts of a stage that make up its key (positions and descriptions do not). */
 function definition(s: StageSpec): string {
-  return canonicalJson({ kind: s.kind, module: s.module ?? null, cmd: s.cmd ?? null, needs: s.needs, deps: s.deps, params: s.params, seed: s.seed });
+  return canonicalJson({
+    kind: s.kind,
+    module: s.module ?? null,
+    cmd: s.cmd ?? null,
+    needs: s.needs,
+    deps: s.deps,
+    params: s.params,
+    seed: s.seed,
+  });
 }
 
 /** Stages of `after` that are new or defined differently than in `before`. */
@@ -23,7 +31,12 @@ export function changedDefinitions(before: Pipeline | undefined, after: Pipeline
  * Stages (of `after`) made stale by `changed` paths. `set` is the watch set the paths were seen
  * under (it maps code and deps files to stages).
  */
-export function affectedStages(before: Pipeline | undefined, after: Pipeline, changed: Iterable<string>, set: WatchSet): Set<string> {
+export function affectedStages(
+  before: Pipeline | undefined,
+  after: Pipeline,
+  changed: Iterable<string>,
+  set: WatchSet,
+): Set<string> {
   const direct = new Set<string>();
   let pipelineFileChanged = false;
   for (const path of changed) {
@@ -32,5 +45,8 @@ export function affectedStages(before: Pipeline | undefined, after: Pipeline, ch
   }
   if (pipelineFileChanged) for (const s of changedDefinitions(before, after)) direct.add(s);
   const known = new Set(after.stages.map((s) => s.name));
-  return downstream(after, [...direct].filter((s) => known.has(s)));
+  return downstream(
+    after,
+    [...direct].filter((s) => known.has(s)),
+  );
 }

@@ -35,7 +35,9 @@ export function buildWatchSet(pipeline: Pipeline, code: CodeFingerprinter): Watc
     }
     for (const dep of spec.deps) add(resolve(pipeline.workdir, dep), spec.name);
   }
-  const exports = new Set(pipeline.stages.flatMap((s) => Object.values(s.export).map((to) => resolve(pipeline.workdir, to))));
+  const exports = new Set(
+    pipeline.stages.flatMap((s) => Object.values(s.export).map((to) => resolve(pipeline.workdir, to))),
+  );
   return { sources: new Set(pipeline.sources.map((f) => resolve(f))), inputs, exports };
 }
 

@@ -82,9 +82,14 @@ export class PipelineWatcher {
   /** Watch until stop(); resolves with the exit code (0, or 130 when a run had to be interrupted). */
   async run(): Promise<number> {
     // The pipeline file first: even when it does not load, fixing it starts the first run.
-    this.fsw = watch([this.file], { ignoreInitial: true, ignored: (p) => this.opts.ignoreUnder.some((d) => p === d || p.startsWith(d + sep)) });
+    this.fsw = watch([this.file], {
+      ignoreInitial: true,
+      ignored: (p) => this.opts.ignoreUnder.some((d) => p === d || p.startsWith(d + sep)),
+    });
     this.fsw.on('all', (_event, path) => this.onPath(resolve(path)));
-    this.fsw.on('error', (e) => this.opts.log(`watch: file watching error: ${e instanceof Error ? e.message : String(e)}`));
+    this.fsw.on('error', (e) =>
+      this.opts.log(`watch: file watching error: ${e instanceof Error ? e.message : String(e)}`),
+    );
     this.watched = new Set([this.file]);
     await new Promise<void>((r) => this.fsw!.once('ready', () => r()));
     this.startRun(this.load());
@@ -180,7 +185,8 @@ export class PipelineWatcher {
     this.set = buildWatchSet(pipeline, new CodeFingerprinter(this.opts.codeFactsFile));
     this.follow(watchedPaths(this.set));
     const req = this.opts.request;
-    const selected = req.stages.length > 0 ? upstream(pipeline, req.stages) : new Set(pipeline.stages.map((s) => s.name));
+    const selected =
+      req.stages.length > 0 ? upstream(pipeline, req.stages) : new Set(pipeline.stages.map((s) => s.name));
     const run: ActiveRun = { controller: new AbortController(), unfinished: selected };
     this.state = { kind: 'running', run, pending: false };
     const onEvent: RunRequest['onEvent'] = (e) => {
@@ -191,7 +197,9 @@ export class PipelineWatcher {
       .then(
         (r) => r.code,
         (e: unknown) => {
-          this.opts.log(`watch: the run failed unexpectedly: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+          this.opts.log(
+            `watch: the run failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+          );
           return 1;
         },
       )
@@ -238,7 +246,12 @@ export class PipelineWatcher {
     try {
       result = loadPipeline(this.file, { sets: this.opts.request.sets });
     } catch (e) {
-      result = { ok: false, error: [{ severity: 'error', message: `cannot load ${this.file}: ${e instanceof Error ? e.message : String(e)}` }] };
+      result = {
+        ok: false,
+        error: [
+          { severity: 'error', message: `cannot load ${this.file}: ${e instanceof Error ? e.message : String(e)}` },
+        ],
+      };
     }
     if (result.ok) {
       this.lastProblem = '';

@@ -58,11 +58,16 @@ export class Workspace {
   }
 
   /** `tailor run --json` and the per-stage actions. */
-  async run(args: string[] = [], env: Record<string, string> = {}): Promise<{ code: number; actions: Record<string, string>; result: CliResult }> {
+  async run(
+    args: string[] = [],
+    env: Record<string, string> = {},
+  ): Promise<{ code: number; actions: Record<string, string>; result: CliResult }> {
     const result = await this.tailor(['run', ...args, '--json'], env);
     let actions: Record<string, string> = {};
     try {
-      const parsed = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as { stages?: Array<{ name: string; action: string }> };
+      const parsed = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as {
+        stages?: Array<{ name: string; action: string }>;
+      };
       actions = Object.fromEntries((parsed.stages ?? []).map((s) => [s.name, s.action]));
     } catch {
       // leave empty: the assertion on actions will show stdout/stderr

@@ -18,7 +18,14 @@ export interface HarnessRun {
 export async function runStage(
   modulePath: string,
   params: Record<string, unknown>,
-  opts: { needs?: Record<string, string>; out?: string; state?: string; workdir?: string; seed?: number; signal?: AbortSignal } = {},
+  opts: {
+    needs?: Record<string, string>;
+    out?: string;
+    state?: string;
+    workdir?: string;
+    seed?: number;
+    signal?: AbortSignal;
+  } = {},
 ): Promise<HarnessRun> {
   const def = await loadStageModule(resolve(modulePath));
   const check = checkParams(def.params, params);

@@ -10,10 +10,15 @@ export async function dagCommand(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     // --cache is accepted as on every command (scripts pass it everywhere); the graph needs none.
-    options: { format: { type: 'string', default: 'text' }, set: { type: 'string', multiple: true }, cache: { type: 'string' } },
+    options: {
+      format: { type: 'string', default: 'text' },
+      set: { type: 'string', multiple: true },
+      cache: { type: 'string' },
+    },
   });
   const format = values.format as (typeof FORMATS)[number];
-  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
+  if (!FORMATS.includes(format))
+    throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
   const { pipeline: file } = takePipelineArg(positionals, 0);
   const pipeline = loadOrReport(file, values.set ?? []);
   if (!pipeline) return EXIT.usage;

@@ -23,7 +23,14 @@ export async function doctorCommand(argv: string[]): Promise<number> {
       node: process.version,
       gpus: detectGpus(),
       ml,
-      cache: { dir: session.cacheDir, objects, unfinishedOutputs: temp, runs: session.index.listRuns({ limit: 1_000_000 }).length, lock: holder?.message ?? null, integrity },
+      cache: {
+        dir: session.cacheDir,
+        objects,
+        unfinishedOutputs: temp,
+        runs: session.index.listRuns({ limit: 1_000_000 }).length,
+        lock: holder?.message ?? null,
+        integrity,
+      },
     };
     if (values.json) printJson(report);
     else {

@@ -32,24 +32,33 @@ export async function expCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   const fn = sub === undefined ? undefined : SUBCOMMANDS[sub];
   if (!fn) {
-    throw new UsageError(`${sub === undefined ? 'which subcommand?' : `unknown subcommand "${sub}"`}: expected one of ${Object.keys(SUBCOMMANDS).join(', ')}`);
+    throw new UsageError(
+      `${sub === undefined ? 'which subcommand?' : `unknown subcommand "${sub}"`}: expected one of ${Object.keys(SUBCOMMANDS).join(', ')}`,
+    );
   }
   return fn(rest);
 }
 
 /** An experiment name: printable, one line, at most 100 characters (it is data, never a path). */
 function checkName(name: string | undefined): string {
-  if (name === undefined || name.trim() === '') throw new UsageError('--name NAME is required: the experiment name to record');
-  if (name.length > 100 || /[\u0000-\u001f\u007f]/.test(name)) throw new UsageError(`--name must be one printable line of at most 100 characters`);
+  if (name === undefined || name.trim() === '')
+    throw new UsageError('--name NAME is required: the experiment name to record');
+  if (name.length > 100 || /[\u0000-\u001f\u007f]/.test(name))
+    throw new UsageError(`--name must be one printable line of at most 100 characters`);
   return name;
 }
 
 async function expRun(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { ...RUN_OPTIONS, name: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...RUN_OPTIONS, name: { type: 'string' } },
+  });
   const name = checkName(values.name);
   const { pipeline: file } = takePipelineArg(positionals, 0);
   const result = await runPipelineRequest({ ...runRequestFrom(file, values), experiment: name });
-  if (result.code === EXIT.ok && !values['dry-run']) process.stderr.write(`tailor: experiment "${name}" recorded; compare runs with \`tailor exp show\`\n`);
+  if (result.code === EXIT.ok && !values['dry-run'])
+    process.stderr.write(`tailor: experiment "${name}" recorded; compare runs with \`tailor exp show\`\n`);
   return result.code;
 }
 
@@ -89,15 +98,22 @@ async function expShow(argv: string[]): Promise<number> {
 }
 
 async function expDiff(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: 'boolean' }, cache: { type: 'string' } } });
-  if (positionals.length !== 2) throw new UsageError('expected two experiments: tailor exp diff A B (names, or run ids as #12)');
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, cache: { type: 'string' } },
+  });
+  if (positionals.length !== 2)
+    throw new UsageError('expected two experiments: tailor exp diff A B (names, or run ids as #12)');
   const session = await openSession(values.cache);
   try {
     const found = positionals.map((ref) => ({ ref, run: findExperimentRun(session.index, ref) }));
     const missing = found.filter((f) => !f.run);
     if (missing.length > 0) {
       const known = [...new Set(experimentRuns(session.index).map((r) => r.name))];
-      process.stderr.write(`tailor: no experiment run ${missing.map((m) => `"${m.ref}"`).join(' or ')}${known.length ? `; known: ${known.join(', ')}` : ''}\n`);
+      process.stderr.write(
+        `tailor: no experiment run ${missing.map((m) => `"${m.ref}"`).join(' or ')}${known.length ? `; known: ${known.join(', ')}` : ''}\n`,
+      );
       return EXIT.usage;
     }
     const diff = diffRuns(found[0]!.run!, found[1]!.run!);
@@ -128,7 +144,8 @@ async function expQueue(argv: string[]): Promise<number> {
   const queue = ExperimentQueue.open(cacheDir);
   try {
     if (values.run) {
-      if (values.name !== undefined || positionals.length > 0) throw new UsageError('--run takes no pipeline or --name: it runs what is queued');
+      if (values.name !== undefined || positionals.length > 0)
+        throw new UsageError('--run takes no pipeline or --name: it runs what is queued');
       return await runWorker(queue, cacheDir, parseCount(values.jobs, '--jobs', 2), values.follow ?? false);
     }
     if (values.cancel !== undefined) {
@@ -137,10 +154,13 @@ async function expQueue(argv: string[]): Promise<number> {
         process.stderr.write(`tailor: queue entry ${id} removed\n`);
         return EXIT.ok;
       }
-      process.stderr.write(`tailor: no queued entry ${id} (running, finished and unknown entries cannot be cancelled)\n`);
+      process.stderr.write(
+        `tailor: no queued entry ${id} (running, finished and unknown entries cannot be cancelled)\n`,
+      );
       return EXIT.failed;
     }
-    if (values.name === undefined && positionals.length === 0 && !values.set) return listQueue(queue.list(), values.json ?? false);
+    if (values.name === undefined && positionals.length === 0 && !values.set)
+      return listQueue(queue.list(), values.json ?? false);
     const name = checkName(values.name);
     const { pipeline: file } = takePipelineArg(positionals, 0);
     // Catch typos now rather than when the worker gets to it.
@@ -153,7 +173,10 @@ async function expQueue(argv: string[]): Promise<number> {
       jobs: values.jobs === undefined ? undefined : parseCount(values.jobs, '--jobs', 2),
     });
     if (values.json) printJson({ queued: entry.id, name });
-    else process.stderr.write(`tailor: queued "${name}" as entry ${entry.id}; run the queue with \`tailor exp queue --run\`\n`);
+    else
+      process.stderr.write(
+        `tailor: queued "${name}" as entry ${entry.id}; run the queue with \`tailor exp queue --run\`\n`,
+      );
     return EXIT.ok;
   } finally {
     queue.close();
@@ -168,8 +191,16 @@ async function runWorker(queue: ExperimentQueue, cacheDir: string, jobs: number,
     controller.abort(sig);
   };
   return withStopSignals(onSignal, async () => {
-    const summary = await drainQueue(queue, { cacheDir, jobs, follow, signal: controller.signal, log: (line) => process.stderr.write(`tailor: ${line}\n`) });
-    process.stderr.write(`tailor: queue: ${summary.done} done, ${summary.failed} failed${summary.interrupted ? ', interrupted' : ''}\n`);
+    const summary = await drainQueue(queue, {
+      cacheDir,
+      jobs,
+      follow,
+      signal: controller.signal,
+      log: (line) => process.stderr.write(`tailor: ${line}\n`),
+    });
+    process.stderr.write(
+      `tailor: queue: ${summary.done} done, ${summary.failed} failed${summary.interrupted ? ', interrupted' : ''}\n`,
+    );
     return summary.interrupted ? EXIT.interrupted : summary.failed > 0 ? EXIT.failed : EXIT.ok;
   });
 }
@@ -180,7 +211,9 @@ function listQueue(entries: QueueEntry[], json: boolean): number {
     return EXIT.ok;
   }
   if (entries.length === 0) {
-    process.stdout.write('the queue is empty: add with `tailor exp queue [PIPELINE] --name NAME [--set STAGE.KEY=VALUE]...`\n');
+    process.stdout.write(
+      'the queue is empty: add with `tailor exp queue [PIPELINE] --name NAME [--set STAGE.KEY=VALUE]...`\n',
+    );
     return EXIT.ok;
   }
   const rows = entries.map((e) => [
@@ -192,6 +225,19 @@ function listQueue(entries: QueueEntry[], json: boolean): number {
     e.sets.join(' '),
     e.message ?? (e.exitCode !== null && e.exitCode !== 0 ? `exit ${e.exitCode}` : ''),
   ]);
-  process.stdout.write(renderTable([{ title: 'id', right: true }, { title: 'name' }, { title: 'state' }, { title: 'added' }, { title: 'pipeline' }, { title: 'sets', max: 50 }, { title: 'note', max: 50 }], rows));
+  process.stdout.write(
+    renderTable(
+      [
+        { title: 'id', right: true },
+        { title: 'name' },
+        { title: 'state' },
+        { title: 'added' },
+        { title: 'pipeline' },
+        { title: 'sets', max: 50 },
+        { title: 'note', max: 50 },
+      ],
+      rows,
+    ),
+  );
   return EXIT.ok;
 }

@@ -14,24 +14,37 @@ import { readLockFile } from '../../run/lock-file.js';
 export async function gcCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
-    options: { 'dry-run': { type: 'boolean' }, 'keep-runs': { type: 'string', default: '20' }, cache: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      'dry-run': { type: 'boolean' },
+      'keep-runs': { type: 'string', default: '20' },
+      cache: { type: 'string' },
+      json: { type: 'boolean' },
+    },
   });
   const keepRuns = Number(values['keep-runs']);
-  if (!Number.isInteger(keepRuns) || keepRuns < 0) throw new UsageError(`--keep-runs expects a whole number, got "${values['keep-runs']}"`);
+  if (!Number.isInteger(keepRuns) || keepRuns < 0)
+    throw new UsageError(`--keep-runs expects a whole number, got "${values['keep-runs']}"`);
   const session = await openSession(values.cache);
   const lock = await acquireRunLock(session.cacheDir, { waitSeconds: 0 });
   if (!lock.ok) {
-    process.stderr.write(`tailor gc: the cache is in use by pid ${lock.error.pid} on ${lock.error.host}; try again when it is done\n`);
+    process.stderr.write(
+      `tailor gc: the cache is in use by pid ${lock.error.pid} on ${lock.error.host}; try again when it is done\n`,
+    );
     session.close();
     return EXIT.locked;
   }
   try {
     const keep = new Set([...session.index.latestTreeHashes(), ...lockFileOutputs(join(process.cwd(), 'pipelines'))]);
-    const result = await collectGarbage(session.index, session.store, keep, { dryRun: values['dry-run'] ?? false, keepRecentRuns: keepRuns });
+    const result = await collectGarbage(session.index, session.store, keep, {
+      dryRun: values['dry-run'] ?? false,
+      keepRecentRuns: keepRuns,
+    });
     if (values.json) process.stdout.write(JSON.stringify(result) + '\n');
     else {
       const verb = values['dry-run'] ? 'would remove' : 'removed';
-      process.stdout.write(`tailor gc: ${verb} ${result.removedObjects} object(s), ${(result.freedBytes / 1e6).toFixed(1)} MB, ${result.removedRecords} record(s); kept ${keep.size} referenced output(s)\n`);
+      process.stdout.write(
+        `tailor gc: ${verb} ${result.removedObjects} object(s), ${(result.freedBytes / 1e6).toFixed(1)} MB, ${result.removedRecords} record(s); kept ${keep.size} referenced output(s)\n`,
+      );
     }
     return EXIT.ok;
   } finally {

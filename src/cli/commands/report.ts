@@ -20,7 +20,9 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const pipeline = loadOrReport(file, values.set ?? []);
   if (!pipeline) return EXIT.usage;
   if (values.metric !== undefined && !parseMetricChoice(pipeline, values.metric)) {
-    throw new UsageError(`--metric expects STAGE.PATH with a stage of ${file} (e.g. ${pipeline.stages.at(-1)?.name ?? 'stage'}.holdout.micro_f1), got "${values.metric}"`);
+    throw new UsageError(
+      `--metric expects STAGE.PATH with a stage of ${file} (e.g. ${pipeline.stages.at(-1)?.name ?? 'stage'}.holdout.micro_f1), got "${values.metric}"`,
+    );
   }
   // --out is relative to where tailor runs, like every other path argument.
   const out = values.out === undefined ? undefined : resolve(values.out);

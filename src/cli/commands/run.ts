@@ -37,7 +37,9 @@ export const RUN_OPTIONS = {
 } as const;
 
 /** What parseArgs gives for RUN_OPTIONS. */
-export type ParsedRunOptions = ReturnType<typeof parseArgs<{ options: typeof RUN_OPTIONS; allowPositionals: true }>>['values'];
+export type ParsedRunOptions = ReturnType<
+  typeof parseArgs<{ options: typeof RUN_OPTIONS; allowPositionals: true }>
+>['values'];
 
 export interface RunRequest {
   file: string;
@@ -93,7 +95,9 @@ export function parseCount(value: string | undefined, flag: string, fallback: nu
 }
 
 /** Load, validate, lock, execute; used by `run`, `exp run` and `watch`. */
-export async function runPipelineRequest(req: RunRequest): Promise<{ code: number; outcomes: StageOutcome[]; pipeline?: Pipeline }> {
+export async function runPipelineRequest(
+  req: RunRequest,
+): Promise<{ code: number; outcomes: StageOutcome[]; pipeline?: Pipeline }> {
   const pipeline = loadOrReport(req.file, req.sets);
   if (!pipeline) return { code: EXIT.usage, outcomes: [] };
   const names = new Set(pipeline.stages.map((s) => s.name));
@@ -104,14 +108,16 @@ export async function runPipelineRequest(req: RunRequest): Promise<{ code: numbe
       return { code: EXIT.usage, outcomes: [] };
     }
   }
-  const expand = (list: string[]) => new Set(pipeline.stages.filter((s) => list.includes(s.name) || list.includes(s.group)).map((s) => s.name));
+  const expand = (list: string[]) =>
+    new Set(pipeline.stages.filter((s) => list.includes(s.name) || list.includes(s.group)).map((s) => s.name));
   const forced = expand(req.force);
   const force = (name: string) => req.forceAll || forced.has(name);
   const selected = req.stages.length > 0 ? upstream(pipeline, [...expand(req.stages)]) : names;
 
   const paramErrors = await checkStageParams(pipeline);
   if (paramErrors.length > 0) {
-    for (const d of paramErrors) process.stderr.write(formatDiagnostic(d, { color: Boolean(process.stderr.isTTY) }) + '\n');
+    for (const d of paramErrors)
+      process.stderr.write(formatDiagnostic(d, { color: Boolean(process.stderr.isTTY) }) + '\n');
     return { code: EXIT.usage, outcomes: [], pipeline };
   }
 
@@ -124,14 +130,31 @@ export async function runPipelineRequest(req: RunRequest): Promise<{ code: numbe
   }
 }
 
-async function dryRun(session: Session, pipeline: Pipeline, force: (n: string) => boolean, selected: Set<string>, json: boolean): Promise<number> {
+async function dryRun(
+  session: Session,
+  pipeline: Pipeline,
+  force: (n: string) => boolean,
+  selected: Set<string>,
+  json: boolean,
+): Promise<number> {
   const plans = (await planPipeline(session, pipeline, force)).filter((p) => selected.has(p.spec.name));
   if (json) {
-    printJson({ stages: plans.map((p) => ({ name: p.spec.name, action: p.action === 'run' ? 'run' : 'cached', state: p.state, reasons: p.reasons })) });
+    printJson({
+      stages: plans.map((p) => ({
+        name: p.spec.name,
+        action: p.action === 'run' ? 'run' : 'cached',
+        state: p.state,
+        reasons: p.reasons,
+      })),
+    });
   } else {
     const toRun = plans.filter((p) => p.action === 'run');
     process.stdout.write(formatStatus(plans));
-    process.stdout.write(toRun.length === 0 ? 'dry run: nothing would run\n' : `dry run: would run ${toRun.map((p) => p.spec.name).join(', ')}\n`);
+    process.stdout.write(
+      toRun.length === 0
+        ? 'dry run: nothing would run\n'
+        : `dry run: would run ${toRun.map((p) => p.spec.name).join(', ')}\n`,
+    );
   }
   return EXIT.ok;
 }
@@ -149,7 +172,9 @@ async function executeLocked(
     onWait: (holder) => logger.handle({ type: 'notice', message: `waiting for the cache lock, ${holder.message}` }),
   });
   if (!lock.ok) {
-    process.stderr.write(`tailor: the cache ${session.cacheDir} is in use: ${lock.error.message}\n  wait for it with --wait SECONDS, or use another --cache\n`);
+    process.stderr.write(
+      `tailor: the cache ${session.cacheDir} is in use: ${lock.error.message}\n  wait for it with --wait SECONDS, or use another --cache\n`,
+    );
     return { code: EXIT.locked, outcomes: [], pipeline };
   }
   const controller = new AbortController();
@@ -167,10 +192,21 @@ async function executeLocked(
   if (req.signal?.aborted) controller.abort();
   else req.signal?.addEventListener('abort', () => controller.abort(), { once: true });
   const started = Date.now();
-  const runId = session.index.beginRun({ pipeline: pipeline.name, argv: process.argv.slice(2), host: hostname(), pid: process.pid, experiment: req.experiment, params: Object.fromEntries(pipeline.stages.map((s) => [s.name, s.params])) });
+  const runId = session.index.beginRun({
+    pipeline: pipeline.name,
+    argv: process.argv.slice(2),
+    host: hostname(),
+    pid: process.pid,
+    experiment: req.experiment,
+    params: Object.fromEntries(pipeline.stages.map((s) => [s.name, s.params])),
+  });
   try {
     const cleaned = await session.store.cleanupTemp();
-    if (cleaned > 0) logger.handle({ type: 'notice', message: `removed ${cleaned} unfinished output folder(s) left by an interrupted run` });
+    if (cleaned > 0)
+      logger.handle({
+        type: 'notice',
+        message: `removed ${cleaned} unfinished output folder(s) left by an interrupted run`,
+      });
     const emit = (e: RunEvent) => {
       logger.handle(e);
       req.onEvent?.(e);
@@ -192,7 +228,8 @@ async function executeLocked(
     session.index.endRun(runId, interrupted ? 'interrupted' : failed ? 'failed' : 'ok');
     // The lock file records the pipeline as committed: not --set variants or experiments.
     if (!failed && !interrupted && req.sets.length === 0 && !req.experiment) await updateLockFile(session, pipeline);
-    if (req.json) printJson({ stages: outcomes.map((o) => ({ name: o.name, action: o.action, seconds: round(o.seconds) })) });
+    if (req.json)
+      printJson({ stages: outcomes.map((o) => ({ name: o.name, action: o.action, seconds: round(o.seconds) })) });
     else if (!req.quiet) printRunSummary(pipeline, outcomes);
     return { code: interrupted ? EXIT.interrupted : failed ? EXIT.failed : EXIT.ok, outcomes, pipeline };
   } finally {
@@ -208,7 +245,7 @@ async function updateLockFile(session: Session, pipeline: Pipeline): Promise<voi
   const lock: LockFile = readLockFile(file) ?? { pipeline: pipeline.name, stages: {} };
   lock.pipeline = pipeline.name;
   const names = new Set(pipeline.stages.map((s) => s.name));
-  for (const name of Object.keys(lock.stages)) if (!names.has(name)) delete lock.stages[name];
+  lock.stages = Object.fromEntries(Object.entries(lock.stages).filter(([name]) => names.has(name)));
   const declared = await declaredDeterminism(pipeline.stages);
   const latestByStage = session.index.latestOfPipeline(pipeline.name);
   for (const spec of pipeline.stages) {
@@ -218,8 +255,16 @@ async function updateLockFile(session: Session, pipeline: Pipeline): Promise<voi
     // Recorded at commit; outputs from before schema 3 are walked once (an unchanged one keeps the lock's).
     const content =
       latest.contentHash ??
-      (before?.output === latest.treeHash && before.content ? before.content : await contentHash(session.store.pathOf(latest.treeHash), session.hasher).catch(() => undefined));
-    lock.stages[spec.name] = { key: latest.stageKey, output: latest.treeHash, ...(content ? { content } : {}), deterministic: spec.verify?.deterministic ?? declared.get(spec.name) ?? false, metrics: latest.metrics };
+      (before?.output === latest.treeHash && before.content
+        ? before.content
+        : await contentHash(session.store.pathOf(latest.treeHash), session.hasher).catch(() => undefined));
+    lock.stages[spec.name] = {
+      key: latest.stageKey,
+      output: latest.treeHash,
+      ...(content ? { content } : {}),
+      deterministic: spec.verify?.deterministic ?? declared.get(spec.name) ?? false,
+      metrics: latest.metrics,
+    };
   }
   writeLockFile(file, lock);
 }

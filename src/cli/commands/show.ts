@@ -15,7 +15,12 @@ export async function showCommand(argv: string[]): Promise<number> {
   const pipeline = loadOrReport(file, values.set ?? []);
   if (!pipeline) return EXIT.usage;
   if (!pipeline.stages.some((s) => s.name === stage)) {
-    process.stderr.write(`tailor: no stage "${stage}" in ${file}${suggestName(stage, pipeline.stages.map((s) => s.name))}\n`);
+    process.stderr.write(
+      `tailor: no stage "${stage}" in ${file}${suggestName(
+        stage,
+        pipeline.stages.map((s) => s.name),
+      )}\n`,
+    );
     return EXIT.usage;
   }
   const session = await openSession(values.cache);
@@ -27,7 +32,10 @@ export async function showCommand(argv: string[]): Promise<number> {
     }
     const out = session.store.pathOf(latest.treeHash);
     if (values.json) printJson({ stage, out, metrics: latest.metrics });
-    else process.stdout.write(`${stage}\n  out: ${out}\n  key: ${latest.stageKey}\n  metrics: ${JSON.stringify(latest.metrics, null, 2).replace(/\n/g, '\n  ')}\n`);
+    else
+      process.stdout.write(
+        `${stage}\n  out: ${out}\n  key: ${latest.stageKey}\n  metrics: ${JSON.stringify(latest.metrics, null, 2).replace(/\n/g, '\n  ')}\n`,
+      );
     return EXIT.ok;
   } finally {
     session.close();

@@ -29,11 +29,14 @@ export async function statusCommand(argv: string[]): Promise<number> {
 export function formatStatus(plans: StagePlan[]): string {
   const width = Math.max(5, ...plans.map((p) => p.spec.name.length));
   const lines = plans.map((p) => {
-    const what = p.state === 'fresh' ? 'fresh' : p.action === 'restore' ? `${p.state} (restorable from cache)` : p.state;
+    const what =
+      p.state === 'fresh' ? 'fresh' : p.action === 'restore' ? `${p.state} (restorable from cache)` : p.state;
     const head = `${p.spec.name.padEnd(width)}  ${what}`;
     return p.state === 'fresh' ? head : [head, ...p.reasons.map((r) => `${' '.repeat(width + 2)}- ${r}`)].join('\n');
   });
   const stale = plans.filter((p) => p.state !== 'fresh').length;
-  lines.push(stale === 0 ? 'everything is up to date' : `${stale} of ${plans.length} stage(s) would run or be restored`);
+  lines.push(
+    stale === 0 ? 'everything is up to date' : `${stale} of ${plans.length} stage(s) would run or be restored`,
+  );
   return lines.join('\n') + '\n';
 }

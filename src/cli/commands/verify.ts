@@ -51,14 +51,17 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const lockFile = lockPathOf(pipeline);
   const lock = readLockFile(lockFile);
   if (!lock) {
-    process.stderr.write(`tailor: no lock file ${relative(process.cwd(), lockFile)} to verify against: run \`tailor run ${file}\` and commit it\n`);
+    process.stderr.write(
+      `tailor: no lock file ${relative(process.cwd(), lockFile)} to verify against: run \`tailor run ${file}\` and commit it\n`,
+    );
     return EXIT.usage;
   }
   const selected = selectStages(pipeline, values.stage ?? [], file);
   if (!selected) return EXIT.usage;
   const paramErrors = await checkStageParams(pipeline);
   if (paramErrors.length > 0) {
-    for (const d of paramErrors) process.stderr.write(formatDiagnostic(d, { color: Boolean(process.stderr.isTTY) }) + '\n');
+    for (const d of paramErrors)
+      process.stderr.write(formatDiagnostic(d, { color: Boolean(process.stderr.isTTY) }) + '\n');
     return EXIT.usage;
   }
 
@@ -71,17 +74,43 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   };
   try {
     return await withStopSignals(onSignal, async () => {
-      if (!values.json) process.stderr.write(`tailor: verify: running ${selected.size} stage(s) of ${pipeline.name} from scratch in ${cacheDir}\n`);
+      if (!values.json)
+        process.stderr.write(
+          `tailor: verify: running ${selected.size} stage(s) of ${pipeline.name} from scratch in ${cacheDir}\n`,
+        );
       const logger = values.json ? new QuietLogger() : new PlainLogger(process.stderr, false);
       const declared = await declaredDeterminism(pipeline.stages.filter((s) => selected.has(s.name)));
-      const isDeterministic = (spec: StageSpec) => spec.verify?.deterministic ?? declared.get(spec.name) ?? lock.stages[spec.name]?.deterministic ?? false;
-      const contentOf = new Set(pipeline.stages.filter((s) => selected.has(s.name) && isDeterministic(s)).map((s) => s.name));
-      const fresh = await runFresh(pipeline, { cacheDir, selected, contentOf, jobs, logger, signal: controller.signal });
+      const isDeterministic = (spec: StageSpec) =>
+        spec.verify?.deterministic ?? declared.get(spec.name) ?? lock.stages[spec.name]?.deterministic ?? false;
+      const contentOf = new Set(
+        pipeline.stages.filter((s) => selected.has(s.name) && isDeterministic(s)).map((s) => s.name),
+      );
+      const fresh = await runFresh(pipeline, {
+        cacheDir,
+        selected,
+        contentOf,
+        jobs,
+        logger,
+        signal: controller.signal,
+      });
       if (fresh.interrupted) return EXIT.interrupted;
-      const checks = compareAll(pipeline, lock, selected, fresh.stages, contentOf, cacheDirFrom(values.cache, pipeline.workdir));
+      const checks = compareAll(
+        pipeline,
+        lock,
+        selected,
+        fresh.stages,
+        contentOf,
+        cacheDirFrom(values.cache, pipeline.workdir),
+      );
       const summary = summaryLine(checks);
       if (values.json) {
-        printJson({ ok: summary.ok, pipeline: pipeline.name, lockFile, stages: [...selected], checks: checks.map(({ fold: _, ...c }) => c) });
+        printJson({
+          ok: summary.ok,
+          pipeline: pipeline.name,
+          lockFile,
+          stages: [...selected],
+          checks: checks.map(({ fold: _, ...c }) => c),
+        });
       } else {
         process.stdout.write(formatVerifyTable(checks, values.all ?? false));
         process.stdout.write(summary.line + '\n');
@@ -95,13 +124,27 @@ export async function verifyCommand(argv: string[]): Promise<number> {
 }
 
 /** Every check of every selected stage, in pipeline order. */
-function compareAll(pipeline: Pipeline, lock: LockFile, selected: Set<string>, fresh: Map<string, FreshStage>, contentOf: Set<string>, workCache: string): Check[] {
+function compareAll(
+  pipeline: Pipeline,
+  lock: LockFile,
+  selected: Set<string>,
+  fresh: Map<string, FreshStage>,
+  contentOf: Set<string>,
+  workCache: string,
+): Check[] {
   const explain = keyExplainer(workCache);
   try {
     return pipeline.stages
       .filter((spec) => selected.has(spec.name))
       .flatMap((spec) =>
-        compareStage({ spec, entry: lock.stages[spec.name], fresh: fresh.get(spec.name), lock, deterministic: contentOf.has(spec.name), explainKey: explain.explain }),
+        compareStage({
+          spec,
+          entry: lock.stages[spec.name],
+          fresh: fresh.get(spec.name),
+          lock,
+          deterministic: contentOf.has(spec.name),
+          explainKey: explain.explain,
+        }),
       );
   } finally {
     explain.close();
@@ -124,7 +167,10 @@ function selectStages(pipeline: Pipeline, names: string[], file: string): Set<st
  * Reasons a stage's key differs from the lock's, from the ingredients an earlier run in the
  * user's own cache recorded for the lock's key (nothing when that cache never saw it).
  */
-function keyExplainer(cacheDir: string): { explain: (lockKey: string, fresh: FreshStage) => string[] | undefined; close(): void } {
+function keyExplainer(cacheDir: string): {
+  explain: (lockKey: string, fresh: FreshStage) => string[] | undefined;
+  close(): void;
+} {
   let index: CacheIndex | undefined;
   try {
     if (existsSync(join(cacheDir, 'index.sqlite'))) index = CacheIndex.open(cacheDir);

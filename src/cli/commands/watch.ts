@@ -30,7 +30,13 @@ export async function watchCommand(argv: string[]): Promise<number> {
   if (debounceMs > 60_000) throw new UsageError('--debounce is in milliseconds and at most 60000');
   const cacheDir = cacheDirFrom(values.cache, process.cwd());
   const watcher = new PipelineWatcher({
-    request: runRequestFrom(file, { set: values.set, stage: values.stage, jobs: values.jobs, cache: values.cache, quiet: values.quiet }),
+    request: runRequestFrom(file, {
+      set: values.set,
+      stage: values.stage,
+      jobs: values.jobs,
+      cache: values.cache,
+      quiet: values.quiet,
+    }),
     runPipeline: runPipelineRequest,
     debounceMs,
     codeFactsFile: join(cacheDir, 'code-facts.json'),

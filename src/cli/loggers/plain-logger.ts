@@ -24,7 +24,9 @@ export class PlainLogger implements Logger {
         this.print(`tailor: ${event.pipeline}: ${event.stages} stage(s), up to ${event.jobs} at once`);
         break;
       case 'stage-start':
-        this.print(`> ${event.stage}  running${event.reasons.length ? `  (${event.reasons.slice(0, 4).join('; ')}${event.reasons.length > 4 ? '; …' : ''})` : ''}`);
+        this.print(
+          `> ${event.stage}  running${event.reasons.length ? `  (${event.reasons.slice(0, 4).join('; ')}${event.reasons.length > 4 ? '; …' : ''})` : ''}`,
+        );
         break;
       case 'stage-log':
         if (this.showLogs) this.print(`  ${event.stage} | ${event.line}`);
@@ -73,7 +75,12 @@ export class PlainLogger implements Logger {
     const cols = this.out.columns ?? 120;
     this.clearLive();
     if (lines.length === 0) return;
-    this.out.write(lines.map((l) => l.slice(0, cols - 1)).join(' | ').slice(0, cols - 1));
+    this.out.write(
+      lines
+        .map((l) => l.slice(0, cols - 1))
+        .join(' | ')
+        .slice(0, cols - 1),
+    );
     this.liveLine = true;
   }
 
@@ -118,6 +125,10 @@ function summaryLine(outcomes: StageOutcome[], seconds: number, interrupted: boo
   const parts = [`${ran} ran`, `${count('cached')} cached`];
   if (count('failed')) parts.push(`${count('failed')} failed`);
   if (count('skipped')) parts.push(`${count('skipped')} skipped`);
-  const head = interrupted ? 'interrupted' : ran === 0 && count('failed') === 0 ? 'nothing to run: everything is up to date' : 'done';
+  const head = interrupted
+    ? 'interrupted'
+    : ran === 0 && count('failed') === 0
+      ? 'nothing to run: everything is up to date'
+      : 'done';
   return `tailor: ${head} (${parts.join(', ')}) in ${formatDuration(seconds)}`;
 }

@@ -6,7 +6,8 @@ export class QuietLogger implements Logger {
   handle(event: RunEvent): void {
     switch (event.type) {
       case 'stage-end':
-        if (event.outcome.action === 'failed') process.stderr.write(`tailor: ${event.outcome.name} failed: ${event.outcome.reasons?.[0] ?? ''}\n`);
+        if (event.outcome.action === 'failed')
+          process.stderr.write(`tailor: ${event.outcome.name} failed: ${event.outcome.reasons?.[0] ?? ''}\n`);
         break;
       case 'notice':
         process.stderr.write(`tailor: ${event.stage ? `${event.stage}: ` : ''}${event.message}\n`);
