@@ -51,6 +51,12 @@ export interface RunLock {
   readonly info: LockInfo;
   /** True once another process has taken the lock over (see `onLost`). */
   readonly lost: boolean;
+  /**
+   * Read the lock file now and tell whether it is still ours; a lock found lost fires `onLost`.
+   * Called right before each commit, so a holder that was paused past the stale limit (its lock
+   * taken over meanwhile) finds out before it writes, not at its next heartbeat.
+   */
+  stillHeld(): boolean;
   /** Stop the heartbeat and delete the lock if it is still ours. Idempotent; also runs on exit. */
   release(): void;
 }
@@ -228,17 +234,25 @@ function ago(ms: number): string {
 function hold(path: string, info: LockInfo, opts: AcquireOptions, staleMs: number): RunLock {
   let released = false;
   let lost = false;
-  const beat = () => {
-    if (released || lost) return;
+  /** False (and onLost, once) when lock.json no longer holds our token. */
+  const ours = (): boolean => {
+    if (lost) return false;
+    if (released) return true;
     const seen = observe(path);
-    if (seen?.info?.token !== info.token) {
-      lost = true;
-      clearInterval(timer);
-      opts.onLost?.(seen && describeHolder(seen));
-      return;
+    if (seen?.info?.token === info.token) return true;
+    lost = true;
+    clearInterval(timer);
+    opts.onLost?.(seen && describeHolder(seen));
+    return false;
+  };
+  const beat = () => {
+    try {
+      if (released || !ours()) return;
+      info.heartbeatAt = Date.now();
+      replace(path, info);
+    } catch {
+      // a full disk or a vanished cache folder: try again at the next beat (a timer must not throw)
     }
-    info.heartbeatAt = Date.now();
-    replace(path, info);
   };
   const heartbeatMs = Math.min(opts.heartbeatMs ?? 2000, Math.floor(staleMs / 3));
   const timer = setInterval(beat, heartbeatMs);
@@ -263,6 +277,7 @@ function hold(path: string, info: LockInfo, opts: AcquireOptions, staleMs: numbe
     get lost() {
       return lost;
     },
+    stillHeld: ours,
     release,
   };
 }

@@ -18,7 +18,8 @@ import { buildSpec } from './stage-spec.js';
 import { applyStageSets, expandStages, validateInstances, type Instance } from './stage-instances.js';
 import { templateNode } from './template.js';
 import { topoSort } from './toposort.js';
-import { emptyMap, type PMap } from './tree.js';
+import { emptyMap, toJS, type PMap } from './tree.js';
+import { headlineFrom } from './headline.js';
 import type { Diagnostic, Pipeline, StageSpec } from './types.js';
 import { validatePipelineRoot } from './validate.js';
 import { resolveVars, type ResolvedVars } from './vars.js';
@@ -136,5 +137,7 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
   };
   const description = top.entries.get('description')?.value;
   if (description?.kind === 'scalar' && typeof description.value === 'string') pipeline.description = description.value;
+  const headline = top.entries.get('headline')?.value;
+  if (headline) pipeline.headline = headlineFrom(toJS(headline));
   return ok(pipeline);
 }

@@ -5,6 +5,7 @@ import type { ModuleRef } from './modules.js';
 import type { Instance } from './stage-instances.js';
 import { toJS, type PNode } from './tree.js';
 import type { Diagnostic, SourcePos, StageSpec } from './types.js';
+import { parseDuration } from './duration.js';
 
 /** Lists longer than this keep one position for the whole list, not one per item. */
 const MAX_POSITIONED_ITEMS = 100;
@@ -93,6 +94,8 @@ export function buildSpec(
     spec.builtin = mod.builtin;
   }
   if (cmd !== undefined) spec.cmd = cmd;
+  const timeout = get(inst, 'timeout');
+  if (typeof timeout === 'number' || typeof timeout === 'string') spec.timeoutSeconds = parseDuration(timeout);
   const verify = get(inst, 'verify');
   if (verify !== undefined) spec.verify = verify as StageSpec['verify'];
   const description = get(inst, 'description');

@@ -47,6 +47,8 @@ export interface StageSpec {
   resources: { gpu: number };
   /** Seed for the stage (stage `seed`, else pipeline `seed`, else 0). */
   seed: number;
+  /** Wall-clock limit of one run of the stage, in seconds (YAML `timeout: 30m`); none when absent. */
+  timeoutSeconds?: number;
   /** Per-metric absolute tolerances for `tailor verify`, dotted metric path -> tolerance. */
   verify?: { deterministic?: boolean; tolerance?: Record<string, number> };
   /** Where the stage is defined, and where each of its keys is (for errors raised later). */
@@ -74,4 +76,16 @@ export interface Pipeline {
   sources: string[];
   /** The pipeline's `description`, if any. */
   description?: string;
+  /** The metric the run summary puts forward (YAML `headline:`; see headline.ts for the default). */
+  headline?: Headline;
+}
+
+/** A metric a pipeline puts forward: where it is in a stage's metrics.json and what to call it. */
+export interface Headline {
+  /** Dotted path into metrics.json: `holdout.micro_f1`. */
+  metric: string;
+  /** What to call it: `holdout micro-F1`. */
+  label: string;
+  /** A reference value one stage records, printed under the summary (a baseline score). */
+  baseline?: { metric: string; label: string };
 }

@@ -1,12 +1,13 @@
 /** What the report is drawn from: the pipeline, its last run, and each stage's state and output. */
-import type { CacheIndex, RunRecord, StageRunRecord } from '../cache/index-db.js';
+import type { RunHistory, RunRecord, StageRunRecord } from '../cache/run-history.js';
 import type { Pipeline, StageSpec } from '../pipeline/types.js';
+import type { StageDisplayState } from '../stage-states.js';
 
 /**
  * A stage's state on the page: what the last run did with it (`ran`, `cached`, `failed`,
  * `skipped`), unless the pipeline has changed since and it would run again (`stale`, `never-run`).
  */
-export type StageState = 'ran' | 'cached' | 'failed' | 'skipped' | 'stale' | 'never-run';
+export type StageState = StageDisplayState;
 
 export const STATE_COLORS: Record<StageState, string> = {
   ran: '#59a14f',
@@ -62,7 +63,7 @@ export interface ReportData {
   planError?: string;
   metric?: MetricChoice;
   /** The open index, for the experiments section. */
-  index: CacheIndex;
+  index: RunHistory;
 }
 
 /** Stages of `data` whose output folder is present, with the folder. */

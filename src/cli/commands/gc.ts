@@ -3,24 +3,20 @@
  * stage of every pipeline this cache has run, every output named in a lock file under
  * `pipelines/`, and the outputs of the most recent runs (--keep-runs, default 20).
  */
-import { parseArgs } from 'node:util';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { EXIT, UsageError, openSession } from '../common.js';
+import { EXIT, UsageError, openSession, printHelp } from '../common.js';
+import { SPECS } from '../command-specs.js';
+import { parseCommand } from '../options.js';
 import { collectGarbage } from '../../cache/gc.js';
 import { acquireRunLock } from '../../cache/run-lock.js';
 import { readLockFile } from '../../run/lock-file.js';
 
 export async function gcCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'dry-run': { type: 'boolean' },
-      'keep-runs': { type: 'string', default: '20' },
-      cache: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
+  const parsed = parseCommand(SPECS.gc, argv);
+  if (parsed.help) return printHelp(SPECS.gc);
+  const { values } = parsed;
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
   const keepRuns = Number(values['keep-runs']);
   if (!Number.isInteger(keepRuns) || keepRuns < 0)
     throw new UsageError(`--keep-runs expects a whole number, got "${values['keep-runs']}"`);
@@ -34,8 +30,11 @@ export async function gcCommand(argv: string[]): Promise<number> {
     return EXIT.locked;
   }
   try {
-    const keep = new Set([...session.index.latestTreeHashes(), ...lockFileOutputs(join(process.cwd(), 'pipelines'))]);
-    const result = await collectGarbage(session.index, session.store, keep, {
+    const keep = new Set([
+      ...session.index.outputs.latestTreeHashes(),
+      ...lockFileOutputs(join(process.cwd(), 'pipelines')),
+    ]);
+    const result = await collectGarbage(session.index, session.local, keep, {
       dryRun: values['dry-run'] ?? false,
       keepRecentRuns: keepRuns,
     });
