@@ -142,7 +142,12 @@ test('transaction commits together or not at all', () => {
 test('runs and stage runs: history, filters, experiments, dangling runs', () => {
   const index = CacheIndex.open(join(root, 'c5'));
   try {
-    const r1 = index.runs.beginRun({ pipeline: 'fashion', argv: ['run', 'pipelines/fashion.yaml'], host: 'h1', pid: 11 });
+    const r1 = index.runs.beginRun({
+      pipeline: 'fashion',
+      argv: ['run', 'pipelines/fashion.yaml'],
+      host: 'h1',
+      pid: 11,
+    });
     const r2 = index.runs.beginRun({
       pipeline: 'fashion',
       argv: ['run'],

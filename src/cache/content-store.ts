@@ -95,6 +95,8 @@ export class ContentStore implements ObjectStore {
     }
     const final = this.pathOf(tree.hash);
     await mkdir(dirname(final), { recursive: true });
+    // A file where the object's folder belongs is debris (nothing commits files there): clear it.
+    if (lstatSync(final, { throwIfNoEntry: false })?.isDirectory() === false) await rm(final, { force: true });
     try {
       await rename(dir, final);
     } catch (e) {

@@ -8,7 +8,7 @@
  * wait for each other instead of failing.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CacheOpenError, SCHEMA_VERSION, migrate } from './index-schema.js';
 import { OutputTable } from './output-table.js';
@@ -31,6 +31,15 @@ export const INDEX_FILE = 'index.sqlite';
 function isDamage(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
+}
+
+/** " (the disk is full)" when the cache's file system has no space left (SQLite says only "disk I/O error"). */
+function fullDisk(dir: string): string {
+  try {
+    return statfsSync(dir).bavail === 0 ? ' (the disk holding the cache is full)' : '';
+  } catch {
+    return '';
+  }
 }
 
 /** The cache index. One instance per process; all methods are synchronous (better-sqlite3). */
@@ -71,7 +80,7 @@ export class CacheIndex {
     } catch (e) {
       db.close();
       if (e instanceof CacheOpenError) throw e;
-      throw new CacheOpenError(`cannot open cache index ${file}: ${(e as Error).message}`, isDamage(e));
+      throw new CacheOpenError(`cannot open cache index ${file}: ${(e as Error).message}${fullDisk(cacheDir)}`, isDamage(e));
     }
   }
 

@@ -91,7 +91,7 @@ interface Observed {
 export async function acquireRunLock(cacheDir: string, opts: AcquireOptions = {}): Promise<Result<RunLock, LockHolder>> {
   mkdirSync(cacheDir, { recursive: true });
   const path = join(cacheDir, LOCK_FILE);
-  const staleMs = opts.staleMs ?? 30_000;
+  const staleMs = opts.staleMs ?? staleMsFromEnv() ?? 30_000;
   const pollMs = opts.pollMs ?? 250;
   const deadline = Date.now() + Math.max(0, opts.waitSeconds ?? 0) * 1000;
   const argv = opts.argv ?? process.argv.slice(1);
@@ -115,6 +115,15 @@ export async function acquireRunLock(cacheDir: string, opts: AcquireOptions = {}
     }
     await sleep(Math.max(1, Math.min(pollMs, deadline - Date.now())));
   }
+}
+
+/**
+ * $TAILOR_LOCK_STALE_SECONDS: how long a holder may stay silent before its lock is taken over
+ * (default 30; raise it where processes may be paused for long, lower it in tests).
+ */
+function staleMsFromEnv(): number | undefined {
+  const v = Number(process.env.TAILOR_LOCK_STALE_SECONDS);
+  return Number.isFinite(v) && v > 0 ? v * 1000 : undefined;
 }
 
 /** Read who holds the lock of `cacheDir` now (undefined if nobody). */

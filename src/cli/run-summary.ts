@@ -8,12 +8,14 @@ import { formatDuration } from './progress.js';
 export function printRunSummary(pipeline: Pipeline, outcomes: StageOutcome[]): void {
   if (outcomes.length === 0) return;
   const headline = headlineOf(pipeline);
+  // The column only when some stage has the metric: a pipeline of other stages gets no empty one.
+  const column = outcomes.some((o) => metricAt(o.metrics, headline.metric) !== undefined) ? headline.label : '';
   const w = Math.max(5, ...outcomes.map((o) => o.name.length));
-  const lines = ['', `${'stage'.padEnd(w)}  action   seconds  ${headline.label}`];
+  const lines = ['', `${'stage'.padEnd(w)}  action   seconds  ${column}`.trimEnd()];
   for (const o of outcomes) {
     const value = metricAt(o.metrics, headline.metric);
     lines.push(
-      `${o.name.padEnd(w)}  ${o.action.padEnd(7)}  ${o.seconds.toFixed(1).padStart(7)}  ${value === undefined ? '' : value.toFixed(4)}`,
+      `${o.name.padEnd(w)}  ${o.action.padEnd(7)}  ${o.seconds.toFixed(1).padStart(7)}  ${value === undefined ? '' : value.toFixed(4)}`.trimEnd(),
     );
   }
   const base = headline.baseline;

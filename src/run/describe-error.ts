@@ -34,8 +34,9 @@ export function describeError(e: unknown): string {
 
 /** What to tell a person whose cache index is damaged, with the command that repairs it. */
 export function indexDamageMessage(cacheDir: string, e: unknown): string {
+  const cause = describeError(e).replace(/^cannot open cache index \S+: /, '');
   return (
-    `the cache index ${cacheDir}/index.sqlite is damaged (${describeError(e)}).\n` +
+    `the cache index ${cacheDir}/index.sqlite is damaged (${cause}).\n` +
     `  repair it with: tailor doctor --repair-index --cache ${cacheDir}\n` +
     `  (it keeps every row it can still read; the damaged file is kept beside it)`
   );

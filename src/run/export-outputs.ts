@@ -1,5 +1,5 @@
 /** `export:` copies chosen outputs into the workspace (atomically, so a reader never sees half a file). */
-import { copyFile, mkdir, rename } from 'node:fs/promises';
+import { copyFile, mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve, relative, isAbsolute } from 'node:path';
 import type { StageSpec } from '../pipeline/types.js';
 
@@ -13,8 +13,12 @@ export async function exportOutputs(spec: StageSpec, outDir: string, workdir: st
     const dest = resolve(workdir, to);
     await mkdir(dirname(dest), { recursive: true });
     const tmp = join(dirname(dest), `.${process.pid}.tailor-export.tmp`);
-    await copyFile(src, tmp);
-    await rename(tmp, dest);
+    try {
+      await copyFile(src, tmp);
+      await rename(tmp, dest);
+    } finally {
+      await rm(tmp, { force: true }); // gone after a rename; a leftover after a failure
+    }
     written.push(relative(workdir, dest));
   }
   return written;

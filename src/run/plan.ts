@@ -52,11 +52,12 @@ export async function computeLocal(
   const problems: string[] = [];
   await Promise.all(
     spec.deps.map(async (dep) => {
+      const path = resolve(pipeline.workdir, dep);
       try {
-        const h = await session.hasher.hashPath(resolve(pipeline.workdir, dep));
+        const h = await session.hasher.hashPath(path);
         deps[dep] = h.kind === 'missing' ? 'missing' : h.hash;
       } catch (e) {
-        problems.push(`deps ${dep}: ${describeError(e)}`);
+        problems.push(`deps ${dep}: ${describeError(e).replace(`${path}: `, '')}`);
       }
     }),
   );

@@ -37,8 +37,12 @@ export function processResult(
 /** A log that could not be written fails the stage (a full disk is the usual cause). */
 export function withLogError(result: ProcessResult, log: StageLog): ProcessResult {
   const e = log.error as NodeJS.ErrnoException | undefined;
-  if (!e || !result.ok) return result;
+  if (!e) return result;
   const full = e.code === 'ENOSPC' || e.code === 'EDQUOT';
+  if (!result.ok)
+    return full
+      ? { ...result, message: `${result.message} (the disk is full: even its log could not be written)` }
+      : result;
   return {
     ok: false,
     reason: 'failed',

@@ -180,10 +180,14 @@ async function runLocked(
       failed,
     };
   } finally {
-    try {
-      runs.endRun(runId, status);
-    } catch {
-      // left `running`: the next run that takes the lock closes it
+    // Left `running` when the index cannot be written or the lock was lost: the next run that
+    // takes the lock closes it as interrupted.
+    if (!lockLost.signal.aborted) {
+      try {
+        runs.endRun(runId, status);
+      } catch {
+        // see above
+      }
     }
   }
 }

@@ -45,6 +45,22 @@ async function runModule(job: ModuleJob): Promise<void> {
   );
 }
 
+/**
+ * A stage's stack as its author wants it: the frames of their code with real file names (tsx
+ * runs a module as a `data:` URL carrying the path), without tailor's own frames below them.
+ */
+function readableStack(err: Error): string {
+  const lines = (err.stack ?? err.message).split('\n');
+  return lines
+    .filter((l, i) => i === 0 || !/[/\\]src[/\\]run[/\\]stage-(context|child)\.[jt]s|node:internal/.test(l))
+    .map((l) =>
+      l.replace(/data:text\/javascript,[^?\s]*\?filePath=([^:\s)]+)/, (_, path: string) =>
+        decodeURIComponent(path).replace(/\?namespace=.*$/, ''),
+      ),
+    )
+    .join('\n');
+}
+
 async function start(job: ModuleJob): Promise<void> {
   try {
     await runModule(job);
@@ -57,7 +73,7 @@ async function start(job: ModuleJob): Promise<void> {
       ? 'aborted'
       : StageError.is(err) || !(err instanceof Error)
         ? message
-        : (err.stack ?? message);
+        : readableStack(err);
     process.stderr.write(`${logged}\n`);
     await send({ type: 'error', message: controller.signal.aborted ? 'interrupted' : message });
     process.exit(1);

@@ -168,7 +168,10 @@ async function stageSteps(
     onLine: (line, stream) => ctx.emit({ type: 'stage-log', stage: spec.name, line, stream }),
     onProgress: (done, total, label) => ctx.emit({ type: 'stage-progress', stage: spec.name, done, total, label }),
   });
-  if (!execution.ok) return { ...failed(execution.message, key, logPath), worker: execution.worker };
+  if (!execution.ok) {
+    const lost = execution.reason === 'interrupted' ? ctx.commitGuard() : undefined;
+    return { ...failed(lost ? `stopped: ${lost}` : execution.message, key, logPath), worker: execution.worker };
+  }
 
   const commit: CommitRequest = {
     session,
@@ -291,8 +294,12 @@ export function runRecord(
   };
 }
 
-/** Write a stage-run row when the index lets us; a failure to record must not hide the stage's own. */
-export function recordQuietly(ctx: Pick<StageRunContext, 'session'>, row: StageRunInput): void {
+/**
+ * Write a stage-run row when the index lets us; a failure to record must not hide the stage's own.
+ * A run that lost its lock writes nothing more (the new holder owns the cache now).
+ */
+export function recordQuietly(ctx: Pick<StageRunContext, 'session' | 'commitGuard'>, row: StageRunInput): void {
+  if (ctx.commitGuard() !== undefined) return;
   try {
     ctx.session.index.runs.recordStageRun(row);
   } catch (e) {

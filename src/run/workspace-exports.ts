@@ -4,6 +4,7 @@
  * person edited since (keep it and say so, unless `--overwrite-exports`), and `status` can say
  * that a deleted export will be restored. The copying itself is export-outputs.ts.
  */
+import { lstat, readlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Pipeline, StageSpec } from '../pipeline/types.js';
 import type { Session } from './session.js';
@@ -40,7 +41,10 @@ export async function checkExport(
   } catch (e) {
     return { state: 'unusable', message: `export ${from}: ${describeError(e)}` };
   }
-  if (source.kind === 'missing') return { state: 'unusable', message: `export ${from}: the stage wrote no ${from}` };
+  if (source.kind === 'missing')
+    return { state: 'unusable', message: `export ${from}: ${await whyMissing(outDir, from)}` };
+  if (source.kind === 'dir')
+    return { state: 'unusable', message: `export ${from}: is a folder; export copies one file` };
   try {
     there = await session.hasher.hashPath(target, { fresh: true });
   } catch (e) {
@@ -48,10 +52,20 @@ export async function checkExport(
   }
   const hash = source.hash;
   if (there.kind === 'missing') return { state: 'missing', hash };
+  if (there.kind === 'dir') return { state: 'unusable', message: `export ${from} -> ${to}: ${to} is a folder` };
   if (there.hash === hash && there.kind === source.kind) return { state: 'current', hash };
   const wrote = session.index.outputs.getExport(target);
   if (!wrote) return { state: 'foreign', hash };
   return wrote.hash === there.hash ? { state: 'outdated', hash } : { state: 'edited', hash };
+}
+
+/** Why an export source is not there: never written, or a link that leads nowhere. */
+async function whyMissing(outDir: string, from: string): Promise<string> {
+  const path = join(outDir, from);
+  const st = await lstat(path).catch(() => undefined);
+  if (!st?.isSymbolicLink()) return `the stage wrote no ${from}`;
+  const target = await readlink(path).catch(() => '?');
+  return `${from} is a link to ${target}, which does not exist`;
 }
 
 /** What `status` says about a fresh stage's exports (nothing when they are all current). */

@@ -22,7 +22,8 @@ export async function showCommand(argv: string[]): Promise<number> {
   try {
     const latest = session.index.outputs.getLatest(pipeline.name, stage);
     const last = session.index.runs.lastStageRun(pipeline.name, stage);
-    const failure = last?.action === 'failed' ? last : undefined;
+    // A failure older than the output shown is history, not news.
+    const failure = last?.action === 'failed' && (!latest || last.end >= latest.createdAt) ? last : undefined;
     const failureLine = failure
       ? `its last run failed: ${failure.error ?? failure.status}${failure.logPath ? ` (log: ${failure.logPath})` : ''}`
       : undefined;
