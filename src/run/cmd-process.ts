@@ -41,5 +41,6 @@ export async function runCmdProcess(run: CmdRun): Promise<ProcessResult> {
     },
     onLine: run.onLine,
   });
+  await run.log.close();
   return withLogError(processResult(end, 'command', { timeoutSeconds: run.timeoutSeconds }), run.log);
 }

@@ -61,5 +61,6 @@ export async function runModuleProcess(run: ModuleRun): Promise<ProcessResult> {
     politeStop: () => send({ type: 'abort' }),
     onLine: run.onLine,
   });
+  await run.log.close();
   return withLogError(processResult(end, 'stage process', { timeoutSeconds: run.timeoutSeconds, failure }), run.log);
 }

@@ -27,12 +27,13 @@ export class StageLog {
     if (!this.failure && !this.stream.destroyed) this.stream.write(line + '\n');
   }
 
-  /** Flush and close; never rejects. */
+  /** Flush and close; resolves once the file is closed (a write error is known by then); never rejects. */
   close(): Promise<void> {
     return new Promise((done) => {
-      if (this.stream.destroyed || this.stream.closed) return done();
-      this.stream.once('error', () => done());
-      this.stream.end(() => done());
+      if (this.stream.closed) return done();
+      // 'close' comes after 'finish' or after 'error': only then is `error` final.
+      this.stream.once('close', () => done());
+      if (!this.stream.destroyed) this.stream.end();
     });
   }
 }
