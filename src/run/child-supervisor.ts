@@ -23,17 +23,22 @@ const SHORT_STAGE_MS = 1000;
 /** How long output may keep flowing after the tree was killed (a pipe held by a zombie, say). */
 const DRAIN_MS = 2000;
 
-export interface SuperviseOptions {
-  child: ChildProcess;
-  tag: string;
+/** What every stage process is run with, whatever kind it is. */
+export interface StageProcessRun {
+  env: Record<string, string>;
   log: StageLog;
   signal: AbortSignal;
   timeoutSeconds?: number;
   /** Seconds between the polite stop and SIGKILL. */
   graceSeconds: number;
+  onLine(line: string, stream: 'stdout' | 'stderr'): void;
+}
+
+export interface SuperviseOptions extends StageProcessRun {
+  child: ChildProcess;
+  tag: string;
   /** Ask the process to stop by itself. */
   politeStop(child: ChildProcess): void;
-  onLine(line: string, stream: 'stdout' | 'stderr'): void;
 }
 
 export interface ChildEnd {

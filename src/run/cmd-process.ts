@@ -4,21 +4,14 @@
  * its output streamed to the stage log. See child-supervisor.ts for how it is stopped.
  */
 import { spawn } from 'node:child_process';
-import { supervise } from './child-supervisor.js';
+import { supervise, type StageProcessRun } from './child-supervisor.js';
 import { newStageTag } from './process-reaper.js';
 import { TAG_VAR, signalGroup } from './process-tree.js';
 import { processResult, withLogError, type ProcessResult } from './process-result.js';
-import type { StageLog } from './stage-log.js';
 
-export interface CmdRun {
+export interface CmdRun extends StageProcessRun {
   cmd: string;
   cwd: string;
-  env: Record<string, string>;
-  log: StageLog;
-  signal: AbortSignal;
-  timeoutSeconds?: number;
-  graceSeconds: number;
-  onLine(line: string, stream: 'stdout' | 'stderr'): void;
 }
 
 export async function runCmdProcess(run: CmdRun): Promise<ProcessResult> {
@@ -30,16 +23,12 @@ export async function runCmdProcess(run: CmdRun): Promise<ProcessResult> {
     detached: true, // its own process group: the terminal's Ctrl-C reaches tailor, which stops it
   });
   const end = await supervise({
+    ...run,
     child,
     tag,
-    log: run.log,
-    signal: run.signal,
-    timeoutSeconds: run.timeoutSeconds,
-    graceSeconds: run.graceSeconds,
     politeStop: (c) => {
       if (c.pid !== undefined) signalGroup(c.pid, 'SIGTERM');
     },
-    onLine: run.onLine,
   });
   await run.log.close();
   return withLogError(processResult(end, 'command', { timeoutSeconds: run.timeoutSeconds }), run.log);

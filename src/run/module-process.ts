@@ -9,20 +9,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TAILOR_ROOT } from '../paths.js';
 import type { ChildMessage, ModuleJob, ParentMessage } from './child-protocol.js';
-import { supervise } from './child-supervisor.js';
+import { supervise, type StageProcessRun } from './child-supervisor.js';
 import { newStageTag } from './process-reaper.js';
 import { TAG_VAR } from './process-tree.js';
 import { processResult, withLogError, type ProcessResult } from './process-result.js';
-import type { StageLog } from './stage-log.js';
 
-export interface ModuleRun {
+export interface ModuleRun extends StageProcessRun {
   job: ModuleJob;
-  env: Record<string, string>;
-  log: StageLog;
-  signal: AbortSignal;
-  timeoutSeconds?: number;
-  graceSeconds: number;
-  onLine(line: string, stream: 'stdout' | 'stderr'): void;
   onProgress(done: number, total: number, label?: string): void;
 }
 
@@ -51,16 +44,7 @@ export async function runModuleProcess(run: ModuleRun): Promise<ProcessResult> {
     else if (msg.type === 'error') failure = msg.message;
   });
   child.on('spawn', () => send({ type: 'start', job: run.job }));
-  const end = await supervise({
-    child,
-    tag,
-    log: run.log,
-    signal: run.signal,
-    timeoutSeconds: run.timeoutSeconds,
-    graceSeconds: run.graceSeconds,
-    politeStop: () => send({ type: 'abort' }),
-    onLine: run.onLine,
-  });
+  const end = await supervise({ ...run, child, tag, politeStop: () => send({ type: 'abort' }) });
   await run.log.close();
   return withLogError(processResult(end, 'stage process', { timeoutSeconds: run.timeoutSeconds, failure }), run.log);
 }

@@ -61,7 +61,6 @@ export async function runStage(
   gpuIds: number[],
 ): Promise<StageOutcome> {
   const started = Date.now();
-  const seconds = () => (Date.now() - started) / 1000;
   let key = '';
   let logPath: string | undefined;
   try {
@@ -71,17 +70,28 @@ export async function runStage(
     });
   } catch (e) {
     if (isIndexDamage(e)) throw e;
-    const message = describeError(e);
-    recordQuietly(ctx, runRecord(ctx, spec, key, 'failed', started, { logPath, error: message }));
-    return {
-      name: spec.name,
-      action: 'failed',
-      seconds: seconds(),
-      key: key || undefined,
-      reasons: [message],
-      logPath,
-    };
+    return failedStage(ctx, spec, started, describeError(e), key, logPath);
   }
+}
+
+/** A failed stage: its run-history row (with the message) and its outcome. */
+function failedStage(
+  ctx: StageRunContext,
+  spec: StageSpec,
+  started: number,
+  message: string,
+  key: string,
+  logPath?: string,
+): StageOutcome {
+  recordQuietly(ctx, runRecord(ctx, spec, key, 'failed', started, { logPath, error: message }));
+  return {
+    name: spec.name,
+    action: 'failed',
+    seconds: (Date.now() - started) / 1000,
+    key: key || undefined,
+    reasons: [message],
+    logPath,
+  };
 }
 
 async function stageSteps(
@@ -94,17 +104,8 @@ async function stageSteps(
 ): Promise<StageOutcome> {
   const { session, pipeline } = ctx;
   const seconds = () => (Date.now() - started) / 1000;
-  const failed = (message: string, key: string, logPath?: string): StageOutcome => {
-    recordQuietly(ctx, runRecord(ctx, spec, key, 'failed', started, { logPath, error: message }));
-    return {
-      name: spec.name,
-      action: 'failed',
-      seconds: seconds(),
-      key: key || undefined,
-      reasons: [message],
-      logPath,
-    };
-  };
+  const failed = (message: string, key: string, logPath?: string) =>
+    failedStage(ctx, spec, started, message, key, logPath);
 
   const local = await computeLocal(session, pipeline, spec);
   if (!local.ok) return failed(local.error, '');
