@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TAILOR_ROOT } from '../paths.js';
@@ -50,7 +51,8 @@ function ensureReaper(): void {
   reaper.on('error', () => (reaper = undefined));
   reaper.stdin?.on('error', () => (reaper = undefined));
   reaper.unref();
-  (reaper.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  // A pipe to a child is a socket: unref'd, it does not keep tailor alive either.
+  (reaper.stdin as Socket | null)?.unref();
 }
 
 /** A stage's process group started: kill it if tailor dies before `unwatchGroup`. */
