@@ -6,7 +6,7 @@
  *
  *   npm run bench:engine            (writes bench/results/engine.{json,md})
  *   BENCH_STAGES=200 BENCH_FILES=10000 npm run bench:engine   (a quicker, smaller run)
- *   BENCH_ONLY=run npm run bench:engine                        (only the 100-stage run)
+ *   BENCH_ONLY=run npm run bench:engine   (only the 100-stage run: bench/results/engine-run.{json,md})
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -228,9 +228,11 @@ for (const [c, list] of byCase) {
 }
 if (!haveSnakemake) md.push('', 'snakemake was not installed (`apt-get install snakemake`), so its rows are missing.');
 mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
+// A partial run (BENCH_ONLY) gets files of its own, so it never overwrites the full tables.
+const base = `engine${ONLY ? `-${ONLY}` : ''}`;
 writeFileSync(
-  join(REPO, 'bench', 'results', 'engine.json'),
+  join(REPO, 'bench', 'results', `${base}.json`),
   JSON.stringify({ stages: STAGES, files: FILES, runStages: RUN_STAGES, only: ONLY ?? null, rows }, null, 2) + '\n',
 );
-writeFileSync(join(REPO, 'bench', 'results', 'engine.md'), md.join('\n') + '\n');
+writeFileSync(join(REPO, 'bench', 'results', `${base}.md`), md.join('\n') + '\n');
 console.log(md.join('\n'));

@@ -97,7 +97,9 @@ export function supervise(opts: SuperviseOptions): Promise<ChildEnd> {
       const short = Date.now() - startedAt < SHORT_STAGE_MS;
       const upTo = short && pgid !== undefined ? lastPid() : undefined;
       const range: PidRange | undefined = upTo !== undefined && pgid !== undefined ? { after: pgid, upTo } : undefined;
-      killStageTree(pgid, opts.tag, range);
+      // No pid was handed out since the stage's own: it cannot have left a process behind.
+      if (range && range.upTo === range.after) signalGroup(pgid!, 'SIGKILL');
+      else killStageTree(pgid, opts.tag, range);
       if (pgid !== undefined) unwatchGroup(pgid);
       void drained([child.stdout, child.stderr]).then(() => finish({ code, signal, stoppedFor }));
     });

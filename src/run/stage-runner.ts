@@ -132,8 +132,8 @@ async function stageSteps(
   } else if (!ctx.force(spec.name) && ctx.hooks.restore) {
     const restored = await ctx.hooks.restore({ pipeline: pipeline.name, stage: spec.name, key });
     if (restored && (await session.store.verify(restored.treeHash)) === 'ok') {
-      session.index.outputs.putOutput({ ...restored, stageKey: key, ingredients });
-      return { ...(await reuse(ctx, spec, { ...restored, stageKey: key }, started, reasons)), from: 'remote' };
+      const output = { ...restored, stageKey: key, ingredients };
+      return { ...(await reuse(ctx, spec, output, started, reasons, true)), from: 'remote' };
     }
   }
 
@@ -218,18 +218,23 @@ async function recordRemote(commit: CommitRequest, treeHash: string) {
   return recordCommitted(commit, treeHash, await contentHash(store.pathOf(treeHash), hasher));
 }
 
-/** Reuse an output of this key: point latest at it, record the stage run, export. */
+/**
+ * Reuse an output of this key: point latest at it (recording the output first when it is `new`,
+ * restored from elsewhere), record the stage run, export.
+ */
 async function reuse(
   ctx: StageRunContext,
   spec: StageSpec,
   known: OutputRecord,
   started: number,
   reasons: string[],
+  isNew = false,
 ): Promise<StageOutcome> {
   const { index } = ctx.session;
   const stop = ctx.commitGuard();
   if (stop) throw new Error(`not recorded: ${stop}`);
   index.transaction(() => {
+    if (isNew) index.outputs.putOutput(known);
     index.outputs.setLatest(ctx.pipeline.name, spec.name, known.stageKey);
     index.runs.recordStageRun(
       runRecord(ctx, spec, known.stageKey, 'cached', started, { treeHash: known.treeHash, metrics: known.metrics }),
