@@ -16,7 +16,8 @@ import { resolveNeeds } from './needs.js';
 import { applyVarSets, parseSets } from './set-overrides.js';
 import { buildSpec } from './stage-spec.js';
 import { applyStageSets, expandStages, validateInstances, type Instance } from './stage-instances.js';
-import { templateNode } from './template.js';
+import { templateCommand } from './command.js';
+import { checkCmdSets } from './cmd-sets.js';
 import { topoSort } from './toposort.js';
 import { emptyMap, type PMap } from './tree.js';
 import type { Diagnostic, Pipeline, StageSpec } from './types.js';
@@ -64,8 +65,11 @@ function templateCmd(inst: Instance, needs: string[], vars: ResolvedVars, diags:
     ...(inst.item ? { item: inst.item } : {}),
     cmd: { params: inst.plain?.params ?? {}, needs: new Set(needs), sanitize: sanitizeStageRef },
   };
-  const node = templateNode(e.value, ['stages', inst.group, 'cmd'], scope, diags);
-  return node.kind === 'scalar' ? String(node.value) : undefined;
+  const before = diags.length;
+  const t = templateCommand(e.value, ['stages', inst.group, 'cmd'], scope, diags);
+  if (t) checkCmdSets(inst, t.paramPaths, diags);
+  // A failed template still makes the stage a cmd stage (its errors are reported).
+  return t?.cmd ?? (diags.length > before ? '' : undefined);
 }
 
 function uses(inst: Instance, resolver: ModuleResolver, diags: Diagnostic[]): ModuleRef | undefined {
