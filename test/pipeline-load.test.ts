@@ -26,7 +26,8 @@ function stage(p: Pipeline, name: string): StageSpec {
 
 test('pipeline fields: name, file, workdir, description, vars resolved', () => {
   const p = load('templating.yaml');
-  assert.equal(p.name, 'templating');
+  assert.equal(p.name, 'pipelines/templating.yaml', 'identified by its path from the working folder');
+  assert.equal(p.displayName, 'templating');
   assert.equal(p.file, join(pipelines, 'templating.yaml'));
   assert.equal(p.workdir, fixtures.replace(/\/$/, ''));
   assert.equal(p.description, 'templating, types and foreach');

@@ -16,6 +16,7 @@ import type { FileHasher } from './file-hasher.js';
 import { HASH_HEX_LENGTH } from './hash.js';
 import { contentHash } from './content-hash.js';
 import { hostTag, isPidAlive } from './process-info.js';
+import { childPath } from './safe-path.js';
 
 /** What a commit produced. */
 export interface CommitResult {
@@ -69,7 +70,7 @@ export class ContentStore implements ObjectStore {
   /** A new empty folder under `tmp/` for a stage to write its output into. */
   async newTempDir(stage: string): Promise<string> {
     const label = stage.replace(/[^A-Za-z0-9._@-]/g, '_').slice(0, 80) || 'stage';
-    const dir = join(this.tmpDir, `${process.pid}-${hostTag()}-${label}-${randomBytes(6).toString('hex')}`);
+    const dir = childPath(this.tmpDir, `${process.pid}-${hostTag()}-${label}-${randomBytes(6).toString('hex')}`);
     await mkdir(this.tmpDir, { recursive: true });
     await mkdir(dir);
     return dir;

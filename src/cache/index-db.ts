@@ -9,6 +9,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { adoptLegacyPipelineRows } from './legacy-pipeline-rows.js';
 
 /** One committed stage output, found by its stage key. */
 export interface OutputRecord {
@@ -244,6 +245,8 @@ export class CacheIndex {
   readonly cacheDir: string;
   private readonly db: Database.Database;
   private readonly stmts: ReturnType<typeof prepare>;
+  /** harden-input: pipeline ids whose rows under an old bare name were looked for (legacy-pipeline-rows.ts). */
+  private readonly adopted = new Set<string>();
 
   private constructor(cacheDir: string, db: Database.Database) {
     this.cacheDir = cacheDir;
@@ -348,20 +351,30 @@ export class CacheIndex {
 
   // ---- latest --------------------------------------------------------------------------------
 
+  /** harden-input: once per pipeline id, take over rows an older tailor wrote under its bare name. */
+  private adopt(pipeline: string): void {
+    if (this.adopted.has(pipeline)) return;
+    this.adopted.add(pipeline);
+    adoptLegacyPipelineRows(this.db, pipeline);
+  }
+
   /** The output a pipeline stage last produced or restored (what `status` compares with). */
   getLatest(pipeline: string, stage: string): OutputRecord | undefined {
+    this.adopt(pipeline);
     const row = this.stmts.getLatest.get(pipeline, stage) as OutputRow | undefined;
     return row && toOutput(row);
   }
 
   /** The latest output of every stage of a pipeline, by stage name, in one query (for planning). */
   latestOfPipeline(pipeline: string): Map<string, OutputRecord> {
+    this.adopt(pipeline);
     const rows = this.stmts.latestOfPipeline.all(pipeline) as OutputRow[];
     return new Map(rows.map((r) => [r.stage_latest ?? r.stage, toOutput(r)]));
   }
 
   /** Point a pipeline stage at an output record (which must exist: putOutput first). */
   setLatest(pipeline: string, stage: string, stageKey: string): void {
+    this.adopt(pipeline);
     this.stmts.setLatest.run(pipeline, stage, stageKey, Date.now());
   }
 
@@ -374,6 +387,7 @@ export class CacheIndex {
 
   /** Record the start of a run; returns its id. */
   beginRun(run: { pipeline: string; argv: string[]; host: string; pid: number; experiment?: string; params?: unknown }): number {
+    this.adopt(run.pipeline);
     const res = this.stmts.beginRun.run({
       pipeline: run.pipeline,
       argv: JSON.stringify(run.argv),
@@ -422,6 +436,7 @@ export class CacheIndex {
 
   /** Runs, newest first, optionally of one pipeline and/or experiment. */
   listRuns(filter: { pipeline?: string; experiment?: string; limit?: number } = {}): RunRecord[] {
+    if (filter.pipeline !== undefined) this.adopt(filter.pipeline);
     const rows = this.stmts.listRuns.all({
       pipeline: filter.pipeline ?? null,
       experiment: filter.experiment ?? null,

@@ -6,11 +6,11 @@
  * far as it sensibly can so one run reports as many independent errors as possible.
  */
 import { existsSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { err, ok, type Result } from '../result.js';
 import { SET_FILE, dedupe, keyPath } from './diagnostics.js';
 import { loadMerged } from './extends.js';
-import { sanitizeStageRef } from './foreach.js';
+import { isSafeStageName, MAX_STAGE_NAME, sanitizeStageRef } from './foreach.js';
 import { ModuleResolver, type ModuleRef } from './modules.js';
 import { resolveNeeds } from './needs.js';
 import { applyVarSets, parseSets } from './set-overrides.js';
@@ -35,6 +35,14 @@ export interface LoadOptions {
    * folder exists; `false` turns this off.
    */
   cacheDir?: string | false;
+}
+
+/**
+ * A pipeline's identity: its path from the working folder with `/` separators
+ * (`pipelines/fashion.yaml`; `../x.yaml` for one outside it).
+ */
+export function pipelineId(file: string, workdir: string): string {
+  return relative(resolve(workdir), resolve(workdir, file)).split(sep).join('/');
 }
 
 /** The folder for parsed-tree cache entries, or undefined for none. */
@@ -98,6 +106,16 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
   validateInstances(instances, diags);
   const seen = new Map<string, Instance>();
   for (const inst of instances) {
+    // Group names were checked by the schema; a foreach member's name is made from its item.
+    if (inst.name !== inst.group && !isSafeStageName(inst.name)) {
+      diags.push({
+        severity: 'error',
+        message: `stage name "${inst.name}" is not a safe name (letters, digits, ".", "_", "-" and one "@", starting with a letter, digit or "_", at most ${MAX_STAGE_NAME} characters): it names folders in the cache`,
+        key: keyPath('stages', inst.group),
+        pos: inst.keyPos,
+      });
+      inst.valid = false;
+    }
     if (seen.has(inst.name)) {
       diags.push({
         severity: 'error',
@@ -132,7 +150,8 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
   if (!order.ok) return order;
   const pipeline: Pipeline = {
     file: resolve(file),
-    name: basename(file, extname(file)),
+    name: pipelineId(file, workdir),
+    displayName: basename(file, extname(file)),
     workdir,
     vars: vars.values,
     stages: order.value.map((name) => specs.get(name) as StageSpec),

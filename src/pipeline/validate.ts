@@ -181,7 +181,7 @@ export function mapAjvErrors(
         const what = path.length === 1 && path[0] === 'stages' ? 'stage name' : noun;
         out.push(
           error(
-            `bad ${what} "${name}" in ${where}: use only letters, digits, ".", "_" and "-"`,
+            `bad ${what} "${name}" in ${where}: use letters, digits, ".", "_" and "-", starting with a letter, digit or "_" (at most 100 characters)`,
             loc.keyPos(at.path, name) ?? at.pos,
             keyPath(...path, name),
           ),

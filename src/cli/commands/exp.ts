@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import { pipelineId } from '../../pipeline/load.js';
 import { EXIT, UsageError, loadOrReport, openSession, printJson, takePipelineArg } from '../common.js';
 import { RUN_OPTIONS, parseCount, runPipelineRequest, runRequestFrom } from './run.js';
 import { cacheDirFrom } from '../../run/session.js';
@@ -78,7 +79,8 @@ async function expShow(argv: string[]): Promise<number> {
   });
   if (values.json && values.csv) throw new UsageError('--json and --csv: pick one');
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  const pipelineName = positionals[0]?.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+  // harden-input: runs are recorded under the pipeline's path from the working folder.
+  const pipelineName = positionals[0] === undefined ? undefined : pipelineId(positionals[0], process.cwd());
   const session = await openSession(values.cache);
   try {
     const runs = experimentRuns(session.index, {

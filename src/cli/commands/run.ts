@@ -242,8 +242,8 @@ async function executeLocked(
 /** Record every stage whose latest output is known, keeping entries of stages not touched. */
 async function updateLockFile(session: Session, pipeline: Pipeline): Promise<void> {
   const file = lockPathOf(pipeline);
-  const lock: LockFile = readLockFile(file) ?? { pipeline: pipeline.name, stages: {} };
-  lock.pipeline = pipeline.name;
+  const lock: LockFile = readLockFile(file) ?? { pipeline: pipeline.displayName, stages: {} };
+  lock.pipeline = pipeline.displayName; // harden-input: the lock file keeps the display name
   const names = new Set(pipeline.stages.map((s) => s.name));
   lock.stages = Object.fromEntries(Object.entries(lock.stages).filter(([name]) => names.has(name)));
   const declared = await declaredDeterminism(pipeline.stages);
