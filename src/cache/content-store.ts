@@ -4,12 +4,13 @@
  * A stage writes into a fresh folder under `tmp/`; commit() hashes that tree and renames it to
  * its content address in one atomic step, so `objects/` never holds a partial output: a SIGKILL
  * before the rename leaves only a tmp folder (removed later by cleanupTemp), one after it leaves
- * a complete but unreferenced object (removed by gc). Objects are immutable; verify() rehashes
- * one through the stat cache, so a file whose bytes were altered (its mtime moves) shows up as
- * corrupt. The ObjectStore interface is the seam for a remote store (S3 API) later.
+ * a complete but unreferenced object (removed by gc). Objects are immutable and read-only
+ * (seal.ts), and a link in one never leads out of it (output-links.ts); verify() rehashes one
+ * through the stat cache, so a file whose bytes were altered (its mtime moves) shows up as corrupt
+ * (bytes changed with size and mtime put back are found by `tailor doctor --deep`: deep-check.ts). The ObjectStore interface is the seam for a remote store (S3 API) later.
  */
 import { lstatSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { FileHasher } from './file-hasher.js';
@@ -17,6 +18,8 @@ import { HASH_HEX_LENGTH } from './hash.js';
 import { contentHash } from './content-hash.js';
 import { hostTag, isPidAlive } from './process-info.js';
 import { childPath } from './safe-path.js';
+import { escapingLink, OutputRejected } from './output-links.js';
+import { removeTree, sealDir, sealTree, unsealTree } from './seal.js';
 
 /** What a commit produced. */
 export interface CommitResult {
@@ -86,6 +89,8 @@ export class ContentStore implements ObjectStore {
     if (!dir.startsWith(this.tmpDir + sep)) {
       throw new Error(`internal error: commit of ${dir}, which is not under ${this.tmpDir}`);
     }
+    const link = statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? escapingLink(dir) : undefined;
+    if (link) throw new OutputRejected(link);
     const tree = await this.hasher.hashTree(dir, { fresh: true });
     if (tree.kind !== 'dir') throw new Error(`internal error: commit of ${dir}, which does not exist`);
     // The entries were just hashed, so this reads no file again.
@@ -96,6 +101,9 @@ export class ContentStore implements ObjectStore {
     }
     const final = this.pathOf(tree.hash);
     await mkdir(dirname(final), { recursive: true });
+    // Read-only before it is visible under its address (the top folder after the move: moving a
+    // folder needs write permission on it).
+    sealTree(dir, { keepTop: true });
     try {
       await rename(dir, final);
     } catch (e) {
@@ -107,6 +115,7 @@ export class ContentStore implements ObjectStore {
       }
       throw e;
     }
+    sealDir(final);
     await fsyncDir(dirname(final));
     this.hasher.rekey(dir, final);
     return result;
@@ -137,9 +146,10 @@ export class ContentStore implements ObjectStore {
     if (!this.exists(treeHash)) return;
     const trash = await this.newTempDir('trash');
     const target = join(trash, treeHash);
+    unsealTree(path); // sealed read-only at commit: moving and deleting it needs write permission
     await rename(path, target);
     this.hasher.forget(path);
-    await rm(trash, { recursive: true, force: true });
+    await removeTree(trash);
   }
 
   /**
@@ -193,7 +203,7 @@ export class ContentStore implements ObjectStore {
 
   private async discard(dir: string): Promise<void> {
     this.hasher.forget(dir);
-    await rm(dir, { recursive: true, force: true });
+    await removeTree(dir); // a stage may have copied read-only folders of its inputs into tmp
   }
 }
 

@@ -137,7 +137,7 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
     const needs = (edges.get(inst.name) ?? []).map((e) => e.to);
     const cmd = templateCmd(inst, needs, vars, diags);
     const mod = cmd === undefined ? uses(inst, resolver, diags) : undefined;
-    specs.set(inst.name, buildSpec(inst, needs, mod, cmd, pipelineSeed, diags));
+    specs.set(inst.name, buildSpec(inst, needs, mod, cmd, pipelineSeed, diags, workdir));
   }
   if (diags.some((d) => d.severity === 'error')) return err(report(diags, sources));
 

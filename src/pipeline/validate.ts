@@ -205,7 +205,9 @@ export function mapAjvErrors(
       case 'exclusiveMaximum':
         out.push(
           error(
-            `${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${JSON.stringify(at.value)}`,
+            e.keyword === 'maximum' && params.limit === Number.MAX_SAFE_INTEGER
+              ? `${where} must be a whole number from 0 to 2^53-1 (${Number.MAX_SAFE_INTEGER}), got ${got}: larger numbers are rounded`
+              : `${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${JSON.stringify(at.value)}`,
             at.pos,
             keyPath(...path),
           ),

@@ -12,7 +12,7 @@
  * A stage's key is computed only when it becomes ready, from the actual tree hashes of its
  * upstream outputs: an upstream that reruns but produces the same bytes leaves it cached.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
 import type { Pipeline, StageSpec } from '../pipeline/types.js';
@@ -25,6 +25,9 @@ import { stageKey } from './stage-key.js';
 import { runStageProcess } from './stage-process.js';
 import { exportOutputs } from './export-outputs.js';
 import { substituteRuntimePaths } from './cmd-template.js';
+import { watchInputs } from '../cache/input-guard.js';
+import { removeTree } from '../cache/seal.js';
+import { escapingLink } from '../cache/output-links.js';
 
 export interface ExecuteOptions {
   runId: number;
@@ -206,7 +209,12 @@ async function processStage(
     spec.kind === 'module'
       ? { kind: 'module', module: spec.module!, invocation }
       : { kind: 'cmd', cmd: substituteRuntimePaths(spec.cmd ?? '', invocation.out, invocation.needs), invocation, env };
-  const result = await runStageProcess({
+  // harden-input: inputs are snapshotted now and checked for tampering when the stage ends.
+  const inputs = await watchInputs(
+    session.store,
+    upstream.map((u) => ({ name: u.name, treeHash: u.treeHash! })),
+  );
+  const ran = await runStageProcess({
     job,
     logPath,
     env,
@@ -214,8 +222,11 @@ async function processStage(
     onLine: (line, stream) => opts.emit({ type: 'stage-log', stage: spec.name, line, stream }),
     onProgress: (done, total, label) => opts.emit({ type: 'stage-progress', stage: spec.name, done, total, label }),
   });
+  // harden-input: a tampered input, or an output link leading out of the output, fails the stage.
+  const problem = (await inputs.check()) ?? (ran.ok ? escapingLink(tmp) : undefined);
+  const result = problem ? { ok: false as const, message: problem } : ran;
   if (!result.ok) {
-    await rm(tmp, { recursive: true, force: true });
+    await removeTree(tmp); // harden-input: the output may hold read-only copies of its inputs
     session.index.recordStageRun(record('failed', { logPath }));
     return {
       name: spec.name,

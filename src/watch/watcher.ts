@@ -18,6 +18,7 @@
  * Only stale stages run: everything else is found in the cache. A broken pipeline file is
  * reported with its position and the watch goes on over the last good pipeline's files.
  */
+import { existsSync } from 'node:fs';
 import { resolve, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { EXIT } from '../cli/common.js';
@@ -26,6 +27,7 @@ import { loadPipeline } from '../pipeline/load.js';
 import { upstream } from '../pipeline/dag.js';
 import type { Diagnostic, Pipeline } from '../pipeline/types.js';
 import { CodeFingerprinter } from '../run/code-fingerprint.js';
+import { cacheDirFrom } from '../run/session.js';
 import { affectedStages } from './affected.js';
 import { buildWatchSet, isExportTarget, watchedPaths, type WatchSet } from './watch-set.js';
 
@@ -244,7 +246,12 @@ export class PipelineWatcher {
   private load(): Pipeline | undefined {
     let result: ReturnType<typeof loadPipeline>;
     try {
-      result = loadPipeline(this.file, { sets: this.opts.request.sets });
+      // harden-input: parsed trees go to this run's cache folder (--cache), never to ./cache.
+      const cacheDir = cacheDirFrom(this.opts.request.cache, process.cwd());
+      result = loadPipeline(this.file, {
+        sets: this.opts.request.sets,
+        cacheDir: existsSync(cacheDir) ? cacheDir : false,
+      });
     } catch (e) {
       result = {
         ok: false,

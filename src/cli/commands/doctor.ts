@@ -5,12 +5,22 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, openSession, printJson } from '../common.js';
 import { TAILOR_ROOT } from '../../paths.js';
-import { readRunLock } from '../../cache/run-lock.js';
+import { acquireRunLock, readRunLock } from '../../cache/run-lock.js';
+import { deepCheck } from '../../cache/deep-check.js';
 import { detectGpus } from '../../run/gpu-pool.js';
 import { doctor, formatDoctor } from '../../ml/backend.js';
 
 export async function doctorCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, cache: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean' },
+      cache: { type: 'string' },
+      deep: { type: 'boolean' }, // harden-input: rehash every object, drop bad ones (deep-check.ts)
+      'dry-run': { type: 'boolean' },
+    },
+  });
+  if (values.deep) return deepDoctor(values.cache, values['dry-run'] ?? false, values.json ?? false);
   const ml = await doctor();
   const session = await openSession(values.cache);
   try {
@@ -63,5 +73,36 @@ function quickCheck(file: string): string {
     return String(db.pragma('quick_check', { simple: true }));
   } finally {
     db.close();
+  }
+}
+
+/** harden-input: `tailor doctor --deep [--dry-run]`, under the run lock when it drops objects. */
+async function deepDoctor(cache: string | undefined, dryRun: boolean, json: boolean): Promise<number> {
+  const session = await openSession(cache);
+  const lock = dryRun ? undefined : await acquireRunLock(session.cacheDir, { waitSeconds: 0 });
+  try {
+    if (lock && !lock.ok) {
+      process.stderr.write(
+        `tailor doctor: the cache is in use by pid ${lock.error.pid} on ${lock.error.host}; try again when it is done\n`,
+      );
+      return EXIT.locked;
+    }
+    const r = await deepCheck(session.index, session.store, { dryRun });
+    if (json) printJson(r);
+    else {
+      const verb = dryRun ? 'found (not removed; run without --dry-run to drop them)' : 'dropped';
+      const lines = [
+        `deep check: ${r.checked} object(s), ${(r.bytes / 1e6).toFixed(1)} MB read, ${r.bad.length} bad ${verb}`,
+      ];
+      for (const b of r.bad)
+        lines.push(
+          `  ${b.treeHash.slice(0, 12)} ${b.problem}${b.detail ? ` (${b.detail})` : ''}, ${b.records} record(s)`,
+        );
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+    return r.bad.length === 0 ? EXIT.ok : EXIT.failed;
+  } finally {
+    if (lock?.ok) lock.value.release();
+    session.close();
   }
 }

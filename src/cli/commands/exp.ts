@@ -166,7 +166,7 @@ async function expQueue(argv: string[]): Promise<number> {
     const name = checkName(values.name);
     const { pipeline: file } = takePipelineArg(positionals, 0);
     // Catch typos now rather than when the worker gets to it.
-    if (!loadOrReport(file, values.set ?? [])) return EXIT.usage;
+    if (!loadOrReport(file, values.set ?? [], undefined, values.cache)) return EXIT.usage;
     const entry = queue.add({
       name,
       pipeline: resolve(file),

@@ -98,7 +98,7 @@ export function parseCount(value: string | undefined, flag: string, fallback: nu
 export async function runPipelineRequest(
   req: RunRequest,
 ): Promise<{ code: number; outcomes: StageOutcome[]; pipeline?: Pipeline }> {
-  const pipeline = loadOrReport(req.file, req.sets);
+  const pipeline = loadOrReport(req.file, req.sets, undefined, req.cache);
   if (!pipeline) return { code: EXIT.usage, outcomes: [] };
   const names = new Set(pipeline.stages.map((s) => s.name));
   const groups = new Set(pipeline.stages.map((s) => s.group));

@@ -10,7 +10,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
     options: { set: { type: 'string', multiple: true }, json: { type: 'boolean' }, cache: { type: 'string' } },
   });
   const { pipeline: file } = takePipelineArg(positionals, 0);
-  const pipeline = loadOrReport(file, values.set ?? []);
+  const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   const session = await openSession(values.cache);
   try {

@@ -46,7 +46,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   });
   const { pipeline: file } = takePipelineArg(positionals, 0);
   const jobs = parseCount(values.jobs, '--jobs', 2);
-  const pipeline = loadOrReport(file, []);
+  const pipeline = loadOrReport(file, [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   const lockFile = lockPathOf(pipeline);
   const lock = readLockFile(lockFile);
