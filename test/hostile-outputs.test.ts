@@ -7,11 +7,21 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Workspace } from './helpers/rig.js';
+import { TAILOR, Workspace } from './helpers/rig.js';
 import { exportOutputs, ExportError } from '../src/run/export-outputs.ts';
 import type { StageSpec } from '../src/pipeline/types.ts';
 
@@ -235,6 +245,47 @@ test('doctor --deep finds bytes changed with size and mtime kept, reports with -
     assert.deepEqual(r.actions, { s: 'ran' });
     assert.equal(await ws.read('runs.log'), 's\n');
   } finally {
+    await ws.dispose();
+  }
+});
+
+test('as a user other than root, writing into an upstream output is denied, and tailor still deletes sealed objects', async (t) => {
+  if (process.getuid?.() !== 0 || !existsSync('/usr/sbin/runuser')) {
+    t.skip('needs root and runuser, to run tailor as nobody');
+    return;
+  }
+  const ws = await Workspace.create();
+  try {
+    await ws.write(
+      'pipelines/p.yaml',
+      `stages:
+  up:
+    cmd: "mkdir \${out}/d && echo clean > \${out}/d/f"
+  down:
+    needs: [up]
+    cmd: "if echo evil >> \${needs.up}/d/f; then echo wrote > \${out}/o; else echo denied > \${out}/o; fi; cp -r \${needs.up}/d \${out}/copy"
+`,
+    );
+    execFileSync('chown', ['-R', 'nobody', ws.dir]);
+    execFileSync('chmod', ['755', ws.dir]);
+    const asNobody = (...args: string[]) =>
+      spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, TAILOR, ...args], {
+        cwd: ws.dir,
+        encoding: 'utf8',
+      });
+    const run = asNobody('run', 'pipelines/p.yaml');
+    assert.equal(run.status, 0, run.stderr + run.stdout);
+    const down = (JSON.parse(asNobody('show', 'pipelines/p.yaml', 'down', '--json').stdout) as Show).out;
+    assert.equal(readFileSync(join(down, 'o'), 'utf8'), 'denied\n');
+    // Corrupt one object (as root), then let nobody's deep check drop it: a sealed folder tree.
+    const up = (JSON.parse(asNobody('show', 'pipelines/p.yaml', 'up', '--json').stdout) as Show).out;
+    writeFileSync(join(up, 'd', 'f'), 'changed by root\n');
+    const deep = asNobody('doctor', '--deep');
+    assert.equal(deep.status, 1, deep.stderr);
+    assert.match(deep.stdout, /1 bad dropped/);
+    assert.ok(!existsSync(up), 'the sealed object was deleted by a non-root tailor');
+  } finally {
+    execFileSync('chmod', ['-R', 'u+w', ws.dir]);
     await ws.dispose();
   }
 });

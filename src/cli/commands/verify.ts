@@ -8,10 +8,11 @@
  */
 import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { EXIT, loadOrReport, printJson, takePipelineArg } from '../common.js';
+import { removeTree } from '../../cache/seal.js';
 import { parseCount } from './run.js';
 import { suggestName } from '../suggest.js';
 import { withStopSignals } from '../stop-signals.js';
@@ -119,7 +120,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       return summary.ok ? EXIT.ok : EXIT.failed;
     });
   } finally {
-    if (!values.keep) await rm(cacheDir, { recursive: true, force: true });
+    if (!values.keep) await removeTree(cacheDir); // harden-input: objects in it are read-only
   }
 }
 
