@@ -19,103 +19,24 @@
  * A reference is marked in the text by one private-use character (U+E000 + its slot index).
  */
 import { isArithmeticCommand, isMakeAssignment, roleOfNextWord, stdinIsScript, type Role } from './shell-roles.js';
+import {
+  CommandError,
+  MAX_DEPTH,
+  OPERATOR,
+  Word,
+  dataText,
+  encodeFor,
+  sentinel,
+  skipArith,
+  skipBraced,
+  hereDocBody,
+  slotOf,
+  type HereDoc,
+  type Mode,
+  type Slot,
+} from './shell-text.js';
 
-/** What a reference stands for, as far as quoting is concerned. */
-export interface Slot {
-  /** The environment variable that holds its value. */
-  env: string;
-  /** The value is a plain number: safe in arithmetic and in other languages' program text. */
-  numeric: boolean;
-}
-
-/** Why a command cannot be rewritten; `slot` names the reference when one is at fault. */
-export class CommandError extends Error {
-  constructor(
-    message: string,
-    readonly slot?: number,
-    readonly hint?: string,
-  ) {
-    super(message);
-  }
-}
-
-export const SENTINEL_BASE = 0xe000;
-const SENTINEL_END = 0xf8ff;
-/** Scripts inside scripts deeper than this are refused (nobody writes them; a loop would be a bug). */
-const MAX_DEPTH = 8;
-
-/** How the characters around a reference are quoted. */
-type Mode = 'plain' | 'dq' | 'sq' | 'doc' | 'rawdoc' | 'bq';
-
-/** The marker of slot `i` in command text. */
-export function sentinel(i: number): string {
-  return String.fromCharCode(SENTINEL_BASE + i);
-}
-
-function slotOf(ch: string | undefined): number | undefined {
-  if (ch === undefined) return undefined;
-  const c = ch.charCodeAt(0);
-  return c >= SENTINEL_BASE && c <= SENTINEL_END ? c - SENTINEL_BASE : undefined;
-}
-
-/** The reference written so that the shell at this point expands it as one word of data. */
-function dataText(env: string, mode: Mode): string {
-  switch (mode) {
-    case 'plain':
-      return `"\${${env}}"`;
-    case 'sq':
-      return `'"\${${env}}"'`;
-    default:
-      return `\${${env}}`;
-  }
-}
-
-/** Inner-shell text `s` encoded so the outer shell passes it on unchanged from a `mode` context. */
-function encodeFor(s: string, mode: Mode): string {
-  switch (mode) {
-    case 'sq':
-      return s.replace(/'/g, `'\\''`);
-    case 'dq':
-      return s.replace(/[\\"$`]/g, '\\$&');
-    case 'doc':
-    case 'bq':
-      return s.replace(/[\\$`]/g, '\\$&');
-    case 'rawdoc':
-      return s;
-    case 'plain':
-      return `'${s.replace(/'/g, `'\\''`)}'`;
-  }
-}
-
-/** One word being read: its literal text (for command detection) or, for a script, its decoded text. */
-class Word {
-  text = '';
-  literal = true;
-  quoted = false;
-  /** Slots inside a script word, with the outer quoting at each. */
-  readonly inner: Array<{ slot: number; mode: Mode }> = [];
-  constructor(
-    readonly role: Role,
-    readonly before: ReadonlyArray<string | null>,
-  ) {}
-  add(ch: string): void {
-    this.text += ch;
-  }
-  /** An expansion: not literal; a script gets a placeholder word character for it. */
-  dynamic(): void {
-    this.literal = false;
-    if (this.role.kind === 'script') this.text += '_';
-  }
-}
-
-interface HereDoc {
-  delim: string;
-  strip: boolean;
-  quoted: boolean;
-  words: Array<string | null>;
-}
-
-const OPERATOR = new Set([' ', '\t', '\n', ';', '&', '|', '(', ')', '<', '>']);
+export { CommandError, SENTINEL_BASE, sentinel, type Slot } from './shell-text.js';
 
 /** One script being scanned; nested scripts get their own Scan and their results are re-encoded. */
 class Scan {
@@ -368,23 +289,28 @@ class Scan {
   /** Inside "…" (opening quote consumed). */
   private double(w: Word): void {
     w.quoted = true;
+    this.expanding(w, 'dq');
+    if (this.i >= this.s.length) throw new CommandError('unterminated double quote');
+    this.i++;
+  }
+
+  /** Text where `$`, backquotes and backslashes work: up to `"` (dq) or to the end (a here-document body). */
+  private expanding(w: Word, mode: 'dq' | 'doc'): void {
     const s = this.s;
-    while (this.i < s.length && s[this.i] !== '"') {
+    while (this.i < s.length && !(mode === 'dq' && s[this.i] === '"')) {
       const c = s[this.i] as string;
       const slot = slotOf(c);
       if (slot !== undefined) {
-        this.slotAt(w, slot, 'dq');
+        this.slotAt(w, slot, mode);
         this.i++;
-      } else if (c === '\\') this.backslash(w, 'dq');
-      else if (c === '$') this.dollar(w, 'dq');
-      else if (c === '`') this.backquote(w, 'dq');
+      } else if (c === '\\') this.backslash(w, mode);
+      else if (c === '$') this.dollar(w, mode);
+      else if (c === '`') this.backquote(w, mode);
       else {
         w.add(c);
         this.i++;
       }
     }
-    if (this.i >= s.length) throw new CommandError('unterminated double quote');
-    this.i++;
   }
 
   /** A `$` in `mode`: an expansion of some kind, or a literal dollar. */
@@ -434,53 +360,20 @@ class Scan {
 
   /** `${…}` of the shell itself (opening consumed): skipped; a reference inside is refused. */
   private braced(): void {
-    const s = this.s;
-    let depth = 1;
-    let quote: string | undefined;
-    while (this.i < s.length) {
-      const c = s[this.i] as string;
-      const slot = slotOf(c);
-      if (slot !== undefined) this.fail(slot, 'a reference inside a shell ${…} expansion', 'use it outside the braces');
-      if (c === '\\' && quote !== "'") this.i++;
-      else if (quote) {
-        if (c === quote) quote = undefined;
-      } else if (c === "'" || c === '"') quote = c;
-      else if (c === '{') depth++;
-      else if (c === '}' && --depth === 0) {
-        this.i++;
-        return;
-      }
-      this.i++;
-    }
-    throw new CommandError('unterminated ${ in the command');
+    this.i = skipBraced(this.s, this.i);
   }
 
   /** Arithmetic (`$((` or `((` consumed) up to the matching `))`: only numbers may be substituted. */
   private arith(opener: string): void {
-    const s = this.s;
-    let depth = 0;
-    while (this.i < s.length) {
-      const c = s[this.i] as string;
-      const slot = slotOf(c);
-      if (slot !== undefined) {
-        if (!this.slots[slot]?.numeric)
-          this.fail(
-            slot,
-            `the shell evaluates ${opener}…)) as arithmetic, which may run code`,
-            'only a number can be used here',
-          );
-        this.result.set(slot, `\${${this.env(slot)}}`);
-      } else if (c === '(') depth++;
-      else if (c === ')') {
-        if (depth > 0) depth--;
-        else if (s[this.i + 1] === ')') {
-          this.i += 2;
-          return;
-        }
-      }
-      this.i++;
-    }
-    throw new CommandError(`unterminated ${opener} in the command`);
+    this.i = skipArith(this.s, this.i, opener, (slot) => {
+      if (!this.slots[slot]?.numeric)
+        this.fail(
+          slot,
+          `the shell evaluates ${opener}…)) as arithmetic, which may run code`,
+          'only a number can be used here',
+        );
+      this.result.set(slot, `\${${this.env(slot)}}`);
+    });
   }
 
   /** A backquoted command substitution: its text, unescaped, is a script of the same shell. */
@@ -511,19 +404,9 @@ class Scan {
 
   /** A here-document's body (after the line that opened it), up to its delimiter line. */
   private hereDoc(d: HereDoc): void {
-    const s = this.s;
-    let body = '';
-    while (this.i < s.length) {
-      const nl = s.indexOf('\n', this.i);
-      const end = nl < 0 ? s.length : nl;
-      const line = s.slice(this.i, end);
-      this.i = nl < 0 ? s.length : nl + 1;
-      if ((d.strip ? line.replace(/^\t+/, '') : line) === d.delim) break;
-      body += `${line}\n`;
-    }
-    const script = stdinIsScript(d.words);
-    const role: Role = script ? { kind: 'script' } : { kind: 'data' };
-    const w = new Word(role, d.words);
+    const { body, end } = hereDocBody(this.s, this.i, d);
+    this.i = end;
+    const w = new Word(stdinIsScript(d.words) ? { kind: 'script' } : { kind: 'data' }, d.words);
     if (d.quoted) {
       for (const ch of body) {
         const slot = slotOf(ch);
@@ -532,29 +415,10 @@ class Scan {
       }
     } else {
       const sub = new Scan(body, this.slots, this.depth);
-      sub.docBody(w);
+      sub.expanding(w, 'doc');
       for (const [k, v] of sub.result) this.result.set(k, v);
     }
     this.finishScript(w);
-  }
-
-  /** The whole text of this Scan as an unquoted here-document body. */
-  private docBody(w: Word): void {
-    const s = this.s;
-    while (this.i < s.length) {
-      const c = s[this.i] as string;
-      const slot = slotOf(c);
-      if (slot !== undefined) {
-        this.slotAt(w, slot, 'doc');
-        this.i++;
-      } else if (c === '\\') this.backslash(w, 'doc');
-      else if (c === '$') this.dollar(w, 'doc');
-      else if (c === '`') this.backquote(w, 'doc');
-      else {
-        w.add(c);
-        this.i++;
-      }
-    }
   }
 }
 
