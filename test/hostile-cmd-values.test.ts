@@ -243,6 +243,18 @@ test('references that cannot be made safe are refused at their line and column',
   assert.equal(col.split(' ')[0], `3:${10 + 'python3 -c \'print(\\"'.length + 1}`);
 });
 
+test('options of a script run by an interpreter are data, not program text', () => {
+  for (const cmd of [
+    'python3 train.py -c ${params.x}',
+    'perl tool.pl -e ${params.x}',
+    "awk -v x=${params.x} '{ print x }' f",
+    'sed -n 1p ${params.x}',
+    'grep -e ${params.x} f',
+    'make all',
+  ])
+    assert.deepEqual(errorsOf(cmd), [], cmd);
+});
+
 test('numbers are allowed where only numbers are safe', () => {
   for (const cmd of [
     "python3 -c 'print(${params.x} * 2)'",

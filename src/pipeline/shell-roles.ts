@@ -128,7 +128,13 @@ export function roleOfNextWord(words: ReadonlyArray<string | null>): Role {
     if (SHELLS.has(w)) return shellArgument(after);
     if (FORBID.has(w)) return { kind: 'forbid', what: w };
     const inline = INLINE.find((i) => i.name.test(w));
-    if (inline) return after.length > 0 && inline.option.test(after[after.length - 1] ?? '') ? program(w) : DATA;
+    // The option counts only before the script file (`python3 train.py -c x` is train.py's option).
+    if (inline)
+      return after.length > 0 &&
+        inline.option.test(after[after.length - 1] ?? '') &&
+        after.every((a) => a !== null && a.startsWith('-'))
+        ? program(w)
+        : DATA;
     if (/^[gmn]?awk$/.test(w)) return scriptOperand(after, AWK_VALUE, w);
     if (/^g?sed$/.test(w)) return scriptOperand(after, SED_VALUE, w);
   }
