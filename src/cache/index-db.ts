@@ -14,6 +14,7 @@ import { CacheOpenError, SCHEMA_VERSION, migrate } from './index-schema.js';
 import { OutputTable } from './output-table.js';
 import { RunHistory } from './run-history.js';
 import { StatTable } from './stat-table.js';
+import { legacyAdopter } from './legacy-pipeline-rows.js';
 
 export { CacheOpenError, SCHEMA_VERSION };
 export type { ExportRecord, OutputRecord } from './output-table.js';
@@ -53,8 +54,10 @@ export class CacheIndex {
     readonly cacheDir: string,
     private readonly db: Database.Database,
   ) {
-    this.outputs = new OutputTable(db);
-    this.runs = new RunHistory(db);
+    // Rows an older tailor wrote under a pipeline's bare name move to its path id on first use.
+    const adopt = legacyAdopter(db);
+    this.outputs = new OutputTable(db, adopt);
+    this.runs = new RunHistory(db, adopt);
     this.stats = new StatTable(db);
   }
 

@@ -86,7 +86,11 @@ function prepare(db: Database.Database) {
 export class OutputTable {
   private readonly stmts: ReturnType<typeof prepare>;
 
-  constructor(db: Database.Database) {
+  /** `adopt(pipeline)` runs before a pipeline's rows are read or written (legacy-pipeline-rows.ts). */
+  constructor(
+    db: Database.Database,
+    private readonly adopt: (pipeline: string) => void = () => undefined,
+  ) {
     this.stmts = prepare(db);
   }
 
@@ -136,18 +140,21 @@ export class OutputTable {
 
   /** The output a pipeline stage last produced or restored (what `status` compares with). */
   getLatest(pipeline: string, stage: string): OutputRecord | undefined {
+    this.adopt(pipeline);
     const row = this.stmts.getLatest.get(pipeline, stage) as OutputRow | undefined;
     return row && toOutput(row);
   }
 
   /** The latest output of every stage of a pipeline, by stage name, in one query (for planning). */
   latestOfPipeline(pipeline: string): Map<string, OutputRecord> {
+    this.adopt(pipeline);
     const rows = this.stmts.latestOfPipeline.all(pipeline) as OutputRow[];
     return new Map(rows.map((r) => [r.stage_latest ?? r.stage, toOutput(r)]));
   }
 
   /** Point a pipeline stage at an output record (which must exist: putOutput first). */
   setLatest(pipeline: string, stage: string, stageKey: string): void {
+    this.adopt(pipeline);
     this.stmts.setLatest.run(pipeline, stage, stageKey, Date.now());
   }
 

@@ -110,7 +110,11 @@ function prepare(db: Database.Database) {
 export class RunHistory {
   private readonly stmts: ReturnType<typeof prepare>;
 
-  constructor(db: Database.Database) {
+  /** `adopt(pipeline)` runs before a pipeline's rows are read or written (legacy-pipeline-rows.ts). */
+  constructor(
+    db: Database.Database,
+    private readonly adopt: (pipeline: string) => void = () => undefined,
+  ) {
     this.stmts = prepare(db);
   }
 
@@ -123,6 +127,7 @@ export class RunHistory {
     experiment?: string;
     params?: unknown;
   }): number {
+    this.adopt(run.pipeline);
     const res = this.stmts.beginRun.run({
       pipeline: run.pipeline,
       argv: JSON.stringify(run.argv),
@@ -171,6 +176,7 @@ export class RunHistory {
 
   /** Runs, newest first, optionally of one pipeline and/or experiment. */
   listRuns(filter: { pipeline?: string; experiment?: string; limit?: number } = {}): RunRecord[] {
+    if (filter.pipeline !== undefined) this.adopt(filter.pipeline);
     const rows = this.stmts.listRuns.all({
       pipeline: filter.pipeline ?? null,
       experiment: filter.experiment ?? null,

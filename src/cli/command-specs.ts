@@ -122,6 +122,11 @@ export const SPECS = {
         type: 'boolean',
         help: 'rebuild a damaged index.sqlite from the rows still readable (the damaged file is kept beside it)',
       },
+      deep: {
+        type: 'boolean',
+        help: "rehash every object's bytes (ignoring the stat cache) and drop bad objects with their records",
+      },
+      'dry-run': { type: 'boolean', help: 'with --deep: report bad objects, remove nothing' },
     },
   },
   report: {

@@ -29,14 +29,24 @@ export function printDiagnostics(diags: Diagnostic[]): void {
   for (const d of diags) process.stderr.write(formatDiagnostic(d, { color: Boolean(process.stderr.isTTY) }) + '\n');
 }
 
-/** Load and validate a pipeline; on failure print every diagnostic and return undefined. */
-export function loadOrReport(file: string, sets: string[], workdir = process.cwd()): Pipeline | undefined {
+/**
+ * Load and validate a pipeline; on failure print every diagnostic and return undefined. Parsed
+ * trees are cached in the cache folder of `cacheFlag` (--cache, else $TAILOR_CACHE, else ./cache)
+ * when it exists, never in another.
+ */
+export function loadOrReport(
+  file: string,
+  sets: string[],
+  workdir = process.cwd(),
+  cacheFlag?: string,
+): Pipeline | undefined {
   const path = resolve(workdir, file);
   if (!existsSync(path)) {
     process.stderr.write(`tailor: pipeline file not found: ${file}\n`);
     return undefined;
   }
-  const loaded = loadPipeline(path, { sets, workdir });
+  const cacheDir = cacheDirFrom(cacheFlag, workdir);
+  const loaded = loadPipeline(path, { sets, workdir, cacheDir: existsSync(cacheDir) ? cacheDir : false });
   if (!loaded.ok) {
     printDiagnostics(loaded.error);
     return undefined;

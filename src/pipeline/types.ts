@@ -65,8 +65,14 @@ export interface StageSpec {
 export interface Pipeline {
   /** Absolute path of the YAML file. */
   file: string;
-  /** File name without `.yaml`: `fashion`. */
+  /**
+   * The pipeline's identity in the cache index (latest outputs, run history, `exp show`): its path
+   * from the working folder, `pipelines/fashion.yaml`, so `one/train.yaml` and `two/train.yaml` never
+   * share rows. (Rows recorded under a bare name by an older tailor are adopted: index-db.ts.)
+   */
   name: string;
+  /** File name without `.yaml`, for people and file names: `fashion`. */
+  displayName: string;
   /** Working folder: where tailor runs; deps, uses and export paths are relative to it. */
   workdir: string;
   vars: Record<string, unknown>;

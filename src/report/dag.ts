@@ -109,7 +109,7 @@ export function dagSvg(data: ReportData): string {
         `<text class="node-sub" x="${r1(p.x + 16)}" y="${r1(p.y + 37)}">${escapeXml(subtitle(s))}</text></g>`,
     );
   }
-  return svgFrame(width, height, `graph of pipeline ${data.pipeline.name}`, body, width > 1100);
+  return svgFrame(width, height, `graph of pipeline ${data.pipeline.displayName}`, body, width > 1100);
 }
 
 /** How the stage is run, in a few words. */

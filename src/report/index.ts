@@ -39,7 +39,7 @@ function header(data: ReportData): string {
     .sort((a, b) => b.v - a.v)[0];
   if (best) kpis.push(kpi(best.v.toFixed(4), `best holdout micro-F1 · ${best.s.spec.name}`));
   return (
-    `<h1>${esc(data.pipeline.name)}<span class="sub">tailor run report</span></h1>` +
+    `<h1>${esc(data.pipeline.displayName)}<span class="sub">tailor run report</span></h1>` +
     `<div class="meta"><code>${esc(data.pipeline.file)}</code> · ${esc(runLine)}</div>` +
     `<div class="meta">cache <code>${esc(data.cacheDir)}</code> · written ${esc(data.generatedAt.toISOString().slice(0, 19).replace('T', ' '))} UTC</div>` +
     `<div class="kpis">${kpis.join('')}</div>`
@@ -57,7 +57,7 @@ export async function renderReport(data: ReportData): Promise<string> {
     { id: 'experiments', title: 'Experiments', html: experimentsSection(ctx) },
   ];
   sections.push({ id: 'stages', title: 'Stage outputs', html: await stagesSection(ctx) });
-  return page({ title: `${data.pipeline.name} · tailor report`, header: header(data), sections });
+  return page({ title: `${data.pipeline.displayName} · tailor report`, header: header(data), sections });
 }
 
 /** Collect and render the report of a pipeline from an open session. */

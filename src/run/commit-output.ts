@@ -14,6 +14,7 @@ import type { OutputRecord } from '../cache/output-table.js';
 import type { StageRunInput } from '../cache/run-history.js';
 import { err, ok, type Result } from '../result.js';
 import type { Session } from './session.js';
+import { removeTree } from '../cache/seal.js';
 import { describeError } from './describe-error.js';
 
 export interface CommitRequest {
@@ -40,14 +41,14 @@ export async function commitFolder(req: CommitRequest, dir: string): Promise<Res
   }
   const stop = req.guard();
   if (stop) {
-    await rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
     return err(`not committed: ${stop}`);
   }
   let committed: CommitResult;
   try {
     committed = await req.session.store.commit(dir);
   } catch (e) {
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    await removeTree(dir).catch(() => undefined); // it may be sealed read-only already
     return err(`cannot commit the output: ${describeError(e)}`);
   }
   return recordCommitted(req, committed.treeHash, committed.contentHash);

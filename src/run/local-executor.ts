@@ -3,8 +3,10 @@
  * fresh temp folder of the store that the caller commits. A cmd stage is a shell spawned right
  * here (cmd-process.ts), a module stage a Node child (module-process.ts).
  */
-import { rm } from 'node:fs/promises';
 import type { ObjectStore } from '../cache/content-store.js';
+import { watchInputs } from '../cache/input-guard.js';
+import { escapingLink } from '../cache/output-links.js';
+import { removeTree } from '../cache/seal.js';
 import { substituteRuntimePaths } from './cmd-template.js';
 import { runCmdProcess } from './cmd-process.js';
 import { runModuleProcess } from './module-process.js';
@@ -34,13 +36,22 @@ export class LocalExecutor implements StageExecutor {
     const log = new StageLog(io.logPath);
     let result: ProcessResult;
     try {
-      result = await this.start(job, io, out, log);
+      // Inputs are snapshotted now and checked for tampering when the stage ends (input-guard.ts).
+      const inputs = await watchInputs(
+        this.opts.store,
+        Object.entries(job.inputs).map(([name, treeHash]) => ({ name, treeHash })),
+      );
+      const ran = await this.start(job, io, out, log);
+      // A tampered input, or an output link leading out of the output, fails the stage.
+      const problem = (await inputs.check()) ?? (ran.ok ? escapingLink(out) : undefined);
+      result = problem ? { ok: false, reason: 'failed', message: problem } : ran;
     } catch (e) {
       result = { ok: false, reason: 'failed', message: describeError(e) };
     }
     await log.close();
     if (result.ok) return { ok: true, output: { kind: 'folder', dir: out } };
-    await rm(out, { recursive: true, force: true }).catch(() => undefined);
+    // removeTree: the output may hold read-only copies of its inputs.
+    await removeTree(out).catch(() => undefined);
     return result;
   }
 

@@ -49,8 +49,9 @@ export function writeLockFile(file: string, lock: LockFile): void {
 /** Record every stage whose latest output is known, keeping entries of stages not touched. */
 export async function updateLockFile(session: Session, pipeline: Pipeline): Promise<void> {
   const file = lockPathOf(pipeline);
-  const lock: LockFile = readLockFile(file) ?? { pipeline: pipeline.name, stages: {} };
-  lock.pipeline = pipeline.name;
+  // The lock file keeps the pipeline's display name (its id is a path from the working folder).
+  const lock: LockFile = readLockFile(file) ?? { pipeline: pipeline.displayName, stages: {} };
+  lock.pipeline = pipeline.displayName;
   const names = new Set(pipeline.stages.map((s) => s.name));
   lock.stages = Object.fromEntries(Object.entries(lock.stages).filter(([name]) => names.has(name)));
   const declared = await declaredDeterminism(pipeline.stages);

@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initHash } from '../cache/hash.js';
+import { childPath } from '../cache/safe-path.js';
 import { CacheIndex } from '../cache/index-db.js';
 import { FileHasher } from '../cache/file-hasher.js';
 import { ContentStore, type ObjectStore } from '../cache/content-store.js';
@@ -38,7 +39,8 @@ export class Session {
 
   /** Folder for per-stage persistent state (item-level incremental stages). */
   stateDir(stage: string): string {
-    return join(this.cacheDir, 'state', stage.replace(/[^A-Za-z0-9._@-]/g, '_'));
+    // harden-input: a name can never make a path outside state/ (`..` is refused by the loader too).
+    return childPath(join(this.cacheDir, 'state'), stage.replace(/[^A-Za-z0-9._@-]/g, '_'));
   }
 
   logsDir(): string {

@@ -20,6 +20,7 @@
  * last good pipeline's files. Ctrl-C is the caller's `stop` signal: the run in progress sees the
  * same abort, so there is one cancellation path.
  */
+import { existsSync } from 'node:fs';
 import { resolve, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { loadPipeline } from '../pipeline/load.js';
@@ -48,6 +49,8 @@ export interface WatchOptions {
   debounceMs: number;
   /** Where parsed code facts are cached (read only here: runs keep it up to date). */
   codeFactsFile?: string;
+  /** The run's cache folder (parsed pipeline trees are kept there). */
+  cacheDir?: string;
   /** Paths under these folders are never treated as inputs (the cache). */
   ignoreUnder: string[];
   log(line: string): void;
@@ -241,7 +244,12 @@ export class PipelineWatcher {
   private load(): Pipeline | undefined {
     let result: ReturnType<typeof loadPipeline>;
     try {
-      result = loadPipeline(this.file, { sets: this.opts.sets });
+      // Parsed trees go to this run's cache folder (--cache), never to ./cache.
+      const cacheDir = this.opts.cacheDir;
+      result = loadPipeline(this.file, {
+        sets: this.opts.sets,
+        cacheDir: cacheDir !== undefined && existsSync(cacheDir) ? cacheDir : false,
+      });
     } catch (e) {
       result = {
         ok: false,

@@ -14,7 +14,7 @@ export async function dagCommand(argv: string[]): Promise<number> {
   if (!FORMATS.includes(format))
     throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
   const { pipeline: file } = takePipelineArg(positionals, 0);
-  const pipeline = loadOrReport(file, values.set ?? []);
+  const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   process.stdout.write(formatDag(pipeline, format).replace(/\n?$/, '\n'));
   return EXIT.ok;

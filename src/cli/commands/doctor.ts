@@ -13,6 +13,7 @@ import { TAILOR_ROOT } from '../../paths.js';
 import { INDEX_FILE } from '../../cache/index-db.js';
 import { checkIndexFile, repairIndex } from '../../cache/index-repair.js';
 import { acquireRunLock, readRunLock } from '../../cache/run-lock.js';
+import { deepCheck } from '../../cache/deep-check.js';
 import { detectGpus } from '../../run/gpu-pool.js';
 import { cacheDirFrom, Session } from '../../run/session.js';
 import { doctor, formatDoctor } from '../../ml/backend.js';
@@ -23,6 +24,7 @@ export async function doctorCommand(argv: string[]): Promise<number> {
   const { values } = parsed;
   const cacheDir = cacheDirFrom(values.cache, process.cwd());
   if (values['repair-index']) return repair(cacheDir);
+  if (values.deep) return deepDoctor(cacheDir, values['dry-run'] ?? false, values.json ?? false);
   const ml = await doctor();
   const indexFile = join(cacheDir, INDEX_FILE);
   const integrity = existsSync(indexFile) ? checkIndexFile(indexFile) : 'ok';
@@ -108,4 +110,35 @@ function countObjects(dir: string): number {
     }
   }
   return n;
+}
+
+/** `tailor doctor --deep [--dry-run]`, under the run lock when it drops objects. */
+async function deepDoctor(cacheDir: string, dryRun: boolean, json: boolean): Promise<number> {
+  const session = await Session.open(cacheDir);
+  const lock = dryRun ? undefined : await acquireRunLock(session.cacheDir, { waitSeconds: 0 });
+  try {
+    if (lock && !lock.ok) {
+      process.stderr.write(
+        `tailor doctor: the cache is in use by pid ${lock.error.pid} on ${lock.error.host}; try again when it is done\n`,
+      );
+      return EXIT.locked;
+    }
+    const r = await deepCheck(session.index, session.local, { dryRun });
+    if (json) printJson(r);
+    else {
+      const verb = dryRun ? 'found (not removed; run without --dry-run to drop them)' : 'dropped';
+      const lines = [
+        `deep check: ${r.checked} object(s), ${(r.bytes / 1e6).toFixed(1)} MB read, ${r.bad.length} bad ${verb}`,
+      ];
+      for (const b of r.bad)
+        lines.push(
+          `  ${b.treeHash.slice(0, 12)} ${b.problem}${b.detail ? ` (${b.detail})` : ''}, ${b.records} record(s)`,
+        );
+      process.stdout.write(lines.join('\n') + '\n');
+    }
+    return r.bad.length === 0 ? EXIT.ok : EXIT.failed;
+  } finally {
+    if (lock?.ok) lock.value.release();
+    session.close();
+  }
 }

@@ -12,7 +12,7 @@
  */
 import { resolve } from 'node:path';
 import { formatDiagnostic } from '../../pipeline/diagnostics.js';
-import { loadPipeline } from '../../pipeline/load.js';
+import { loadPipeline, pipelineId } from '../../pipeline/load.js';
 import { EXIT, UsageError, loadOrReport, openSession, printHelp, printJson, takePipelineArg } from '../common.js';
 import { SPECS } from '../command-specs.js';
 import { withInterrupts } from '../interrupts.js';
@@ -61,7 +61,7 @@ async function expRun(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const name = checkName(values.name);
   const { pipeline: file } = takePipelineArg(positionals, 0);
-  const pipeline = loadOrReport(file, values.set ?? []);
+  const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   const session = await openSession(values.cache, pipeline.workdir);
   let code: number;
@@ -83,7 +83,8 @@ async function expShow(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   if (values.json && values.csv) throw new UsageError('--json and --csv: pick one');
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  const pipelineName = positionals[0]?.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+  // Runs are recorded under the pipeline's path from the working folder.
+  const pipelineName = positionals[0] === undefined ? undefined : pipelineId(positionals[0], process.cwd());
   const session = await openSession(values.cache);
   try {
     const runs = experimentRuns(session.index.runs, {
@@ -157,7 +158,7 @@ async function expQueue(argv: string[]): Promise<number> {
     const name = checkName(values.name);
     const { pipeline: file } = takePipelineArg(positionals, 0);
     // Catch typos now rather than when the worker gets to it.
-    if (!loadOrReport(file, values.set ?? [])) return EXIT.usage;
+    if (!loadOrReport(file, values.set ?? [], undefined, values.cache)) return EXIT.usage;
     const entry = queue.add({
       name,
       pipeline: resolve(file),
@@ -198,7 +199,7 @@ async function runQueued(
   jobs: number,
   signal: AbortSignal,
 ): Promise<ExperimentEnd> {
-  const loaded = loadPipeline(entry.pipeline, { sets: entry.sets, workdir: entry.workdir });
+  const loaded = loadPipeline(entry.pipeline, { sets: entry.sets, workdir: entry.workdir, cacheDir });
   if (!loaded.ok) {
     const first = loaded.error[0];
     return {

@@ -1,16 +1,15 @@
 /**
  * `tailor gc`: remove cache objects that nothing references. Kept: the latest output of every
- * stage of every pipeline this cache has run, every output named in a lock file under
- * `pipelines/`, and the outputs of the most recent runs (--keep-runs, default 20).
+ * stage of every pipeline this cache has run, every output named in a lock file (beside each
+ * pipeline the cache knows, or anywhere under `pipelines/`), and the outputs of the most recent
+ * runs (--keep-runs, default 20).
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { EXIT, UsageError, openSession, printHelp } from '../common.js';
 import { SPECS } from '../command-specs.js';
 import { parseCommand } from '../options.js';
 import { collectGarbage } from '../../cache/gc.js';
 import { acquireRunLock } from '../../cache/run-lock.js';
-import { readLockFile } from '../../run/lock-file.js';
+import { lockFileOutputs } from '../../cache/gc-roots.js';
 
 export async function gcCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(SPECS.gc, argv);
@@ -30,9 +29,10 @@ export async function gcCommand(argv: string[]): Promise<number> {
     return EXIT.locked;
   }
   try {
+    // Lock files beside every pipeline the index knows, and anywhere under pipelines/.
     const keep = new Set([
       ...session.index.outputs.latestTreeHashes(),
-      ...lockFileOutputs(join(process.cwd(), 'pipelines')),
+      ...lockFileOutputs(session.index, process.cwd()),
     ]);
     const result = await collectGarbage(session.index, session.local, keep, {
       dryRun: values['dry-run'] ?? false,
@@ -50,14 +50,4 @@ export async function gcCommand(argv: string[]): Promise<number> {
     lock.value.release();
     session.close();
   }
-}
-
-function lockFileOutputs(dir: string): string[] {
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.lock.json'));
-  } catch {
-    return [];
-  }
-  return files.flatMap((f) => Object.values(readLockFile(join(dir, f))?.stages ?? {}).map((e) => e.output));
 }

@@ -11,7 +11,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (parsed.help) return printHelp(SPECS.report);
   const { values, positionals } = parsed;
   const { pipeline: file } = takePipelineArg(positionals, 0);
-  const pipeline = loadOrReport(file, values.set ?? []);
+  const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   if (values.metric !== undefined && !parseMetricChoice(pipeline, values.metric)) {
     throw new UsageError(

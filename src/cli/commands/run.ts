@@ -18,7 +18,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const { pipeline: file } = takePipelineArg(positionals, 0);
   const req = cliRunFrom(values);
   const sets = values.set ?? [];
-  const pipeline = loadOrReport(file, sets);
+  const pipeline = loadOrReport(file, sets, undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   const session = await openSession(values.cache, pipeline.workdir);
   let code: number;

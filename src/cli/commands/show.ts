@@ -11,7 +11,7 @@ export async function showCommand(argv: string[]): Promise<number> {
   const { pipeline: file, rest } = takePipelineArg(positionals, 1);
   const stage = rest[0];
   if (!stage) throw new UsageError('tailor show [PIPELINE] STAGE: which stage?');
-  const pipeline = loadOrReport(file, values.set ?? []);
+  const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   const unknown = pipeline.stages.some((s) => s.name === stage) ? undefined : unknownStage(pipeline, [stage]);
   if (unknown) {

@@ -12,7 +12,7 @@ export async function statusCommand(argv: string[]): Promise<number> {
   if (parsed.help) return printHelp(SPECS.status);
   const { values, positionals } = parsed;
   const { pipeline: file } = takePipelineArg(positionals, 0);
-  const pipeline = loadOrReport(file, values.set ?? []);
+  const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   const session = await openSession(values.cache);
   try {

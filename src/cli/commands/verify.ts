@@ -7,7 +7,7 @@
  * `--cache DIR` is only read: an earlier run there explains why a stage's key changed.
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { EXIT, loadOrReport, printHelp, printJson, takePipelineArg } from '../common.js';
@@ -15,6 +15,7 @@ import { SPECS } from '../command-specs.js';
 import { withInterrupts } from '../interrupts.js';
 import { parseCommand } from '../options.js';
 import { parseCount, printRunFailure } from '../run-reporting.js';
+import { removeTree } from '../../cache/seal.js';
 import { PlainLogger } from '../loggers/plain-logger.js';
 import { QuietLogger } from '../loggers/quiet-logger.js';
 import { headlineOf } from '../../pipeline/headline.js';
@@ -35,7 +36,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const { pipeline: file } = takePipelineArg(positionals, 0);
   const jobs = parseCount(values.jobs, '--jobs', 2);
-  const pipeline = loadOrReport(file, []);
+  const pipeline = loadOrReport(file, [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   const lockFile = lockPathOf(pipeline);
   const lock = readLockFile(lockFile);
@@ -105,7 +106,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       return summary.ok ? EXIT.ok : EXIT.failed;
     });
   } finally {
-    if (!values.keep) await rm(cacheDir, { recursive: true, force: true });
+    if (!values.keep) await removeTree(cacheDir); // harden-input: objects in it are read-only
   }
 }
 

@@ -40,6 +40,7 @@ export async function watchCommand(argv: string[]): Promise<number> {
       stop,
       debounceMs,
       codeFactsFile: join(cacheDir, 'code-facts.json'),
+      cacheDir,
       ignoreUnder: [cacheDir],
       log: (line) => process.stderr.write(line + '\n'),
       report: printDiagnostics,
