@@ -80,7 +80,7 @@ test('rows of an old cache recorded under a bare name move to the first pipeline
       seconds: 1,
     });
     index.outputs.setLatest('train', 'fit', 'k');
-    index.endRun(run, 'ok');
+    index.runs.endRun(run, 'ok');
     assert.equal(index.outputs.getLatest('pipelines/one/train.yaml', 'fit')?.stageKey, 'k');
     assert.equal(index.runs.listRuns({ pipeline: 'pipelines/one/train.yaml' }).length, 1);
     assert.equal(index.outputs.getLatest('pipelines/two/train.yaml', 'fit'), undefined, 'taken by the first only');

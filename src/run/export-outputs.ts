@@ -61,7 +61,7 @@ export async function exportOutputs(spec: StageSpec, outDir: string, workdir: st
   const written: string[] = [];
   for (const [from, to] of Object.entries(spec.export)) {
     const fail = (why: string): never => {
-      throw new ExportError(`stage ${spec.name}: export ${from} -> ${to}: ${why}`);
+      throw new ExportError(`export ${from} -> ${to}: ${why}`);
     };
     const src = checkSource(outDir, from, fail);
     const dest = resolve(workdir, to);

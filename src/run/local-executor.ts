@@ -3,6 +3,7 @@
  * fresh temp folder of the store that the caller commits. A cmd stage is a shell spawned right
  * here (cmd-process.ts), a module stage a Node child (module-process.ts).
  */
+import { lstatSync } from 'node:fs';
 import type { ObjectStore } from '../cache/content-store.js';
 import { watchInputs } from '../cache/input-guard.js';
 import { escapingLink } from '../cache/output-links.js';
@@ -42,8 +43,10 @@ export class LocalExecutor implements StageExecutor {
         Object.entries(job.inputs).map(([name, treeHash]) => ({ name, treeHash })),
       );
       const ran = await this.start(job, io, out, log);
-      // A tampered input, or an output link leading out of the output, fails the stage.
-      const problem = (await inputs.check()) ?? (ran.ok ? escapingLink(out) : undefined);
+      // A tampered input, or an output link leading out of the output, fails the stage. (An
+      // output folder the stage removed or replaced is the committer's to report.)
+      const outIsDir = lstatSync(out, { throwIfNoEntry: false })?.isDirectory() === true;
+      const problem = (await inputs.check()) ?? (ran.ok && outIsDir ? escapingLink(out) : undefined);
       result = problem ? { ok: false, reason: 'failed', message: problem } : ran;
     } catch (e) {
       result = { ok: false, reason: 'failed', message: describeError(e) };

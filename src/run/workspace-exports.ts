@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Pipeline, StageSpec } from '../pipeline/types.js';
 import type { Session } from './session.js';
 import { describeError } from './describe-error.js';
-import { exportOutputs } from './export-outputs.js';
+import { ExportError, exportOutputs } from './export-outputs.js';
 
 export type ExportState =
   /** The target holds exactly the output's file. */
@@ -129,7 +129,7 @@ export async function writeExports(run: ExportRun, spec: StageSpec, outDir: stri
     try {
       await exportOutputs({ ...spec, export: { [from]: to } }, outDir, pipeline.workdir);
     } catch (e) {
-      return `export ${from} -> ${to}: ${describeError(e)}`;
+      return e instanceof ExportError ? e.message : `export ${from} -> ${to}: ${describeError(e)}`;
     }
     remember();
   }
