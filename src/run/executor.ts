@@ -25,6 +25,7 @@ import { stageKey } from './stage-key.js';
 import { runStageProcess } from './stage-process.js';
 import { exportOutputs } from './export-outputs.js';
 import { substituteRuntimePaths } from './cmd-template.js';
+import { codeKeyOf } from './stage-context.js'; // house-stages: ctx.codeKey (issue 10.1)
 
 export interface ExecuteOptions {
   runId: number;
@@ -192,6 +193,7 @@ async function processStage(
     needs: Object.fromEntries(upstream.map((u) => [u.name, session.store.pathOf(u.treeHash!)])),
     out: tmp,
     state: session.stateDir(spec.name),
+    codeKey: codeKeyOf(local.code, spec.cmd), // house-stages: the stage's code fingerprint as ctx.codeKey (issue 10.1)
     workdir: pipeline.workdir,
     seed: spec.seed,
   };

@@ -2,6 +2,10 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StageContext, StageDefinition } from '../stage-api.js';
+import { loadStageRun } from '../stage-loader/definitions.js';
+import { hashBytes } from '../cache/hash.js';
+import { canonicalJson } from './canonical-json.js';
+import type { CodeFingerprint } from './code-fingerprint.js';
 
 export interface StageInvocation {
   stage: string;
@@ -9,6 +13,8 @@ export interface StageInvocation {
   needs: Record<string, string>;
   out: string;
   state: string;
+  /** The stage's code fingerprint as one hash (see codeKeyOf): `ctx.codeKey`. */
+  codeKey: string;
   workdir: string;
   seed: number;
 }
@@ -18,6 +24,14 @@ export interface StageSinks {
   progress(done: number, total: number, label?: string): void;
 }
 
+/**
+ * `ctx.codeKey`: the hash of the code part of the stage key (module, its local imports, package
+ * versions). A cmd stage has no module: its command text is its code.
+ */
+export function codeKeyOf(code: CodeFingerprint | undefined, cmd = ''): string {
+  return hashBytes(code ? canonicalJson(code) : `cmd:${cmd}`);
+}
+
 /** Run a loaded stage definition; merges `ctx.metrics` calls into `out/metrics.json`. */
 export async function runStageDefinition(
   def: StageDefinition,
@@ -25,6 +39,7 @@ export async function runStageDefinition(
   sinks: StageSinks,
   signal: AbortSignal,
 ): Promise<Record<string, unknown>> {
+  const run = await loadStageRun(def, inv.stage);
   await mkdir(inv.out, { recursive: true });
   await mkdir(inv.state, { recursive: true });
   const metrics: Record<string, unknown> = {};
@@ -34,6 +49,7 @@ export async function runStageDefinition(
     needs: Object.freeze({ ...inv.needs }),
     out: inv.out,
     state: inv.state,
+    codeKey: inv.codeKey,
     workdir: inv.workdir,
     seed: inv.seed,
     signal,
@@ -41,7 +57,7 @@ export async function runStageDefinition(
     progress: (d, t, l) => sinks.progress(d, t, l),
     metrics: (values) => deepMerge(metrics, values),
   };
-  await def.run(ctx);
+  await run(ctx);
   if (signal.aborted) throw new Error('stage aborted');
   const file = join(inv.out, 'metrics.json');
   let written: Record<string, unknown> = {};

@@ -6,7 +6,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { checkParams, loadStageModule } from '../../src/run/stage-module.js';
-import { runStageDefinition } from '../../src/run/stage-context.js';
+import { codeKeyOf, runStageDefinition } from '../../src/run/stage-context.js';
+import { CodeFingerprinter } from '../../src/run/code-fingerprint.js';
+import { TAILOR_ROOT } from '../../src/paths.js';
 
 export interface HarnessRun {
   out: string;
@@ -25,6 +27,8 @@ export async function runStage(
     workdir?: string;
     seed?: number;
     signal?: AbortSignal;
+    /** ctx.codeKey; default: the module's code fingerprint, as the engine computes it. */
+    codeKey?: string;
   } = {},
 ): Promise<HarnessRun> {
   const def = await loadStageModule(resolve(modulePath));
@@ -42,6 +46,7 @@ export async function runStage(
       needs: opts.needs ?? {},
       out,
       state: opts.state ?? join(base, 'state'),
+      codeKey: opts.codeKey ?? codeKeyOf(new CodeFingerprinter().fingerprint(resolve(modulePath), TAILOR_ROOT)),
       workdir: opts.workdir ?? process.cwd(),
       seed: opts.seed ?? 0,
     },
