@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { hashSeed, mulberry32 } from '../src/random.js';
-import { parseCsv } from '../src/data/csv-read.js';
+import { parseCsv } from '../src/formats/csv.js';
 import { FMNIST_CLASSES, sourcePool, type FmnistClass } from '../src/data/fmnist.js';
 import { drawScene } from '../src/data/mosaic-scene.js';
 import { PALETTE } from '../src/data/palette.js';

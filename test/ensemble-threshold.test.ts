@@ -17,7 +17,7 @@ import {
 import { microF1AtThreshold } from '../src/ml/metrics.js';
 import { applyThresholds, fitGlobalThreshold, fitThresholds } from '../src/ml/thresholds.js';
 import { gridBin } from '../src/ml/score-grid.js';
-import type { ThresholdsFile } from '../src/ml/thresholds-file.js';
+import type { ThresholdsFile } from '../src/formats/thresholds.js';
 
 const STAGE = 'stages/threshold.ts';
 let data: SyntheticData;
@@ -220,7 +220,7 @@ test('after ensemble-pso: several producers need the predictions param', async (
   const withEnsemble = { ...more, 'ensemble-pso': ens.out };
   await assert.rejects(
     runStage(STAGE, {}, { needs: withEnsemble }),
-    /several predictions producers .* name one with param predictions/,
+    /several needed stages hold predictions .*name one with param predictions/,
   );
   const run = await runStage(STAGE, { predictions: 'ensemble-pso' }, { needs: withEnsemble });
   assert.equal(run.metrics.source, 'ensemble-pso');

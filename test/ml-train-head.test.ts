@@ -14,7 +14,7 @@ import type { Tensor } from '@tensorflow/tfjs';
 import { runStage } from './helpers/stage-harness.js';
 import { makeShapesDataset } from './fixtures/ml/shapes-dataset.js';
 import { readPredictions } from '../src/formats/predictions.js';
-import { readFeatureIndex, readSplit } from '../src/ml/feature-shards.js';
+import { readFeatureIndex, readSplit } from '../src/formats/features.js';
 import { readArtifacts } from '../src/ml/model-io.js';
 import { useBackend } from '../src/ml/backend.js';
 
@@ -134,12 +134,17 @@ test('an interrupted run resumes from its checkpoint and ends as an uninterrupte
   const state = join(root, 's6');
   const stop = new AbortController();
   // Abort once the checkpoint after epoch 4 is on disk.
+  // Checkpoints live in checkpoints/<code key>/<checkpoint key>/.
   const poll = setInterval(async () => {
-    const dir = join(state, 'checkpoints');
-    if (!existsSync(dir)) return;
-    for (const k of await readdir(dir)) {
+    const root = join(state, 'checkpoints');
+    if (!existsSync(root)) return;
+    for (const code of await readdir(root)) {
       try {
-        const meta = JSON.parse(await readFile(join(dir, k, 'meta.json'), 'utf8')) as { meta: { epoch: number } };
+        const [k] = await readdir(join(root, code));
+        if (k === undefined) continue;
+        const meta = JSON.parse(await readFile(join(root, code, k, 'meta.json'), 'utf8')) as {
+          meta: { epoch: number };
+        };
         if (meta.meta.epoch >= 3) stop.abort();
       } catch {
         // being written
@@ -161,5 +166,7 @@ test('an interrupted run resumes from its checkpoint and ends as an uninterrupte
     await readFile(join(full.out, 'epochs.jsonl'), 'utf8'),
   );
   // A finished run removes its checkpoint.
-  assert.deepEqual(await readdir(join(state, 'checkpoints')), []);
+  const [code, ...others] = await readdir(join(state, 'checkpoints'));
+  assert.deepEqual(others, []);
+  assert.deepEqual(await readdir(join(state, 'checkpoints', code!)), []);
 });

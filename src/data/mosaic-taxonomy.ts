@@ -3,7 +3,8 @@
  * string ids): garment category, colour, pattern, number of garments, and category x colour.
  * Every label can be read off the picture: which garments, in which colours and patterns, how many.
  */
-import { csvLine } from './csv.js';
+import { csvLine } from '../formats/csv.js';
+import { LABEL_MAP_HEADER } from '../formats/label-map.js';
 import { FMNIST_CLASSES } from './fmnist.js';
 import { PALETTE } from './palette.js';
 
@@ -56,7 +57,6 @@ export function buildTaxonomy(): Taxonomy {
 /** The label map CSV (`labelId,taskId,labelName,taskName`). */
 export function labelMapCsv(tax: Taxonomy): string {
   return (
-    csvLine(['labelId', 'taskId', 'labelName', 'taskName']) +
-    tax.labels.map((l) => csvLine([l.labelId, l.taskId, l.labelName, l.taskName])).join('')
+    csvLine(LABEL_MAP_HEADER) + tax.labels.map((l) => csvLine([l.labelId, l.taskId, l.labelName, l.taskName])).join('')
   );
 }

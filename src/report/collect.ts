@@ -8,7 +8,7 @@ import type { StageRunRecord } from '../cache/index-db.js';
 import type { Pipeline } from '../pipeline/types.js';
 import { planPipeline, type StagePlan } from '../run/plan.js';
 import type { Session } from '../run/session.js';
-import { numberAtPath } from './metric-path.js';
+import { numberAtPath } from '../util/flatten.js';
 import type { MetricChoice, ReportData, StageState, StageView } from './model.js';
 
 /** Default metric for comparing runs: the last stage (in run order) that reports it. */

@@ -1,13 +1,14 @@
 /** The data section: label distribution train beside validation, padded examples, fetch failures. */
 import { basename } from 'node:path';
-import { groupedBarChart } from './bar-chart.js';
+import { groupedBarChart } from '../charts/bar-chart.js';
 import { readFailures } from './failures.js';
-import { hbarChart, type HBarRow } from './hbar-chart.js';
+import { hbarChart, type HBarRow } from '../charts/hbar-chart.js';
 import { block, esc, figure, missing, picture, section, table } from './html.js';
 import { previewPictures, sampleThumbs } from './examples.js';
 import { readLabelDistribution } from './label-frequency.js';
 import { withOutput, type RenderContext, type StageView } from './model.js';
-import { PALETTE, formatNumber } from './svg.js';
+import { PALETTE } from '../charts/svg.js';
+import { formatNumber } from '../util/format.js';
 import { markPictures, pictureDataUri } from './stage-files.js';
 
 /** Whether a stage is (or looks like) the built-in `name` stage. */

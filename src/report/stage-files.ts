@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseCsv, type CsvTable } from './csv.js';
+import { parseCsvTable, type CsvTable } from '../formats/csv.js';
 
 /** Largest table or JSON file read whole (bigger ones are left out of the report). */
 const MAX_TABLE_BYTES = 32 * 1024 * 1024;
@@ -53,10 +53,15 @@ export async function readJson(path: string): Promise<unknown> {
   }
 }
 
-/** A parsed CSV table, or undefined when absent or too big. */
+/** A parsed CSV table, or undefined when absent, too big or malformed. */
 export async function readCsv(path: string): Promise<CsvTable | undefined> {
   const text = await readSmallText(path);
-  return text === undefined ? undefined : parseCsv(text);
+  if (text === undefined) return undefined;
+  try {
+    return parseCsvTable(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Names of the regular files directly in `dir` (sorted), or [] when it cannot be read. */
