@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,20 +134,18 @@ test('an interrupted run resumes from its checkpoint and ends as an uninterrupte
   const state = join(root, 's6');
   const stop = new AbortController();
   // Abort once the checkpoint after epoch 4 is on disk.
-  // Checkpoints live in checkpoints/<code key>/<checkpoint key>/.
-  const poll = setInterval(async () => {
-    const root = join(state, 'checkpoints');
-    if (!existsSync(root)) return;
-    for (const code of await readdir(root)) {
-      try {
-        const [k] = await readdir(join(root, code));
-        if (k === undefined) continue;
-        const meta = JSON.parse(await readFile(join(root, code, k, 'meta.json'), 'utf8')) as {
-          meta: { epoch: number };
-        };
-        if (meta.meta.epoch >= 3) stop.abort();
-      } catch {
-        // being written
+  // Checkpoints live in checkpoints/<code key>/<checkpoint key>/ (read synchronously: one poll, one turn).
+  const poll = setInterval(() => {
+    const dir = join(state, 'checkpoints');
+    if (!existsSync(dir)) return;
+    for (const code of readdirSync(dir)) {
+      for (const k of readdirSync(join(dir, code))) {
+        try {
+          const meta = JSON.parse(readFileSync(join(dir, code, k, 'meta.json'), 'utf8')) as { meta: { epoch: number } };
+          if (meta.meta.epoch >= 3) stop.abort();
+        } catch {
+          // being written
+        }
       }
     }
   }, 1);

@@ -13,7 +13,7 @@ import { previewPictures, sampleThumbs } from '../src/report/examples.js';
 import { readFailures } from '../src/report/failures.js';
 import { readHistory, seriesName } from '../src/report/history.js';
 import { readLabelDistribution } from '../src/report/label-frequency.js';
-import type { StageView } from '../src/report/model.js';
+import type { StageView } from '../src/report/report-data.js';
 import { niceTicks } from '../src/charts/svg.js';
 import { REPO } from './helpers/rig.js';
 

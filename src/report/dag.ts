@@ -4,7 +4,7 @@
  * it a table of states and, for stale stages, the reasons in words.
  */
 import { badge, table, type Cell } from './html.js';
-import { STATE_COLORS, STATE_WORDS, type ReportData, type StageState, type StageView } from './model.js';
+import { STATE_COLORS, STATE_WORDS, type ReportData, type ShownState, type StageView } from './report-data.js';
 import { clip, escapeXml, legend, r1, svgFrame } from '../charts/svg.js';
 import { formatDuration } from '../util/format.js';
 
@@ -145,9 +145,9 @@ export function stageTable(data: ReportData): string {
 }
 
 /** Counts of stages per state, in a fixed order (for the header). */
-export function stateCounts(stages: StageView[]): Array<[StageState, number]> {
-  const order: StageState[] = ['ran', 'cached', 'failed', 'skipped', 'stale', 'never-run'];
+export function stateCounts(stages: StageView[]): Array<[ShownState, number]> {
+  const order: ShownState[] = ['ran', 'cached', 'failed', 'skipped', 'stale', 'never-run'];
   return order
-    .map((st) => [st, stages.filter((s) => s.state === st).length] as [StageState, number])
+    .map((st) => [st, stages.filter((s) => s.state === st).length] as [ShownState, number])
     .filter(([, n]) => n > 0);
 }

@@ -9,7 +9,7 @@ import { hbarChart, type HBarRow } from '../charts/hbar-chart.js';
 import { esc, figure, table, type Cell } from './html.js';
 import { lineChart } from '../charts/line-chart.js';
 import { numberAtPath } from '../util/flatten.js';
-import { withOutput, type RenderContext } from './model.js';
+import { withOutput, type RenderContext } from './report-data.js';
 import { PALETTE } from '../charts/svg.js';
 import { markPictures, readCsv, readJson } from './stage-files.js';
 

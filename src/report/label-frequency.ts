@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { columnOf, numberAt, type CsvTable } from '../formats/csv.js';
 import { numberAtPath } from '../util/flatten.js';
-import type { StageView } from './model.js';
+import type { StageView } from './report-data.js';
 import { eachJsonLine, findFile, readCsv } from './stage-files.js';
 
 export const SETS = ['train', 'validation'] as const;

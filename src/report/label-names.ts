@@ -1,7 +1,7 @@
 /** Readable label names from a label map CSV (`labelId,taskId,labelName,taskName`) if any stage has one. */
 import { join } from 'node:path';
 import { parseLabelMap } from '../formats/label-map.js';
-import { withOutput, type ReportData } from './model.js';
+import { withOutput, type ReportData } from './report-data.js';
 import { readSmallText, topLevelFiles } from './stage-files.js';
 
 export type LabelNames = (id: string) => string;

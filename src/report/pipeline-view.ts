@@ -1,7 +1,7 @@
 /** The pipeline section: the graph with states, the stage table, and the timeline of the last run. */
 import { dagSvg, stageTable } from './dag.js';
 import { block, figure, missing, section } from './html.js';
-import type { RenderContext } from './model.js';
+import type { RenderContext } from './report-data.js';
 import { formatDuration } from '../util/format.js';
 import { timelineFacts, timelineSvg } from './timeline.js';
 

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { runsWith } from './dag.js';
 import { badge, esc, picture, section, table } from './html.js';
 import { flatten, isScalar } from '../util/flatten.js';
-import { STATE_COLORS, STATE_WORDS, type RenderContext, type StageView } from './model.js';
+import { STATE_COLORS, STATE_WORDS, type RenderContext, type StageView } from './report-data.js';
 import { pictureDataUri, picturesIn, readSmallText } from './stage-files.js';
 
 /** Most metrics listed per stage (the rest are in metrics.json). */

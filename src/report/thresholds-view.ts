@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { groupedBarChart } from '../charts/bar-chart.js';
 import { columnOf, numberAt } from '../formats/csv.js';
 import { figure, table } from './html.js';
-import { withOutput, type RenderContext } from './model.js';
+import { withOutput, type RenderContext } from './report-data.js';
 import { PALETTE } from '../charts/svg.js';
 import { markPictures, readCsv, readJson } from './stage-files.js';
 

@@ -3,7 +3,7 @@
  * clock, so stages that ran in parallel overlap and the long bars show where the time went.
  */
 import type { StageRunRecord } from '../cache/index-db.js';
-import { STATE_COLORS, STATE_WORDS, type StageState } from './model.js';
+import { STATE_COLORS, STATE_WORDS, type ShownState } from './report-data.js';
 import { axisTitle, clip, escapeXml, legend, niceTicks, r1, svgFrame, textWidth, xGrid } from '../charts/svg.js';
 import { formatDuration } from '../util/format.js';
 
@@ -51,7 +51,7 @@ export function timelineSvg(records: StageRunRecord[], runStart?: number): strin
   const labelW = Math.min(220, Math.max(70, ...rs.map((r) => textWidth(clip(r.stage, 30)))) + 12);
   const left = labelW + 8;
   const right = width - 80;
-  const actions = [...new Set(rs.map((r) => r.action as StageState))];
+  const actions = [...new Set(rs.map((r) => r.action as ShownState))];
   const leg = legend(
     actions.map((a) => ({ name: STATE_WORDS[a], color: STATE_COLORS[a] })),
     left,
@@ -83,8 +83,8 @@ export function timelineSvg(records: StageRunRecord[], runStart?: number): strin
     const b = (Math.max(r.end, r.start) - t0) / 1000;
     const x = px(a);
     const w = Math.max(2, px(b) - x);
-    const color = STATE_COLORS[r.action as StageState] ?? '#888';
-    const tip = `${r.stage}: ${STATE_WORDS[r.action as StageState] ?? r.action}, ${formatDuration(r.seconds)} (from ${a.toFixed(2)} s to ${b.toFixed(2)} s)`;
+    const color = STATE_COLORS[r.action as ShownState] ?? '#888';
+    const tip = `${r.stage}: ${STATE_WORDS[r.action as ShownState] ?? r.action}, ${formatDuration(r.seconds)} (from ${a.toFixed(2)} s to ${b.toFixed(2)} s)`;
     body.push(
       `<text class="row-label" x="${left - 8}" y="${y + rowH / 2 + 4}" text-anchor="end">${escapeXml(clip(r.stage, 30))}</text>`,
     );

@@ -7,7 +7,7 @@ import { holdoutParts, psoParts } from './ensemble-view.js';
 import { readHistory } from './history.js';
 import { block, figure, missing, section } from './html.js';
 import { lineChart } from '../charts/line-chart.js';
-import { withOutput, type RenderContext } from './model.js';
+import { withOutput, type RenderContext } from './report-data.js';
 import { markPictures } from './stage-files.js';
 import { thresholdParts } from './thresholds-view.js';
 

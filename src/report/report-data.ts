@@ -6,9 +6,9 @@ import type { Pipeline, StageSpec } from '../pipeline/types.js';
  * A stage's state on the page: what the last run did with it (`ran`, `cached`, `failed`,
  * `skipped`), unless the pipeline has changed since and it would run again (`stale`, `never-run`).
  */
-export type StageState = 'ran' | 'cached' | 'failed' | 'skipped' | 'stale' | 'never-run';
+export type ShownState = 'ran' | 'cached' | 'failed' | 'skipped' | 'stale' | 'never-run';
 
-export const STATE_COLORS: Record<StageState, string> = {
+export const STATE_COLORS: Record<ShownState, string> = {
   ran: '#59a14f',
   cached: '#4e79a7',
   failed: '#e15759',
@@ -17,7 +17,7 @@ export const STATE_COLORS: Record<StageState, string> = {
   'never-run': '#bab0ac',
 };
 
-export const STATE_WORDS: Record<StageState, string> = {
+export const STATE_WORDS: Record<ShownState, string> = {
   ran: 'ran',
   cached: 'cached',
   failed: 'failed',
@@ -30,7 +30,7 @@ export interface StageView {
   spec: StageSpec;
   /** Name of the built-in stage module (`pad`), when `uses` named one. */
   builtin?: string;
-  state: StageState;
+  state: ShownState;
   /** Why it is stale, failed or skipped, in words. */
   reasons: string[];
   /** This stage's record in the last run, when that run touched it. */

@@ -6,7 +6,7 @@ import { hbarChart, type HBarRow } from '../charts/hbar-chart.js';
 import { block, esc, figure, missing, picture, section, table } from './html.js';
 import { previewPictures, sampleThumbs } from './examples.js';
 import { readLabelDistribution } from './label-frequency.js';
-import { withOutput, type RenderContext, type StageView } from './model.js';
+import { withOutput, type RenderContext, type StageView } from './report-data.js';
 import { PALETTE } from '../charts/svg.js';
 import { formatNumber } from '../util/format.js';
 import { markPictures, pictureDataUri } from './stage-files.js';
