@@ -141,10 +141,11 @@ export default defineStage<LazyParams>({ params, deterministic: true, load: () =
     );
     await ws.write(
       'stages/lazy-impl.ts',
-      `import { writeFile, appendFile } from 'node:fs/promises';
+      `import { appendFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import type { StageContext } from '${api}';
 import type { LazyParams } from './lazy.js';
-await appendFile(process.cwd() + '/impl-loads.log', process.pid + '\\n');
+appendFileSync(process.cwd() + '/impl-loads.log', process.pid + '\\n');
 export default async function run(ctx: StageContext<LazyParams>): Promise<void> {
   await writeFile(ctx.out + '/word.txt', ctx.params.word + ' ' + ctx.codeKey.length);
 }

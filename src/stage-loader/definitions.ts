@@ -6,10 +6,10 @@
  * A definition is loaded once per process: the engine reads `params` and `deterministic` from it
  * without loading the implementation (a lazy definition's `load` is called only where the stage
  * runs). An edited module file is loaded again (the cache is checked against its size and mtime);
- * edits to what it imports are seen by the next process, as tsx itself caches those.
+ * edits to what it imports are seen by the next process (Node caches those modules).
  */
 import { statSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StageDefinition, StageRun } from '../stage-api.js';
 
 interface Cached {
@@ -36,17 +36,24 @@ function defaultExport(mod: { default?: unknown }, has: string): unknown {
   return value;
 }
 
-async function importModule(absPath: string): Promise<{ default?: unknown }> {
-  const url = pathToFileURL(absPath).href;
-  if (/\.[cm]?ts$/.test(absPath)) {
-    const { tsImport } = await import('tsx/esm/api');
-    return (await tsImport(url, import.meta.url)) as { default?: unknown };
-  }
-  return (await import(url)) as { default?: unknown };
+/**
+ * TypeScript modules are loaded through tsx's loaders, registered for the whole process (running
+ * from sources they already are). Not tsx's scoped `tsImport`: in a folder without
+ * `"type": "module"` it wraps a module so that its own `import('./impl.js')` cannot resolve.
+ */
+let tsxReady: Promise<unknown> | undefined;
+/** tsx's main entry registers its ESM and CommonJS loaders (it has no type declarations). */
+const TSX_LOADERS: string = 'tsx';
+const fromSources = fileURLToPath(import.meta.url).endsWith('.ts');
+
+async function importModule(absPath: string, version: string): Promise<{ default?: unknown }> {
+  if (/\.[cm]?ts$/.test(absPath) && !fromSources) await (tsxReady ??= import(TSX_LOADERS));
+  // The query makes an edited module load again (the modules it imports stay cached: see above).
+  return (await import(`${pathToFileURL(absPath).href}?v=${encodeURIComponent(version)}`)) as { default?: unknown };
 }
 
-async function loadFresh(absPath: string): Promise<StageDefinition> {
-  const def = defaultExport(await importModule(absPath), 'params') as Partial<StageDefinition> | undefined;
+async function loadFresh(absPath: string, version: string): Promise<StageDefinition> {
+  const def = defaultExport(await importModule(absPath, version), 'params') as Partial<StageDefinition> | undefined;
   const hasRun = typeof def?.run === 'function';
   const hasLoad = typeof def?.load === 'function';
   if (!def || typeof def.params !== 'object' || def.params === null || hasRun === hasLoad) {
@@ -62,7 +69,7 @@ export function loadStageDefinition(absPath: string): Promise<StageDefinition> {
   const signature = signatureOf(absPath);
   const hit = cache.get(absPath);
   if (hit && hit.signature === signature) return hit.definition;
-  const definition = loadFresh(absPath);
+  const definition = loadFresh(absPath, signature);
   cache.set(absPath, { signature, definition });
   // A failed load is not remembered: the next call tries again (the user may be fixing the file).
   definition.catch(() => {
