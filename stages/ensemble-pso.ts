@@ -11,6 +11,7 @@
  * Implementation: impl/ensemble-pso.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
+import { SPLIT_PARAM } from '../src/ml/input-params.js';
 import { MAX_OBJECTIVE_STEPS } from '../src/ml/choices.js';
 
 const params = {
@@ -81,12 +82,7 @@ const params = {
       minItems: 1,
       description: 'Upstream stage names to combine; unset: every needed stage whose output holds predictions.json.',
     },
-    split: {
-      type: 'string',
-      minLength: 1,
-      description:
-        'Upstream split stage name; unset: the needed stage that holds a split (labels.json, train/validation/holdout.jsonl).',
-    },
+    split: SPLIT_PARAM,
   },
 } as const;
 

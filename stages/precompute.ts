@@ -10,7 +10,8 @@
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
 import { BACKEND_PARAM } from '../src/ml/backend.js';
-import { BACKBONE_PARAMS, IMAGE_INPUT_PARAMS, MULTISCALE_PARAM } from '../src/ml/backbone-params.js';
+import { BACKBONE_PARAMS, MULTISCALE_PARAM } from '../src/ml/backbone-params.js';
+import { IMAGE_INPUT_PARAMS } from '../src/ml/input-params.js';
 
 const params = {
   type: 'object',

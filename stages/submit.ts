@@ -13,6 +13,7 @@
  * Implementation: impl/submit.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
+import { SPLIT_PARAM } from '../src/ml/input-params.js';
 
 const params = {
   type: 'object',
@@ -47,12 +48,7 @@ const params = {
       description:
         'Upstream predictions producer; unset: the one the thresholds were fitted on when it is needed, else the only needed stage with predictions.json.',
     },
-    split: {
-      type: 'string',
-      minLength: 1,
-      description:
-        'Upstream split stage; unset: the needed stage that holds a split (labels.json, train/validation/holdout.jsonl).',
-    },
+    split: SPLIT_PARAM,
   },
 } as const;
 

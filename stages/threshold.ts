@@ -9,6 +9,7 @@
  * F1), per-label-f1.svg, metrics.json. Implementation: impl/threshold.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
+import { SPLIT_PARAM } from '../src/ml/input-params.js';
 
 const params = {
   type: 'object',
@@ -58,12 +59,7 @@ const params = {
       minLength: 1,
       description: 'Upstream stage whose predictions.json to threshold; unset: the only needed stage that has one.',
     },
-    split: {
-      type: 'string',
-      minLength: 1,
-      description:
-        'Upstream split stage; unset: the needed stage that holds a split (labels.json, train/validation/holdout.jsonl).',
-    },
+    split: SPLIT_PARAM,
   },
 } as const;
 

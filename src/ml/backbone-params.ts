@@ -41,22 +41,6 @@ export const BACKBONE_PARAMS = {
 
 export type BackboneParams = ParamsOf<{ type: 'object'; properties: typeof BACKBONE_PARAMS }>;
 
-/** Params of stages that read images through a split: which needed stages hold what (unset: found by kind). */
-export const IMAGE_INPUT_PARAMS = {
-  split: {
-    type: 'string',
-    minLength: 1,
-    description:
-      'needed stage holding the split (labels.json, train/validation/holdout.jsonl); unset: the one that has them',
-  },
-  images: {
-    type: 'string',
-    minLength: 1,
-    description:
-      'needed stage whose folder the manifest file paths are relative to; unset: the one with manifest.jsonl, else the split',
-  },
-} as const;
-
 /** Multi-scale pooling (see backbone-runner.ts): on by default, off for backbones that cannot fold. */
 export const MULTISCALE_PARAM = {
   type: 'boolean',

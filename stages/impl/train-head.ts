@@ -6,14 +6,11 @@ import { FEATURES } from '../../src/formats/output-kinds.js';
 import { findInput } from '../../src/stage-kit/inputs.js';
 import { gpuNotice, useBackend } from '../../src/ml/backend.js';
 import { removeCheckpoint } from '../../src/ml/checkpoint.js';
-import { DenseHead, fitStandardizer, priorLogits } from '../../src/ml/dense-head.js';
-import { scheduleOf } from '../../src/ml/head-params.js';
-import { evaluateHead, headStepLoss, predictHead } from '../../src/ml/head-task.js';
-import { checkpointFolder, checkpointKey, epochLine, headLoss } from '../../src/ml/head-training.js';
+import { predictHead } from '../../src/ml/head-task.js';
+import { checkpointFolder, checkpointKey, epochLine, trainDenseHead } from '../../src/ml/head-training.js';
 import { truthMatrix } from '../../src/ml/label-matrix.js';
 import { dirSaveHandler } from '../../src/ml/model-io.js';
 import { writeModelOutputs, type SplitOutput } from '../../src/ml/model-report.js';
-import { train } from '../../src/ml/trainer.js';
 import type { TrainHeadParams } from '../train-head.js';
 
 async function loadSplit(dir: string, index: FeatureIndex, split: string) {
@@ -65,34 +62,23 @@ export default async function trainHead(ctx: StageContext<TrainHeadParams>): Pro
   );
   const ckDir = await checkpointFolder(ctx, `train-head-${key}`);
 
-  const standardizer = p.standardize ? fitStandardizer(tr.x.rows, tr.x.dim, (a, b) => tr.x.range(a, b)) : undefined;
-  const head = DenseHead.create(
+  const { head, result } = await trainDenseHead({
     tf,
-    { inputDim: index.dim, hidden: p.hidden, dropout: p.dropout, labels: L },
-    ctx.seed,
-    priorLogits(tr.y, tr.ids.length, L),
-    standardizer,
-  );
+    p,
+    seed: ctx.seed,
+    train: { x: tr.x, y: tr.y },
+    validation: { x: va.x, y: va.y },
+    images: { y: tr.y, count: tr.ids.length },
+    labels: L,
+    checkpointDir: ckDir,
+    signal: ctx.signal,
+    log: ctx.log,
+    onEpoch: (r) => {
+      ctx.log(epochLine(r, false));
+      ctx.progress(r.epoch, p.epochs, 'epochs');
+    },
+  });
   try {
-    const loss = headLoss(p, tr.y, tr.ids.length, L);
-    const result = await train({
-      tf,
-      ...scheduleOf(p),
-      phase: 'head',
-      params: head.variables,
-      nTrain: tr.ids.length,
-      seed: ctx.seed,
-      stepLoss: headStepLoss(tf, head, loss, { x: tr.x, y: tr.y }),
-      validate: () => evaluateHead(tf, head, loss, { x: va.x, y: va.y }),
-      checkpointDir: ckDir,
-      signal: ctx.signal,
-      log: ctx.log,
-      onEpoch: (r) => {
-        ctx.log(epochLine(r, false));
-        ctx.progress(r.epoch, p.epochs, 'epochs');
-      },
-    });
-
     const splits: Partial<Record<'validation' | 'holdout' | 'test', SplitOutput>> = {};
     for (const [name, d] of [
       ['validation', va],

@@ -5,14 +5,14 @@
  * fine-tuned ones.
  */
 import type { TF } from '../backend.js';
-import { DenseHead, fitStandardizer, priorLogits } from '../dense-head.js';
-import { scheduleOf, type HeadParams } from '../head-params.js';
-import { evaluateHead, headStepLoss, predictHead } from '../head-task.js';
-import { headLoss } from '../head-training.js';
+import type { DenseHead } from '../dense-head.js';
+import type { HeadParams } from '../head-params.js';
+import { predictHead } from '../head-task.js';
+import { trainDenseHead } from '../head-training.js';
 import type { LossConfig } from '../losses.js';
 import type { MetricSummary } from '../metrics.js';
 import { score } from '../model-report.js';
-import { train, type EpochRecord, type TrainResult } from '../trainer.js';
+import type { EpochRecord, TrainResult } from '../trainer.js';
 import type { GraphWeights } from '../graph-infer.js';
 import { originalRows } from '../cut-data.js';
 import type { ActivationCache } from './activations.js';
@@ -50,32 +50,20 @@ export async function trainHeadPhase(job: HeadPhaseJob): Promise<HeadPhase> {
   const fTrain = frozenFeatures(tf, plan, weights, data.train, allRows(data.train));
   const yTrainRows = repeatLabels(job.yTrain, L, data.train.rowsPer);
   const fVal = frozenFeatures(tf, plan, weights, data.validation, originalRows(data.validation));
-  const standardizer = p.standardize
-    ? fitStandardizer(fTrain.rows, fTrain.dim, (a, b) => fTrain.range(a, b))
-    : undefined;
-  const head = DenseHead.create(
+  const { head, loss, result } = await trainDenseHead({
     tf,
-    { inputDim: fTrain.dim, hidden: p.hidden, dropout: p.dropout, labels: L },
-    job.seed,
-    priorLogits(job.yTrain, data.train.images, L),
-    standardizer,
-  );
+    p,
+    seed: job.seed,
+    train: { x: fTrain, y: yTrainRows },
+    validation: { x: fVal, y: job.yVal },
+    images: { y: job.yTrain, count: data.train.images },
+    labels: L,
+    checkpointDir: job.checkpointDir,
+    signal: job.signal,
+    log: job.log,
+    onEpoch: job.onEpoch,
+  });
   try {
-    const loss = headLoss(p, job.yTrain, data.train.images, L);
-    const result = await train({
-      tf,
-      ...scheduleOf(p),
-      phase: 'head',
-      params: head.variables,
-      nTrain: fTrain.rows,
-      seed: job.seed,
-      stepLoss: headStepLoss(tf, head, loss, { x: fTrain, y: yTrainRows }),
-      validate: () => evaluateHead(tf, head, loss, { x: fVal, y: job.yVal }),
-      checkpointDir: job.checkpointDir,
-      signal: job.signal,
-      log: job.log,
-      onEpoch: job.onEpoch,
-    });
     const scoreOf = (s: 'validation' | 'holdout'): MetricSummary | undefined => {
       const d = data[s];
       const list = job.acts.images[s] ?? [];
