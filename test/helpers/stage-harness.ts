@@ -10,6 +10,9 @@ import { codeKeyOf, runStageDefinition } from '../../src/run/stage-context.js';
 import { CodeFingerprinter } from '../../src/run/code-fingerprint.js';
 import { TAILOR_ROOT } from '../../src/paths.js';
 
+/** One fingerprinter for the test process: files are parsed once, however many stages run. */
+const fingerprinter = new CodeFingerprinter();
+
 export interface HarnessRun {
   out: string;
   metrics: Record<string, unknown>;
@@ -46,7 +49,7 @@ export async function runStage(
       needs: opts.needs ?? {},
       out,
       state: opts.state ?? join(base, 'state'),
-      codeKey: opts.codeKey ?? codeKeyOf(new CodeFingerprinter().fingerprint(resolve(modulePath), TAILOR_ROOT)),
+      codeKey: opts.codeKey ?? codeKeyOf(fingerprinter.fingerprint(resolve(modulePath), TAILOR_ROOT)),
       workdir: opts.workdir ?? process.cwd(),
       seed: opts.seed ?? 0,
     },
