@@ -6,7 +6,7 @@
 import { csvLine } from '../formats/csv.js';
 import { LABEL_MAP_HEADER } from '../formats/label-map.js';
 import { FMNIST_CLASSES } from './fmnist.js';
-import { PALETTE } from './palette.js';
+import { GARMENT_COLOURS } from './garment-colours.js';
 
 /** Garment surface patterns; `plain` carries no label (as "no pattern" has none in iMaterialist). */
 export const PATTERNS = ['plain', 'stripes', 'dots', 'checks'] as const;
@@ -45,12 +45,12 @@ export function buildTaxonomy(): Taxonomy {
     return labelId;
   };
   const category = FMNIST_CLASSES.map((c) => add('1', 'category', c));
-  const colour = PALETTE.map((c) => add('2', 'colour', c.name));
+  const colour = GARMENT_COLOURS.map((c) => add('2', 'colour', c.name));
   const pattern = PATTERNS.map((p) => (p === 'plain' ? undefined : add('3', 'pattern', p)));
   const count = Array.from({ length: MAX_GARMENTS }, (_, i) =>
     add('4', 'count', i === 0 ? '1 item' : `${i + 1} items`),
   );
-  const categoryColour = FMNIST_CLASSES.map((c) => PALETTE.map((k) => add('5', 'category-colour', `${k.name} ${c}`)));
+  const categoryColour = FMNIST_CLASSES.map((c) => GARMENT_COLOURS.map((k) => add('5', 'category-colour', `${k.name} ${c}`)));
   return { labels, category, colour, pattern, count, categoryColour };
 }
 

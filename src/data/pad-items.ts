@@ -40,7 +40,12 @@ export async function padLine(job: PadJob, entry: ManifestEntry): Promise<Padded
   }
   // Synchronous read: see ItemStore on keeping libuv's pool for sharp.
   const bytes = readFileSync(source);
-  const key = itemKey(job.codeKey, 'pad', hashBytes(bytes), job.spec.size, job.spec.quality);
+  const input = [hashBytes(bytes), job.spec.size, job.spec.quality] as const;
+  // Stored under a key with the code key (other code never serves this image); named in the
+  // output by its inputs alone, so a change to pad's code that pads the same pixels leaves pad's
+  // output, and so everything downstream, as it was.
+  const key = itemKey(job.codeKey, 'pad', ...input);
+  const name = itemKey('pad-output', ...input);
   let made = false;
   if (!job.store.has(key, 'jpg')) {
     try {
@@ -52,7 +57,7 @@ export async function padLine(job: PadJob, entry: ManifestEntry): Promise<Padded
       return { row, made: false };
     }
   }
-  row.file = `images/${key}.jpg`;
+  row.file = `images/${name}.jpg`;
   await job.store.linkTo(key, 'jpg', join(job.outDir, row.file));
   return { row, made, source };
 }

@@ -7,7 +7,7 @@ export interface NamedColour {
   rgb: readonly [number, number, number];
 }
 
-export const PALETTE: readonly NamedColour[] = [
+export const GARMENT_COLOURS: readonly NamedColour[] = [
   { name: 'black', rgb: [28, 28, 30] },
   { name: 'navy', rgb: [24, 38, 110] },
   { name: 'blue', rgb: [40, 110, 220] },
