@@ -57,7 +57,7 @@ function toExpRun(index: RunHistory, run: RunRecord & { experiment: string }): E
   const metrics: Record<string, number> = {};
   for (const s of index.stageRunsOf(run.id)) {
     stages[s.stage] = { action: s.action, seconds: s.seconds, key: s.stageKey, treeHash: s.treeHash };
-    flattenMetrics(s.metrics, s.stage, metrics);
+    Object.assign(metrics, flattenMetrics(s.metrics, s.stage));
   }
   return {
     id: run.id,

@@ -8,8 +8,8 @@ import type { StageRunRecord } from '../cache/index-db.js';
 import type { Pipeline } from '../pipeline/types.js';
 import { planPipeline, type StagePlan } from '../run/plan.js';
 import type { Session } from '../run/session.js';
-import { numberAtPath } from './metric-path.js';
-import type { MetricChoice, ReportData, StageState, StageView } from './model.js';
+import { numberAtPath } from '../util/flatten.js';
+import type { MetricChoice, ReportData, ShownState, StageView } from './report-data.js';
 
 /** Default metric for comparing runs: the last stage (in run order) that reports it. */
 const DEFAULT_METRICS = ['holdout.micro_f1', 'validation.micro_f1'];
@@ -79,7 +79,7 @@ function stateOf(
   record: StageRunRecord | undefined,
   plan: StagePlan | undefined,
   present: boolean,
-): { state: StageState; reasons: string[] } {
+): { state: ShownState; reasons: string[] } {
   if (record?.action === 'failed') return { state: 'failed', reasons: [record.error ?? `stage ${record.status}`] };
   if (record?.action === 'skipped' && !present)
     return { state: 'skipped', reasons: ['an upstream stage failed or was skipped'] };

@@ -8,19 +8,19 @@ import type { Pipeline } from '../pipeline/types.js';
 import type { Session } from '../run/session.js';
 import { collectReport, type CollectOptions } from './collect.js';
 import { stateCounts } from './dag.js';
-import { dataSection } from './data.js';
+import { dataSection } from './data-section.js';
 import { experimentsSection } from './experiments.js';
 import { esc, page } from './html.js';
 import { loadLabelNames } from './label-names.js';
-import { numberAtPath } from './metric-path.js';
-import { STATE_WORDS, type RenderContext, type ReportData } from './model.js';
-import { modelsSection } from './models.js';
+import { numberAtPath } from '../util/flatten.js';
+import { STATE_WORDS, type RenderContext, type ReportData } from './report-data.js';
+import { modelsSection } from './models-section.js';
 import { pipelineSection } from './pipeline-view.js';
 import { stagesSection } from './stage-outputs.js';
-import { formatSeconds } from './svg.js';
+import { formatDuration } from '../util/format.js';
 
 export { collectReport, parseMetricChoice } from './collect.js';
-export type { ReportData } from './model.js';
+export type { ReportData } from './report-data.js';
 
 function kpi(value: string, key: string): string {
   return `<div class="kpi"><div class="v">${esc(value)}</div><div class="k">${esc(key)}</div></div>`;
@@ -30,7 +30,7 @@ function header(data: ReportData): string {
   const run = data.lastRun;
   const runLine = run
     ? `last run #${run.id} ${run.status}, started ${new Date(run.startedAt).toISOString().slice(0, 19).replace('T', ' ')} UTC on ${run.host}` +
-      (run.endedAt ? `, ${formatSeconds((run.endedAt - run.startedAt) / 1000)}` : '')
+      (run.endedAt ? `, ${formatDuration((run.endedAt - run.startedAt) / 1000)}` : '')
     : 'no run recorded yet';
   const kpis = stateCounts(data.stages).map(([state, n]) => kpi(String(n), `${STATE_WORDS[state]}`));
   const best = data.stages

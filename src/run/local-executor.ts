@@ -86,6 +86,7 @@ export class LocalExecutor implements StageExecutor {
       needs,
       out,
       state,
+      codeKey: job.codeKey,
       workdir: job.workdir,
       seed: job.seed,
     };
