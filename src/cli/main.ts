@@ -41,6 +41,15 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: async () => (await import('./commands/watch.js')).watchCommand,
     summary: 'rerun stale stages whenever the pipeline, stage code or deps change [--set S.K=V] [--stage N]',
   },
+  push: {
+    load: async () => (await import('./commands/push.js')).pushCommand,
+    summary: "upload stages' latest outputs to a remote cache [PIPELINE] [--stage N] [--remote URL]",
+  },
+  pull: {
+    load: async () => (await import('./commands/pull.js')).pullCommand,
+    summary:
+      "download stages' outputs for their current keys from a remote cache [PIPELINE] [--stage N] [--remote URL]",
+  },
   verify: {
     load: async () => (await import('./commands/verify.js')).verifyCommand,
     summary: 'rerun from scratch in a temp cache and compare with the lock file [--stage N] [--json]',

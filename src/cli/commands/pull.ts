@@ -1,0 +1,60 @@
+/**
+ * `tailor pull [PIPELINE] [--stage NAME]... [--remote URL]`: download each stage's output for its
+ * current key (computed locally, upstream first) into the local cache, verified before it is
+ * registered. Holds the cache's run lock, like `run`, so gc cannot collect what it is restoring.
+ */
+import { parseArgs } from 'node:util';
+import { EXIT, loadOrReport, openSession, printJson, takePipelineArg } from '../common.js';
+import {
+  abortOnSignals,
+  openRemoteCache,
+  requireRemoteUrl,
+  selectStages,
+  TRANSFER_OPTIONS,
+} from '../remote-options.js';
+import { formatTransferSummary, TransferPrinter } from '../transfer-printer.js';
+import { parseCount } from './run.js';
+import { acquireRunLock } from '../../cache/run-lock.js';
+import { pullPipeline } from '../../remote/pipeline-transfer.js';
+
+export async function pullCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { ...TRANSFER_OPTIONS, wait: { type: 'string' } },
+  });
+  const { pipeline: file } = takePipelineArg(positionals, 0);
+  const url = requireRemoteUrl(values.remote);
+  const pipeline = loadOrReport(file, []);
+  if (!pipeline) return EXIT.usage;
+  const selected = selectStages(pipeline, file, values.stage ?? []);
+  const session = await openSession(values.cache, pipeline.workdir);
+  const lock = await acquireRunLock(session.cacheDir, { waitSeconds: parseCount(values.wait, '--wait', 0) });
+  if (!lock.ok) {
+    process.stderr.write(
+      `tailor pull: the cache ${session.cacheDir} is in use: ${lock.error.message}\n  wait for it with --wait SECONDS\n`,
+    );
+    session.close();
+    return EXIT.locked;
+  }
+  const printer = values.json ? undefined : new TransferPrinter();
+  const abort = abortOnSignals();
+  const cache = openRemoteCache(url, session, values.jobs, (e) => printer?.handle(e), abort.signal);
+  const started = Date.now();
+  try {
+    await session.store.cleanupTemp();
+    const stages = await pullPipeline(session, cache, pipeline, selected);
+    const seconds = (Date.now() - started) / 1000;
+    const retries = cache.remote.counters.retries + (printer?.retries ?? 0);
+    printer?.close();
+    if (values.json) printJson({ remote: url, stages, seconds, retries });
+    else process.stdout.write(formatTransferSummary('pull', url, stages, seconds, retries));
+    if (abort.signal.aborted) return EXIT.interrupted;
+    return stages.some((s) => s.state === 'error') ? EXIT.failed : EXIT.ok;
+  } finally {
+    abort.stop();
+    await cache.close();
+    lock.value.release();
+    session.close();
+  }
+}

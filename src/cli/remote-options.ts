@@ -1,0 +1,68 @@
+/** What `push`, `pull` and `gc --remote` share: the remote URL, stage selection, the remote cache over a session. */
+import { upstream } from '../pipeline/dag.js';
+import type { Pipeline } from '../pipeline/types.js';
+import { LocalCache } from '../remote/local-cache.js';
+import { RemoteCache } from '../remote/remote-cache.js';
+import { remoteUrlFrom } from '../remote/remote-url.js';
+import type { TransferListener } from '../remote/transfer-meter.js';
+import type { Session } from '../run/session.js';
+import { UsageError } from './common.js';
+import { parseCount } from './commands/run.js';
+import { suggestName } from './suggest.js';
+
+export const TRANSFER_OPTIONS = {
+  stage: { type: 'string', multiple: true },
+  remote: { type: 'string' },
+  cache: { type: 'string' },
+  jobs: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+/** The remote URL from --remote or $TAILOR_REMOTE; a usage error when there is none. */
+export function requireRemoteUrl(flag: string | undefined): string {
+  const url = remoteUrlFrom(flag);
+  if (!url)
+    throw new UsageError('no remote given: pass --remote s3://BUCKET[/PREFIX] or file:///PATH, or set TAILOR_REMOTE');
+  return url;
+}
+
+/** The stages `--stage` names (group names expand) with everything upstream of them; all stages when none. */
+export function selectStages(pipeline: Pipeline, file: string, names: string[]): Set<string> {
+  const all = new Set(pipeline.stages.map((s) => s.name));
+  const groups = new Set(pipeline.stages.map((s) => s.group));
+  for (const n of names)
+    if (!all.has(n) && !groups.has(n)) throw new UsageError(`no stage "${n}" in ${file}${suggestName(n, all)}`);
+  return names.length > 0 ? upstream(pipeline, names) : all;
+}
+
+/** Open the remote cache over a session; a bad URL is a usage error. */
+export function openRemoteCache(
+  url: string,
+  session: Session,
+  jobs: string | undefined,
+  onEvent?: TransferListener,
+  signal?: AbortSignal,
+): RemoteCache {
+  const cache = RemoteCache.open(url, new LocalCache(session), {
+    concurrency: parseCount(jobs, '--jobs', 8) || 1,
+    onEvent,
+    signal,
+  });
+  if (!cache.ok) throw new UsageError(cache.error);
+  return cache.value;
+}
+
+/** An AbortSignal that Ctrl-C (or SIGTERM) fires; call the returned function to stop listening. */
+export function abortOnSignals(): { signal: AbortSignal; stop: () => void } {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    stop: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
