@@ -23,7 +23,7 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
   },
   gc: {
     load: async () => (await import('./commands/gc.js')).gcCommand,
-    summary: 'remove cache entries no pipeline, lock file or recent run uses [--dry-run]',
+    summary: 'remove cache entries no pipeline, lock file or recent run uses [--dry-run] [--remote URL [--grace 1h]]',
   },
   doctor: {
     load: async () => (await import('./commands/doctor.js')).doctorCommand,

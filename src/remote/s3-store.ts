@@ -52,6 +52,8 @@ export class S3Store implements RemoteStore {
     private readonly bucket: string,
     private readonly prefix: string,
     env: NodeJS.ProcessEnv = process.env,
+    /** Keys per listing page (the server's default, 1000 on S3, when undefined). */
+    private readonly pageSize?: number,
   ) {
     // The SDK warns on every start under Node 20 about its releases of 2027; tailor pins its
     // version through package-lock.json, so the warning only clutters the CLI's stderr.
@@ -60,6 +62,16 @@ export class S3Store implements RemoteStore {
     this.client = new S3Client({
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+      // Keys in `env` win; without them the SDK's usual chain (profiles, SSO, instance roles) applies.
+      ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+        ? {
+            credentials: {
+              accessKeyId: env.AWS_ACCESS_KEY_ID,
+              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+              sessionToken: env.AWS_SESSION_TOKEN || undefined,
+            },
+          }
+        : {}),
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: Number(env.AWS_MAX_ATTEMPTS) || 5,
@@ -161,7 +173,12 @@ export class S3Store implements RemoteStore {
       let page;
       try {
         page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ContinuationToken: token }),
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            ContinuationToken: token,
+            MaxKeys: this.pageSize,
+          }),
         );
       } catch (e) {
         throw this.wrap('list', prefix, e);
