@@ -4,11 +4,13 @@ import type { Pipeline } from '../pipeline/types.js';
 import { LocalCache } from '../remote/local-cache.js';
 import { RemoteCache } from '../remote/remote-cache.js';
 import { remoteUrlFrom } from '../remote/remote-url.js';
+import type { StageTransfer } from '../remote/pipeline-transfer.js';
 import type { TransferListener } from '../remote/transfer-meter.js';
 import type { Session } from '../run/session.js';
-import { UsageError } from './common.js';
+import { EXIT, UsageError, printJson } from './common.js';
 import { parseCount } from './commands/run.js';
 import { suggestName } from './suggest.js';
+import { formatTransferSummary, TransferPrinter } from './transfer-printer.js';
 
 export const TRANSFER_OPTIONS = {
   stage: { type: 'string', multiple: true },
@@ -50,6 +52,36 @@ export function openRemoteCache(
   });
   if (!cache.ok) throw new UsageError(cache.error);
   return cache.value;
+}
+
+/**
+ * One push or pull: progress on stderr (none with --json), Ctrl-C stops the transfers, then the
+ * summary (or the JSON answer) and the exit code: 1 when a transfer failed, 130 when interrupted.
+ */
+export async function runTransfer(
+  verb: 'push' | 'pull',
+  url: string,
+  session: Session,
+  values: { jobs?: string; json?: boolean },
+  work: (cache: RemoteCache) => Promise<Array<StageTransfer<string>>>,
+): Promise<number> {
+  const printer = values.json ? undefined : new TransferPrinter();
+  const abort = abortOnSignals();
+  const cache = openRemoteCache(url, session, values.jobs, (e) => printer?.handle(e), abort.signal);
+  const started = Date.now();
+  try {
+    const stages = await work(cache);
+    const seconds = (Date.now() - started) / 1000;
+    const retries = cache.remote.counters.retries + (printer?.retries ?? 0);
+    printer?.close();
+    if (values.json) printJson({ remote: url, stages, seconds, retries });
+    else process.stdout.write(formatTransferSummary(verb, url, stages, seconds, retries));
+    if (abort.signal.aborted) return EXIT.interrupted;
+    return stages.some((s) => s.state === 'error') ? EXIT.failed : EXIT.ok;
+  } finally {
+    abort.stop();
+    await cache.close();
+  }
 }
 
 /** An AbortSignal that Ctrl-C (or SIGTERM) fires; call the returned function to stop listening. */

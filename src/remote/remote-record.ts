@@ -9,21 +9,14 @@ import { isTreeHash } from '../cache/content-store.js';
 import { canonicalJson } from '../run/canonical-json.js';
 import { stageKey as keyOf, type Ingredients } from '../run/stage-key.js';
 import { err, ok, type Result } from '../result.js';
+import type { OutputRecord } from './local-cache.js';
 
 export const RECORD_FORMAT = 'tailor-record-v1';
 
-export interface RemoteRecord {
-  stageKey: string;
-  treeHash: string;
+/** The local output record (where it was made), with its content hash always set, plus the push. */
+export interface RemoteRecord extends Omit<OutputRecord, 'contentHash'> {
   /** The output without its metrics.json: what downstream keys are made of. */
   contentHash: string;
-  pipeline: string;
-  stage: string;
-  ingredients: unknown;
-  metrics: Record<string, unknown>;
-  /** When the output was committed where it was made, and how long the stage ran there. */
-  createdAt: number;
-  seconds: number;
   files: number;
   bytes: number;
   pushedAt: number;

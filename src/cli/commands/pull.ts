@@ -4,15 +4,8 @@
  * registered. Holds the cache's run lock, like `run`, so gc cannot collect what it is restoring.
  */
 import { parseArgs } from 'node:util';
-import { EXIT, loadOrReport, openSession, printJson, takePipelineArg } from '../common.js';
-import {
-  abortOnSignals,
-  openRemoteCache,
-  requireRemoteUrl,
-  selectStages,
-  TRANSFER_OPTIONS,
-} from '../remote-options.js';
-import { formatTransferSummary, TransferPrinter } from '../transfer-printer.js';
+import { EXIT, loadOrReport, openSession, takePipelineArg } from '../common.js';
+import { requireRemoteUrl, runTransfer, selectStages, TRANSFER_OPTIONS } from '../remote-options.js';
 import { parseCount } from './run.js';
 import { acquireRunLock } from '../../cache/run-lock.js';
 import { pullPipeline } from '../../remote/pipeline-transfer.js';
@@ -37,23 +30,12 @@ export async function pullCommand(argv: string[]): Promise<number> {
     session.close();
     return EXIT.locked;
   }
-  const printer = values.json ? undefined : new TransferPrinter();
-  const abort = abortOnSignals();
-  const cache = openRemoteCache(url, session, values.jobs, (e) => printer?.handle(e), abort.signal);
-  const started = Date.now();
   try {
-    await session.store.cleanupTemp();
-    const stages = await pullPipeline(session, cache, pipeline, selected);
-    const seconds = (Date.now() - started) / 1000;
-    const retries = cache.remote.counters.retries + (printer?.retries ?? 0);
-    printer?.close();
-    if (values.json) printJson({ remote: url, stages, seconds, retries });
-    else process.stdout.write(formatTransferSummary('pull', url, stages, seconds, retries));
-    if (abort.signal.aborted) return EXIT.interrupted;
-    return stages.some((s) => s.state === 'error') ? EXIT.failed : EXIT.ok;
+    return await runTransfer('pull', url, session, values, async (cache) => {
+      await session.store.cleanupTemp();
+      return pullPipeline(session, cache, pipeline, selected);
+    });
   } finally {
-    abort.stop();
-    await cache.close();
     lock.value.release();
     session.close();
   }
