@@ -12,7 +12,16 @@
  * RSS. The pull goes into an empty cache, so it downloads everything and verifies every blob.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,11 +50,22 @@ interface Row {
 }
 
 /** Run the CLI under GNU time; returns its JSON answer with wall seconds and peak RSS. */
-function tailor(cwd: string, args: string[], env: Record<string, string>): { json: unknown; seconds: number; rssMB?: number } {
+function tailor(
+  cwd: string,
+  args: string[],
+  env: Record<string, string>,
+): { json: unknown; seconds: number; rssMB?: number } {
   const timeFile = join(tmpdir(), `tailor-bench-time-${process.pid}`);
-  const cmd = TIME ? [TIME, '-o', timeFile, '-f', '%e %M', process.execPath, TAILOR, ...args] : [process.execPath, TAILOR, ...args];
+  const cmd = TIME
+    ? [TIME, '-o', timeFile, '-f', '%e %M', process.execPath, TAILOR, ...args]
+    : [process.execPath, TAILOR, ...args];
   const started = performance.now();
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(cmd[0]!, cmd.slice(1), {
+    cwd,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   const wall = (performance.now() - started) / 1000;
   if (r.status !== 0) throw new Error(`tailor ${args.join(' ')} failed (${r.status}):\n${r.stderr}\n${r.stdout}`);
   let seconds = wall;
@@ -83,7 +103,13 @@ function copyBaseline(cacheDir: string, scratch: string): Measure {
   const seconds = (performance.now() - started) / 1000;
   const { files, bytes } = countFiles(objects);
   rmSync(dest, { recursive: true, force: true });
-  return { seconds: round(seconds), objects: files, bytes, mbPerSecond: round(bytes / 1e6 / seconds), objectsPerSecond: round(files / seconds) };
+  return {
+    seconds: round(seconds),
+    objects: files,
+    bytes,
+    mbPerSecond: round(bytes / 1e6 / seconds),
+    objectsPerSecond: round(files / seconds),
+  };
 }
 
 function countFiles(dir: string): { files: number; bytes: number } {
@@ -133,7 +159,8 @@ function shardWorkspace(scratch: string): string {
 function emptyTwin(ws: string, scratch: string): string {
   const twin = mkdtempSync(join(scratch, 'twin-'));
   mkdirSync(join(twin, 'pipelines'));
-  for (const f of readdirSync(join(ws, 'pipelines'))) if (f.endsWith('.yaml')) writeFileSync(join(twin, 'pipelines', f), readFileSync(join(ws, 'pipelines', f)));
+  for (const f of readdirSync(join(ws, 'pipelines')))
+    if (f.endsWith('.yaml')) writeFileSync(join(twin, 'pipelines', f), readFileSync(join(ws, 'pipelines', f)));
   return twin;
 }
 
@@ -148,11 +175,20 @@ async function main(): Promise<void> {
   try {
     const workloads = [
       { name: 'fashion-tiny outputs', ws: tinyWorkspace(scratch), pipeline: 'pipelines/fashion-tiny.yaml' },
-      { name: `feature shards (${SHARDS} × ${SHARD_MB / SHARDS} MiB)`, ws: shardWorkspace(scratch), pipeline: 'pipelines/shards.yaml' },
+      {
+        name: `feature shards (${SHARDS} × ${SHARD_MB / SHARDS} MiB)`,
+        ws: shardWorkspace(scratch),
+        pipeline: 'pipelines/shards.yaml',
+      },
     ];
     s3 = await startS3Server(['bench']);
     for (const w of workloads) {
-      rows.push({ workload: w.name, remote: '-', op: 'cp -r (baseline)', result: copyBaseline(join(w.ws, 'cache'), scratch) });
+      rows.push({
+        workload: w.name,
+        remote: '-',
+        op: 'cp -r (baseline)',
+        result: copyBaseline(join(w.ws, 'cache'), scratch),
+      });
       const remotes = [
         { name: 's3rver', url: `s3://bench/${w.name.split(' ')[0]}`, env: s3.env },
         { name: 'file://', url: `file://${mkdtempSync(join(scratch, 'shared-'))}`, env: {} as Record<string, string> },
@@ -160,9 +196,19 @@ async function main(): Promise<void> {
       for (const r of remotes) {
         const args = (verb: string) => [verb, w.pipeline, '--remote', r.url, '--json'];
         rows.push({ workload: w.name, remote: r.name, op: 'push', result: measure(tailor(w.ws, args('push'), r.env)) });
-        rows.push({ workload: w.name, remote: r.name, op: 'push again (no-op)', result: measure(tailor(w.ws, args('push'), r.env)) });
+        rows.push({
+          workload: w.name,
+          remote: r.name,
+          op: 'push again (no-op)',
+          result: measure(tailor(w.ws, args('push'), r.env)),
+        });
         const twin = emptyTwin(w.ws, scratch);
-        rows.push({ workload: w.name, remote: r.name, op: 'pull (empty cache)', result: measure(tailor(twin, args('pull'), r.env)) });
+        rows.push({
+          workload: w.name,
+          remote: r.name,
+          op: 'pull (empty cache)',
+          result: measure(tailor(twin, args('pull'), r.env)),
+        });
         rmSync(twin, { recursive: true, force: true });
         if (r.name === 'file://') rmSync(fileURLToPath(r.url), { recursive: true, force: true });
         process.stderr.write(`bench: ${w.name} via ${r.name} done\n`);
@@ -172,10 +218,18 @@ async function main(): Promise<void> {
     await s3?.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
-  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', loadavg: loadavg().map(round), node: process.version };
+  const machine = {
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? '?',
+    loadavg: loadavg().map(round),
+    node: process.version,
+  };
   const out = join(REPO, 'bench', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'remote.json'), JSON.stringify({ command: 'npm run bench:remote', shardMB: SHARD_MB, machine, rows }, null, 2) + '\n');
+  writeFileSync(
+    join(out, 'remote.json'),
+    JSON.stringify({ command: 'npm run bench:remote', shardMB: SHARD_MB, machine, rows }, null, 2) + '\n',
+  );
   writeFileSync(join(out, 'remote.md'), markdown(rows, machine));
   process.stdout.write(markdown(rows, machine));
 }
