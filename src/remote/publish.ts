@@ -16,7 +16,8 @@ import { hashBytes } from '../cache/hash.js';
 import { hostName } from '../cache/process-info.js';
 import { createLimiter } from '../data/limiter.js';
 import { stageKey as keyOf, type Ingredients } from '../run/stage-key.js';
-import { BLOBS, blobKey, hashOfKey, manifestKey, recordKey } from './layout.js';
+import type { BlobPresence } from './blob-presence.js';
+import { blobKey, manifestKey, recordKey } from './layout.js';
 import type { LocalCache, OutputRecord } from './local-cache.js';
 import { parseRecord, serializeRecord, type RemoteRecord } from './remote-record.js';
 import type { RemoteStore } from './remote-store.js';
@@ -30,6 +31,8 @@ export interface PublishContext {
   /** Transfers at once (large files go at most 2 at a time, each holding a few parts in memory). */
   concurrency: number;
   emit: TransferListener;
+  /** What the remote is known to hold, shared by the stages of one push. */
+  presence: BlobPresence;
   signal?: AbortSignal;
 }
 
@@ -38,9 +41,6 @@ export type PublishOutcome =
   | { kind: 'up-to-date'; objects: number }
   | { kind: 'kept-remote'; treeHash: string }
   | { kind: 'no-local'; reason: string };
-
-/** Above this many blobs to check, list the remote's blob shards instead of one HEAD per blob. */
-const HEAD_AT_MOST = 256;
 
 /** Publish the local output of `stageKey`; remote failures throw RemoteError. */
 export async function publishOutput(ctx: PublishContext, stageKey: string, label: string): Promise<PublishOutcome> {
@@ -62,7 +62,7 @@ export async function publishOutput(ctx: PublishContext, stageKey: string, label
 
   const blobs = new Map<string, { size: number; path: string }>();
   for (const e of manifest.entries) if (e.kind === 'file') blobs.set(e.hash, { size: e.size, path: join(dir, e.path) });
-  const present = await presentBlobs(ctx.remote, blobs, ctx.concurrency);
+  const present = await ctx.presence.present(new Map([...blobs].map(([hash, b]) => [hash, b.size])));
   const missing = [...blobs].filter(([hash]) => !present.has(hash));
   if (complete && missing.length === 0) return { kind: 'up-to-date', objects: blobs.size };
 
@@ -88,6 +88,7 @@ export async function publishOutput(ctx: PublishContext, stageKey: string, label
     missing.map(([hash, blob]) =>
       (blob.size > PART_BYTES ? large : small)(async () => {
         await uploadBlob(ctx.remote, hash, blob, hooks);
+        ctx.presence.uploaded(hash, blob.size);
         meter.objectDone();
       }),
     ),
@@ -123,39 +124,6 @@ async function uploadBlob(
   const bytes = await readFile(blob.path);
   if (hashBytes(bytes) !== hash) throw new Error(`${blob.path} no longer matches its hash; not pushing it`);
   return remote.put(blobKey(hash), { bytes }, hooks);
-}
-
-/** Which of `blobs` the remote has at the right size (a blob cut short by a killed upload is not "there"). */
-async function presentBlobs(
-  remote: RemoteStore,
-  blobs: Map<string, { size: number }>,
-  concurrency: number,
-): Promise<Set<string>> {
-  const present = new Set<string>();
-  if (blobs.size <= HEAD_AT_MOST) {
-    const limit = createLimiter(Math.max(4, concurrency));
-    await Promise.all(
-      [...blobs].map(([hash, b]) =>
-        limit(async () => {
-          if ((await remote.head(blobKey(hash)))?.size === b.size) present.add(hash);
-        }),
-      ),
-    );
-    return present;
-  }
-  const shards = new Set([...blobs.keys()].map((h) => h.slice(0, 2)));
-  const limit = createLimiter(Math.max(4, concurrency));
-  await Promise.all(
-    [...shards].map((s) =>
-      limit(async () => {
-        for await (const o of remote.list(`${BLOBS}${s}/`)) {
-          const hash = hashOfKey(o.key, BLOBS);
-          if (hash && blobs.get(hash)?.size === o.size) present.add(hash);
-        }
-      }),
-    ),
-  );
-  return present;
 }
 
 function toRemote(rec: OutputRecord, manifest: TreeManifest, contentHash: string): RemoteRecord {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { contentHash as contentHashOf, METRICS_FILE } from '../cache/content-hash.js';
 import { err, ok, type Result } from '../result.js';
 import { BlobFetcher } from './blob-fetcher.js';
+import { BlobPresence } from './blob-presence.js';
 import { manifestKey, recordKey } from './layout.js';
 import type { LocalCache, OutputRecord } from './local-cache.js';
 import { openRemote } from './open-remote.js';
@@ -47,6 +48,7 @@ export type RestoreOutcome =
 
 export class RemoteCache {
   private fetcher: BlobFetcher | undefined;
+  private readonly presence: BlobPresence;
   private readonly concurrency: number;
   private readonly emit: TransferListener;
 
@@ -57,6 +59,7 @@ export class RemoteCache {
   ) {
     this.concurrency = opts.concurrency ?? 8;
     this.emit = opts.onEvent ?? (() => undefined);
+    this.presence = new BlobPresence(remote, this.concurrency);
   }
 
   /** Open the remote a URL names over a local cache. */
@@ -99,6 +102,7 @@ export class RemoteCache {
         local: this.local,
         concurrency: this.concurrency,
         emit: this.emit,
+        presence: this.presence,
         signal: this.opts.signal,
       },
       stageKey,

@@ -5,12 +5,12 @@
  * whatever goes into `objects/` is exactly the recorded output; on any failure the temp folder is
  * removed and nothing is registered.
  */
-import { chmod, copyFile, link, mkdir, rm, symlink } from 'node:fs/promises';
+import { chmod, copyFile, link, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommitResult, ContentStore } from '../cache/content-store.js';
 import { createLimiter } from '../data/limiter.js';
 import { err, ok, type Result } from '../result.js';
-import type { BlobFailure, BlobFetcher, FetchHooks } from './blob-fetcher.js';
+import { SMALL_BLOB, type BlobFailure, type BlobFetcher, type FetchHooks } from './blob-fetcher.js';
 import type { TreeManifest } from './tree-manifest.js';
 
 export interface RestoreTreeOptions extends FetchHooks {
@@ -71,7 +71,19 @@ async function place(
     [...byHash].map(([hash, paths]) =>
       limit(async () => {
         if (failure !== undefined) return;
-        const got = await fetcher.fetch(hash, sizes.get(hash)!, opts);
+        const size = sizes.get(hash)!;
+        if (size <= SMALL_BLOB) {
+          const bytes = await fetcher.fetchSmall(hash, size, opts);
+          if (!bytes.ok) failure ??= bytes.error;
+          else
+            for (const p of paths) {
+              await writeFile(join(tmp, p.path), bytes.value);
+              await chmod(join(tmp, p.path), p.exec ? 0o755 : 0o644);
+            }
+          opts.onObject?.();
+          return;
+        }
+        const got = await fetcher.fetch(hash, size, opts);
         if (!got.ok) {
           failure ??= got.error;
           return;
