@@ -38,14 +38,14 @@ export function selectStages(pipeline: Pipeline, file: string, names: string[]):
 }
 
 /** Open the remote cache over a session; a bad URL is a usage error. */
-export function openRemoteCache(
+export async function openRemoteCache(
   url: string,
   session: Session,
   jobs: string | undefined,
   onEvent?: TransferListener,
   signal?: AbortSignal,
-): RemoteCache {
-  const cache = RemoteCache.open(url, new LocalCache(session), {
+): Promise<RemoteCache> {
+  const cache = await RemoteCache.open(url, new LocalCache(session), {
     concurrency: parseCount(jobs, '--jobs', 8) || 1,
     onEvent,
     signal,
@@ -67,7 +67,12 @@ export async function runTransfer(
 ): Promise<number> {
   const printer = values.json ? undefined : new TransferPrinter();
   const abort = abortOnSignals();
-  const cache = openRemoteCache(url, session, values.jobs, (e) => printer?.handle(e), abort.signal);
+  const cache = await openRemoteCache(url, session, values.jobs, (e) => printer?.handle(e), abort.signal).catch(
+    (e: unknown) => {
+      abort.stop();
+      throw e;
+    },
+  );
   const started = Date.now();
   try {
     const stages = await work(cache);

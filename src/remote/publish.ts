@@ -20,8 +20,7 @@ import type { BlobPresence } from './blob-presence.js';
 import { blobKey, manifestKey, recordKey } from './layout.js';
 import type { LocalCache, OutputRecord } from './local-cache.js';
 import { parseRecord, serializeRecord, type RemoteRecord } from './remote-record.js';
-import type { RemoteStore } from './remote-store.js';
-import { PART_BYTES } from './s3-store.js';
+import { PART_BYTES, type RemoteStore } from './remote-store.js';
 import { TransferMeter, type TransferListener } from './transfer-meter.js';
 import { buildManifest, serializeManifest, type TreeManifest } from './tree-manifest.js';
 

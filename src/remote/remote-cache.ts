@@ -63,8 +63,12 @@ export class RemoteCache {
   }
 
   /** Open the remote a URL names over a local cache. */
-  static open(url: string, local: LocalCache, opts: RemoteCacheOptions = {}): Result<RemoteCache, string> {
-    const remote = openRemote(url);
+  static async open(
+    url: string,
+    local: LocalCache,
+    opts: RemoteCacheOptions = {},
+  ): Promise<Result<RemoteCache, string>> {
+    const remote = await openRemote(url);
     return remote.ok ? ok(new RemoteCache(remote.value, local, opts)) : remote;
   }
 

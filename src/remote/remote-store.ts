@@ -9,6 +9,9 @@
  */
 import type { Readable } from 'node:stream';
 
+/** Files above this size go as multipart uploads (S3) and at most two at a time. */
+export const PART_BYTES = 8 * 1024 * 1024;
+
 /** What a listing or HEAD says about one object. */
 export interface RemoteObjectInfo {
   key: string;

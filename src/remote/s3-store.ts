@@ -28,6 +28,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import {
+  PART_BYTES,
   RemoteError,
   type PutSource,
   type RangeSource,
@@ -38,8 +39,6 @@ import {
 } from './remote-store.js';
 import { withRetries } from './retry.js';
 
-/** Part size of multipart uploads, and the largest file sent in one PUT. */
-export const PART_BYTES = 8 * 1024 * 1024;
 /** Parts of one multipart upload in flight (and in memory) at once. */
 const QUEUE = 4;
 

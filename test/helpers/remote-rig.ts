@@ -28,7 +28,7 @@ export async function startRemote(kind: RemoteKind): Promise<TestRemote> {
     const s3 = await startS3Server(['tailor']);
     const url = 's3://tailor/team';
     const env = { ...s3.env, TAILOR_REMOTE: url };
-    const store = open(url, env);
+    const store = await open(url, env);
     return {
       url,
       env,
@@ -43,11 +43,11 @@ export async function startRemote(kind: RemoteKind): Promise<TestRemote> {
   const dir = await mkdtemp(join(tmpdir(), 'tailor-shared-'));
   const url = `file://${dir}`;
   const env = { TAILOR_REMOTE: url };
-  return { url, env, store: open(url, env), stop: () => rm(dir, { recursive: true, force: true }) };
+  return { url, env, store: await open(url, env), stop: () => rm(dir, { recursive: true, force: true }) };
 }
 
-function open(url: string, env: Record<string, string>): RemoteStore {
-  const r = openRemote(url, { ...process.env, ...env });
+async function open(url: string, env: Record<string, string>): Promise<RemoteStore> {
+  const r = await openRemote(url, { ...process.env, ...env });
   if (!r.ok) throw new Error(r.error);
   return r.value;
 }

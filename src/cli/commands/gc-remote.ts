@@ -24,7 +24,7 @@ export interface RemoteGcFlags {
 
 export async function gcRemoteCommand(flags: RemoteGcFlags): Promise<number> {
   const graceMs = parseDuration(flags.grace ?? '1h');
-  const remote = openRemote(flags.remote);
+  const remote = await openRemote(flags.remote);
   if (!remote.ok) throw new UsageError(remote.error);
   const session = await openSession(flags.cache);
   try {
