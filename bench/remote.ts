@@ -5,6 +5,7 @@
  *
  *   npm run bench:remote                       (writes bench/results/remote.{json,md})
  *   BENCH_SHARD_MB=256 npm run bench:remote    (a smaller shard folder)
+ *   BENCH_REPEAT=3 BENCH_SHARD_REPEAT=1        (runs per measurement; the median is reported)
  *   BENCH_TINY_WS=DIR npm run bench:remote     (a workspace whose cache/ already ran fashion-tiny;
  *                                               otherwise it runs once here, minutes on 2 cores)
  *
@@ -31,6 +32,9 @@ const REPO = resolve(fileURLToPath(import.meta.url), '../..');
 const TAILOR = join(REPO, 'bin', 'tailor');
 const SHARD_MB = Number(process.env.BENCH_SHARD_MB ?? 1024);
 const SHARDS = 16;
+/** Runs per measurement (the median is reported): the machine is shared and noisy. */
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
+const SHARD_REPEAT = Number(process.env.BENCH_SHARD_REPEAT ?? 1);
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
 interface Measure {
@@ -46,7 +50,7 @@ interface Row {
   workload: string;
   remote: string;
   op: string;
-  result: Measure;
+  result: Measure & { runs?: number };
 }
 
 /** Run the CLI under GNU time; returns its JSON answer with wall seconds and peak RSS. */
@@ -164,6 +168,12 @@ function emptyTwin(ws: string, scratch: string): string {
   return twin;
 }
 
+/** The run with the median wall time. */
+function median(list: Measure[]): Measure & { runs: number } {
+  const sorted = [...list].sort((a, b) => a.seconds - b.seconds);
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, runs: list.length };
+}
+
 function round(x: number): number {
   return Math.round(x * 100) / 100;
 }
@@ -174,44 +184,43 @@ async function main(): Promise<void> {
   let s3: S3Server | undefined;
   try {
     const workloads = [
-      { name: 'fashion-tiny outputs', ws: tinyWorkspace(scratch), pipeline: 'pipelines/fashion-tiny.yaml' },
+      {
+        name: 'fashion-tiny outputs',
+        key: 'tiny',
+        ws: tinyWorkspace(scratch),
+        pipeline: 'pipelines/fashion-tiny.yaml',
+        repeat: REPEAT,
+      },
       {
         name: `feature shards (${SHARDS} × ${SHARD_MB / SHARDS} MiB)`,
+        key: 'shards',
         ws: shardWorkspace(scratch),
         pipeline: 'pipelines/shards.yaml',
+        repeat: SHARD_REPEAT,
       },
     ];
     s3 = await startS3Server(['bench']);
     for (const w of workloads) {
-      rows.push({
-        workload: w.name,
-        remote: '-',
-        op: 'cp -r (baseline)',
-        result: copyBaseline(join(w.ws, 'cache'), scratch),
-      });
-      const remotes = [
-        { name: 's3rver', url: `s3://bench/${w.name.split(' ')[0]}`, env: s3.env },
-        { name: 'file://', url: `file://${mkdtempSync(join(scratch, 'shared-'))}`, env: {} as Record<string, string> },
-      ];
-      for (const r of remotes) {
-        const args = (verb: string) => [verb, w.pipeline, '--remote', r.url, '--json'];
-        rows.push({ workload: w.name, remote: r.name, op: 'push', result: measure(tailor(w.ws, args('push'), r.env)) });
-        rows.push({
-          workload: w.name,
-          remote: r.name,
-          op: 'push again (no-op)',
-          result: measure(tailor(w.ws, args('push'), r.env)),
-        });
-        const twin = emptyTwin(w.ws, scratch);
-        rows.push({
-          workload: w.name,
-          remote: r.name,
-          op: 'pull (empty cache)',
-          result: measure(tailor(twin, args('pull'), r.env)),
-        });
-        rmSync(twin, { recursive: true, force: true });
-        if (r.name === 'file://') rmSync(fileURLToPath(r.url), { recursive: true, force: true });
-        process.stderr.write(`bench: ${w.name} via ${r.name} done\n`);
+      const base = Array.from({ length: w.repeat }, () => copyBaseline(join(w.ws, 'cache'), scratch));
+      rows.push({ workload: w.name, remote: '-', op: 'cp -r (baseline)', result: median(base) });
+      for (const remote of ['s3rver', 'file://'] as const) {
+        const runs: Record<string, Measure[]> = { push: [], 'push again (no-op)': [], 'pull (empty cache)': [] };
+        for (let i = 0; i < w.repeat; i++) {
+          // A fresh remote each time, so every first push is a cold one.
+          const folder = mkdtempSync(join(scratch, 'shared-'));
+          const url = remote === 's3rver' ? `s3://bench/${w.key}-${i}` : `file://${folder}`;
+          const env = remote === 's3rver' ? s3.env : {};
+          const args = (verb: string) => [verb, w.pipeline, '--remote', url, '--json'];
+          runs.push!.push(measure(tailor(w.ws, args('push'), env)));
+          runs['push again (no-op)']!.push(measure(tailor(w.ws, args('push'), env)));
+          const twin = emptyTwin(w.ws, scratch);
+          runs['pull (empty cache)']!.push(measure(tailor(twin, args('pull'), env)));
+          rmSync(twin, { recursive: true, force: true });
+          rmSync(folder, { recursive: true, force: true });
+        }
+        for (const [op, list] of Object.entries(runs))
+          rows.push({ workload: w.name, remote, op, result: median(list) });
+        process.stderr.write(`bench: ${w.name} via ${remote} done\n`);
       }
     }
   } finally {
@@ -242,14 +251,18 @@ function markdown(rows: Row[], machine: { cpus: number; cpu: string; loadavg: nu
     'Each row is one real `tailor push|pull --json` under GNU time (wall seconds, peak RSS of the tailor process);',
     'objects are blobs plus one manifest and one record per stage; the pull goes into an empty cache and',
     'hash-checks every blob before committing. `cp -r` copies the same object folders on the same disk (then `sync`).',
+    `Median of ${REPEAT} runs for fashion-tiny, ${SHARD_REPEAT} for the shards (each push to a fresh remote); the`,
+    'machine is shared with other jobs, so compare rows of one run with each other, not with other machines.',
     '',
-    '| workload | remote | operation | seconds | MB | MB/s | objects | objects/s | peak RSS MB |',
-    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| workload | remote | operation | seconds | MB | MB/s | objects | objects/s | peak RSS MB | vs cp -r |',
+    '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
     const m = r.result;
+    const cp = rows.find((x) => x.workload === r.workload && x.remote === '-')!.result.seconds;
+    const ratio = r.op.includes('no-op') || r.remote === '-' ? '' : `${round(m.seconds / cp)}x time`;
     lines.push(
-      `| ${r.workload} | ${r.remote} | ${r.op} | ${m.seconds} | ${round(m.bytes / 1e6)} | ${m.mbPerSecond} | ${m.objects} | ${m.objectsPerSecond} | ${m.peakRssMB ?? 'n/a'} |`,
+      `| ${r.workload} | ${r.remote} | ${r.op} | ${m.seconds} | ${round(m.bytes / 1e6)} | ${m.mbPerSecond} | ${m.objects} | ${m.objectsPerSecond} | ${m.peakRssMB ?? 'n/a'} | ${ratio} |`,
     );
   }
   return lines.join('\n') + '\n';
