@@ -58,6 +58,7 @@ test('publish from one cache, restore into another: from remote, then from local
   const remote = () => new FolderStore(`file://${root}/remote`, join(root, 'remote'));
   try {
     const treeHash = await commitOutput(one);
+    const contentHash = new LocalCache(one).output(key)!.contentHash!;
     const pusher = new TieredCache(new LocalCache(one), new RemoteCache(remote(), new LocalCache(one)), { push: true });
     const published = await pusher.publish(key, 'make');
     assert.equal(published?.kind, 'pushed');
@@ -67,7 +68,7 @@ test('publish from one cache, restore into another: from remote, then from local
     const events: TransferEvent[] = [];
     const local = new LocalCache(two);
     const puller = new TieredCache(local, new RemoteCache(remote(), local, { onEvent: (e) => events.push(e) }));
-    assert.deepEqual(await puller.lookup(key), { from: 'remote', treeHash });
+    assert.deepEqual(await puller.lookup(key), { from: 'remote', treeHash, contentHash });
     const first = await puller.restore(key, { pipeline: 'p', stage: 'make' });
     assert.equal(first?.from, 'remote');
     assert.equal(first?.record.treeHash, treeHash);
@@ -76,7 +77,7 @@ test('publish from one cache, restore into another: from remote, then from local
     assert.ok(events.some((e) => e.type === 'transfer-end' && e.direction === 'pull'));
     const second = await puller.restore(key, { pipeline: 'p', stage: 'make' });
     assert.equal(second?.from, 'local');
-    assert.deepEqual(await puller.lookup(key), { from: 'local', treeHash });
+    assert.deepEqual(await puller.lookup(key), { from: 'local', treeHash, contentHash });
     await puller.close();
   } finally {
     one.close();

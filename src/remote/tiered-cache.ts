@@ -15,9 +15,18 @@ import type { TransferListener } from './transfer-meter.js';
 
 export type Tier = 'local' | 'remote';
 
+export interface Found {
+  from: Tier;
+  treeHash: string;
+  contentHash: string;
+}
+
 export interface CacheBackend {
-  /** Where a key's output can be had, moving nothing (for `status --remote`). */
-  lookup(stageKey: string): Promise<{ from: Tier; treeHash: string } | undefined>;
+  /**
+   * Where a key's output can be had, moving nothing (for `status --remote`); its content hash
+   * lets planning key the downstream stages of an output that is only on the remote.
+   */
+  lookup(stageKey: string): Promise<Found | undefined>;
   /** Make a key's output present in the local store; undefined is a miss: run the stage. */
   restore(stageKey: string, target: RestoreTarget): Promise<{ from: Tier; record: OutputRecord } | undefined>;
   /** After a commit: upload the output when pushing is on (undefined when it is off). */
@@ -32,13 +41,13 @@ export class TieredCache implements CacheBackend {
     private readonly opts: { push?: boolean; onEvent?: TransferListener } = {},
   ) {}
 
-  async lookup(stageKey: string): Promise<{ from: Tier; treeHash: string } | undefined> {
+  async lookup(stageKey: string): Promise<Found | undefined> {
     const here = this.local.presentOutput(stageKey);
-    if (here) return { from: 'local', treeHash: here.treeHash };
+    if (here) return { from: 'local', treeHash: here.treeHash, contentHash: here.contentHash ?? here.treeHash };
     if (!this.remote) return undefined;
     try {
       const rec = await this.remote.lookup(stageKey);
-      return rec && { from: 'remote', treeHash: rec.treeHash };
+      return rec && { from: 'remote', treeHash: rec.treeHash, contentHash: rec.contentHash };
     } catch (e) {
       return this.trouble(e, undefined);
     }
