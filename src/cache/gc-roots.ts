@@ -32,13 +32,23 @@ function lockFilesUnder(dir: string, depth: number, out: Set<string>): void {
   }
 }
 
-/** Output tree hashes named by one lock file (nothing when it is unreadable). */
-function hashesIn(file: string): string[] {
+/** A stage key and its output tree hash, as a lock file names them. */
+export interface LockRoot {
+  key: string;
+  output: string;
+}
+
+/** The entries of one lock file with a well-formed output hash (nothing when it is unreadable). */
+function entriesIn(file: string): LockRoot[] {
   try {
-    const lock = JSON.parse(readFileSync(file, 'utf8')) as { stages?: Record<string, { output?: unknown }> };
-    return Object.values(lock.stages ?? {})
-      .map((e) => e.output)
-      .filter((h): h is string => typeof h === 'string' && isTreeHash(h));
+    const lock = JSON.parse(readFileSync(file, 'utf8')) as {
+      stages?: Record<string, { key?: unknown; output?: unknown }>;
+    };
+    return Object.values(lock.stages ?? {}).flatMap((e) =>
+      typeof e.output === 'string' && isTreeHash(e.output)
+        ? [{ key: typeof e.key === 'string' ? e.key : '', output: e.output }]
+        : [],
+    );
   } catch {
     return [];
   }
@@ -56,7 +66,12 @@ export function knownLockFiles(index: CacheIndex, workdir: string): string[] {
   return [...files].filter((f) => existsSync(f)).sort();
 }
 
+/** Every entry (stage key and output) a lock file of a known pipeline names. */
+export function lockFileRoots(index: CacheIndex, workdir: string): LockRoot[] {
+  return knownLockFiles(index, workdir).flatMap(entriesIn);
+}
+
 /** Every tree hash a lock file of a known pipeline names. */
 export function lockFileOutputs(index: CacheIndex, workdir: string): Set<string> {
-  return new Set(knownLockFiles(index, workdir).flatMap(hashesIn));
+  return new Set(lockFileRoots(index, workdir).map((e) => e.output));
 }

@@ -24,6 +24,14 @@ const json = { json: { type: 'boolean', help: 'print one JSON object on stdout i
 
 const jobs = { jobs: { type: 'string', value: 'N', help: 'run up to N stages at once (default 2)' } } as const;
 
+const remote = {
+  remote: {
+    type: 'string',
+    value: 'URL',
+    help: 'remote cache: s3://BUCKET[/PREFIX] (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ... from the environment) or file:///PATH (else $TAILOR_REMOTE)',
+  },
+} as const satisfies OptionTable;
+
 const stage = {
   stage: {
     type: 'string',
@@ -109,6 +117,16 @@ export const SPECS = {
       },
       ...cache,
       json: { type: 'boolean', help: 'print the counts as JSON' },
+      remote: {
+        type: 'string',
+        value: 'URL',
+        help: 'clean this remote cache instead: records, then manifests, then blobs no kept output uses',
+      },
+      grace: {
+        type: 'string',
+        value: 'DURATION',
+        help: 'with --remote: keep anything younger than this (default 1h), so a push in progress is safe',
+      },
     },
   },
   doctor: {
@@ -217,6 +235,43 @@ export const SPECS = {
         help: 'wait this many milliseconds of quiet after a change before acting (default 200)',
       },
       quiet: { type: 'boolean', help: 'print only failures and notices' },
+    },
+  },
+  push: {
+    name: 'push',
+    args: '[PIPELINE]',
+    summary: "upload each stage's latest output and its key's record to a remote cache",
+    details: [
+      PIPELINE_DEFAULT,
+      'Blobs go first, then the tree manifest, then the record: a push killed midway leaves nothing a pull would take. What the remote has already is skipped.',
+    ],
+    options: {
+      ...stage,
+      ...remote,
+      ...cache,
+      jobs: { type: 'string', value: 'N', help: 'transfer up to N files at once (default 8)' },
+      ...json,
+    },
+  },
+  pull: {
+    name: 'pull',
+    args: '[PIPELINE]',
+    summary: "download the outputs of the stages' current keys from a remote cache into this one",
+    details: [
+      PIPELINE_DEFAULT,
+      'Keys are computed here, upstream first; every download is hash-checked before it is registered. A missing or damaged remote object is a miss (the stage will run), never a wrong output.',
+    ],
+    options: {
+      ...stage,
+      ...remote,
+      ...cache,
+      jobs: { type: 'string', value: 'N', help: 'transfer up to N files at once (default 8)' },
+      ...json,
+      wait: {
+        type: 'string',
+        value: 'SECONDS',
+        help: 'wait this long for another run holding the cache lock (default 0)',
+      },
     },
   },
   verify: {

@@ -23,6 +23,8 @@ const COMMANDS: Partial<Record<CommandName, () => Promise<Command>>> = {
   report: async () => (await import('./commands/report.js')).reportCommand,
   exp: async () => (await import('./commands/exp.js')).expCommand,
   watch: async () => (await import('./commands/watch.js')).watchCommand,
+  push: async () => (await import('./commands/push.js')).pushCommand,
+  pull: async () => (await import('./commands/pull.js')).pullCommand,
   verify: async () => (await import('./commands/verify.js')).verifyCommand,
 };
 

@@ -9,3 +9,11 @@ export function parseDuration(value: number | string): number {
   for (const m of value.matchAll(/(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)/g)) total += Number(m[1]) * UNIT_SECONDS[m[2]!]!;
   return total;
 }
+
+const DURATION_TEXT = /^\s*(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$/;
+
+/** Seconds of a duration typed on the command line (`90s`, `1h30m`, or a bare number of seconds); undefined if malformed. */
+export function durationSeconds(text: string): number | undefined {
+  if (/^\s*\d+(\.\d+)?\s*$/.test(text)) return Number(text);
+  return DURATION_TEXT.test(text) ? parseDuration(text) : undefined;
+}

@@ -19,6 +19,18 @@ export async function gcCommand(argv: string[]): Promise<number> {
   const keepRuns = Number(values['keep-runs']);
   if (!Number.isInteger(keepRuns) || keepRuns < 0)
     throw new UsageError(`--keep-runs expects a whole number, got "${values['keep-runs']}"`);
+  if (values.remote !== undefined) {
+    const { gcRemoteCommand } = await import('./gc-remote.js');
+    const { remote, grace, cache } = values;
+    return gcRemoteCommand({
+      remote,
+      grace,
+      cache,
+      keepRuns,
+      dryRun: values['dry-run'] ?? false,
+      json: values.json ?? false,
+    });
+  }
   const session = await openSession(values.cache);
   const lock = await acquireRunLock(session.cacheDir, { waitSeconds: 0 });
   if (!lock.ok) {
