@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TAILOR_ROOT } from '../paths.js';
 import type { ChildJob, ChildMessage, ParentMessage } from './child-protocol.js';
+import { isTensorFlowNoise } from '../ml/tf-log.js';
 
 export interface StageProcessOptions {
   job: ChildJob;
@@ -44,6 +45,7 @@ export function runStageProcess(opts: StageProcessOptions): Promise<StageProcess
     for (const stream of ['stdout', 'stderr'] as const) {
       const lines = createInterface({ input: child[stream]!, crlfDelay: Infinity });
       lines.on('line', (line) => {
+        if (stream === 'stderr' && isTensorFlowNoise(line)) return; // libtensorflow's load-time info lines
         log.write(line + '\n');
         opts.onLine(line, stream);
       });

@@ -7,7 +7,7 @@ import { EXIT, openSession, printJson } from '../common.js';
 import { TAILOR_ROOT } from '../../paths.js';
 import { readRunLock } from '../../cache/run-lock.js';
 import { detectGpus } from '../../run/gpu-pool.js';
-import { doctor, formatDoctor } from '../../ml/backend.js';
+import { doctor, formatDoctor } from '../../ml/backend-doctor.js';
 
 export async function doctorCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, cache: { type: 'string' } } });
