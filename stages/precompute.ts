@@ -113,6 +113,7 @@ export default defineStage<Params>({
           workers,
           signal: ctx.signal,
         });
+        workers = pool.workers; // a native backend runs in-process whatever was asked
         const i = pool.info;
         dim = i.dims[0]!;
         multiscale = i.multiscale;

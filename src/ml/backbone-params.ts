@@ -7,7 +7,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { BUILTIN_BACKBONES, type BackboneSpec } from './backbones.js';
 import { PREPROCESS, type Preprocess } from './image-input.js';
 import { availableParallelism } from 'node:os';
-import { packageVersion } from './backend.js';
+import { mayBeNative, type BackendChoice } from './backend.js';
 
 export const BACKBONE_PARAMS = {
   backbone: {
@@ -38,7 +38,7 @@ export const BACKBONE_PARAMS = {
     oneOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { const: 'auto' }],
     default: 'auto',
     description:
-      'worker threads, each with its own backend (auto: one per core on wasm/cpu, one on tfjs-node; 0: in-process)',
+      'worker threads, each with its own backend (auto: one per core on wasm/cpu, in-process on tfjs-node; 0: in-process)',
   },
 } as const;
 
@@ -102,14 +102,10 @@ export function modelCacheDir(state: string): string {
 }
 
 /**
- * Default worker count: one for the native backends (libtensorflow already uses every core or the
- * GPU), else one per core. With `auto` the native packages' presence decides.
+ * Default worker count: in-process (0) for the native backends (libtensorflow already uses every
+ * core or the GPU, and loads once per process), else one per core. With `auto` a built native
+ * binding decides (see FeaturePool, which also keeps a native backend in-process).
  */
 export function defaultWorkers(backend: string): number {
-  const native =
-    backend === 'tfjs-node' ||
-    backend === 'tfjs-node-gpu' ||
-    (backend === 'auto' &&
-      (packageVersion('@tensorflow/tfjs-node') !== null || packageVersion('@tensorflow/tfjs-node-gpu') !== null));
-  return native ? 1 : Math.max(1, availableParallelism());
+  return mayBeNative(backend as BackendChoice) ? 0 : Math.max(1, availableParallelism());
 }

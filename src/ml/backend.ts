@@ -17,6 +17,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { nativeUnavailable, readNativeInstall, type NativePackage } from './native-install.js';
 import { quietTensorFlow } from './tf-log.js';
+import { noteBackend } from './backend-record.js';
 
 /** The tfjs namespace (`@tensorflow/tfjs`), the type every ML module receives. */
 export type TF = typeof import('@tensorflow/tfjs');
@@ -66,11 +67,14 @@ export async function useBackend(choice: BackendChoice = envChoice()): Promise<B
     const b = await active;
     if (choice !== 'auto' && b.name !== choice)
       throw new Error(`backend ${choice} requested but this process already uses ${b.name}`);
+    noteBackend(b);
     return b;
   }
   active = pick(choice);
   try {
-    return await active;
+    const b = await active;
+    noteBackend(b);
+    return b;
   } catch (e) {
     active = undefined;
     throw e;

@@ -18,6 +18,7 @@ import type { LockEntry, LockFile } from '../run/lock-file.js';
 import { stageKey } from '../run/stage-key.js';
 import { flattenMetrics } from '../exp/flat.js';
 import type { FreshStage } from './fresh-run.js';
+import { bytesIncomparable } from '../ml/backend-record.js';
 
 /** ok; mismatch, missing, failed fail the verification; the rest inform. */
 export type Verdict = 'ok' | 'mismatch' | 'missing' | 'failed' | 'changed' | 'new' | 'not-compared' | 'unused';
@@ -93,7 +94,19 @@ export function compareStage(input: StageInput): Check[] {
     ...(keyNote ? { note: keyNote } : {}),
   });
 
-  if (input.deterministic) {
+  // Runs on different backends (or a native one on another CPU) cannot repeat bytes: metrics decide.
+  const acrossBackends = bytesIncomparable(entry.metrics, fresh.metrics);
+  if (input.deterministic && acrossBackends) {
+    const [expected, got] = [entry.content ?? entry.output, fresh.content ?? fresh.treeHash ?? ''];
+    checks.push({
+      stage,
+      check: 'output',
+      expected,
+      got,
+      verdict: got === expected ? 'ok' : 'not-compared',
+      note: acrossBackends,
+    });
+  } else if (input.deterministic) {
     // Bytes without metrics.json when both sides have that hash (metrics are compared below).
     const byContent = entry.content !== undefined && fresh.content !== undefined;
     const expected = byContent ? entry.content! : entry.output;
@@ -119,7 +132,7 @@ export function compareStage(input: StageInput): Check[] {
       checks.push({ stage, check: 'output', expected, got, verdict: 'mismatch', note: note + scope });
     }
   }
-  checks.push(...compareMetrics(stage, entry.metrics, fresh.metrics, spec.verify?.tolerance ?? {}));
+  checks.push(...compareMetrics(stage, entry.metrics, fresh.metrics, spec.verify?.tolerance ?? {}, acrossBackends));
   return checks;
 }
 
@@ -140,6 +153,8 @@ export function compareMetrics(
   expected: Record<string, unknown>,
   got: Record<string, unknown>,
   tolerance: Record<string, number>,
+  /** Set when the runs used different backends: then only metrics with a tolerance are compared. */
+  acrossBackends?: string,
 ): Check[] {
   const want = flattenMetrics(expected);
   const have = flattenMetrics(got);
@@ -157,6 +172,17 @@ export function compareMetrics(
         verdict: 'not-compared',
         note: 'measures the machine or the cache (time, throughput, workers, reuse)',
         fold: 'machine',
+      });
+      continue;
+    }
+    if (tol === undefined && acrossBackends && g !== e) {
+      checks.push({
+        stage,
+        check,
+        expected: String(e),
+        got: g === undefined ? '(none)' : String(g),
+        verdict: 'not-compared',
+        note: 'other backend: only metrics with a verify.tolerance are compared',
       });
       continue;
     }
