@@ -18,21 +18,24 @@ export interface BackendRecord {
   reproducible: 'on any machine' | 'same signature only' | 'not claimed';
 }
 
-let used: BackendRecord | undefined;
+// Process-wide, not module-wide: the engine runs compiled (dist/) while stage modules import the
+// TypeScript sources through tsx, so this file can be loaded twice in one stage process.
+const slot = Symbol.for('tailor.usedBackend');
+const registry = globalThis as { [slot]?: BackendRecord };
 
 /** The record of a backend this process activated (called by useBackend and the feature pool). */
 export function noteBackend(b: { name: BackendName; gpu?: boolean; libtensorflow?: { version: string } }): void {
-  used = recordOf(b);
+  registry[slot] = recordOf(b);
 }
 
 /** The backend the current stage used, if it loaded one. */
 export function usedBackend(): BackendRecord | undefined {
-  return used;
+  return registry[slot];
 }
 
 /** Forget the record (before the next stage runs in the same process, as in the test harness). */
 export function resetUsedBackend(): void {
-  used = undefined;
+  delete registry[slot];
 }
 
 export function recordOf(b: { name: BackendName; gpu?: boolean; libtensorflow?: { version: string } }): BackendRecord {

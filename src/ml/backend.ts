@@ -62,7 +62,8 @@ let active: Promise<Backend> | undefined;
  * Load tfjs and activate a backend, once per process (tfjs has one global engine, so a second call
  * with another forced choice is an error rather than a silent switch).
  */
-export async function useBackend(choice: BackendChoice = envChoice()): Promise<Backend> {
+export async function useBackend(asked: BackendChoice = 'auto'): Promise<Backend> {
+  const choice = resolveChoice(asked);
   if (active) {
     const b = await active;
     if (choice !== 'auto' && b.name !== choice)
@@ -86,6 +87,11 @@ export async function activeBackend(): Promise<Backend | undefined> {
   return active?.catch(() => undefined);
 }
 
+/** `auto` means TAILOR_BACKEND when it is set (a stage param naming a backend wins over it). */
+export function resolveChoice(choice: BackendChoice): BackendChoice {
+  return choice === 'auto' ? envChoice() : choice;
+}
+
 export function envChoice(): BackendChoice {
   const env = process.env.TAILOR_BACKEND;
   return (BACKEND_CHOICES as readonly string[]).includes(env ?? '') ? (env as BackendChoice) : 'auto';
@@ -95,7 +101,8 @@ export function envChoice(): BackendChoice {
  * Whether `choice` may end on a native backend in this process: forced native, or auto with a
  * native binding built (cheap: no loading). Decides whether the feature pool may use workers.
  */
-export function mayBeNative(choice: BackendChoice): boolean {
+export function mayBeNative(asked: BackendChoice): boolean {
+  const choice = resolveChoice(asked);
   if (choice === 'tfjs-node' || choice === 'tfjs-node-gpu') return true;
   if (choice !== 'auto' || !isMainThread) return false;
   return !nativeUnavailable('@tensorflow/tfjs-node') || !nativeUnavailable('@tensorflow/tfjs-node-gpu');
