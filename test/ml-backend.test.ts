@@ -46,6 +46,17 @@ test('auto loads what the install step built, or wasm with its reason', async ()
   assert.equal(mayBeNative('auto'), nativeBuilt);
 });
 
+test(
+  'the install step recorded its outcome',
+  { skip: !install && !process.env.CI && 'the install step has not run here (npm run native-backend)' },
+  () => {
+    // In CI `npm ci` runs it: a missing record means the postinstall hook did not run.
+    assert.ok(install, 'no node_modules/.cache/tailor/native-backend.json: did npm run the postinstall step?');
+    assert.match(install.status, /^(ok|failed|disabled)$/);
+    if (install.status !== 'ok') assert.ok(install.reason, 'a failed or disabled install says why');
+  },
+);
+
 test("forcing a backend that is not this process's is refused", async () => {
   const b = await useBackend('auto');
   const other = b.name === 'cpu' ? 'wasm' : 'cpu';
