@@ -35,7 +35,7 @@ export function usedBackend(): BackendRecord | undefined {
 
 /** Forget the record (before the next stage runs in the same process, as in the test harness). */
 export function resetUsedBackend(): void {
-  delete registry[slot];
+  registry[slot] = undefined;
 }
 
 export function recordOf(b: { name: BackendName; gpu?: boolean; libtensorflow?: { version: string } }): BackendRecord {
