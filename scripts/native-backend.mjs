@@ -37,6 +37,7 @@ import { StepError, checkWheel, cudaRequirements, extractWheel, findPython, pipD
 import {
   bindingKey,
   buildBinding,
+  clearBuild,
   ensurePackage,
   libtensorflowLayout,
   packageDir,
@@ -195,6 +196,7 @@ async function main() {
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(LOG, `tailor native backend install, ${new Date().toISOString()}\n`);
   const mode = (process.env.TAILOR_NATIVE ?? 'auto').toLowerCase();
+  for (const pkg of Object.values(PACKAGES)) clearBuild(root, pkg);
   if (['0', 'off', 'false', 'no', 'wasm'].includes(mode)) {
     record({ status: 'disabled', reason: `TAILOR_NATIVE=${process.env.TAILOR_NATIVE}` });
     console.log(

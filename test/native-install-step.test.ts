@@ -4,23 +4,29 @@
  * Run on a scratch copy of the scripts (its root is the folder above scripts/), so the real
  * install's record and build are untouched.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './helpers/rig.js';
 
+const scratches: string[] = [];
+after(() => Promise.all(scratches.map((d) => rm(d, { recursive: true, force: true }))));
+
 async function scratch(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'tailor-native-step-'));
+  scratches.push(root);
   await cp(join(REPO, 'scripts'), join(root, 'scripts'), { recursive: true });
   await mkdir(join(root, 'node_modules', '@tensorflow'), { recursive: true });
-  // The package's files, as npm leaves them (its own download script denied by allowScripts).
-  await symlink(
-    join(REPO, 'node_modules', '@tensorflow', 'tfjs-node'),
-    join(root, 'node_modules', '@tensorflow', 'tfjs-node'),
-  );
+  // The package's files as npm leaves them (its download script denied by allowScripts): a copy
+  // without the real install's build, which the step clears first.
+  const pkg = join(REPO, 'node_modules', '@tensorflow', 'tfjs-node');
+  await cp(pkg, join(root, 'node_modules', '@tensorflow', 'tfjs-node'), {
+    recursive: true,
+    filter: (p) => !/^\/(deps|lib|build)(\/|$)/.test(p.slice(pkg.length)),
+  });
   return root;
 }
 

@@ -69,6 +69,22 @@ export function ensurePackage(root, pkg, log) {
   return got;
 }
 
+/**
+ * Remove a package's earlier build (deps/ and the built binding), so that whatever this run of the
+ * step decides — built, failed, turned off — is what the backend choice finds afterwards.
+ */
+export function clearBuild(root, pkg) {
+  const dir = packageDir(root, pkg);
+  if (!existsSync(join(dir, 'package.json'))) return;
+  rmSync(join(dir, 'deps'), { recursive: true, force: true });
+  rmSync(join(dir, 'build'), { recursive: true, force: true });
+  try {
+    rmSync(dirname(bindingTarget(dir).file), { recursive: true, force: true });
+  } catch {
+    // no N-API version fits: nothing was built
+  }
+}
+
 /** The main library of a libtensorflow folder: the wheel's libtensorflow_cc or the C tarball's libtensorflow. */
 function mainLibrary(libDir) {
   for (const name of ['libtensorflow_cc.so.2', 'libtensorflow.so.2']) if (existsSync(join(libDir, name))) return name;
