@@ -132,7 +132,9 @@ export function compareStage(input: StageInput): Check[] {
       checks.push({ stage, check: 'output', expected, got, verdict: 'mismatch', note: note + scope });
     }
   }
-  checks.push(...compareMetrics(stage, entry.metrics, fresh.metrics, spec.verify?.tolerance ?? {}, acrossBackends));
+  // Other backend, or other inputs (an upstream stage on another backend): only declared tolerances can hold.
+  const looser = acrossBackends ? 'other backend' : localSame ? 'other inputs' : undefined;
+  checks.push(...compareMetrics(stage, entry.metrics, fresh.metrics, spec.verify?.tolerance ?? {}, looser));
   return checks;
 }
 
@@ -153,8 +155,8 @@ export function compareMetrics(
   expected: Record<string, unknown>,
   got: Record<string, unknown>,
   tolerance: Record<string, number>,
-  /** Set when the runs used different backends: then only metrics with a tolerance are compared. */
-  acrossBackends?: string,
+  /** Why exact equality cannot be expected (other backend, other inputs): then only metrics with a tolerance are compared. */
+  looser?: string,
 ): Check[] {
   const want = flattenMetrics(expected);
   const have = flattenMetrics(got);
@@ -175,14 +177,14 @@ export function compareMetrics(
       });
       continue;
     }
-    if (tol === undefined && acrossBackends && g !== e) {
+    if (tol === undefined && looser && g !== e) {
       checks.push({
         stage,
         check,
         expected: String(e),
         got: g === undefined ? '(none)' : String(g),
         verdict: 'not-compared',
-        note: 'other backend: only metrics with a verify.tolerance are compared',
+        note: `${looser}: only metrics with a verify.tolerance are compared`,
       });
       continue;
     }
