@@ -21,7 +21,7 @@ import { report, type Json } from './models-report.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const rootDir = join(here, '..');
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 400);
-const INCEPTION_IMAGES = Number(process.env.BENCH_INCEPTION_IMAGES ?? 160);
+const INCEPTION_IMAGES = Number(process.env.BENCH_INCEPTION_IMAGES ?? 120);
 
 /** Converted backbones shared by the child runs (converted once, by a warm-up run). */
 let modelsDir = '';
