@@ -59,7 +59,7 @@ export function ensurePackage(root, pkg, log) {
   const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
   const r = spawnSync(
     npm[0],
-    [...npm[1], 'install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', '--no-package-lock', spec],
+    [...npm[1], 'install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', spec],
     { cwd: root, encoding: 'utf8', timeout: 10 * 60_000, maxBuffer: 1 << 24 },
   );
   log(r.stdout ?? '');
