@@ -54,6 +54,8 @@ export const RUN_OPTIONS = {
     help: 'print {"stages":[{"name","action","seconds"}]} on stdout at the end (logs stay on stderr)',
   },
   ...cache,
+  ...remote,
+  push: { type: 'boolean', help: "with a remote: upload each stage's output as it is committed" },
   wait: {
     type: 'string',
     value: 'SECONDS',
@@ -83,7 +85,12 @@ export const SPECS = {
     args: '[PIPELINE]',
     summary: 'say which stages are fresh, stale or never run, and why, in words; runs nothing',
     details: [PIPELINE_DEFAULT],
-    options: { ...set, json: { type: 'boolean', help: 'print {"stages":[{"name","state","reasons"}]}' }, ...cache },
+    options: {
+      ...set,
+      json: { type: 'boolean', help: 'print {"stages":[{"name","state","reasons"}]} (with --remote, "remote" per stage)' },
+      ...cache,
+      ...remote,
+    },
   },
   show: {
     name: 'show',
