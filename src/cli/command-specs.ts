@@ -87,7 +87,10 @@ export const SPECS = {
     details: [PIPELINE_DEFAULT],
     options: {
       ...set,
-      json: { type: 'boolean', help: 'print {"stages":[{"name","state","reasons"}]} (with --remote, "remote" per stage)' },
+      json: {
+        type: 'boolean',
+        help: 'print {"stages":[{"name","state","reasons"}]} (with --remote, "remote" per stage)',
+      },
       ...cache,
       ...remote,
     },
@@ -296,6 +299,11 @@ export const SPECS = {
       all: { type: 'boolean', help: 'list every check, not only the failing ones' },
       keep: { type: 'boolean', help: 'keep the temporary cache and say where it is' },
       cache: { type: 'string', value: 'DIR', help: 'your cache, only read: explains why a key changed' },
+      remote: {
+        type: 'string',
+        value: 'URL',
+        help: 'restore the stages this remote cache has (hash-checked) instead of recomputing them, then compare all (else $TAILOR_REMOTE)',
+      },
     },
   },
 } as const satisfies Record<string, CommandSpec>;
