@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { hashBytes } from '../src/cache/hash.js';
 import { CacheIndex } from '../src/cache/index-db.js';
 import { blobKey } from '../src/remote/layout.js';
-import { Workspace, withAction } from './helpers/rig.js';
+import { Workspace } from './helpers/rig.js';
 import { startFaultProxy, type FaultRule } from './helpers/fault-proxy.js';
 import { REMOTE_KINDS, remoteKeys, startRemote, type TestRemote } from './helpers/remote-rig.js';
 
@@ -23,6 +23,9 @@ stages:
     needs: [make]
     export: { use.txt: outputs/use.txt }
 `;
+
+/** A hung remote must fail the test, not stall the suite. */
+const LIMIT = { timeout: 240_000 };
 
 interface RunJson {
   stages: Array<{ name: string; action: string; from?: string }>;
@@ -55,7 +58,7 @@ function count(text: string, pattern: RegExp): number {
 }
 
 for (const kind of REMOTE_KINDS) {
-  test(`${kind}: A runs and pushes, B runs with --remote: every stage restored, none run`, async () => {
+  test(`${kind}: A runs and pushes, B runs with --remote: every stage restored, none run`, LIMIT, async () => {
     const remote = await startRemote(kind);
     const a = await ranAndPushed(remote);
     const b = await workspace();
@@ -107,7 +110,7 @@ for (const kind of REMOTE_KINDS) {
     }
   });
 
-  test(`${kind}: a corrupted remote object is detected: that stage runs, the next is restored`, async () => {
+  test(`${kind}: a corrupted remote object is detected: that stage runs, the next is restored`, LIMIT, async () => {
     const remote = await startRemote(kind);
     const a = await ranAndPushed(remote);
     const b = await workspace();
@@ -163,7 +166,7 @@ async function runThroughProxy(
   }
 }
 
-test('s3 down (every connection dropped): one warning, every stage runs, the run succeeds', async () => {
+test('s3 down (every connection dropped): one warning, every stage runs, the run succeeds', LIMIT, async () => {
   const r = await runThroughProxy(() => 'drop', { AWS_MAX_ATTEMPTS: '2' }, ['--push']);
   try {
     assert.equal(r.code, 0, r.stderr);
@@ -177,7 +180,7 @@ test('s3 down (every connection dropped): one warning, every stage runs, the run
   }
 });
 
-test('s3 that never answers: the request times out, one warning, every stage runs', async () => {
+test('s3 that never answers: the request times out, one warning, every stage runs', LIMIT, async () => {
   const r = await runThroughProxy(() => 'hang', { AWS_MAX_ATTEMPTS: '1', TAILOR_REMOTE_TIMEOUT: '1' });
   try {
     assert.equal(r.code, 0, r.stderr);
@@ -189,7 +192,7 @@ test('s3 that never answers: the request times out, one warning, every stage run
   }
 });
 
-test('s3 blobs corrupted on the wire: caught by the hash check, the stages run', async () => {
+test('s3 blobs corrupted on the wire: caught by the hash check, the stages run', LIMIT, async () => {
   const corruptBlobs: FaultRule = ({ method, url }) =>
     method === 'GET' && url.includes('/blobs/') ? 'corrupt' : 'pass';
   const r = await runThroughProxy(corruptBlobs, {});
@@ -203,7 +206,7 @@ test('s3 blobs corrupted on the wire: caught by the hash check, the stages run',
   }
 });
 
-test('--push needs a remote; a bad remote URL is a usage error', async () => {
+test('--push needs a remote; a bad remote URL is a usage error', LIMIT, async () => {
   const ws = await workspace();
   try {
     const push = await ws.tailor(['run', 'pipelines/p.yaml', '--push'], { TAILOR_REMOTE: '' });

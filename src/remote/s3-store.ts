@@ -76,9 +76,11 @@ export class S3Store implements RemoteStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: Number(env.AWS_MAX_ATTEMPTS) || 5,
-      // requestTimeout is the socket's idle timeout: a server that stops answering mid-body fails
-      // the request (and the retry resumes) instead of hanging the push or the run waiting on it.
-      requestHandler: { connectionTimeout: Math.min(10_000, idleMs), requestTimeout: idleMs },
+      // socketTimeout is the socket's idle timeout: a server that stops answering (before the
+      // headers or mid-body) fails the request, and the retry resumes, instead of hanging the push
+      // or the run waiting on it. (The handler's requestTimeout only logs a warning unless
+      // throwOnRequestTimeout is set, and would cut long multipart uploads that are progressing.)
+      requestHandler: { connectionTimeout: Math.min(10_000, idleMs), socketTimeout: idleMs },
     });
     // Outermost middleware: it sees each operation once, after the SDK's retries, with their count.
     const attemptsOf = (x: unknown) =>
