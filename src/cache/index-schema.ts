@@ -102,6 +102,8 @@ const MIGRATIONS: readonly string[] = [
     written_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 5: a stage run whose output was restored from a remote cache says so ('remote')
+  `ALTER TABLE stage_runs ADD COLUMN source TEXT;`,
 ];
 
 /** Schema version this code writes. */

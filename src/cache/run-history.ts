@@ -43,6 +43,8 @@ export interface StageRunInput {
   treeHash?: string | null;
   /** The one-line message of a failed (or skipped) stage. */
   error?: string | null;
+  /** Where a cached output came from when it was not in this cache ('remote'); null otherwise. */
+  source?: string | null;
 }
 
 export interface StageRunRecord extends Required<StageRunInput> {
@@ -78,6 +80,7 @@ interface StageRunRow {
   log_path: string | null;
   tree_hash: string | null;
   error: string | null;
+  source: string | null;
 }
 
 function prepare(db: Database.Database) {
@@ -89,8 +92,8 @@ function prepare(db: Database.Database) {
     endRun: db.prepare('UPDATE runs SET ended_at = ?, status = ? WHERE id = ?'),
     closeDangling: db.prepare(`UPDATE runs SET ended_at = ?, status = 'interrupted' WHERE status = 'running'`),
     recordStageRun: db.prepare(
-      `INSERT INTO stage_runs (run_id, pipeline, stage, stage_key, action, status, start, "end", seconds, host, metrics, log_path, tree_hash, error)
-       VALUES (@run_id, @pipeline, @stage, @stage_key, @action, @status, @start, @end, @seconds, @host, @metrics, @log_path, @tree_hash, @error)`,
+      `INSERT INTO stage_runs (run_id, pipeline, stage, stage_key, action, status, start, "end", seconds, host, metrics, log_path, tree_hash, error, source)
+       VALUES (@run_id, @pipeline, @stage, @stage_key, @action, @status, @start, @end, @seconds, @host, @metrics, @log_path, @tree_hash, @error, @source)`,
     ),
     listRuns: db.prepare(
       `SELECT * FROM runs WHERE (@pipeline IS NULL OR pipeline = @pipeline) AND (@experiment IS NULL OR experiment = @experiment)
@@ -170,6 +173,7 @@ export class RunHistory {
       log_path: r.logPath,
       tree_hash: r.treeHash ?? null,
       error: r.error ?? null,
+      source: r.source ?? null,
     });
     return Number(res.lastInsertRowid);
   }
@@ -242,5 +246,6 @@ function toStageRun(r: StageRunRow): StageRunRecord {
     logPath: r.log_path,
     treeHash: r.tree_hash,
     error: r.error,
+    source: r.source,
   };
 }

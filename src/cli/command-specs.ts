@@ -54,6 +54,8 @@ export const RUN_OPTIONS = {
     help: 'print {"stages":[{"name","action","seconds"}]} on stdout at the end (logs stay on stderr)',
   },
   ...cache,
+  ...remote,
+  push: { type: 'boolean', help: "with a remote: upload each stage's output as it is committed" },
   wait: {
     type: 'string',
     value: 'SECONDS',
@@ -83,7 +85,15 @@ export const SPECS = {
     args: '[PIPELINE]',
     summary: 'say which stages are fresh, stale or never run, and why, in words; runs nothing',
     details: [PIPELINE_DEFAULT],
-    options: { ...set, json: { type: 'boolean', help: 'print {"stages":[{"name","state","reasons"}]}' }, ...cache },
+    options: {
+      ...set,
+      json: {
+        type: 'boolean',
+        help: 'print {"stages":[{"name","state","reasons"}]} (with --remote, "remote" per stage)',
+      },
+      ...cache,
+      ...remote,
+    },
   },
   show: {
     name: 'show',
@@ -289,6 +299,11 @@ export const SPECS = {
       all: { type: 'boolean', help: 'list every check, not only the failing ones' },
       keep: { type: 'boolean', help: 'keep the temporary cache and say where it is' },
       cache: { type: 'string', value: 'DIR', help: 'your cache, only read: explains why a key changed' },
+      remote: {
+        type: 'string',
+        value: 'URL',
+        help: 'restore the stages this remote cache has (hash-checked) instead of recomputing them, then compare all (else $TAILOR_REMOTE)',
+      },
     },
   },
 } as const satisfies Record<string, CommandSpec>;

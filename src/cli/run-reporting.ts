@@ -9,6 +9,8 @@ import type { RunEvent } from '../run/events.js';
 import { runPipeline, type RunFailure, type RunOptions, type RunReport } from '../run/run-pipeline.js';
 import type { Session } from '../run/session.js';
 import type { Result } from '../result.js';
+import { openRunRemote, remoteRunHooks } from '../remote/run-hooks.js';
+import { remoteUrlFrom } from '../remote/remote-url.js';
 import { EXIT, UsageError, printDiagnostics, printJson } from './common.js';
 import { PlainLogger } from './loggers/plain-logger.js';
 import { QuietLogger } from './loggers/quiet-logger.js';
@@ -18,7 +20,12 @@ import type { OptionValues } from './options.js';
 import type { RUN_OPTIONS } from './command-specs.js';
 
 /** What a command asks of a run, beyond the signal and the event sink. */
-export type CliRun = Omit<RunOptions, 'signal' | 'emit'> & { json: boolean; quiet: boolean };
+export type CliRun = Omit<RunOptions, 'signal' | 'emit'> & {
+  json: boolean;
+  quiet: boolean;
+  /** `--remote URL` (or $TAILOR_REMOTE) and `--push`. */
+  remote?: { url: string; push: boolean };
+};
 
 /** The CliRun that RUN_OPTIONS values ask for (run, exp run). */
 export function cliRunFrom(values: OptionValues<typeof RUN_OPTIONS>): CliRun {
@@ -31,7 +38,15 @@ export function cliRunFrom(values: OptionValues<typeof RUN_OPTIONS>): CliRun {
     quiet: values.quiet ?? false,
     waitSeconds: parseCount(values.wait, '--wait', 0),
     overwriteExports: values['overwrite-exports'] ?? false,
+    remote: remoteRequestOf(values.remote, values.push ?? false),
   };
+}
+
+/** The remote a run uses: `--remote`, else $TAILOR_REMOTE; `--push` without one is a usage error. */
+function remoteRequestOf(flag: string | undefined, push: boolean): CliRun['remote'] {
+  const url = remoteUrlFrom(flag);
+  if (!url && push) throw new UsageError('--push needs a remote: pass --remote URL or set TAILOR_REMOTE');
+  return url ? { url, push } : undefined;
 }
 
 /** A whole-number option (`--jobs`, `--wait`), or `fallback` when absent. */
@@ -78,14 +93,19 @@ export async function runAndReport(
 ): Promise<{ code: number; result: Result<RunReport, RunFailure> }> {
   const logger: Logger =
     req.json || req.quiet ? new QuietLogger() : new PlainLogger(process.stderr, true, headlineOf(pipeline));
-  const result = await runPipeline(session, pipeline, {
-    ...req,
-    signal,
-    emit: (e) => {
-      logger.handle(e);
-      onEvent?.(e);
-    },
-  });
+  const emit = (e: RunEvent) => {
+    logger.handle(e);
+    onEvent?.(e);
+  };
+  const remote = req.remote && (await openRunRemote(req.remote.url, session, { push: req.remote.push, signal, emit }));
+  if (remote && !remote.ok) throw new UsageError(remote.error);
+  let result: Result<RunReport, RunFailure>;
+  try {
+    const hooks = remote ? remoteRunHooks(remote.value, emit) : req.hooks;
+    result = await runPipeline(session, pipeline, { ...req, hooks, signal, emit });
+  } finally {
+    await remote?.value.close();
+  }
   logger.close();
   if (!result.ok) printRunFailure(result.error);
   else if (req.json)

@@ -18,6 +18,8 @@ export function printRunSummary(pipeline: Pipeline, outcomes: StageOutcome[]): v
       `${o.name.padEnd(w)}  ${o.action.padEnd(7)}  ${o.seconds.toFixed(1).padStart(7)}  ${value === undefined ? '' : value.toFixed(4)}`.trimEnd(),
     );
   }
+  const restored = outcomes.filter((o) => o.from === 'remote').map((o) => o.name);
+  if (restored.length > 0) lines.push(`restored from the remote cache: ${restored.join(', ')}`);
   const base = headline.baseline;
   const baseline = base && outcomes.map((o) => metricAt(o.metrics, base.metric)).find((v) => v !== undefined);
   if (base && baseline !== undefined) lines.push(`(${base.label}: ${baseline.toFixed(4)})`);

@@ -58,6 +58,8 @@ export class S3Store implements RemoteStore {
     // version through package-lock.json, so the warning only clutters the CLI's stderr.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+    // $TAILOR_REMOTE_TIMEOUT: seconds a request may sit silent (default 60).
+    const idleMs = (Number(env.TAILOR_REMOTE_TIMEOUT) || 60) * 1000;
     this.client = new S3Client({
       region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
       ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
@@ -74,9 +76,11 @@ export class S3Store implements RemoteStore {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: Number(env.AWS_MAX_ATTEMPTS) || 5,
-      // requestTimeout is the socket's idle timeout: a server that stops answering mid-body fails
-      // the request (and the retry resumes) instead of hanging the push.
-      requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 },
+      // socketTimeout is the socket's idle timeout: a server that stops answering (before the
+      // headers or mid-body) fails the request, and the retry resumes, instead of hanging the push
+      // or the run waiting on it. (The handler's requestTimeout only logs a warning unless
+      // throwOnRequestTimeout is set, and would cut long multipart uploads that are progressing.)
+      requestHandler: { connectionTimeout: Math.min(10_000, idleMs), socketTimeout: idleMs },
     });
     // Outermost middleware: it sees each operation once, after the SDK's retries, with their count.
     const attemptsOf = (x: unknown) =>

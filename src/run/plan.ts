@@ -24,7 +24,18 @@ export interface StagePlan {
   treeHash?: string;
   /** The output's content hash (no metrics.json): what downstream keys are made of. */
   contentHash?: string;
+  /**
+   * Whether the remote cache has this key's output (planned with a remote only; undefined when
+   * the key is unknown or the remote was not asked). With action 'restore' and no treeHash, the
+   * output would come from the remote.
+   */
+  remote?: boolean;
 }
+
+/** A remote cache asked for a key's output, moving nothing (`status --remote`). */
+export type RemoteLookup = (
+  stageKey: string,
+) => Promise<{ treeHash: string; contentHash: string } | undefined | 'unknown'>;
 
 /** What a downstream key takes from an output: its data, not its timings in metrics.json. */
 export function keyHashOf(output: Pick<OutputRecord, 'treeHash' | 'contentHash'>): string {
@@ -75,17 +86,22 @@ export function fullIngredients(local: LocalIngredients, needs: Record<string, s
   return { ...local, needs };
 }
 
-/** Plan every stage without running anything (status, dry-run). */
+/**
+ * Plan every stage without running anything (status, dry-run). With `remote`, every key that can
+ * be computed is looked up there too; a stage that would run but whose output the remote has is
+ * planned as restored from it, and its content hash keys the stages downstream.
+ */
 export async function planPipeline(
   session: Session,
   pipeline: Pipeline,
   force: (name: string) => boolean,
+  remote?: RemoteLookup,
 ): Promise<StagePlan[]> {
   const locals = await Promise.all(pipeline.stages.map((s) => computeLocal(session, pipeline, s)));
   const byName = new Map<string, StagePlan>();
   const plans: StagePlan[] = [];
   const latestByStage = session.index.outputs.latestOfPipeline(pipeline.name);
-  pipeline.stages.forEach((spec, i) => {
+  for (const [i, spec] of pipeline.stages.entries()) {
     const local = locals[i]!;
     const latest = latestByStage.get(spec.name);
     const upstream = spec.needs.map((n) => byName.get(n)!);
@@ -106,11 +122,26 @@ export async function planPipeline(
       const needs = Object.fromEntries(upstream.map((u) => [u.spec.name, u.contentHash!]));
       const ingredients = fullIngredients(local.value, needs);
       plan = classify(session, spec, stageKey(ingredients), latest, ingredients, force(spec.name));
+      if (remote) plan = await withRemote(plan, remote, force(spec.name));
     }
     byName.set(spec.name, plan);
     plans.push(plan);
-  });
+  }
   return plans;
+}
+
+async function withRemote(plan: StagePlan, remote: RemoteLookup, forced: boolean): Promise<StagePlan> {
+  const found = await remote(plan.key!);
+  if (found === 'unknown') return plan;
+  if (!found) return { ...plan, remote: false };
+  if (plan.action !== 'run' || forced) return { ...plan, remote: true };
+  return {
+    ...plan,
+    remote: true,
+    action: 'restore',
+    contentHash: found.contentHash,
+    reasons: [...plan.reasons, 'output of the same key is on the remote cache'],
+  };
 }
 
 /** Decide what to do with a stage whose key is known. */

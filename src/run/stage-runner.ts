@@ -129,7 +129,9 @@ async function stageSteps(
     session.index.outputs.deleteOutput(key);
     await session.store.remove(plan.treeHash);
     reasons.push(`cached output was ${verdict}`);
-  } else if (!ctx.force(spec.name) && ctx.hooks.restore) {
+  }
+  // A key with no usable output here (never run, removed, or just found damaged): the remote may have it.
+  if (!ctx.force(spec.name) && ctx.hooks.restore) {
     const restored = await ctx.hooks.restore({ pipeline: pipeline.name, stage: spec.name, key });
     if (restored && (await session.store.verify(restored.treeHash)) === 'ok') {
       const output = { ...restored, stageKey: key, ingredients };
@@ -237,7 +239,11 @@ async function reuse(
     if (isNew) index.outputs.putOutput(known);
     index.outputs.setLatest(ctx.pipeline.name, spec.name, known.stageKey);
     index.runs.recordStageRun(
-      runRecord(ctx, spec, known.stageKey, 'cached', started, { treeHash: known.treeHash, metrics: known.metrics }),
+      runRecord(ctx, spec, known.stageKey, 'cached', started, {
+        treeHash: known.treeHash,
+        metrics: known.metrics,
+        source: isNew ? 'remote' : undefined,
+      }),
     );
   });
   const problem = await exportsOf(ctx, spec, known.treeHash);
@@ -279,7 +285,14 @@ export function runRecord(
   key: string,
   action: StageAction,
   started: number,
-  extra: { treeHash?: string; metrics?: Record<string, unknown>; logPath?: string; error?: string },
+  extra: {
+    treeHash?: string;
+    metrics?: Record<string, unknown>;
+    logPath?: string;
+    error?: string;
+    /** Where a cached output came from when not from this cache ('remote'). */
+    source?: 'remote';
+  },
 ): StageRunInput {
   const end = Date.now();
   return {
@@ -297,6 +310,7 @@ export function runRecord(
     logPath: extra.logPath ?? '',
     treeHash: extra.treeHash,
     error: extra.error,
+    source: extra.source,
   };
 }
 

@@ -1,13 +1,13 @@
 /**
  * An HTTP proxy on 127.0.0.1 in front of a real server (s3rver) that injects faults into chosen
- * requests: a 500 answer, a dropped connection, a response body cut in half, or one flipped byte
- * in a response body. The client talks to the proxy exactly as to the server (SigV4 signs the Host
+ * requests: a 500 answer, a dropped connection, a response body cut in half, one flipped byte
+ * in a response body, or no answer at all. The client talks to the proxy exactly as to the server (SigV4 signs the Host
  * header the client sent, which the proxy passes on unchanged).
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Fault = 'pass' | 'error500' | 'drop' | 'truncate' | 'corrupt';
+export type Fault = 'pass' | 'error500' | 'drop' | 'truncate' | 'corrupt' | 'hang';
 
 export interface FaultProxy {
   endpoint: string;
@@ -23,13 +23,18 @@ export type FaultRule = (req: { method: string; url: string; n: number }) => Fau
 
 export async function startFaultProxy(target: string, rule: FaultRule): Promise<FaultProxy> {
   const upstream = new URL(target);
-  const counts: Record<Fault, number> = { pass: 0, error500: 0, drop: 0, truncate: 0, corrupt: 0 };
+  const counts: Record<Fault, number> = { pass: 0, error500: 0, drop: 0, truncate: 0, corrupt: 0, hang: 0 };
   let n = 0;
   let current = rule;
   const server = createServer((req, res) => {
     n++;
     const fault = current({ method: req.method ?? 'GET', url: req.url ?? '/', n });
     counts[fault]++;
+    // A server that takes the request and never answers (the client's timeout must end it).
+    if (fault === 'hang') {
+      req.resume();
+      return;
+    }
     if (fault === 'drop') {
       req.socket.destroy();
       return;

@@ -9,7 +9,7 @@ import { SPECS } from '../command-specs.js';
 import { withInterrupts } from '../interrupts.js';
 import { parseCommand } from '../options.js';
 import { cliRunFrom, runAndReport } from '../run-reporting.js';
-import { formatStatus } from './status.js';
+import { formatStatus, lookupOf, openStatusRemote } from './status.js';
 
 export async function runCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(SPECS.run, argv);
@@ -40,7 +40,7 @@ export async function runCommand(argv: string[]): Promise<number> {
 export async function dryRun(
   session: Session,
   pipeline: Pipeline,
-  req: { stages?: string[]; force?: string[]; forceAll?: boolean },
+  req: { stages?: string[]; force?: string[]; forceAll?: boolean; remote?: { url: string } },
   json: boolean,
 ): Promise<number> {
   const selection = selectStages(pipeline, req);
@@ -54,19 +54,28 @@ export async function dryRun(
     return EXIT.usage;
   }
   const { selected, force } = selection.value;
-  const plans = (await planPipeline(session, pipeline, force)).filter((p) => selected.has(p.spec.name));
+  const remote = await openStatusRemote(req.remote?.url, session);
+  let plans;
+  try {
+    plans = (await planPipeline(session, pipeline, force, remote && lookupOf(remote))).filter((p) =>
+      selected.has(p.spec.name),
+    );
+  } finally {
+    await remote?.cache.close();
+  }
   if (json) {
     printJson({
       stages: plans.map((p) => ({
         name: p.spec.name,
         action: p.action === 'run' ? 'run' : 'cached',
+        ...(p.action === 'restore' && !p.treeHash ? { from: 'remote' } : {}),
         state: p.state,
         reasons: p.reasons,
       })),
     });
   } else {
     const toRun = plans.filter((p) => p.action === 'run');
-    process.stdout.write(formatStatus(plans));
+    process.stdout.write(formatStatus(plans, remote?.url));
     process.stdout.write(
       toRun.length === 0
         ? 'dry run: nothing would run\n'

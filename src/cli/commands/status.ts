@@ -1,9 +1,12 @@
 /** `tailor status`: which stages are fresh, stale or never run, and why, in words. Runs nothing. */
 import type { Pipeline } from '../../pipeline/types.js';
-import { planPipeline, type StagePlan } from '../../run/plan.js';
+import { openRunRemote } from '../../remote/run-hooks.js';
+import { remoteUrlFrom } from '../../remote/remote-url.js';
+import type { TieredCache } from '../../remote/tiered-cache.js';
+import { planPipeline, type RemoteLookup, type StagePlan } from '../../run/plan.js';
 import type { Session } from '../../run/session.js';
 import { exportNotes } from '../../run/workspace-exports.js';
-import { EXIT, loadOrReport, openSession, printHelp, printJson, takePipelineArg } from '../common.js';
+import { EXIT, UsageError, loadOrReport, openSession, printHelp, printJson, takePipelineArg } from '../common.js';
 import { SPECS } from '../command-specs.js';
 import { parseCommand } from '../options.js';
 
@@ -15,17 +18,48 @@ export async function statusCommand(argv: string[]): Promise<number> {
   const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   const session = await openSession(values.cache);
+  const remote = await openStatusRemote(remoteUrlFrom(values.remote), session);
   try {
-    const plans = await withExportNotes(session, pipeline, await planPipeline(session, pipeline, () => false));
+    const planned = await planPipeline(session, pipeline, () => false, remote && lookupOf(remote));
+    const plans = await withExportNotes(session, pipeline, planned);
     if (values.json) {
-      printJson({ stages: plans.map((p) => ({ name: p.spec.name, state: p.state, reasons: p.reasons })) });
+      printJson({
+        ...(remote ? { remote: remote.url } : {}),
+        stages: plans.map((p) => ({
+          name: p.spec.name,
+          state: p.state,
+          reasons: p.reasons,
+          ...(remote ? { remote: p.remote ?? null } : {}),
+        })),
+      });
     } else {
-      process.stdout.write(formatStatus(plans));
+      process.stdout.write(formatStatus(plans, remote?.url));
     }
     return EXIT.ok;
   } finally {
+    await remote?.cache.close();
     session.close();
   }
+}
+
+/** The remote status asks, if one is named; its warnings go to stderr (status prints no events otherwise). */
+export async function openStatusRemote(
+  url: string | undefined,
+  session: Session,
+): Promise<{ url: string; cache: TieredCache } | undefined> {
+  if (!url) return undefined;
+  const opened = await openRunRemote(url, session, {
+    emit: (e) => {
+      if (e.type === 'notice') process.stderr.write(`tailor: ${e.message}\n`);
+    },
+  });
+  if (!opened.ok) throw new UsageError(opened.error);
+  return { url, cache: opened.value };
+}
+
+/** Ask the remote alone (a fresh stage's "is it pushed?" too); unknown once the remote failed. */
+export function lookupOf(remote: { cache: TieredCache }): RemoteLookup {
+  return async (key) => (await remote.cache.lookupRemote(key)) ?? (remote.cache.remoteDown ? 'unknown' : undefined);
 }
 
 /** A fresh stage is not run again, but its exports may be missing or edited: say what a run does about them. */
@@ -37,16 +71,20 @@ async function withExportNotes(session: Session, pipeline: Pipeline, plans: Stag
   return plans;
 }
 
-export function formatStatus(plans: StagePlan[]): string {
+/** The status table; with a remote URL, each stage also says whether the remote has its output. */
+export function formatStatus(plans: StagePlan[], remoteUrl?: string): string {
   const width = Math.max(5, ...plans.map((p) => p.spec.name.length));
   const lines = plans.map((p) => {
-    const what =
-      p.state === 'fresh' ? 'fresh' : p.action === 'restore' ? `${p.state} (restorable from cache)` : p.state;
-    const head = `${p.spec.name.padEnd(width)}  ${what}`;
+    const head = `${p.spec.name.padEnd(width)}  ${stateWords(p)}${remoteUrl ? `  [${remoteWords(p)}]` : ''}`;
     return [head, ...p.reasons.map((r) => `${' '.repeat(width + 2)}- ${r}`)].join('\n');
   });
   const stale = plans.filter((p) => p.state !== 'fresh').length;
   const notes = plans.filter((p) => p.state === 'fresh' && p.reasons.length > 0).length;
+  if (remoteUrl) {
+    const restorable = plans.filter((p) => p.action === 'restore' && !p.treeHash).length;
+    lines.push(`remote ${remoteUrl}: ${plans.filter((p) => p.remote).length} of ${plans.length} stage(s) there`);
+    if (restorable > 0) lines.push(`${restorable} stale stage(s) would be restored from the remote instead of run`);
+  }
   lines.push(
     stale > 0
       ? `${stale} of ${plans.length} stage(s) would run or be restored`
@@ -55,4 +93,14 @@ export function formatStatus(plans: StagePlan[]): string {
         : 'everything is up to date',
   );
   return lines.join('\n') + '\n';
+}
+
+function stateWords(p: StagePlan): string {
+  if (p.state === 'fresh') return 'fresh';
+  if (p.action !== 'restore') return p.state;
+  return p.treeHash ? `${p.state} (restorable from cache)` : `${p.state} (restorable from the remote)`;
+}
+
+function remoteWords(p: StagePlan): string {
+  return p.remote === undefined ? 'remote: unknown' : p.remote ? 'on remote' : 'not on remote';
 }

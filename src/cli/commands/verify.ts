@@ -5,6 +5,7 @@
  * matches, 1 on any mismatch, 2 when there is nothing to compare with, 130 when interrupted.
  *
  * `--cache DIR` is only read: an earlier run there explains why a stage's key changed.
+ * `--remote URL` restores what the remote has instead of recomputing it (see fresh-run.ts).
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -24,6 +25,7 @@ import { CacheIndex } from '../../cache/index-db.js';
 import { explainChange } from '../../run/explain.js';
 import { lockPathOf, readLockFile, type LockFile } from '../../run/lock-file.js';
 import { cacheDirFrom } from '../../run/session.js';
+import { remoteUrlFrom } from '../../remote/remote-url.js';
 import { declaredDeterminism } from '../../run/stage-module.js';
 import { selectStages } from '../../run/stage-selection.js';
 import { compareStage, type Check } from '../../verify/compare.js';
@@ -53,12 +55,13 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   }
   const { selected } = selection.value;
 
+  const remote = remoteUrlFrom(values.remote);
   const cacheDir = await mkdtemp(join(tmpdir(), 'tailor-verify-'));
   try {
     return await withInterrupts(async (signal) => {
       if (!values.json)
         process.stderr.write(
-          `tailor: verify: running ${selected.size} stage(s) of ${pipeline.name} from scratch in ${cacheDir}\n`,
+          `tailor: verify: running ${selected.size} stage(s) of ${pipeline.name} from scratch in ${cacheDir}${remote ? ` (restoring what ${remote} has)` : ''}\n`,
         );
       const logger = values.json ? new QuietLogger() : new PlainLogger(process.stderr, false, headlineOf(pipeline));
       const declared = await declaredDeterminism(pipeline.stages.filter((s) => selected.has(s.name)));
@@ -74,6 +77,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         jobs,
         emit: (e) => logger.handle(e),
         signal,
+        remote,
       });
       logger.close();
       if (!fresh.ok) {
@@ -90,16 +94,20 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         cacheDirFrom(values.cache, pipeline.workdir),
       );
       const summary = summaryLine(checks);
+      const restored = [...fresh.value.stages.values()].filter((s) => s.from === 'remote').map((s) => s.name);
       if (values.json) {
         printJson({
           ok: summary.ok,
           pipeline: pipeline.name,
           lockFile,
           stages: [...selected],
+          ...(remote ? { remote, restored } : {}),
           checks: checks.map(({ fold: _, ...c }) => c),
         });
       } else {
         process.stdout.write(formatVerifyTable(checks, values.all ?? false));
+        if (restored.length > 0)
+          process.stdout.write(`restored from ${remote} (checked as pulled, not recomputed): ${restored.join(', ')}\n`);
         process.stdout.write(summary.line + '\n');
         if (values.keep) process.stdout.write(`fresh cache kept in ${cacheDir}\n`);
       }
