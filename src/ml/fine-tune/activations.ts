@@ -1,6 +1,7 @@
 /**
  * fine-tune-backbone's activation cache: the trunk's activation at the cache point (and the
- * pooled stage ends before it) of every image, and of its mirror when flips augment training,
+ * pooled stage ends before it) of every image (cached route), or only its pooled features, the
+ * head phase's input (images route, which streams the tail's input from the files), and of its mirror when flips augment training,
  * kept per image in ctx.state under the stage's code key, so a rerun with another N or learning
  * rate computes nothing and a code change computes everything again.
  */
@@ -53,7 +54,12 @@ export interface ActivationJob {
 export async function cacheActivations(job: ActivationJob): Promise<ActivationCache> {
   const { ctx, plan } = job;
   const started = Date.now();
-  const modelKey = `${job.backboneId}|act=${plan.cacheAt}|ends=${plan.endsCached.join(',')}|flip=${job.flip}`;
+  // The images route streams the tail's input from the image files: only the pooled features the
+  // head phase trains on are cached (a few KB per image, not the activation map).
+  const pooledOnly = plan.route === 'images';
+  const modelKey = pooledOnly
+    ? `${job.backboneId}|pooled=${[...plan.ends, plan.graph.output].join(',')}|flip=${job.flip}`
+    : `${job.backboneId}|act=${plan.cacheAt}|ends=${plan.endsCached.join(',')}|flip=${job.flip}`;
   const cache = FeatureCache.open(join(await codeScopedDir(ctx, 'activations'), 'activations.sqlite'));
   const filler = new FeatureCacheFiller({
     cache,
@@ -61,10 +67,12 @@ export async function cacheActivations(job: ActivationJob): Promise<ActivationCa
     batchSize: job.batchSize,
     signal: ctx.signal,
     startPool: async () => {
-      const outputs = [
-        { nodes: [plan.cacheAt], pool: false },
-        ...(plan.endsCached.length ? [{ nodes: plan.endsCached, pool: true }] : []),
-      ];
+      const outputs = pooledOnly
+        ? [{ nodes: [...plan.ends, plan.graph.output], pool: true }]
+        : [
+            { nodes: [plan.cacheAt], pool: false },
+            ...(plan.endsCached.length ? [{ nodes: plan.endsCached, pool: true }] : []),
+          ];
       const pool = await FeaturePool.start({
         backend: job.backend,
         spec: job.spec,

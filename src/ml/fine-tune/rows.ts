@@ -1,14 +1,15 @@
 /**
  * fine-tune-backbone's training data in memory: per split, the activation at the tail's cut of
- * every image (and orientation), advanced once from the cached activations; the truth matrices;
- * and the frozen trunk's pooled features the head phase trains on.
+ * every image (and orientation), advanced once from the cached activations (cached route only);
+ * the truth matrices; and the frozen trunk's pooled features the head phase trains on.
  */
 import type { SplitName } from '../../formats/manifest.js';
 import { FeatureMatrix } from '../../formats/features.js';
 import type { TF } from '../backend.js';
-import { advanceToCut, rowsFromCache, rowTensors, type CutRows } from '../cut-data.js';
+import { advanceToCut, originalRows, rowsFromCache, rowTensors, type CutRows } from '../cut-data.js';
 import { evaluate, type GraphWeights } from '../graph-infer.js';
 import { truthMatrix } from '../label-matrix.js';
+import { encodeHalf } from '../../util/float16.js';
 import type { ActivationCache } from './activations.js';
 import type { FineTunePlan } from './plan.js';
 
@@ -46,6 +47,62 @@ export function loadCutRows(
   if (data.validation.images === 0)
     throw new Error('no validation images with activations (needed for early stopping)');
   return data;
+}
+
+/**
+ * Pooled frozen features of a split from the cache (images route: what the activation cache holds
+ * there), every orientation or the originals only, as float16 rows.
+ */
+export function pooledFromCache(
+  acts: ActivationCache,
+  plan: FineTunePlan,
+  s: SplitName,
+  which: 'all' | 'original',
+  rowsPer: number,
+): FeatureMatrix | undefined {
+  const list = acts.images[s];
+  if (!list) return undefined;
+  const byId = new Map(plan.graph.nodes.map((n) => [n.id, n]));
+  const dim = [...plan.ends, plan.graph.output].reduce((sum, id) => sum + byId.get(id)!.shape.at(-1)!, 0);
+  const per = which === 'all' ? rowsPer : 1;
+  const out = new Uint16Array(list.length * per * dim);
+  list.forEach((img, i) => {
+    const v = acts.cache.get(acts.modelKey, img.hash);
+    if (!v || v.length !== rowsPer * dim)
+      throw new Error(`internal error: cached features for ${img.hash} missing or of the wrong size`);
+    encodeHalf(v.subarray(0, per * dim), out.subarray(i * per * dim, (i + 1) * per * dim));
+  });
+  return new FeatureMatrix(list.length * per, dim, out);
+}
+
+/** What the head phase trains and scores on: frozen-trunk features per split. */
+export interface HeadFeatures {
+  /** Every orientation of the training images. */
+  train(): FeatureMatrix;
+  rowsPer: number;
+  /** The original images of a scored split (undefined when the split is absent). */
+  of(s: 'validation' | 'holdout'): FeatureMatrix | undefined;
+}
+
+/** Cached route: features advanced through the frozen tail from the rows at the cut. */
+export function cutHeadFeatures(tf: TF, plan: FineTunePlan, weights: GraphWeights, data: FineTuneData): HeadFeatures {
+  return {
+    train: () => frozenFeatures(tf, plan, weights, data.train, allRows(data.train)),
+    rowsPer: data.train.rowsPer,
+    of: (s) => {
+      const d = data[s];
+      return d && frozenFeatures(tf, plan, weights, d, originalRows(d));
+    },
+  };
+}
+
+/** Images route: the pooled features the activation cache holds. */
+export function cachedHeadFeatures(acts: ActivationCache, plan: FineTunePlan, rowsPer: number): HeadFeatures {
+  return {
+    train: () => pooledFromCache(acts, plan, 'train', 'all', rowsPer)!,
+    rowsPer,
+    of: (s) => pooledFromCache(acts, plan, s, 'original', rowsPer),
+  };
 }
 
 /** 0/1 truth of a split's images, in cache order. */

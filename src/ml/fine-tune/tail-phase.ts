@@ -81,8 +81,10 @@ export interface TailPhaseJob {
   batches: TailBatches;
   loss: LossConfig;
   labels: number;
-  train: CutRows;
-  validation: CutRows;
+  /** Training images (the route maps an index to its batch rows). */
+  nTrain: number;
+  /** Probabilities of the validation images and their mean loss (from the route's data). */
+  scoreValidation(): Promise<{ loss: number; probs: Float32Array }>;
   yTrain: Uint8Array;
   yVal: Uint8Array;
   /** The head phase's records: the fine-tuning epochs continue them. */
@@ -106,7 +108,7 @@ export function trainTailPhase(job: TailPhaseJob): Promise<TrainResult> {
     lrPatience: Math.min(p.lr_patience, p.fine_tune_patience),
     phase: 'fine-tune',
     params: [...net.tail.variables, ...net.head.variables],
-    nTrain: job.train.images,
+    nTrain: job.nTrain,
     seed: job.seed,
     history: job.history,
     startAsBest: true,
@@ -115,9 +117,9 @@ export function trainTailPhase(job: TailPhaseJob): Promise<TrainResult> {
       const y = tf.tensor2d(gatherLabels(job.yTrain, L, idx), [idx.length, L]);
       return lossOf(tf, job.loss, net.logits(job.batches.batch(idx, seed, prepared), true, seed), y);
     },
-    validate: () => {
-      const v = net.evaluate(job.validation, L, job.loss, job.yVal);
-      return { loss: v.loss, microF1: microF1AtThreshold(job.yVal, v.probs, job.validation.images, L, 0.5) };
+    validate: async () => {
+      const v = await job.scoreValidation();
+      return { loss: v.loss, microF1: microF1AtThreshold(job.yVal, v.probs, job.yVal.length / L, L, 0.5) };
     },
     checkpointDir: job.checkpointDir,
     signal: job.signal,
