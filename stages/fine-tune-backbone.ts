@@ -82,6 +82,13 @@ const params = {
       default: 16,
       description: 'images route: largest random shift in px',
     },
+    cached_memory_mb: {
+      type: 'integer',
+      minimum: 16,
+      default: 3072,
+      description:
+        'cached route: memory for the training activations at the cut (float16, with flips). It holds all of them in memory; beyond this budget it trains on a seeded sample of the training images (logged, and in metrics.json). The images route streams and needs no cap',
+    },
     multiscale: MULTISCALE_PARAM,
     route: {
       type: 'string',

@@ -12,7 +12,7 @@ import { cacheActivations } from '../../src/ml/fine-tune/activations.js';
 import { fineTuneKeys } from '../../src/ml/fine-tune/checkpoint-keys.js';
 import { trainHeadPhase } from '../../src/ml/fine-tune/head-phase.js';
 import { fineTuneMetrics, versusHeadLine, writeFineTuneOutputs } from '../../src/ml/fine-tune/outputs.js';
-import { planFineTune } from '../../src/ml/fine-tune/plan.js';
+import { planFineTune, type FineTunePlan } from '../../src/ml/fine-tune/plan.js';
 import { ROUTES } from '../../src/ml/fine-tune/routes.js';
 import {
   cachedHeadFeatures,
@@ -26,6 +26,13 @@ import { TrunkFeeder, evaluateImages } from '../../src/ml/fine-tune/image-stream
 import { TunedNetwork, trainTailPhase } from '../../src/ml/fine-tune/tail-phase.js';
 import type { TrainResult } from '../../src/ml/trainer.js';
 import type { FineTuneParams } from '../fine-tune-backbone.js';
+
+/** Training images whose activations at the cut (float16, every orientation) fit the cached route's budget. */
+function cachedTrainCap(plan: FineTunePlan, flip: 'both' | 'none', mb: number): number {
+  const cut = plan.graph.nodes.find((n) => n.id === plan.tail.cut)!;
+  const bytes = cut.shape.reduce((a, b) => a * b, 1) * 2 * (flip === 'both' ? 2 : 1);
+  return Math.max(1, Math.floor((mb * 1024 * 1024) / bytes));
+}
 
 export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>): Promise<void> {
   const started = Date.now();
@@ -65,6 +72,8 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
       workers: workerCount({ ...p, batch_size: p.extract_batch_size }, p.backend),
       splitDir,
       imagesDir,
+      maxTrain: plan.route === 'cached' ? cachedTrainCap(plan, flip, p.cached_memory_mb) : 0,
+      seed: ctx.seed,
     });
     const weights = uploadWeights(tf, graph.nodes);
     cleanup.push(() => weights.dispose());
@@ -80,11 +89,7 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
     };
     cleanup.push(closeCache);
     if (plan.route === 'cached') {
-      try {
-        data = loadCutRows(tf, plan, weights, acts, rowsPer);
-      } finally {
-        closeCache();
-      }
+      data = loadCutRows(tf, plan, weights, acts, rowsPer);
       features = cutHeadFeatures(tf, plan, weights, data);
     } else {
       features = cachedHeadFeatures(acts, plan, rowsPer);
@@ -113,7 +118,7 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
       checkpointDir: await checkpointFolder(ctx, `fine-tune-head-${keys.head}`),
       ...phaseOpts,
     });
-    closeCache();
+    if (!data) closeCache();
     cleanup.push(() => head.head.dispose());
     const hs = head.scores;
     ctx.log(
@@ -126,8 +131,8 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
     const L = labels.length;
     const scoreSplit = async (s: SplitName, y?: Uint8Array): Promise<{ loss: number; probs: Float32Array } | undefined> => {
       if (data) {
-        const d = data[s as keyof FineTuneData];
-        return d && net.evaluate(d, L, head.loss, y);
+        const src = s === 'train' ? undefined : data[s];
+        return src && net.evaluateSource(src, L, head.loss, y);
       }
       const list = acts.images[s];
       return list && evaluateImages(tf, net, feeder, list.map((i) => i.path), L, head.loss, y, p.fine_tune_batch_size);

@@ -106,6 +106,8 @@ export function fineTuneMetrics(job: {
     trainable_backbone_params: trainableParams,
     feature_dim: head.featureDim,
     activations: { computed: job.acts.computed, reused: job.acts.reused, seconds: job.acts.seconds },
+    // Training images the cached route's memory cap left out (0 on the images route, which streams).
+    train_images_left_out: job.acts.skipped,
     head_phase: {
       epochs: head.result.history.length,
       best_epoch: head.result.bestEpoch + 1,

@@ -18,6 +18,7 @@ import { microF1AtThreshold } from '../metrics.js';
 import { train, type EpochRecord, type TrainResult } from '../trainer.js';
 import type { TuneParams } from './checkpoint-keys.js';
 import type { FineTunePlan } from './plan.js';
+import { CHUNK, type CutSource } from './rows.js';
 import type { CutBatch, TailBatches } from './routes.js';
 
 /** The trainable tail and the head on top of it. */
@@ -66,6 +67,19 @@ export class TunedNetwork {
       tf.dispose([l!, pr!]);
     }
     return { loss: rows.length ? sum / rows.length : 0, probs };
+  }
+
+  /** evaluate() over a split streamed chunk by chunk from the activation cache. */
+  evaluateSource(src: CutSource, labels: number, loss: LossConfig, y?: Uint8Array): { loss: number; probs: Float32Array } {
+    const probs = new Float32Array(src.images * labels);
+    let sum = 0;
+    for (let at = 0; at < src.images; at += CHUNK) {
+      const to = Math.min(src.images, at + CHUNK);
+      const r = this.evaluate(src.chunk(at, to), labels, loss, y?.subarray(at * labels, to * labels));
+      probs.set(r.probs, at * labels);
+      sum += r.loss * (to - at);
+    }
+    return { loss: src.images ? sum / src.images : 0, probs };
   }
 
   dispose(): void {
