@@ -68,55 +68,62 @@ test.before(async () => {
 const run = (state: string): ReturnType<typeof runStage> =>
   runStage(STAGE, params, { needs: { pad: ds.padDir, split: ds.splitDir }, state: join(root, state), seed: SEED });
 
-test('on tfjs-node the last N layers train end to end; frozen layers keep their weights; runs repeat their bytes', { skip }, async () => {
-  const a = await run('a');
-  const ft = a.metrics.fine_tune as NativeMetrics;
-  assert.equal(ft.backend, install!.package!.replace('@tensorflow/', ''));
-  assert.equal(ft.route, 'images');
-  assert.equal(ft.ops, 'native');
-  assert.equal(ft.unfrozen_keras_layers, 4);
-  assert.deepEqual(ft.trained_layers, ['block2_dw', 'block2_project', 'head_conv']);
-  assert.ok(ft.fine_tune_phase && ft.fine_tune_phase.epochs >= 1);
+test(
+  'on tfjs-node the last N layers train end to end; frozen layers keep their weights; runs repeat their bytes',
+  { skip },
+  async () => {
+    const a = await run('a');
+    const ft = a.metrics.fine_tune as NativeMetrics;
+    assert.equal(ft.backend, install!.package!.replace('@tensorflow/', ''));
+    assert.equal(ft.route, 'images');
+    assert.equal(ft.ops, 'native');
+    assert.equal(ft.unfrozen_keras_layers, 4);
+    assert.deepEqual(ft.trained_layers, ['block2_dw', 'block2_project', 'head_conv']);
+    assert.ok(ft.fine_tune_phase && ft.fine_tune_phase.epochs >= 1);
 
-  // The head phase beside the tuned network, and the verdict on validation in metrics and log.
-  for (const k of ['validation_micro_f1', 'holdout_micro_f1'] as const) {
-    assert.ok(ft.head_phase[k] >= 0 && ft.head_phase[k] <= 1, k);
-    assert.ok(ft.tuned_phase[k] >= 0 && ft.tuned_phase[k] <= 1, k);
-  }
-  assert.equal(ft.beat_head_phase_on_validation, ft.tuned_phase.validation_micro_f1 > ft.head_phase.validation_micro_f1);
-  assert.ok(
-    a.logs.some((l) => /^fine-tuning (beat|did NOT beat) its head phase on validation: micro-F1 /.test(l)),
-    a.logs.join('\n'),
-  );
-
-  // Trained layers moved; every frozen weight layer is bit for bit the backbone's.
-  const { tf } = await useBackend('auto');
-  const model = await tf.loadLayersModel(tf.io.fromMemory((await readArtifacts(join(a.out, 'model'))).artifacts));
-  const trained = new Set(ft.trained_layers);
-  let frozenChecked = 0;
-  for (const n of tinyGraph(32, SEED).nodes) {
-    if (!isWeightNode(n)) continue;
-    const saved = model.getLayer(n.id).getWeights();
-    const original = nodeWeights(n);
-    assert.equal(saved.length, original.length, n.id);
-    const changed = saved.some((w, i) => {
-      const got = w.dataSync();
-      const want = original[i]![1];
-      return got.some((v, j) => v !== want[j]);
-    });
-    if (trained.has(n.id)) assert.ok(changed, `${n.id} was to train but kept its weights`);
-    else {
-      assert.ok(!changed, `${n.id} is frozen but its weights changed`);
-      frozenChecked++;
+    // The head phase beside the tuned network, and the verdict on validation in metrics and log.
+    for (const k of ['validation_micro_f1', 'holdout_micro_f1'] as const) {
+      assert.ok(ft.head_phase[k] >= 0 && ft.head_phase[k] <= 1, k);
+      assert.ok(ft.tuned_phase[k] >= 0 && ft.tuned_phase[k] <= 1, k);
     }
-  }
-  assert.ok(frozenChecked >= 3, `frozen layers checked: ${frozenChecked}`);
-  model.dispose();
+    assert.equal(
+      ft.beat_head_phase_on_validation,
+      ft.tuned_phase.validation_micro_f1 > ft.head_phase.validation_micro_f1,
+    );
+    assert.ok(
+      a.logs.some((l) => /^fine-tuning (beat|did NOT beat) its head phase on validation: micro-F1 /.test(l)),
+      a.logs.join('\n'),
+    );
 
-  // Same seed, fresh state: the same bytes.
-  const b = await run('b');
-  for (const f of ['predictions.json', 'epochs.jsonl', 'model/weights.bin']) {
-    const [x, y] = await Promise.all([readFile(join(a.out, f)), readFile(join(b.out, f))]);
-    assert.ok(x.equals(y), `${f} differs between two runs with the same seed`);
-  }
-});
+    // Trained layers moved; every frozen weight layer is bit for bit the backbone's.
+    const { tf } = await useBackend('auto');
+    const model = await tf.loadLayersModel(tf.io.fromMemory((await readArtifacts(join(a.out, 'model'))).artifacts));
+    const trained = new Set(ft.trained_layers);
+    let frozenChecked = 0;
+    for (const n of tinyGraph(32, SEED).nodes) {
+      if (!isWeightNode(n)) continue;
+      const saved = model.getLayer(n.id).getWeights();
+      const original = nodeWeights(n);
+      assert.equal(saved.length, original.length, n.id);
+      const changed = saved.some((w, i) => {
+        const got = w.dataSync();
+        const want = original[i]![1];
+        return got.some((v, j) => v !== want[j]);
+      });
+      if (trained.has(n.id)) assert.ok(changed, `${n.id} was to train but kept its weights`);
+      else {
+        assert.ok(!changed, `${n.id} is frozen but its weights changed`);
+        frozenChecked++;
+      }
+    }
+    assert.ok(frozenChecked >= 3, `frozen layers checked: ${frozenChecked}`);
+    model.dispose();
+
+    // Same seed, fresh state: the same bytes.
+    const b = await run('b');
+    for (const f of ['predictions.json', 'epochs.jsonl', 'model/weights.bin']) {
+      const [x, y] = await Promise.all([readFile(join(a.out, f)), readFile(join(b.out, f))]);
+      assert.ok(x.equals(y), `${f} differs between two runs with the same seed`);
+    }
+  },
+);

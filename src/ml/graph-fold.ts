@@ -55,7 +55,7 @@ export function fold(g: Graph): Graph {
 /** Node `into` now also stands for the layers of node `from` (which came before it). */
 function mergeLayers(layers: Record<string, string[]>, from: string, into: string): void {
   layers[into] = [...(layers[from] ?? []), ...(layers[into] ?? [])];
-  delete layers[from];
+  Reflect.deleteProperty(layers, from);
 }
 
 function foldAffineIntoConv(n: ConvNode | DwConvNode, scale: Float32Array, shift: Float32Array): ConvNode | DwConvNode {

@@ -129,13 +129,28 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
     cleanup.push(() => net.dispose());
     const feeder = new TrunkFeeder(tf, plan, weights, backbone);
     const L = labels.length;
-    const scoreSplit = async (s: SplitName, y?: Uint8Array): Promise<{ loss: number; probs: Float32Array } | undefined> => {
+    const scoreSplit = async (
+      s: SplitName,
+      y?: Uint8Array,
+    ): Promise<{ loss: number; probs: Float32Array } | undefined> => {
       if (data) {
         const src = s === 'train' ? undefined : data[s];
         return src && net.evaluateSource(src, L, head.loss, y);
       }
       const list = acts.images[s];
-      return list && evaluateImages(tf, net, feeder, list.map((i) => i.path), L, head.loss, y, p.fine_tune_batch_size);
+      return (
+        list &&
+        evaluateImages(
+          tf,
+          net,
+          feeder,
+          list.map((i) => i.path),
+          L,
+          head.loss,
+          y,
+          p.fine_tune_batch_size,
+        )
+      );
     };
     let tune: TrainResult | undefined;
     if (p.fine_tune_epochs > 0) {

@@ -132,7 +132,8 @@ export function fineTuneMetrics(job: {
 /** The log line comparing the tuned network with its own head phase on validation. */
 export function versusHeadLine(head: number, tuned: number, tune: TrainResult | undefined): string {
   if (!tune) return `no fine-tuning epochs (fine_tune_epochs: 0): the network is the head phase's`;
-  if (tuned > head) return `fine-tuning beat its head phase on validation: micro-F1 ${tuned.toFixed(4)} vs ${head.toFixed(4)}`;
+  if (tuned > head)
+    return `fine-tuning beat its head phase on validation: micro-F1 ${tuned.toFixed(4)} vs ${head.toFixed(4)}`;
   const kept = tune.bestEpoch < 0 ? ' (no epoch improved on it, so the head phase weights were kept)' : '';
   return `fine-tuning did NOT beat its head phase on validation: micro-F1 ${tuned.toFixed(4)} vs ${head.toFixed(4)}${kept}`;
 }

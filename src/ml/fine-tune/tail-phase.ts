@@ -70,7 +70,12 @@ export class TunedNetwork {
   }
 
   /** evaluate() over a split streamed chunk by chunk from the activation cache. */
-  evaluateSource(src: CutSource, labels: number, loss: LossConfig, y?: Uint8Array): { loss: number; probs: Float32Array } {
+  evaluateSource(
+    src: CutSource,
+    labels: number,
+    loss: LossConfig,
+    y?: Uint8Array,
+  ): { loss: number; probs: Float32Array } {
     const probs = new Float32Array(src.images * labels);
     let sum = 0;
     for (let at = 0; at < src.images; at += CHUNK) {
