@@ -223,7 +223,7 @@ async function fineTuneOnly(): Promise<void> {
   modelsDir = join(work, 'models');
   await dataset(work, 'mobilenet_v2', 224, IMAGES);
   Object.assign(results, fineTuneRuns(join(work, 'mobilenet_v2')), {
-    fine_tune_command: 'BENCH_ONLY=fine-tune npm run bench:models',
+    fine_tune_command: `BENCH_IMAGES=${IMAGES} BENCH_ONLY=fine-tune npm run bench:models`,
     fine_tune_seconds: (Date.now() - started) / 1000,
   });
   await rm(work, { recursive: true, force: true });
