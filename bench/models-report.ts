@@ -73,22 +73,31 @@ export function report(r: Json): string {
   const ft = r.fine_tune as Array<
     Run & {
       route: string;
+      unfreeze: number;
+      trained_layers: string[];
       activations_seconds: number;
       activations: number;
       head_seconds_per_epoch: number;
       fine_tune_seconds_per_epoch: number;
+      head_validation_micro_f1: number;
+      tuned_validation_micro_f1: number;
     }
   >;
+  const ftLayers = ft.find((x) => !x.error)?.trained_layers?.join(', ') ?? 'n/a';
   lines.push(
-    `## fine-tune-backbone: MobileNetV2, last conv layer (Conv_1) + head, ${r.fine_tune_train_images} training images (default backend; phase 2 of issue 12 reworks fine-tuning)`,
+    `## fine-tune-backbone: MobileNetV2, unfreeze 5 (Keras count: trains ${ftLayers}) + head, ${r.fine_tune_train_images} training images, 3 head epochs then 2 fine-tune epochs`,
     '',
-    '| route | backend | caching activations (s, all splits) | head epoch (s) | fine-tune epoch (s) | peak RSS (MB) |',
-    '|---|---|---|---|---|---|',
-    ...ft.map((x) =>
-      x.error
-        ? `| ? | error: ${x.error.slice(0, 160)} | | | | |`
-        : `| ${x.route} | ${x.backend} | ${f(x.activations_seconds)} (${x.activations} images) | ${f(x.head_seconds_per_epoch, 2)} | ${f(x.fine_tune_seconds_per_epoch, 2)} | ${f(x.peak_rss_mb, 0)} |`,
-    ),
+    `Command: \`${(r.fine_tune_command as string | undefined) ?? 'npm run bench:models'}\`; load average at its start ${JSON.stringify(r.fine_tune_load_at_start ?? r.machine)} on ${(r.machine as { cores?: number }).cores} cores.`,
+    'Target: a fine-tune epoch with 5 layers ≤ 3× a head epoch. Validation micro-F1 at 0.5 on this synthetic shapes set, head phase vs tuned network (kept only if it beats the head phase).',
+    '',
+    '| run | caching activations (s, all splits) | head epoch (s) | fine-tune epoch (s) | ratio (target ≤ 3) | head val micro-F1 | tuned val micro-F1 | peak RSS (MB) |',
+    '|---|---|---|---|---|---|---|---|',
+    ...ft.map((x) => {
+      if (x.error) return `| ${x.run ?? x.route} | failed: ${x.error} | | | | | | |`;
+      const q = ratio(x.fine_tune_seconds_per_epoch, x.head_seconds_per_epoch);
+      const verdictFt = q === undefined ? 'n/a' : `${f(q)}× ${q <= 3 ? '(met)' : '(**missed**)'}`;
+      return `| ${x.run ?? x.route} | ${f(x.activations_seconds)} (${x.activations} images) | ${f(x.head_seconds_per_epoch, 2)} | ${f(x.fine_tune_seconds_per_epoch, 2)} | ${verdictFt} | ${f(x.head_validation_micro_f1, 4)} | ${f(x.tuned_validation_micro_f1, 4)} | ${f(x.peak_rss_mb, 0)} |`;
+    }),
     '',
   );
   return lines.join('\n');

@@ -7,12 +7,14 @@
  *    2 threads, on the same JPEGs;
  *  - train-head samples/s for a 1280 -> 256 -> 228 head, tailor on tfjs-node and wasm, PyTorch
  *    with 1 and 2 threads;
- *  - fine-tune-backbone seconds per epoch on the default backend (phase 2 of issue 12 reworks it);
+ *  - fine-tune-backbone with 5 unfrozen layers (Keras count): images route on tfjs-node, cached
+ *    route on tfjs-node and wasm: head vs fine-tune seconds per epoch, head vs tuned validation
+ *    micro-F1 (`BENCH_ONLY=fine-tune` reruns these rows alone and keeps the others);
  *  - peak resident memory of each.
  * Writes bench/results/models.json and bench/results/models.md (see bench/models-report.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,27 +132,33 @@ async function childMain(mode: string, args: string[]): Promise<Json> {
     };
   }
   if (mode === 'fine-tune') {
-    const [data, route] = [args[0]!, args[1]!];
+    const [data, route, unfreeze] = [args[0]!, args[1]!, Number(args[2] ?? 5)];
     const state = await mkdtemp(join(tmpdir(), 'bench-ft-'));
     const r = await runStage(
       join(rootDir, 'stages/fine-tune-backbone.ts'),
-      { backbone: 'mobilenet_v2', route, epochs: 3, fine_tune_epochs: 2, fine_tune_patience: 5, unfreeze: 1 },
+      { backbone: 'mobilenet_v2', route, epochs: 3, fine_tune_epochs: 2, fine_tune_patience: 5, unfreeze },
       { needs: { pad: join(data, 'pad'), split: join(data, 'split') }, state },
     );
     const ft = r.metrics.fine_tune as {
       backend: string;
+      trained_layers: string[];
       activations: { seconds: number; computed: number };
-      head_phase: { seconds_per_epoch: number };
+      head_phase: { seconds_per_epoch: number; validation_micro_f1: number };
+      tuned_phase: { validation_micro_f1: number };
       fine_tune_phase: { seconds_per_epoch: number; epochs: number };
     };
     await rm(state, { recursive: true, force: true });
     return {
       route,
+      unfreeze,
       backend: ft.backend,
+      trained_layers: ft.trained_layers,
       activations_seconds: ft.activations.seconds,
       activations: ft.activations.computed,
       head_seconds_per_epoch: ft.head_phase.seconds_per_epoch,
       fine_tune_seconds_per_epoch: ft.fine_tune_phase.seconds_per_epoch,
+      head_validation_micro_f1: ft.head_phase.validation_micro_f1,
+      tuned_validation_micro_f1: ft.tuned_phase.validation_micro_f1,
       peak_rss_mb: peak(),
     };
   }
@@ -192,9 +200,41 @@ async function dataset(
 const NATIVE = { TAILOR_BACKEND: 'tfjs-node' };
 const WASM = { TAILOR_BACKEND: 'wasm' };
 
+/** fine-tune-backbone with 5 unfrozen layers (as Keras counts them): each route on its backend. */
+function fineTuneRuns(data: string): Json {
+  console.log('fine-tune-backbone: MobileNetV2, unfreeze 5');
+  const fine_tune = [
+    { run: 'images route, tfjs-node', ...child(['fine-tune', data, 'images', '5'], NATIVE) },
+    { run: 'cached route, tfjs-node', ...child(['fine-tune', data, 'cached', '5'], NATIVE) },
+    { run: 'cached route, wasm', ...child(['fine-tune', data, 'cached', '5'], WASM) },
+  ];
+  console.log(JSON.stringify(fine_tune));
+  return { fine_tune, fine_tune_train_images: Math.round(IMAGES * 0.6), fine_tune_load_at_start: loadNow() };
+}
+
+const loadNow = (): number[] => loadavg().map((v) => Math.round(v * 100) / 100);
+
+/** `BENCH_ONLY=fine-tune`: rerun the fine-tune rows only, keeping the other rows of models.json. */
+async function fineTuneOnly(): Promise<void> {
+  const started = Date.now();
+  const out = join(here, 'results');
+  const results = JSON.parse(await readFile(join(out, 'models.json'), 'utf8')) as Json;
+  const work = await mkdtemp(join(tmpdir(), 'bench-models-'));
+  modelsDir = join(work, 'models');
+  await dataset(work, 'mobilenet_v2', 224, IMAGES);
+  Object.assign(results, fineTuneRuns(join(work, 'mobilenet_v2')), {
+    fine_tune_command: `BENCH_IMAGES=${IMAGES} BENCH_ONLY=fine-tune npm run bench:models`,
+    fine_tune_seconds: (Date.now() - started) / 1000,
+  });
+  await rm(work, { recursive: true, force: true });
+  await writeFile(join(out, 'models.json'), JSON.stringify(results, null, 2) + '\n');
+  await writeFile(join(out, 'models.md'), report(results));
+  console.log(`wrote bench/results/models.{json,md} (fine-tune rows) in ${(Date.now() - started) / 1000} s`);
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
-  const load = loadavg().map((v) => Math.round(v * 100) / 100);
+  const load = loadNow();
   const work = await mkdtemp(join(tmpdir(), 'bench-models-'));
   modelsDir = join(work, 'models');
   const results: Json = {
@@ -230,11 +270,7 @@ async function main(): Promise<void> {
   ];
   console.log(JSON.stringify(results.head));
 
-  console.log('fine-tune-backbone routes (default backend)');
-  const ftData = join(work, 'mobilenet_v2');
-  results.fine_tune = [child(['fine-tune', ftData, 'cached']), child(['fine-tune', ftData, 'images'])];
-  results.fine_tune_train_images = Math.round(IMAGES * 0.6);
-  console.log(JSON.stringify(results.fine_tune));
+  Object.assign(results, fineTuneRuns(join(work, 'mobilenet_v2')));
   results.seconds = (Date.now() - started) / 1000;
 
   await rm(work, { recursive: true, force: true });
@@ -258,7 +294,7 @@ if (process.argv[2] === '--child') {
     },
   );
 } else {
-  main().catch((e: unknown) => {
+  (process.env.BENCH_ONLY === 'fine-tune' ? fineTuneOnly() : main()).catch((e: unknown) => {
     console.error((e as Error).stack ?? String(e));
     process.exit(1);
   });

@@ -9,7 +9,10 @@
  *    ctx.state by image hash — reused when N or the learning rates change — and only the tail trains,
  *    with ops that have fast gradients on wasm (1x1 convs as matmuls, depthwise as shifted adds).
  *  - `images` (default on tfjs-node/-gpu): every step decodes its images, mirrors and shifts them
- *    (flip/crop augmentation), runs the frozen trunk and trains the tail: end to end on the pixels.
+ *    (flip/crop augmentation, drawn from the step's seed before any decode), runs the frozen trunk
+ *    and trains the tail (depthwise and full convolutions through tf.conv2d/depthwiseConv2d and
+ *    their gradients): end to end on the pixels. Only the pooled features of the head phase are
+ *    cached; validation, holdout and test stream through the network batch by batch.
  * The saved model is the whole network (images in, probabilities out) as a LayersModel.
  * Activation cache and checkpoints are keyed by the stage's code key. Implementation:
  * impl/fine-tune-backbone.ts over src/ml/fine-tune/ (plan, activations, rows, checkpoint keys,
@@ -35,8 +38,9 @@ const params = {
       type: 'integer',
       minimum: 1,
       maximum: 1000,
-      default: 1,
-      description: 'weight layers (conv, depthwise conv) of the backbone to train, counted from its end',
+      default: 5,
+      description:
+        'layers of the backbone to train, counted from its end (before the global pooling) as Keras counts them: a conv, its batch norm and its activation are three; the seed unfroze 5 of MobileNetV2',
     },
     fine_tune_lr: {
       type: 'number',
@@ -77,6 +81,13 @@ const params = {
       maximum: 256,
       default: 16,
       description: 'images route: largest random shift in px',
+    },
+    cached_memory_mb: {
+      type: 'integer',
+      minimum: 16,
+      default: 3072,
+      description:
+        'cached route: memory for the training activations at the cut (float16, with flips). It holds all of them in memory; beyond this budget it trains on a seeded sample of the training images (logged, and in metrics.json). The images route streams and needs no cap',
     },
     multiscale: MULTISCALE_PARAM,
     route: {

@@ -25,7 +25,7 @@ const params = {
   epochs: 15,
   batch_size: 16,
   hidden: [32],
-  unfreeze: 2,
+  unfreeze: 3,
   fine_tune_epochs: 3,
   fine_tune_lr: 0.001,
   fine_tune_batch_size: 16,

@@ -132,6 +132,17 @@ test('the trainable tail matches inference, and matmul ops give the gradients of
   }
 });
 
+test('unfrozen layers are counted as Keras counts them (conv, batch norm and activation are three)', async () => {
+  const { tf } = await useBackend('cpu');
+  const g = foldKerasModel(buildKeras(tf));
+  // Before the pooling: ... dw, dw_bn, dw_relu, proj, proj_bn, add, branch_a, branch_b, cat, avg, top.
+  assert.deepEqual(planTail(g, 1).trainable, ['top']);
+  assert.deepEqual(planTail(g, 5).trainable, ['branch_a', 'top']);
+  // add is a layer of its own; proj and proj_bn fold into one node, trained when either is counted.
+  assert.deepEqual(planTail(g, 7).trainable, ['proj_bn', 'branch_a', 'top']);
+  assert.deepEqual(planTail(g, 10).trainable, ['dw_relu', 'proj_bn', 'branch_a', 'top']);
+});
+
 test('cut planning respects residual connections and resolution stages', () => {
   const g = tinyGraph(32, 0);
   const ids = articulationPoints(g).map((i) => g.nodes[i]!.id);
@@ -140,7 +151,9 @@ test('cut planning respects residual connections and resolution stages', () => {
   const one = planTail(g, 1);
   assert.deepEqual(one.trainable, ['head_conv']);
   assert.equal(one.cut, 'block2_add');
-  const three = planTail(g, 3);
+  // A graph built directly counts each node as one layer: head_conv, block2_add, block2_project, block2_dw.
+  assert.deepEqual(planTail(g, 3).trainable, ['block2_project', 'head_conv']);
+  const three = planTail(g, 4);
   assert.deepEqual(three.trainable, ['block2_dw', 'block2_project', 'head_conv']);
   assert.equal(three.cut, 'block1_project');
   // The cache point is the smallest cut of the 8x8 stage, the earliest of those.

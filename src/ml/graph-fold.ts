@@ -13,6 +13,7 @@ import { consumerCounts, type ConvNode, type DwConvNode, type GNode, type Graph 
 export function fold(g: Graph): Graph {
   let nodes = g.nodes.slice();
   const output = g.output;
+  const layers = g.layers ? { ...g.layers } : undefined;
   for (let changed = true; changed;) {
     changed = false;
     const readers = consumerCounts(nodes);
@@ -42,12 +43,19 @@ export function fold(g: Graph): Graph {
         // The merged node takes the later node's id and place, so readers of the later node stay wired.
         const node = { ...merged, id: n.id, shape: n.shape } as GNode;
         nodes = nodes.filter((m) => m.id !== prev.id).map((m) => (m.id === n.id ? node : m));
+        if (layers) mergeLayers(layers, prev.id, n.id);
         changed = true;
         break;
       }
     }
   }
-  return { nodes, output };
+  return { nodes, output, ...(layers ? { layers } : {}) };
+}
+
+/** Node `into` now also stands for the layers of node `from` (which came before it). */
+function mergeLayers(layers: Record<string, string[]>, from: string, into: string): void {
+  layers[into] = [...(layers[from] ?? []), ...(layers[into] ?? [])];
+  Reflect.deleteProperty(layers, from);
 }
 
 function foldAffineIntoConv(n: ConvNode | DwConvNode, scale: Float32Array, shift: Float32Array): ConvNode | DwConvNode {
@@ -77,5 +85,7 @@ export function simplifyGlobalPool(g: Graph): Graph {
   const nodes = g.nodes
     .filter((n) => n.id !== prev.id)
     .map((n) => (n.id === out.id ? { ...out, inputs: prev.inputs } : n));
-  return { nodes, output: g.output };
+  const layers = g.layers ? { ...g.layers } : undefined;
+  if (layers) mergeLayers(layers, prev.id, out.id);
+  return { nodes, output: g.output, ...(layers ? { layers } : {}) };
 }

@@ -55,21 +55,37 @@ export function articulationPoints(g: Graph): number[] {
   return points.reverse();
 }
 
-/** Plan the tail that trains the last `n` weight layers (all of them if there are fewer). */
+/**
+ * Nodes standing for the last `n` layers of the source model before its global pooling, counted
+ * as Keras counts them (`base.layers[-n:]`: a Conv2D, its BatchNormalization and its ReLU are
+ * three), as indices into g.nodes. A folded node trains when any of its layers is among the `n`.
+ */
+export function lastLayerNodes(g: Graph, n: number): number[] {
+  const outIdx = g.nodes.findIndex((x) => x.id === g.output);
+  const picked: number[] = [];
+  let counted = 0;
+  for (let i = outIdx - 1; i > 0 && counted < n; i--) {
+    picked.push(i);
+    counted += g.layers ? (g.layers[g.nodes[i]!.id]?.length ?? 0) : 1;
+  }
+  return picked.reverse();
+}
+
+/**
+ * Plan the tail that trains the weight nodes among the last `n` layers (lastLayerNodes); at least
+ * the last weight node trains, and all of them when `n` covers the whole trunk.
+ */
 export function planTail(g: Graph, n: number): TailPlan {
   const outIdx = g.nodes.findIndex((x) => x.id === g.output);
-  const weightIdx = g.nodes.map((x, i) => (isWeightNode(x) && i <= outIdx ? i : -1)).filter((i) => i >= 0);
+  const isWeight = (i: number): boolean => isWeightNode(g.nodes[i]!) && i <= outIdx;
+  const weightIdx = g.nodes.map((_, i) => i).filter(isWeight);
   if (weightIdx.length === 0) throw new Error('the trunk has no trainable layers');
-  const take = Math.max(1, Math.min(n, weightIdx.length));
-  const firstTrainable = weightIdx[weightIdx.length - take]!;
-  const cuts = articulationPoints(g).filter((i) => i < firstTrainable);
+  const picked = lastLayerNodes(g, n).filter(isWeight);
+  const train = picked.length ? picked : [weightIdx[weightIdx.length - 1]!];
+  const cuts = articulationPoints(g).filter((i) => i < train[0]!);
   const cutIdx = cuts[cuts.length - 1] ?? 0;
   const nodes = g.nodes.slice(cutIdx + 1, outIdx + 1);
-  return {
-    cut: g.nodes[cutIdx]!.id,
-    nodes,
-    trainable: weightIdx.slice(weightIdx.length - take).map((i) => g.nodes[i]!.id),
-  };
+  return { cut: g.nodes[cutIdx]!.id, nodes, trainable: train.map((i) => g.nodes[i]!.id) };
 }
 
 /**

@@ -80,6 +80,12 @@ export interface Graph {
   nodes: GNode[];
   /** Id of the node whose value is the feature vector (usually a `gap`). */
   output: string;
+  /**
+   * The source model's layers each node stands for, in model order (a folded conv holds its
+   * Conv2D, BatchNormalization and ReLU): how fine-tuning counts layers as Keras does. Absent for
+   * graphs built directly (each node then counts as one layer).
+   */
+  layers?: Record<string, string[]>;
 }
 
 export function isWeightNode(n: GNode): n is WeightNode {

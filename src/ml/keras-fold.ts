@@ -58,6 +58,7 @@ export function foldKerasModel(model: LayersModel, cutLayer?: string): Graph {
   const nodes: GNode[] = [];
   const shapes = new Map<string, number[]>();
   const alias = new Map<string, string>(); // layer name -> node id holding its value
+  const layers: Record<string, string[]> = {}; // node id -> the layers it stands for
   for (const l of order) {
     const cls = l.getClassName();
     const inputs =
@@ -78,15 +79,18 @@ export function foldKerasModel(model: LayersModel, cutLayer?: string): Graph {
     });
     if ('alias' in folded) {
       alias.set(l.name, folded.alias);
+      (layers[folded.alias] ??= []).push(l.name);
       continue;
     }
     for (const n of folded.nodes) {
       nodes.push(n);
       shapes.set(n.id, n.shape);
     }
-    alias.set(l.name, folded.nodes[folded.nodes.length - 1]!.id);
+    const last = folded.nodes[folded.nodes.length - 1]!.id;
+    alias.set(l.name, last);
+    (layers[last] ??= []).push(l.name);
   }
-  const g = fold({ nodes, output: alias.get(cut)! });
+  const g = fold({ nodes, output: alias.get(cut)!, layers });
   // A pooling that covers the whole map followed by Flatten is a global average: say so.
   return simplifyGlobalPool(g);
 }

@@ -58,7 +58,8 @@ export interface TrainerOptions extends Schedule {
    */
   prepare?(indices: Int32Array, stepSeed: number): Promise<unknown>;
   /** Validation loss and micro-F1 at 0.5 with the current variables. */
-  validate(): { loss: number; microF1: number };
+  /** Scores after an epoch (async where the validation images stream from disk). */
+  validate(): { loss: number; microF1: number } | Promise<{ loss: number; microF1: number }>;
   /** Checkpoint folder (already keyed by the stage's params and inputs). */
   checkpointDir?: string;
   signal?: AbortSignal;
@@ -136,7 +137,7 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
   const shown = (x: number): string =>
     o.monitor === 'val_loss' ? `val loss ${x.toFixed(5)}` : `val micro-F1 ${(-x).toFixed(4)}`;
   if (o.startAsBest && resumedAt === null) {
-    const v = o.validate();
+    const v = await o.validate();
     meta.best = monitored(v);
     meta.bestValLoss = v.loss;
     o.log?.(`${o.phase}: starting point ${shown(meta.best)}`);
@@ -175,7 +176,7 @@ export async function train(o: TrainerOptions): Promise<TrainResult> {
         }
       }
       const trainSeconds = (performance.now() - t0) / 1000;
-      const val = o.validate();
+      const val = await o.validate();
       const record: EpochRecord = {
         phase: o.phase,
         epoch: meta.history.filter((h) => h.phase === o.phase).length + 1,

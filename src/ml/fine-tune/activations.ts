@@ -1,11 +1,13 @@
 /**
  * fine-tune-backbone's activation cache: the trunk's activation at the cache point (and the
- * pooled stage ends before it) of every image, and of its mirror when flips augment training,
+ * pooled stage ends before it) of every image (cached route), or only its pooled features, the
+ * head phase's input (images route, which streams the tail's input from the files), and of its mirror when flips augment training,
  * kept per image in ctx.state under the stage's code key, so a rerun with another N or learning
  * rate computes nothing and a code change computes everything again.
  */
 import { join } from 'node:path';
-import { presentSplits, type SplitName } from '../../formats/manifest.js';
+import { presentSplits, readSplitLines, type SplitName } from '../../formats/manifest.js';
+import { hashSeed } from '../../random.js';
 import { codeScopedDir } from '../../stage-kit/state.js';
 import type { BackendChoice } from '../backend.js';
 import type { BackboneSpec } from '../backbones.js';
@@ -33,6 +35,8 @@ export interface ActivationCache {
   computed: number;
   reused: number;
   seconds: number;
+  /** Training images left out by the cached route's cap. */
+  skipped: number;
 }
 
 export interface ActivationJob {
@@ -47,13 +51,35 @@ export interface ActivationJob {
   workers: number;
   splitDir: string;
   imagesDir: string;
+  /** Most training images to take (0: all), a seeded sample: the cached route's memory cap. */
+  maxTrain: number;
+  seed: number;
 }
+
+/**
+ * The hash below which a training image is in the seeded sample of `max` (Infinity: all are).
+ * One pass over the manifest lines (no image is read), one 4-byte hash per line.
+ */
+async function sampleThreshold(splitDir: string, max: number, seed: number): Promise<number> {
+  if (max <= 0 || !presentSplits(splitDir).includes('train')) return Infinity;
+  const hashes: number[] = [];
+  for await (const e of readSplitLines(splitDir, 'train')) hashes.push(sampleHash(seed, String(e.imageId)));
+  if (hashes.length <= max) return Infinity;
+  return Uint32Array.from(hashes).sort()[max - 1]!;
+}
+
+const sampleHash = (seed: number, imageId: string): number => hashSeed(seed, 'fine-tune sample', imageId) >>> 0;
 
 /** Fill the cache for every image of every split; the cache stays open for reading rows. */
 export async function cacheActivations(job: ActivationJob): Promise<ActivationCache> {
   const { ctx, plan } = job;
   const started = Date.now();
-  const modelKey = `${job.backboneId}|act=${plan.cacheAt}|ends=${plan.endsCached.join(',')}|flip=${job.flip}`;
+  // The images route streams the tail's input from the image files: only the pooled features the
+  // head phase trains on are cached (a few KB per image, not the activation map).
+  const pooledOnly = plan.route === 'images';
+  const modelKey = pooledOnly
+    ? `${job.backboneId}|pooled=${[...plan.ends, plan.graph.output].join(',')}|flip=${job.flip}`
+    : `${job.backboneId}|act=${plan.cacheAt}|ends=${plan.endsCached.join(',')}|flip=${job.flip}`;
   const cache = FeatureCache.open(join(await codeScopedDir(ctx, 'activations'), 'activations.sqlite'));
   const filler = new FeatureCacheFiller({
     cache,
@@ -61,10 +87,12 @@ export async function cacheActivations(job: ActivationJob): Promise<ActivationCa
     batchSize: job.batchSize,
     signal: ctx.signal,
     startPool: async () => {
-      const outputs = [
-        { nodes: [plan.cacheAt], pool: false },
-        ...(plan.endsCached.length ? [{ nodes: plan.endsCached, pool: true }] : []),
-      ];
+      const outputs = pooledOnly
+        ? [{ nodes: [...plan.ends, plan.graph.output], pool: true }]
+        : [
+            { nodes: [plan.cacheAt], pool: false },
+            ...(plan.endsCached.length ? [{ nodes: plan.endsCached, pool: true }] : []),
+          ];
       const pool = await FeaturePool.start({
         backend: job.backend,
         spec: job.spec,
@@ -81,11 +109,17 @@ export async function cacheActivations(job: ActivationJob): Promise<ActivationCa
   });
   const images: ActivationCache['images'] = {};
   const missing: ActivationCache['missing'] = {};
+  const threshold = await sampleThreshold(job.splitDir, job.maxTrain, job.seed);
+  let skipped = 0;
   try {
     for (const s of presentSplits(job.splitDir)) {
       const list: CachedImage[] = [];
       let miss = 0;
       for await (const img of scanSplitImages(job.splitDir, job.imagesDir, s, cache)) {
+        if (s === 'train' && sampleHash(job.seed, img.imageId) > threshold) {
+          skipped++;
+          continue;
+        }
         if (!img.hash || !img.path) {
           miss++;
           continue;
@@ -109,6 +143,10 @@ export async function cacheActivations(job: ActivationJob): Promise<ActivationCa
     missing[s] = (missing[s] ?? 0) + all.length - kept.length;
     images[s] = kept;
   }
+  if (skipped)
+    ctx.log(
+      `the cached route keeps every activation in memory: training on a seeded sample of ${job.maxTrain} of ${job.maxTrain + skipped} images (cached_memory_mb)`,
+    );
   const seconds = (Date.now() - started) / 1000;
   ctx.log(`activations: computed ${filler.computed}, reused ${filler.reused} in ${seconds.toFixed(1)} s`);
   return {
@@ -120,5 +158,6 @@ export async function cacheActivations(job: ActivationJob): Promise<ActivationCa
     computed: filler.computed,
     reused: filler.reused,
     seconds,
+    skipped,
   };
 }

@@ -37,6 +37,8 @@ export function fineTuneKeys(
       labels: ctx.labels,
       backbone: ctx.backboneId,
       ends: plan.ends,
+      // The routes compute the head's features differently (cached pooled vs advanced activations).
+      route: plan.route,
     },
     (h) => {
       for (const s of ['train', 'validation'] as const)

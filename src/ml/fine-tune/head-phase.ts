@@ -13,11 +13,8 @@ import type { LossConfig } from '../losses.js';
 import type { MetricSummary } from '../metrics.js';
 import { score } from '../model-report.js';
 import type { EpochRecord, TrainResult } from '../trainer.js';
-import type { GraphWeights } from '../graph-infer.js';
-import { originalRows } from '../cut-data.js';
 import type { ActivationCache } from './activations.js';
-import type { FineTunePlan } from './plan.js';
-import { allRows, frozenFeatures, repeatLabels, type FineTuneData } from './rows.js';
+import { repeatLabels, type HeadFeatures } from './rows.js';
 
 export interface HeadPhase {
   head: DenseHead;
@@ -32,9 +29,7 @@ export interface HeadPhaseJob {
   p: HeadParams;
   seed: number;
   labels: string[];
-  plan: FineTunePlan;
-  weights: GraphWeights;
-  data: FineTuneData;
+  features: HeadFeatures;
   acts: ActivationCache;
   yTrain: Uint8Array;
   yVal: Uint8Array;
@@ -45,18 +40,18 @@ export interface HeadPhaseJob {
 }
 
 export async function trainHeadPhase(job: HeadPhaseJob): Promise<HeadPhase> {
-  const { tf, p, data, plan, weights } = job;
+  const { tf, p, features } = job;
   const L = job.labels.length;
-  const fTrain = frozenFeatures(tf, plan, weights, data.train, allRows(data.train));
-  const yTrainRows = repeatLabels(job.yTrain, L, data.train.rowsPer);
-  const fVal = frozenFeatures(tf, plan, weights, data.validation, originalRows(data.validation));
+  const fTrain = features.train();
+  const yTrainRows = repeatLabels(job.yTrain, L, features.rowsPer);
+  const fVal = features.of('validation')!;
   const { head, loss, result } = await trainDenseHead({
     tf,
     p,
     seed: job.seed,
     train: { x: fTrain, y: yTrainRows },
     validation: { x: fVal, y: job.yVal },
-    images: { y: job.yTrain, count: data.train.images },
+    images: { y: job.yTrain, count: fTrain.rows / features.rowsPer },
     labels: L,
     checkpointDir: job.checkpointDir,
     signal: job.signal,
@@ -65,10 +60,10 @@ export async function trainHeadPhase(job: HeadPhaseJob): Promise<HeadPhase> {
   });
   try {
     const scoreOf = (s: 'validation' | 'holdout'): MetricSummary | undefined => {
-      const d = data[s];
+      const f = features.of(s);
       const list = job.acts.images[s] ?? [];
-      if (!d) return undefined;
-      const probs = predictHead(tf, head, frozenFeatures(tf, plan, weights, d, originalRows(d)));
+      if (!f) return undefined;
+      const probs = predictHead(tf, head, f);
       return score(
         { ids: list.map((i) => i.imageId), labels: list.map((i) => i.labels), probs, missing: 0 },
         job.labels,

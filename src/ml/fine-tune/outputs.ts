@@ -13,7 +13,6 @@ import type { EpochRecord, TrainResult } from '../trainer.js';
 import type { ActivationCache } from './activations.js';
 import type { HeadPhase } from './head-phase.js';
 import type { FineTunePlan } from './plan.js';
-import type { FineTuneData } from './rows.js';
 import type { TunedNetwork } from './tail-phase.js';
 
 /** Probabilities of validation, holdout and test through the tuned network; returns the score metrics. */
@@ -23,23 +22,23 @@ export async function writeFineTuneOutputs(
   job: {
     labels: string[];
     net: TunedNetwork;
-    head: HeadPhase;
-    data: FineTuneData;
+    /** Probabilities of a split's images through the tuned network (undefined: split absent). */
+    probsOf(s: ScoredSplit): Promise<Float32Array | undefined>;
     acts: ActivationCache;
     plan: FineTunePlan;
     backbone: Backbone;
     history: EpochRecord[];
   },
 ): Promise<Record<string, unknown>> {
-  const { labels, net, data, acts, plan, backbone } = job;
+  const { labels, net, acts, plan, backbone } = job;
   const splits: Partial<Record<ScoredSplit, SplitOutput>> = {};
   for (const s of ['validation', 'holdout', 'test'] as const) {
-    const d = data[s];
-    if (!d) continue;
+    const probs = await job.probsOf(s);
+    if (!probs) continue;
     splits[s] = {
       ids: (acts.images[s] ?? []).map((i) => i.imageId),
       labels: (acts.images[s] ?? []).map((i) => i.labels),
-      probs: net.evaluate(d, labels.length, job.head.loss).probs,
+      probs,
       missing: acts.missing[s] ?? 0,
     };
   }
@@ -66,8 +65,12 @@ export async function writeFineTuneOutputs(
 export function fineTuneMetrics(job: {
   backend: string;
   plan: FineTunePlan;
+  /** Layers unfrozen as Keras counts them (the `unfreeze` param). */
+  unfreeze: number;
   head: HeadPhase;
   tune: TrainResult | undefined;
+  /** The tuned network's micro-F1 at 0.5 (what validation/holdout in metrics.json report). */
+  tuned: { validation: number; holdout: number | null };
   history: EpochRecord[];
   acts: ActivationCache;
   seconds: number;
@@ -94,12 +97,17 @@ export function fineTuneMetrics(job: {
     backend: job.backend,
     route: plan.route,
     ops: plan.flavour,
+    unfrozen_keras_layers: job.unfreeze,
     trained_layers: plan.tail.trainable,
+    // The source model's layers inside the trained nodes (a folded conv holds its BN and ReLU).
+    trained_source_layers: plan.graph.layers ? plan.tail.trainable.flatMap((id) => plan.graph.layers![id] ?? []) : null,
     cut: plan.tail.cut,
     cache_point: plan.cacheAt,
     trainable_backbone_params: trainableParams,
     feature_dim: head.featureDim,
     activations: { computed: job.acts.computed, reused: job.acts.reused, seconds: job.acts.seconds },
+    // Training images the cached route's memory cap left out (0 on the images route, which streams).
+    train_images_left_out: job.acts.skipped,
     head_phase: {
       epochs: head.result.history.length,
       best_epoch: head.result.bestEpoch + 1,
@@ -115,6 +123,17 @@ export function fineTuneMetrics(job: {
           stopped_early: tune.stoppedEarly,
         }
       : null,
+    tuned_phase: { validation_micro_f1: job.tuned.validation, holdout_micro_f1: job.tuned.holdout },
+    beat_head_phase_on_validation: job.tuned.validation > head.scores.validation.micro_f1,
     seconds: job.seconds,
   };
+}
+
+/** The log line comparing the tuned network with its own head phase on validation. */
+export function versusHeadLine(head: number, tuned: number, tune: TrainResult | undefined): string {
+  if (!tune) return `no fine-tuning epochs (fine_tune_epochs: 0): the network is the head phase's`;
+  if (tuned > head)
+    return `fine-tuning beat its head phase on validation: micro-F1 ${tuned.toFixed(4)} vs ${head.toFixed(4)}`;
+  const kept = tune.bestEpoch < 0 ? ' (no epoch improved on it, so the head phase weights were kept)' : '';
+  return `fine-tuning did NOT beat its head phase on validation: micro-F1 ${tuned.toFixed(4)} vs ${head.toFixed(4)}${kept}`;
 }

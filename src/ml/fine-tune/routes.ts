@@ -4,18 +4,17 @@
  *  - `cached`: each training image's cached activation at the cut, in a random orientation
  *    (original or mirrored, both cached); no image is decoded while training.
  *  - `images`: each step decodes its images, mirrors and shifts them (flip/crop augmentation) and
- *    runs the frozen trunk outside the gradient tape, so the tape holds only the tail.
+ *    runs the frozen trunk outside the gradient tape, so the tape holds only the tail
+ *    (image-stream.ts); nothing per image is kept between steps.
  */
-import { readFile } from 'node:fs/promises';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 import { hashSeed, mulberry32 } from '../../random.js';
-import { augmentRgb } from '../augment.js';
 import type { BackendName, TF } from '../backend.js';
 import type { Preprocess, RouteName } from '../choices.js';
 import { rowTensors, type CutRows } from '../cut-data.js';
-import { evaluate, type GraphWeights } from '../graph-infer.js';
-import { decodeRgb, preprocessInto } from '../image-input.js';
+import type { GraphWeights } from '../graph-infer.js';
 import type { CachedImage } from './activations.js';
+import { TrunkFeeder, drawAugments, type CutArrays } from './image-stream.js';
 import type { FineTunePlan } from './plan.js';
 
 export type { RouteName } from '../choices.js';
@@ -44,7 +43,8 @@ export interface RouteEnv {
   tf: TF;
   plan: FineTunePlan;
   weights: GraphWeights;
-  train: CutRows;
+  /** The cached rows of the training images (cached route only). */
+  train?: CutRows;
   trainImages: readonly CachedImage[];
   backbone: { inputSize: number; preprocess: Preprocess };
   augment: boolean;
@@ -55,53 +55,31 @@ export interface RouteEnv {
 const stepRandom = (seed: number): (() => number) => mulberry32(hashSeed(seed, 'augment'));
 
 function cachedRoute(env: RouteEnv): TailBatches {
-  const per = env.train.rowsPer;
+  const train = env.train;
+  if (!train) throw new Error('internal error: the cached route needs the cached rows');
+  const per = train.rowsPer;
   return {
     batch(indices, seed) {
       const r = stepRandom(seed);
       const rows = Int32Array.from(indices, (i) => i * per + (per === 2 && r() < 0.5 ? 1 : 0));
-      return rowTensors(env.tf, env.train, rows);
+      return rowTensors(env.tf, train, rows);
     },
   };
 }
 
 function imagesRoute(env: RouteEnv): TailBatches {
-  const { tf, plan, weights } = env;
-  const size = env.backbone.inputSize;
+  const feeder = new TrunkFeeder(env.tf, env.plan, env.weights, env.backbone);
   return {
-    async prepare(indices, seed) {
-      const r = stepRandom(seed);
-      const pix = new Float32Array(indices.length * size * size * 3);
-      await Promise.all(
-        Array.from(indices, async (i, k) => {
-          const rgb = await decodeRgb(await readFile(env.trainImages[i]!.path), size);
-          const flip = env.augment && r() < 0.5;
-          const dx = env.augment ? Math.round((r() * 2 - 1) * env.crop) : 0;
-          const dy = env.augment ? Math.round((r() * 2 - 1) * env.crop) : 0;
-          preprocessInto(augmentRgb(rgb, size, flip, dx, dy), env.backbone.preprocess, pix, k * size * size * 3);
-        }),
+    prepare(indices, seed) {
+      // Drawn here, in batch order, before any decode starts: the bytes never follow decode timing.
+      const augs = env.augment ? drawAugments(indices.length, seed, env.crop) : undefined;
+      return feeder.prepare(
+        Array.from(indices, (i) => env.trainImages[i]!.path),
+        augs,
       );
-      const [cut, frozen] = tf.tidy(() => {
-        const input = tf.tensor4d(pix, [indices.length, size, size, 3]) as Tensor;
-        const outs = evaluate(tf, plan.graph, weights, new Map([[plan.graph.nodes[0]!.id, input]]), [
-          plan.tail.cut,
-          ...plan.endsCached,
-          ...plan.endsMid,
-        ]);
-        const pooled = outs.slice(1).map((o) => tf.mean(o, [1, 2]));
-        return [outs[0]!, pooled.length ? tf.concat(pooled, 1) : tf.zeros([indices.length, 0])];
-      });
-      const out = { cut: cut!.dataSync() as Float32Array, frozen: frozen!.dataSync() as Float32Array };
-      tf.dispose([cut!, frozen!]);
-      return out;
     },
-    batch(indices, _seed, prepared) {
-      const { cut, frozen } = prepared as { cut: Float32Array; frozen: Float32Array };
-      const [h, w, c] = env.train.shape as [number, number, number];
-      return {
-        x: tf.tensor4d(cut, [indices.length, h, w, c]),
-        frozen: tf.tensor2d(frozen, [indices.length, frozen.length / indices.length]),
-      };
+    batch(_indices, _seed, prepared) {
+      return feeder.tensors(prepared as CutArrays);
     },
   };
 }

@@ -1,25 +1,36 @@
 /**
  * fine-tune-backbone's training data in memory: per split, the activation at the tail's cut of
- * every image (and orientation), advanced once from the cached activations; the truth matrices;
- * and the frozen trunk's pooled features the head phase trains on.
+ * every image (and orientation), advanced once from the cached activations (cached route only);
+ * the truth matrices; and the frozen trunk's pooled features the head phase trains on.
  */
 import type { SplitName } from '../../formats/manifest.js';
 import { FeatureMatrix } from '../../formats/features.js';
 import type { TF } from '../backend.js';
-import { advanceToCut, rowsFromCache, rowTensors, type CutRows } from '../cut-data.js';
+import { advanceToCut, originalRows, rowsFromCache, rowTensors, type CutRows } from '../cut-data.js';
 import { evaluate, type GraphWeights } from '../graph-infer.js';
 import { truthMatrix } from '../label-matrix.js';
+import { encodeHalf } from '../../util/float16.js';
 import type { ActivationCache } from './activations.js';
 import type { FineTunePlan } from './plan.js';
 
-export interface FineTuneData {
-  train: CutRows;
-  validation: CutRows;
-  holdout?: CutRows;
-  test?: CutRows;
+/** A scored split's rows at the cut, loaded a chunk of images at a time (never the whole split). */
+export interface CutSource {
+  images: number;
+  chunk(from: number, to: number): CutRows;
 }
 
-/** Rows of every split present, advanced from the cache point to the cut. */
+/** The cached route's data: the training rows in memory, the scored splits streamed from the cache. */
+export interface FineTuneData {
+  train: CutRows;
+  validation: CutSource;
+  holdout?: CutSource;
+  test?: CutSource;
+}
+
+/** Images per chunk when a scored split streams from the activation cache. */
+export const CHUNK = 256;
+
+/** Rows of every split present, advanced from the cache point to the cut (the cache stays open). */
 export function loadCutRows(
   tf: TF,
   plan: FineTunePlan,
@@ -31,21 +42,100 @@ export function loadCutRows(
   const cacheShape = byId.get(plan.cacheAt)!.shape;
   const actDim = cacheShape.reduce((a, b) => a * b, 1);
   const cachedEndsDim = plan.endsCached.reduce((s, id) => s + byId.get(id)!.shape.at(-1)!, 0);
-  const load = (s: SplitName): CutRows => {
-    const hashes = (acts.images[s] ?? []).map((i) => i.hash);
+  const load = (hashes: string[]): CutRows => {
     const raw = rowsFromCache(acts.cache, acts.modelKey, hashes, actDim, cachedEndsDim, rowsPer, cacheShape);
     return advanceToCut(tf, plan.graph, weights, raw, plan.cacheAt, plan.tail.cut, plan.endsMid);
   };
+  const hashesOf = (s: SplitName): string[] => (acts.images[s] ?? []).map((i) => i.hash);
+  const source = (s: SplitName): CutSource | undefined => {
+    if (!acts.images[s]) return undefined;
+    const hashes = hashesOf(s);
+    return { images: hashes.length, chunk: (from, to) => load(hashes.slice(from, to)) };
+  };
   const data: FineTuneData = {
-    train: load('train'),
-    validation: load('validation'),
-    holdout: acts.images.holdout ? load('holdout') : undefined,
-    test: acts.images.test ? load('test') : undefined,
+    train: load(hashesOf('train')),
+    validation: source('validation')!,
+    holdout: source('holdout'),
+    test: source('test'),
   };
   if (data.train.images === 0) throw new Error('no training images with activations');
-  if (data.validation.images === 0)
-    throw new Error('no validation images with activations (needed for early stopping)');
+  if (!data.validation?.images) throw new Error('no validation images with activations (needed for early stopping)');
   return data;
+}
+
+/**
+ * Pooled frozen features of a split from the cache (images route: what the activation cache holds
+ * there), every orientation or the originals only, as float16 rows.
+ */
+export function pooledFromCache(
+  acts: ActivationCache,
+  plan: FineTunePlan,
+  s: SplitName,
+  which: 'all' | 'original',
+  rowsPer: number,
+): FeatureMatrix | undefined {
+  const list = acts.images[s];
+  if (!list) return undefined;
+  const byId = new Map(plan.graph.nodes.map((n) => [n.id, n]));
+  const dim = [...plan.ends, plan.graph.output].reduce((sum, id) => sum + byId.get(id)!.shape.at(-1)!, 0);
+  const per = which === 'all' ? rowsPer : 1;
+  const out = new Uint16Array(list.length * per * dim);
+  list.forEach((img, i) => {
+    const v = acts.cache.get(acts.modelKey, img.hash);
+    if (!v || v.length !== rowsPer * dim)
+      throw new Error(`internal error: cached features for ${img.hash} missing or of the wrong size`);
+    encodeHalf(v.subarray(0, per * dim), out.subarray(i * per * dim, (i + 1) * per * dim));
+  });
+  return new FeatureMatrix(list.length * per, dim, out);
+}
+
+/** What the head phase trains and scores on: frozen-trunk features per split. */
+export interface HeadFeatures {
+  /** Every orientation of the training images. */
+  train(): FeatureMatrix;
+  rowsPer: number;
+  /** The original images of a scored split (undefined when the split is absent). */
+  of(s: 'validation' | 'holdout'): FeatureMatrix | undefined;
+}
+
+/** Cached route: features advanced through the frozen tail from the rows at the cut. */
+export function cutHeadFeatures(tf: TF, plan: FineTunePlan, weights: GraphWeights, data: FineTuneData): HeadFeatures {
+  return {
+    train: () => frozenFeatures(tf, plan, weights, data.train, allRows(data.train)),
+    rowsPer: data.train.rowsPer,
+    of: (s) => {
+      const src = data[s];
+      if (!src) return undefined;
+      const parts: FeatureMatrix[] = [];
+      for (let at = 0; at < src.images; at += CHUNK) {
+        const d = src.chunk(at, Math.min(src.images, at + CHUNK));
+        parts.push(frozenFeatures(tf, plan, weights, d, originalRows(d)));
+      }
+      return joinRows(parts);
+    },
+  };
+}
+
+/** Images route: the pooled features the activation cache holds. */
+export function cachedHeadFeatures(acts: ActivationCache, plan: FineTunePlan, rowsPer: number): HeadFeatures {
+  return {
+    train: () => pooledFromCache(acts, plan, 'train', 'all', rowsPer)!,
+    rowsPer,
+    of: (s) => pooledFromCache(acts, plan, s, 'original', rowsPer),
+  };
+}
+
+/** Stack feature matrices of the same width. */
+function joinRows(parts: FeatureMatrix[]): FeatureMatrix {
+  const dim = parts[0]?.dim ?? 0;
+  const rows = parts.reduce((n, m) => n + m.rows, 0);
+  const all = new Float32Array(rows * dim);
+  let at = 0;
+  for (const m of parts) {
+    all.set(m.range(0, m.rows), at * dim);
+    at += m.rows;
+  }
+  return new FeatureMatrix(rows, dim, all);
 }
 
 /** 0/1 truth of a split's images, in cache order. */

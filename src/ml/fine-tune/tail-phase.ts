@@ -18,6 +18,7 @@ import { microF1AtThreshold } from '../metrics.js';
 import { train, type EpochRecord, type TrainResult } from '../trainer.js';
 import type { TuneParams } from './checkpoint-keys.js';
 import type { FineTunePlan } from './plan.js';
+import { CHUNK, type CutSource } from './rows.js';
 import type { CutBatch, TailBatches } from './routes.js';
 
 /** The trainable tail and the head on top of it. */
@@ -68,6 +69,24 @@ export class TunedNetwork {
     return { loss: rows.length ? sum / rows.length : 0, probs };
   }
 
+  /** evaluate() over a split streamed chunk by chunk from the activation cache. */
+  evaluateSource(
+    src: CutSource,
+    labels: number,
+    loss: LossConfig,
+    y?: Uint8Array,
+  ): { loss: number; probs: Float32Array } {
+    const probs = new Float32Array(src.images * labels);
+    let sum = 0;
+    for (let at = 0; at < src.images; at += CHUNK) {
+      const to = Math.min(src.images, at + CHUNK);
+      const r = this.evaluate(src.chunk(at, to), labels, loss, y?.subarray(at * labels, to * labels));
+      probs.set(r.probs, at * labels);
+      sum += r.loss * (to - at);
+    }
+    return { loss: src.images ? sum / src.images : 0, probs };
+  }
+
   dispose(): void {
     this.tail.dispose();
   }
@@ -81,8 +100,10 @@ export interface TailPhaseJob {
   batches: TailBatches;
   loss: LossConfig;
   labels: number;
-  train: CutRows;
-  validation: CutRows;
+  /** Training images (the route maps an index to its batch rows). */
+  nTrain: number;
+  /** Probabilities of the validation images and their mean loss (from the route's data). */
+  scoreValidation(): Promise<{ loss: number; probs: Float32Array }>;
   yTrain: Uint8Array;
   yVal: Uint8Array;
   /** The head phase's records: the fine-tuning epochs continue them. */
@@ -106,7 +127,7 @@ export function trainTailPhase(job: TailPhaseJob): Promise<TrainResult> {
     lrPatience: Math.min(p.lr_patience, p.fine_tune_patience),
     phase: 'fine-tune',
     params: [...net.tail.variables, ...net.head.variables],
-    nTrain: job.train.images,
+    nTrain: job.nTrain,
     seed: job.seed,
     history: job.history,
     startAsBest: true,
@@ -115,9 +136,9 @@ export function trainTailPhase(job: TailPhaseJob): Promise<TrainResult> {
       const y = tf.tensor2d(gatherLabels(job.yTrain, L, idx), [idx.length, L]);
       return lossOf(tf, job.loss, net.logits(job.batches.batch(idx, seed, prepared), true, seed), y);
     },
-    validate: () => {
-      const v = net.evaluate(job.validation, L, job.loss, job.yVal);
-      return { loss: v.loss, microF1: microF1AtThreshold(job.yVal, v.probs, job.validation.images, L, 0.5) };
+    validate: async () => {
+      const v = await job.scoreValidation();
+      return { loss: v.loss, microF1: microF1AtThreshold(job.yVal, v.probs, job.yVal.length / L, L, 0.5) };
     },
     checkpointDir: job.checkpointDir,
     signal: job.signal,
