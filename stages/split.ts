@@ -59,9 +59,8 @@ const params = {
     manifest: { type: 'string', minLength: 1, default: 'manifest.jsonl' },
     label_map: {
       type: 'string',
-      minLength: 1,
       description:
-        'label map CSV (labelId,taskId,labelName,taskName) for names in the tables: a path from the working folder (list it under deps too); unset: label-map.csv of an upstream stage, if any',
+        'label map CSV (labelId,taskId,labelName,taskName) for names in the tables: a path from the working folder (list it under deps too); unset or empty: label-map.csv of an upstream stage, if any',
     },
   },
 } as const;
