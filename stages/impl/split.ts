@@ -82,8 +82,16 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
     trainSubset = iterativeStratification(trainRows, labels.size, [1 - v, v * (1 - h), v * h], rand, use);
     valSubset = new Int32Array(0);
   }
-  // Failed images take the same shares, stratified among themselves (so the usable images'
-  // assignment is the one they would have without failures). Failed train images are scored only
+  let foldOf: Int32Array | undefined;
+  if (p.folds >= 2) {
+    const members = new LabelRows();
+    for (let i = 0; i < trainRows.length; i++) if (trainSubset[i] === 0) members.push([...trainRows.row(i)]);
+    foldOf = iterativeStratification(members, labels.size, new Array<number>(p.folds).fill(1), rand, use);
+  }
+
+  const failedRand = mulberry32(hashSeed(p.seed ?? ctx.seed, 'split', 'failed'));
+  // Failed images take the same shares, stratified among themselves on their own random stream
+  // (so the usable images' sets and folds are what they would be without failures). Failed train images are scored only
   // when validation is carved out of train; otherwise they, like the usable ones, stay in train.
   const failedTrainSubset =
     valRows.length > 0
@@ -92,17 +100,10 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
           failedTrainRows,
           labels.size,
           [1 - p.validation_share, p.validation_share * (1 - h), p.validation_share * h],
-          rand,
+          failedRand,
           use,
         );
-  const failedValSubset = iterativeStratification(failedValRows, labels.size, [0, 1 - h, h], rand, use);
-  let foldOf: Int32Array | undefined;
-  if (p.folds >= 2) {
-    const members = new LabelRows();
-    for (let i = 0; i < trainRows.length; i++) if (trainSubset[i] === 0) members.push([...trainRows.row(i)]);
-    foldOf = iterativeStratification(members, labels.size, new Array<number>(p.folds).fill(1), rand, use);
-  }
-
+  const failedValSubset = iterativeStratification(failedValRows, labels.size, [0, 1 - h, h], failedRand, use);
   // Pass 2: route every line; count labels per output set.
   const writers = Object.fromEntries(
     (Object.keys(SPLIT_FILES) as SplitName[]).map((s) => [s, new JsonlWriter(join(ctx.out, SPLIT_FILES[s]))]),
