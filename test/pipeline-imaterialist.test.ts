@@ -130,9 +130,11 @@ interface ScoredMetrics {
 }
 interface StageMetrics {
   images?: { validation_failed: number; holdout_failed: number };
+  colour_baseline?: { holdout_micro_f1: number; train_images: number; unreadable: number };
   validation?: ScoredMetrics;
   holdout?: ScoredMetrics;
   comparisons?: Array<{ verdict: string }>;
+  margins?: { over_colour_baseline: number | null; over_frequency_baseline: number | null };
 }
 
 test('the 3 dead validation images are scored as submit answers them, with intervals and paired comparisons', async () => {
@@ -140,12 +142,21 @@ test('the 3 dead validation images are scored as submit answers them, with inter
     const r = await ws.tailor(['show', 'pipelines/imaterialist.yaml', stage, '--json', ...sets()]);
     return (JSON.parse(r.stdout) as { metrics: StageMetrics }).metrics;
   };
-  const split = (await metricsOf('split')).images;
+  const splitMetrics = await metricsOf('split');
+  const split = splitMetrics.images;
   assert.ok(split);
   assert.equal(split.validation_failed + split.holdout_failed, 3);
+  // The no-CNN baseline read the 12 distinct pictures (none unreadable) and scored like the others.
+  const colour = splitMetrics.colour_baseline;
+  assert.ok(colour && colour.unreadable === 0 && colour.train_images === 57, JSON.stringify(colour));
+  assert.ok(colour.holdout_micro_f1 > 0 && colour.holdout_micro_f1 <= 1);
   for (const stage of ['ensemble-pso', 'threshold']) {
-    const { validation, holdout, comparisons } = await metricsOf(stage);
-    assert.ok(validation && holdout && comparisons, stage);
+    const { validation, holdout, comparisons, margins } = await metricsOf(stage);
+    assert.ok(validation && holdout && comparisons && margins, stage);
+    // Margins over both of split's baselines, on the same holdout images.
+    const colourHoldout = colour.holdout_micro_f1;
+    assert.ok(margins.over_colour_baseline !== null && margins.over_frequency_baseline !== null, stage);
+    assert.ok(Math.abs(margins.over_colour_baseline - (holdout.micro_f1 - colourHoldout)) < 1e-5, stage);
     const m = { validation, holdout, comparisons };
     assert.equal(m.validation.failed_images + m.holdout.failed_images, 3, stage);
     assert.equal(m.validation.images + m.holdout.images, 30, `${stage}: every validation image is scored`);

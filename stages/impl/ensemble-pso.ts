@@ -1,4 +1,5 @@
 /** ensemble-pso's run (the definition and params: ../ensemble-pso.ts). */
+import { baselineMargins, marginText } from '../../src/ml/baseline-margins.js';
 import type { StageContext } from '../../src/stage-api.js';
 import { round6 } from '../../src/formats/csv.js';
 import { readLabelList } from '../../src/formats/manifest.js';
@@ -111,7 +112,11 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
     bestSingle,
   });
 
+  const margins = await baselineMargins(split.dir, chosenScore.holdout_micro_f1);
+  const marginLine = marginText(margins);
+  if (marginLine) ctx.log(`holdout: ${marginLine}`);
   ctx.metrics({
+    margins,
     validation: {
       micro_f1: round6(chosenScore.validation_micro_f1),
       images: val.ids.length,

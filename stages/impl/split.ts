@@ -14,7 +14,9 @@ import {
 } from '../../src/formats/manifest.js';
 import { LABEL_MAP } from '../../src/formats/output-kinds.js';
 import { hashSeed, mulberry32 } from '../../src/random.js';
-import { findOptionalInput, inputBase, resolveInput } from '../../src/stage-kit/inputs.js';
+import { containedPath, findOptionalInput, inputBase, resolveInput } from '../../src/stage-kit/inputs.js';
+import { colourBaseline, type BaselineImage, type ColourBaselineResult } from '../../src/data/colour-baseline.js';
+import { priorGuess } from '../../src/ml/submission-inputs.js';
 import { writeDistributionPicture, writeFrequencyTable } from '../../src/data/label-frequency-outputs.js';
 import { LabelIndex, LabelRows, sortLabelIds } from '../../src/data/label-rows.js';
 import { LabelCounter } from '../../src/data/label-stats.js';
@@ -117,6 +119,13 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
   let ti = 0;
   let vi = 0;
   let trainMember = 0;
+  // What the colour-histogram baseline sees: an even sample of train, all of validation and holdout.
+  const colour = { train: [] as BaselineImage[], validation: [] as BaselineImage[], holdout: [] as BaselineImage[] };
+  const maxColour = p.colour_baseline_images;
+  const imagesDir = inputBase(ctx, p.from);
+  const pick = (k: number): boolean =>
+    Math.floor(((k + 1) * maxColour) / trainRows.length) > Math.floor((k * maxColour) / trainRows.length);
+  let trainSeen = 0;
   let fti = 0;
   let fvi = 0;
   const failedWriters = {
@@ -134,11 +143,14 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
       if (f !== 'train') {
         await failedWriters[f].write(e);
         failedCounters[f].add(e.labels ?? []);
+        if (maxColour > 0) colour[f].push({ labels: e.labels ?? [] });
       }
       continue;
     }
     const subset = SUBSETS[(e.set === 'train' ? trainSubset[ti++] : valSubset[vi++]) as number] ?? 'train';
     await writers[subset].write(e);
+    if (maxColour > 0 && (subset !== 'train' || pick(trainSeen++)))
+      colour[subset].push({ path: containedPath(imagesDir, e.file), labels: e.labels ?? [] });
     counters[subset].add(e.labels ?? []);
     if (subset === 'train' && foldOf) await (foldWriters[foldOf[trainMember++] as number] as JsonlWriter).write(e);
   }
@@ -156,6 +168,14 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
     counters.validation.merged(failedCounters.validation),
     counters.holdout.merged(failedCounters.holdout),
   );
+  let colourScore: ColourBaselineResult | undefined;
+  if (maxColour > 0) {
+    const prior = await priorGuess(ctx.out, kept);
+    colourScore = await colourBaseline(kept, colour, prior.labels);
+    ctx.log(
+      `colour-histogram baseline (no CNN, ${colourScore.train_images} train images): holdout micro-F1 ${colourScore.holdout_micro_f1.toFixed(4)}${colourScore.unreadable ? ` (${colourScore.unreadable} unreadable images)` : ''}`,
+    );
+  }
   // How evenly each kept label is shared between validation and holdout (0 = identical shares).
   let diff = 0;
   for (const l of kept) {
@@ -181,6 +201,7 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
   );
   ctx.metrics({
     baseline,
+    ...(colourScore ? { colour_baseline: colourScore } : {}),
     images,
     labels: { seen: labels.size, kept: kept.length, min_label_count: p.min_label_count },
     stratification: { mean_abs_share_diff_validation_holdout: kept.length ? diff / kept.length : 0 },

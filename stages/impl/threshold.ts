@@ -1,4 +1,5 @@
 /** threshold's run (the definition and params: ../threshold.ts). */
+import { baselineMargins, marginText } from '../../src/ml/baseline-margins.js';
 import type { StageContext } from '../../src/stage-api.js';
 import { round6 } from '../../src/formats/csv.js';
 import { readLabelList } from '../../src/formats/manifest.js';
@@ -117,7 +118,11 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
     failed_images: s.failed,
     true_labels_outside_model: s.missedTotal,
   });
+  const margins = await baselineMargins(split.dir, rh.summary.micro_f1);
+  const marginLine = marginText(margins);
+  if (marginLine) ctx.log(`holdout: ${marginLine}`);
   ctx.metrics({
+    margins,
     validation: scores(rv, val),
     holdout: { ...scores(rh, hold), ci_low: round6(ci.lo), ci_high: round6(ci.hi) },
     comparisons: comparisons.map((c) => ({ ...c, diff: round6(c.diff), lo: round6(c.lo), hi: round6(c.hi) })),
