@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { signed } from './bootstrap.js';
 
 export interface BaselineMargins {
   frequency_baseline: number | null;
@@ -35,9 +36,9 @@ export async function baselineMargins(splitDir: string, holdoutMicroF1: number):
 
 /** "+0.3600 over the frequency baseline, +0.1400 over the colour baseline" (what is known). */
 export function marginText(m: BaselineMargins): string {
-  const s = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(4)}`;
   const parts: string[] = [];
-  if (m.over_frequency_baseline !== null) parts.push(`${s(m.over_frequency_baseline)} over the frequency baseline`);
-  if (m.over_colour_baseline !== null) parts.push(`${s(m.over_colour_baseline)} over the colour baseline`);
+  if (m.over_frequency_baseline !== null)
+    parts.push(`${signed(m.over_frequency_baseline)} over the frequency baseline`);
+  if (m.over_colour_baseline !== null) parts.push(`${signed(m.over_colour_baseline)} over the colour baseline`);
   return parts.join(', ');
 }

@@ -126,8 +126,12 @@ export function compareMethods(
   return { a: a.name, b: b.name, diff, lo, hi, verdict };
 }
 
+/** A score difference with its sign, 4 decimals: "+0.0005", "−0.0090". */
+export function signed(x: number): string {
+  return `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(4)}`;
+}
+
 /** One line for the log and the README: "pso − mean +0.0005 [−0.0090, +0.0100]: tie". */
 export function comparisonText(c: Comparison): string {
-  const s = (x: number): string => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(4)}`;
-  return `${c.a} − ${c.b} ${s(c.diff)} [${s(c.lo)}, ${s(c.hi)}]: ${c.verdict}`;
+  return `${c.a} − ${c.b} ${signed(c.diff)} [${signed(c.lo)}, ${signed(c.hi)}]: ${c.verdict}`;
 }
