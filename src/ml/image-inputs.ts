@@ -4,7 +4,7 @@
  * split's own folder); and the check that a backbone takes the size those images were padded to
  * (a 224 square stretched to 299 would be a silent change of method, so it is an error).
  */
-import { readPadInfo } from '../formats/pad-info.js';
+import { readPadInfo } from '../data/pad-info.js';
 import { IMAGES, SPLIT } from '../formats/output-kinds.js';
 import { findInput, findOptionalInput, type Needs } from '../stage-kit/inputs.js';
 

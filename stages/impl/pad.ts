@@ -11,7 +11,7 @@ import { ItemStore } from '../../src/stage-kit/item-store.js';
 import { ItemCounter } from '../../src/stage-kit/progress.js';
 import { codeScopedDir } from '../../src/stage-kit/state.js';
 import { padLine, type PadJob } from '../../src/data/pad-items.js';
-import { writePadInfo } from '../../src/formats/pad-info.js';
+import { writePadInfo } from '../../src/data/pad-info.js';
 import { writePreviewGrid } from '../../src/data/preview-grid.js';
 import type { PadParams } from '../pad.js';
 
