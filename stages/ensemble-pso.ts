@@ -2,7 +2,10 @@
  * ensemble-pso: combine several models' probabilities — arithmetic mean, harmonic mean, and a
  * weighted mean whose weights a particle swarm chooses to maximise micro-F1 at the best global
  * threshold (the metric itself, not log-loss). Weights and thresholds are fitted on validation;
- * every method is reported on the holdout beside each single model.
+ * every method is reported on the holdout beside each single model, with a bootstrap 95% interval
+ * over holdout images, paired comparisons (PSO vs mean, chosen vs best single; a tie when the
+ * interval holds 0) and margins over split's two baselines. Failed images are scored as submit
+ * answers them (src/ml/scored-set.ts).
  *
  * Inputs (ctx.needs): every needed folder with predictions.json is a model (param `models`
  * narrows the list); the folder with labels.json + holdout.jsonl is the split (param `split`).

@@ -5,8 +5,9 @@
  * Input: the upstream stage's `manifest.jsonl` (fetch's, or any with the same line shape; `from`
  * picks the upstream stage when there are several). Output: `manifest.jsonl` (same lines, `file`
  * now the padded image; lines with `error` pass through), `images/<name>.jpg` (named by a hash of
- * the input bytes, size and quality), `preview.jpg` (a grid of originals beside their padded
- * versions), metrics.
+ * the input bytes alone, so pads at other sizes name every image alike), `pad.json` (size and
+ * quality: backbone stages refuse a size their model does not take), `preview.jpg` (a grid of
+ * originals beside their padded versions), metrics.
  *
  * Incremental per item: a padded image is kept in `ctx.state` under a hash of (input bytes, size,
  * quality, code key) and hard-linked into the output, so a rerun with new images (or after an

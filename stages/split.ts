@@ -13,8 +13,12 @@
  * are the full truth, dropped labels included, so scores count them as misses), `labels.json` (the
  * label ids with at least `min_label_count` training images, in model order), `label-frequency.csv`,
  * `label-distribution.svg` (train beside validation), `folds/fold-<i>.jsonl` when `folds` is
- * set (a stratified k-fold partition of train), and metrics with the best "predict the k most
- * frequent labels" baseline: `{"baseline":{"holdout_micro_f1","validation_micro_f1","k"}}`.
+ * set (a stratified k-fold partition of train), `validation-failed.jsonl`/`holdout-failed.jsonl`
+ * (failed images of those sets with their labels: scored downstream as submit answers them), and
+ * metrics with two baselines, failed images included: the best "predict the k most frequent
+ * labels" (`{"baseline":{"holdout_micro_f1","validation_micro_f1","k"}}`) and one that looks at
+ * pixels but uses no CNN (`colour_baseline`: colour histograms + a logistic regression per label,
+ * src/data/colour-baseline.ts).
  * Implementation: impl/split.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
@@ -51,6 +55,13 @@ const params = {
       default: 0.1,
       description: 'share of train used as validation+holdout when the input has no validation images',
     },
+    colour_baseline_images: {
+      type: 'integer',
+      minimum: 0,
+      default: 20000,
+      description:
+        'train images (evenly spread) for the no-CNN baseline: colour histograms + a logistic regression per label; 0 = no such baseline',
+    },
     from: {
       type: 'string',
       minLength: 1,
@@ -59,9 +70,8 @@ const params = {
     manifest: { type: 'string', minLength: 1, default: 'manifest.jsonl' },
     label_map: {
       type: 'string',
-      minLength: 1,
       description:
-        'label map CSV (labelId,taskId,labelName,taskName) for names in the tables: a path from the working folder (list it under deps too); unset: label-map.csv of an upstream stage, if any',
+        'label map CSV (labelId,taskId,labelName,taskName) for names in the tables: a path from the working folder (list it under deps too); unset or empty: label-map.csv of an upstream stage, if any',
     },
   },
 } as const;

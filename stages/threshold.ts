@@ -1,7 +1,9 @@
 /**
  * threshold: choose the decision thresholds that turn probabilities into labels — a global sweep,
  * then per-label coordinate ascent on micro-F1 (labels with little support keep the global one),
- * fitted on validation and reported on holdout beside the fixed and global thresholds.
+ * fitted on validation and reported on holdout beside the fixed and global thresholds, with a
+ * bootstrap 95% interval and paired comparisons (per-label vs global, global vs fixed: a tie when
+ * the interval holds 0), margins over split's baselines, failed images scored as submit answers them.
  *
  * Inputs (ctx.needs): one predictions producer (a model or ensemble-pso: a folder with
  * predictions.json; param `predictions` picks one when several are needed) and the split (param

@@ -1,5 +1,5 @@
 /**
- * split: sets that partition the usable images, failed images dropped (but kept in test), the
+ * split: sets that partition the usable images, failed images kept apart for scoring (and in test), the
  * label space from min_label_count, stratification balance measured against a random split,
  * folds, the top-k baseline checked against a dense micro-F1, determinism from the seed.
  */
@@ -41,6 +41,10 @@ function labelCounts(rows: ManifestEntry[]): Counts {
   const c: Counts = new Map();
   for (const r of rows) for (const l of r.labels ?? []) c.set(l, (c.get(l) ?? 0) + 1);
   return c;
+}
+
+async function failedOf(out: string, set: 'validation' | 'holdout'): Promise<ManifestEntry[]> {
+  return readJsonlAll<ManifestEntry>(join(out, `${set}-failed.jsonl`));
 }
 
 async function readSplit(out: string): Promise<Record<'train' | 'validation' | 'holdout' | 'test', ManifestEntry[]>> {
@@ -91,6 +95,16 @@ describe('split stage', () => {
     );
     assert.ok(sets.test.some((r) => r.error));
     assert.ok(Math.abs(sets.holdout.length - sets.validation.length) <= 10, 'holdout is about half of validation');
+  });
+
+  it('keeps failed validation images, with their labels, in validation-failed/holdout-failed for scoring', async () => {
+    const failed = [...(await failedOf(out, 'validation')), ...(await failedOf(out, 'holdout'))];
+    const expected = input.filter((r) => r.set === 'validation' && r.error);
+    assert.ok(expected.length > 0);
+    assert.deepEqual(failed.map((r) => r.imageId).sort(), expected.map((r) => r.imageId).sort());
+    assert.ok(failed.every((r) => r.error !== undefined && Array.isArray(r.labels)));
+    const m = metrics.images as { validation_failed: number; holdout_failed: number };
+    assert.equal(m.validation_failed + m.holdout_failed, expected.length);
   });
 
   it('keeps the labels with at least min_label_count training images, in numeric order', async () => {
@@ -152,11 +166,13 @@ describe('split stage', () => {
       });
       return microF1(truth, pred, rows.length, all.length);
     };
-    assert.ok(Math.abs(dense(sets.holdout, b.k) - b.holdout_micro_f1) < 1e-12);
-    assert.ok(Math.abs(dense(sets.validation, b.k) - b.validation_micro_f1) < 1e-12);
+    // The baseline answers failed images too (it never looks at an image).
+    const holdout = [...sets.holdout, ...(await failedOf(out, 'holdout'))];
+    const validation = [...sets.validation, ...(await failedOf(out, 'validation'))];
+    assert.ok(Math.abs(dense(holdout, b.k) - b.holdout_micro_f1) < 1e-12);
+    assert.ok(Math.abs(dense(validation, b.k) - b.validation_micro_f1) < 1e-12);
     for (const k of [b.k - 1, b.k + 1])
-      if (k >= 1)
-        assert.ok(dense(sets.validation, k) <= b.validation_micro_f1 + 1e-12, `k=${k} not better on validation`);
+      if (k >= 1) assert.ok(dense(validation, k) <= b.validation_micro_f1 + 1e-12, `k=${k} not better on validation`);
   });
 
   it('is deterministic from its seed', async () => {

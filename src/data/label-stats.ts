@@ -37,6 +37,16 @@ export class LabelCounter {
     return this.counts.get(label) ?? 0;
   }
 
+  /** A new counter holding this one's images and `other`'s. */
+  merged(other: LabelCounter): LabelCounter {
+    const m = new LabelCounter();
+    m.images = this.images + other.images;
+    m.pairs = this.pairs + other.pairs;
+    for (const src of [this.counts, other.counts])
+      for (const [l, c] of src) m.counts.set(l, (m.counts.get(l) ?? 0) + c);
+    return m;
+  }
+
   summary(): LabelSummary {
     let top: string | null = null;
     let topCount = 0;

@@ -41,11 +41,13 @@ export async function padLine(job: PadJob, entry: ManifestEntry): Promise<Padded
   // Synchronous read: see ItemStore on keeping libuv's pool for sharp.
   const bytes = readFileSync(source);
   const input = [hashBytes(bytes), job.spec.size, job.spec.quality] as const;
-  // Stored under a key with the code key (other code never serves this image); named in the
-  // output by its inputs alone, so a change to pad's code that pads the same pixels leaves pad's
-  // output, and so everything downstream, as it was.
+  // Stored under a key with the code key (other code never serves this image). Named in the
+  // output by the input bytes alone: a change to pad's code that pads the same pixels leaves pad's
+  // output, and so everything downstream, as it was; and pads of one manifest at other sizes give
+  // every image the same name, so a split made from one pad's manifest finds its images in any
+  // sibling pad's folder (a 224 and a 299 backbone over one split).
   const key = itemKey(job.codeKey, 'pad', ...input);
-  const name = itemKey('pad-output', ...input);
+  const name = itemKey('pad-output', input[0]);
   let made = false;
   if (!job.store.has(key, 'jpg')) {
     try {

@@ -32,6 +32,22 @@ export const SPLIT_FILES: Record<SplitName, string> = {
   test: 'test.jsonl',
 };
 
+/**
+ * split's failed images of the scored subsets (download or pad failures, labels known): not in
+ * the subsets the models read, but scored with them, answered as submit answers failed images.
+ */
+export const FAILED_SPLIT_FILES = {
+  validation: 'validation-failed.jsonl',
+  holdout: 'holdout-failed.jsonl',
+} as const;
+
+/** Failed images of a scored subset; empty when the split wrote none (older splits too). */
+export async function readFailedEntries(splitDir: string, split: 'validation' | 'holdout'): Promise<ManifestEntry[]> {
+  const file = join(splitDir, FAILED_SPLIT_FILES[split]);
+  if (!existsSync(file)) return [];
+  return readJsonlAll<ManifestEntry>(file);
+}
+
 /** split's kept label ids in model order. */
 export const LABELS_FILE = 'labels.json';
 

@@ -1,7 +1,7 @@
 /**
  * ensemble-pso's reports beside its predictions: `weights.json` (the chosen method, each model's
  * PSO weight, the threshold), `methods.csv` (every model and combination, fitted on validation and
- * scored on holdout), `convergence.csv` and `convergence.svg` (the swarm's best and mean per round
+ * scored on holdout with a bootstrap 95% interval), `convergence.csv` and `convergence.svg` (the swarm's best and mean per round
  * against the mean of models and the best single model).
  */
 import { writeFile } from 'node:fs/promises';
@@ -37,6 +37,8 @@ export async function writeMethodsTable(out: string, scores: readonly MethodScor
     'threshold',
     'validation_micro_f1',
     'holdout_micro_f1',
+    'holdout_ci_low',
+    'holdout_ci_high',
     'holdout_example_f1',
     'holdout_micro_f1_at_0_5',
   ];
@@ -46,6 +48,8 @@ export async function writeMethodsTable(out: string, scores: readonly MethodScor
     s.threshold,
     round6(s.validation_micro_f1),
     round6(s.holdout_micro_f1),
+    round6(s.holdout_ci_low),
+    round6(s.holdout_ci_high),
     round6(s.holdout_example_f1),
     round6(s.holdout_micro_f1_at_0_5),
   ]);

@@ -14,6 +14,11 @@ export interface LabelledRows {
   x: FeatureMatrix;
   /** 0/1 labels, rows x labels. */
   y: Uint8Array;
+  /**
+   * Per row, true labels outside the label space (split dropped them): counted as misses, so the
+   * micro-F1 that early stopping and the plateau watch is the one every stage reports.
+   */
+  missed?: ArrayLike<number>;
 }
 
 /** Labels of the given rows as float32 (rows x labels). */
@@ -39,7 +44,7 @@ export function predictHead(tf: TF, head: DenseHead, x: FeatureMatrix, batch = 5
   return out;
 }
 
-/** Mean loss and micro-F1 at 0.5 of a labelled set. */
+/** Mean loss and micro-F1 at 0.5 of a labelled set (its `missed` labels counted as misses). */
 export function evaluateHead(
   tf: TF,
   head: DenseHead,
@@ -62,7 +67,7 @@ export function evaluateHead(
     probs.set(p!.dataSync() as Float32Array, at * L);
     tf.dispose([l!, p!]);
   }
-  return { loss: n ? sum / n : 0, microF1: microF1AtThreshold(set.y, probs, n, L, 0.5), probs };
+  return { loss: n ? sum / n : 0, microF1: microF1AtThreshold(set.y, probs, n, L, 0.5, set.missed), probs };
 }
 
 /** The step loss for the trainer: one batch of rows through the head. */

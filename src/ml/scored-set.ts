@@ -4,9 +4,10 @@
  * src/stage-kit/inputs.ts.)
  */
 import { readPredictions, type Predictions } from '../formats/predictions.js';
-import { readSplitEntries } from '../formats/manifest.js';
+import { readFailedEntries, readSplitEntries, type ManifestEntry } from '../formats/manifest.js';
 import type { NamedDir } from '../stage-kit/inputs.js';
 import { alignPredictions, missedLabels, truthMatrix } from './label-matrix.js';
+import { priorGuess, type PriorGuess } from './submission-inputs.js';
 
 export interface LoadedModel extends NamedDir {
   preds: Predictions;
@@ -16,7 +17,12 @@ export async function loadModels(dirs: NamedDir[]): Promise<LoadedModel[]> {
   return Promise.all(dirs.map(async (d) => ({ ...d, preds: await readPredictions(d.dir) })));
 }
 
-/** Truth and every model's probabilities for one labelled split, on the images all models scored. */
+/**
+ * Truth and every model's probabilities for one labelled split: the images every model scored,
+ * then the images a submission could not predict (failed downloads, and images missing from some
+ * model's predictions), answered as submit answers them — the label-prior guess, as probability 1
+ * for its labels and 0 for the rest in every model — so scores are what the submission would get.
+ */
 export interface ScoredSet {
   split: 'validation' | 'holdout';
   ids: string[];
@@ -27,11 +33,22 @@ export interface ScoredSet {
   missedTotal: number;
   /** One aligned matrix per model, in the order of the models given. */
   probs: Float32Array[];
-  /** Images of the split left out: failed downloads or missing from some model's predictions. */
-  dropped: number;
+  /** The last `failed` rows: images answered from label priors, not by the models. */
+  failed: number;
+  /** The labels of that guess. */
+  priorLabels: string[];
 }
 
-/** Load one labelled split aligned across models; fails when no image is left. */
+/** The prior guess of a split folder, computed once per folder and label list. */
+const priors = new Map<string, Promise<PriorGuess>>();
+function priorOf(splitDir: string, labels: string[]): Promise<PriorGuess> {
+  const key = `${splitDir}\0${labels.join(',')}`;
+  let p = priors.get(key);
+  if (!p) priors.set(key, (p = priorGuess(splitDir, labels)));
+  return p;
+}
+
+/** Load one labelled split aligned across models; fails when no image is left for the models. */
 export async function loadScoredSet(
   splitDir: string,
   split: 'validation' | 'holdout',
@@ -40,23 +57,44 @@ export async function loadScoredSet(
 ): Promise<ScoredSet> {
   const entries = await readSplitEntries(splitDir, split);
   const present = models.map((m) => new Set(m.preds.splits[split]?.ids ?? []));
-  const kept = entries.filter((e) => e.error === undefined && present.every((s) => s.has(e.imageId)));
+  const scored = (e: ManifestEntry): boolean => e.error === undefined && present.every((s) => s.has(e.imageId));
+  const kept = entries.filter(scored);
   if (kept.length === 0) {
     throw new Error(
       `no ${split} images with predictions from every model (${entries.length} in the split; models: ${models.map((m) => m.name).join(', ')})`,
     );
   }
-  const ids = kept.map((e) => e.imageId);
-  const missed = missedLabels(kept, labels);
+  const unanswered = [...entries.filter((e) => !scored(e)), ...(await readFailedEntries(splitDir, split))];
+  const prior = unanswered.length > 0 ? (await priorOf(splitDir, labels)).labels : [];
+  const rows = [...kept, ...unanswered];
+  const ids = rows.map((e) => e.imageId);
+  const missed = missedLabels(rows, labels);
+  const L = labels.length;
+  const guess = new Float32Array(L);
+  for (const l of prior) guess[labels.indexOf(l)] = 1;
+  const probs = models.map((m) => {
+    const all = new Float32Array(rows.length * L);
+    all.set(alignPredictions(m.preds, split, ids.slice(0, kept.length), labels, m.name));
+    for (let r = kept.length; r < rows.length; r++) all.set(guess, r * L);
+    return all;
+  });
   return {
     split,
     ids,
-    truth: truthMatrix(kept, labels),
+    truth: truthMatrix(rows, labels),
     missed,
     missedTotal: missed.reduce((a, b) => a + b, 0),
-    probs: models.map((m) => alignPredictions(m.preds, split, ids, labels, m.name)),
-    dropped: entries.length - kept.length,
+    probs,
+    failed: unanswered.length,
+    priorLabels: prior,
   };
+}
+
+/** The log line about a set's images answered from priors, or undefined when there are none. */
+export function failedNote(s: ScoredSet): string | undefined {
+  if (s.failed === 0) return undefined;
+  const guess = s.priorLabels.length ? s.priorLabels.join(' ') : 'no labels';
+  return `${s.split}: ${s.failed} of ${s.ids.length} image(s) scored as submit answers them (failed download or no prediction from every model): ${guess}`;
 }
 
 /** Test image ids scored by every model, in the first model's order. */

@@ -58,13 +58,14 @@ function checkExports(inst: Instance, diags: Diagnostic[]): void {
 /**
  * Every `deps` path must exist and be a file or a folder (links followed): a missing one would be
  * hashed as "missing" and the stage would run on nothing. Checked when the pipeline is loaded, so
- * `status`, `run`, `dag` and `watch` all say so, at the path's position.
+ * `status`, `run`, `dag` and `watch` all say so, at the path's position. An empty entry (a var
+ * left unset, such as an optional `label_map`) names nothing and is dropped.
  */
 function checkDeps(inst: Instance, workdir: string, diags: Diagnostic[]): void {
   const deps = inst.body.entries.get('deps')?.value;
   if (deps?.kind !== 'seq') return;
   deps.items.forEach((item, i) => {
-    if (item.kind !== 'scalar' || typeof item.value !== 'string') return;
+    if (item.kind !== 'scalar' || typeof item.value !== 'string' || item.value === '') return;
     const key = keyPath('stages', inst.group, 'deps', i);
     const st = statSync(resolve(workdir, item.value), { throwIfNoEntry: false });
     if (!st) diags.push(error(`deps path "${item.value}" does not exist (relative to ${workdir})`, item.pos, key));
@@ -107,7 +108,7 @@ export function buildSpec(
     group: inst.group,
     kind: cmd === undefined ? 'module' : 'cmd',
     needs,
-    deps: (get(inst, 'deps') as string[] | undefined) ?? [],
+    deps: ((get(inst, 'deps') as string[] | undefined) ?? []).filter((d) => d !== ''),
     params: (get(inst, 'params') as Record<string, unknown> | undefined) ?? {},
     export: (get(inst, 'export') as Record<string, string> | undefined) ?? {},
     resources: { gpu: resources?.gpu ?? 0 },

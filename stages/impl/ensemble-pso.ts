@@ -1,4 +1,5 @@
 /** ensemble-pso's run (the definition and params: ../ensemble-pso.ts). */
+import { baselineMargins, marginText } from '../../src/ml/baseline-margins.js';
 import type { StageContext } from '../../src/stage-api.js';
 import { round6 } from '../../src/formats/csv.js';
 import { readLabelList } from '../../src/formats/manifest.js';
@@ -10,7 +11,8 @@ import { fitPsoWeights } from '../../src/ml/ensemble-fit.js';
 import { writeConvergence, writeMethodsTable, writeWeights } from '../../src/ml/ensemble-outputs.js';
 import { alignPredictions } from '../../src/ml/label-matrix.js';
 import { scoreMethod, type MethodScore } from '../../src/ml/method-scores.js';
-import { commonTestIds, loadModels, loadScoredSet } from '../../src/ml/scored-set.js';
+import { commonTestIds, loadModels, failedNote, loadScoredSet } from '../../src/ml/scored-set.js';
+import { compareMethods, comparisonText, type Comparison } from '../../src/ml/bootstrap.js';
 import type { EnsembleParams } from '../ensemble-pso.js';
 
 type Combine = (probs: Float32Array[]) => Float32Array;
@@ -34,8 +36,8 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
   const val = await loadScoredSet(split.dir, 'validation', labels, models);
   const hold = await loadScoredSet(split.dir, 'holdout', labels, models);
   for (const s of [val, hold]) {
-    if (s.dropped > 0)
-      ctx.log(`${s.split}: ${s.dropped} image(s) left out (failed download or missing from a model's predictions)`);
+    const note = failedNote(s);
+    if (note) ctx.log(note);
   }
   ctx.log(`validation ${val.ids.length} images, holdout ${hold.ids.length} images`);
   if (val.missedTotal + hold.missedTotal > 0) {
@@ -45,7 +47,18 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
   }
 
   const scoreOf = (method: string, kind: MethodScore['kind'], combine: Combine): MethodScore =>
-    scoreMethod(method, kind, val, combine(val.probs), hold, combine(hold.probs), L, p.steps, p.min_threshold);
+    scoreMethod(
+      method,
+      kind,
+      val,
+      combine(val.probs),
+      hold,
+      combine(hold.probs),
+      L,
+      p.steps,
+      p.min_threshold,
+      ctx.seed,
+    );
   const scores: MethodScore[] = models.map((m, j) => scoreOf(m.name, 'model', (probs) => probs[j] as Float32Array));
   const byMean = scoreOf('mean', 'ensemble', arithmeticMean);
   const byHarmonic = scoreOf('harmonic', 'ensemble', harmonicMean);
@@ -89,6 +102,8 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
   const bestSingle = scores
     .filter((s) => s.kind === 'model')
     .reduce((a, b) => (b.validation_micro_f1 > a.validation_micro_f1 ? b : a));
+  const comparisons = compareAll(scores, chosenScore, bestSingle, ctx.seed);
+  for (const c of comparisons) ctx.log(`holdout ${comparisonText(c)} (bootstrap 95% over ${hold.ids.length} images)`);
   await writeConvergence(ctx.out, fit.pso, {
     models: models.length,
     swarm: p.swarm_size,
@@ -97,13 +112,24 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
     bestSingle,
   });
 
+  const margins = await baselineMargins(split.dir, chosenScore.holdout_micro_f1);
+  const marginLine = marginText(margins);
+  if (marginLine) ctx.log(`holdout: ${marginLine}`);
   ctx.metrics({
-    validation: { micro_f1: round6(chosenScore.validation_micro_f1), images: val.ids.length },
+    margins,
+    validation: {
+      micro_f1: round6(chosenScore.validation_micro_f1),
+      images: val.ids.length,
+      failed_images: val.failed,
+    },
     holdout: {
       micro_f1: round6(chosenScore.holdout_micro_f1),
       example_f1: round6(chosenScore.holdout_example_f1),
       micro_f1_at_0_5: round6(chosenScore.holdout_micro_f1_at_0_5),
       images: hold.ids.length,
+      failed_images: hold.failed,
+      ci_low: round6(chosenScore.holdout_ci_low),
+      ci_high: round6(chosenScore.holdout_ci_high),
     },
     method: p.method,
     threshold: chosenScore.threshold,
@@ -116,9 +142,11 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
           threshold: s.threshold,
           validation_micro_f1: round6(s.validation_micro_f1),
           holdout_micro_f1: round6(s.holdout_micro_f1),
+          holdout_ci: [round6(s.holdout_ci_low), round6(s.holdout_ci_high)],
         },
       ]),
     ),
+    comparisons: comparisons.map((c) => ({ ...c, diff: round6(c.diff), lo: round6(c.lo), hi: round6(c.hi) })),
     pso: {
       evaluations: fit.pso.evaluations,
       seconds: round6(fit.seconds),
@@ -128,4 +156,27 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
       threaded_evaluations: fit.objective.helperEvaluations,
     },
   });
+}
+
+/**
+ * The comparisons the README makes, each paired over the same holdout images: PSO against the
+ * plain mean, and the chosen method against the best single model (by validation).
+ */
+function compareAll(scores: MethodScore[], chosen: MethodScore, bestSingle: MethodScore, seed: number): Comparison[] {
+  const by = (m: string): MethodScore | undefined => scores.find((s) => s.method === m);
+  const pairs: Array<[MethodScore | undefined, MethodScore | undefined]> = [
+    [by('pso'), by('mean')],
+    [chosen, bestSingle],
+  ];
+  return pairs.flatMap(([a, b]) =>
+    a && b && a !== b
+      ? [
+          compareMethods(
+            { name: a.method, counts: a.holdout_counts },
+            { name: b.method, counts: b.holdout_counts },
+            seed,
+          ),
+        ]
+      : [],
+  );
 }

@@ -3,11 +3,11 @@ import type { StageContext } from '../../src/stage-api.js';
 import { readLabelList, type SplitName } from '../../src/formats/manifest.js';
 import { gpuNotice, useBackend } from '../../src/ml/backend.js';
 import { backboneSpec, modelCacheDir, workerCount } from '../../src/ml/backbone-spec.js';
-import { loadBackbone } from '../../src/ml/backbones.js';
+import { describeBackbone, loadBackbone } from '../../src/ml/backbones.js';
 import { removeCheckpoint } from '../../src/ml/checkpoint.js';
 import { uploadWeights } from '../../src/ml/graph-infer.js';
 import { checkpointFolder, epochLine } from '../../src/ml/head-training.js';
-import { findImageInputs } from '../../src/ml/image-inputs.js';
+import { checkPaddedSize, findImageInputs } from '../../src/ml/image-inputs.js';
 import { cacheActivations } from '../../src/ml/fine-tune/activations.js';
 import { fineTuneKeys } from '../../src/ml/fine-tune/checkpoint-keys.js';
 import { trainHeadPhase } from '../../src/ml/fine-tune/head-phase.js';
@@ -37,13 +37,15 @@ function cachedTrainCap(plan: FineTunePlan, flip: 'both' | 'none', mb: number): 
 export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>): Promise<void> {
   const started = Date.now();
   const p = ctx.params;
-  const { splitDir, imagesDir } = findImageInputs(ctx.needs, p);
+  const inputs = findImageInputs(ctx.needs, p);
+  const { splitDir, imagesDir } = inputs;
   const labels = await readLabelList(splitDir);
+  const spec = backboneSpec({ ...p, batch_size: p.extract_batch_size }, ctx.workdir, ctx.seed);
+  await checkPaddedSize(inputs, await describeBackbone(spec));
   const backend = await useBackend(p.backend);
   const { tf } = backend;
   const notice = gpuNotice(backend);
   if (notice) ctx.log(notice);
-  const spec = backboneSpec({ ...p, batch_size: p.extract_batch_size }, ctx.workdir, ctx.seed);
   const cacheDir = await modelCacheDir(ctx);
   const backbone = await loadBackbone(tf, spec, { cacheDir, log: ctx.log });
   // Tensors and variables to release however the run ends (an abort included).

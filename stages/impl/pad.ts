@@ -11,6 +11,7 @@ import { ItemStore } from '../../src/stage-kit/item-store.js';
 import { ItemCounter } from '../../src/stage-kit/progress.js';
 import { codeScopedDir } from '../../src/stage-kit/state.js';
 import { padLine, type PadJob } from '../../src/data/pad-items.js';
+import { writePadInfo } from '../../src/data/pad-info.js';
 import { writePreviewGrid } from '../../src/data/preview-grid.js';
 import type { PadParams } from '../pad.js';
 
@@ -54,6 +55,7 @@ export default async function pad(ctx: StageContext<PadParams>): Promise<void> {
   await writer.close();
   if (ctx.signal.aborted) throw new Error('pad aborted');
 
+  await writePadInfo(ctx.out, { size: p.size, quality: p.quality });
   if (pairs.length) await writePreviewGrid(pairs, join(ctx.out, 'preview.jpg'));
   const seconds = (Date.now() - started) / 1000;
   const reused = total - failed - made;

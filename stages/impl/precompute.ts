@@ -14,18 +14,20 @@ import { FeatureCache } from '../../src/ml/feature-cache.js';
 import { FeatureCacheFiller } from '../../src/ml/feature-cache-filler.js';
 import { scannedRowsFile, writeFeatureShards, type ScannedRow } from '../../src/ml/feature-outputs.js';
 import { FeaturePool } from '../../src/ml/feature-pool.js';
-import { findImageInputs } from '../../src/ml/image-inputs.js';
+import { checkPaddedSize, findImageInputs } from '../../src/ml/image-inputs.js';
 import { scanSplitImages } from '../../src/ml/scan-images.js';
 import type { PrecomputeParams } from '../precompute.js';
 
 export default async function precompute(ctx: StageContext<PrecomputeParams>): Promise<void> {
   const started = Date.now();
   const p = ctx.params;
-  const { splitDir, imagesDir } = findImageInputs(ctx.needs, p);
+  const inputs = findImageInputs(ctx.needs, p);
+  const { splitDir, imagesDir } = inputs;
   const labels = await readLabelList(splitDir);
   const splits = presentSplits(splitDir);
   const spec = backboneSpec(p, ctx.workdir, ctx.seed);
   const ident = await describeBackbone(spec);
+  await checkPaddedSize(inputs, ident);
   const wantMultiscale = p.multiscale && ident.foldable !== false;
   // The cache lives in a folder of this code key (old code's features are dropped, never served).
   const modelKey = `${ident.id}|flip=${p.flip}${wantMultiscale ? '|multiscale' : ''}`;

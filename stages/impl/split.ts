@@ -5,10 +5,18 @@ import { join, resolve } from 'node:path';
 import type { StageContext } from '../../src/stage-api.js';
 import { JsonlWriter, readJsonl } from '../../src/formats/jsonl.js';
 import { LABEL_MAP_FILE, parseLabelMap } from '../../src/formats/label-map.js';
-import { LABELS_FILE, SPLIT_FILES, type ManifestEntry, type SplitName } from '../../src/formats/manifest.js';
+import {
+  FAILED_SPLIT_FILES,
+  LABELS_FILE,
+  SPLIT_FILES,
+  type ManifestEntry,
+  type SplitName,
+} from '../../src/formats/manifest.js';
 import { LABEL_MAP } from '../../src/formats/output-kinds.js';
 import { hashSeed, mulberry32 } from '../../src/random.js';
-import { findOptionalInput, inputBase, resolveInput } from '../../src/stage-kit/inputs.js';
+import { containedPath, findOptionalInput, inputBase, resolveInput } from '../../src/stage-kit/inputs.js';
+import { colourBaseline, type BaselineImage, type ColourBaselineResult } from '../../src/data/colour-baseline.js';
+import { priorGuess } from '../../src/ml/submission-inputs.js';
 import { writeDistributionPicture, writeFrequencyTable } from '../../src/data/label-frequency-outputs.js';
 import { LabelIndex, LabelRows, sortLabelIds } from '../../src/data/label-rows.js';
 import { LabelCounter } from '../../src/data/label-stats.js';
@@ -30,6 +38,9 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
   const labels = new LabelIndex();
   const trainRows = new LabelRows();
   const valRows = new LabelRows();
+  // Failed images with their labels: scored beside validation and holdout (see FAILED_SPLIT_FILES).
+  const failedTrainRows = new LabelRows();
+  const failedValRows = new LabelRows();
   const trainCounts = new LabelCounter();
   const dropped = { train: 0, validation: 0 };
   let testImages = 0;
@@ -42,11 +53,12 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
     }
     if (e.set !== 'train' && e.set !== 'validation')
       throw new Error(`${manifestPath}: unknown set "${String(e.set)}" for image ${e.imageId}`);
+    const idx = (e.labels ?? []).map((l) => labels.indexOf(l));
     if (e.error !== undefined || e.file === undefined) {
       dropped[e.set]++;
+      (e.set === 'train' ? failedTrainRows : failedValRows).push(idx);
       continue;
     }
-    const idx = (e.labels ?? []).map((l) => labels.indexOf(l));
     if (e.set === 'train') {
       trainRows.push(idx);
       trainCounts.add(e.labels ?? []);
@@ -79,6 +91,21 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
     foldOf = iterativeStratification(members, labels.size, new Array<number>(p.folds).fill(1), rand, use);
   }
 
+  const failedRand = mulberry32(hashSeed(p.seed ?? ctx.seed, 'split', 'failed'));
+  // Failed images take the same shares, stratified among themselves on their own random stream
+  // (so the usable images' sets and folds are what they would be without failures). Failed train images are scored only
+  // when validation is carved out of train; otherwise they, like the usable ones, stay in train.
+  const failedTrainSubset =
+    valRows.length > 0
+      ? new Int32Array(failedTrainRows.length)
+      : iterativeStratification(
+          failedTrainRows,
+          labels.size,
+          [1 - p.validation_share, p.validation_share * (1 - h), p.validation_share * h],
+          failedRand,
+          use,
+        );
+  const failedValSubset = iterativeStratification(failedValRows, labels.size, [0, 1 - h, h], failedRand, use);
   // Pass 2: route every line; count labels per output set.
   const writers = Object.fromEntries(
     (Object.keys(SPLIT_FILES) as SplitName[]).map((s) => [s, new JsonlWriter(join(ctx.out, SPLIT_FILES[s]))]),
@@ -92,18 +119,42 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
   let ti = 0;
   let vi = 0;
   let trainMember = 0;
+  // What the colour-histogram baseline sees: an even sample of train, all of validation and holdout.
+  const colour = { train: [] as BaselineImage[], validation: [] as BaselineImage[], holdout: [] as BaselineImage[] };
+  const maxColour = p.colour_baseline_images;
+  const imagesDir = inputBase(ctx, p.from);
+  const pick = (k: number): boolean =>
+    Math.floor(((k + 1) * maxColour) / trainRows.length) > Math.floor((k * maxColour) / trainRows.length);
+  let trainSeen = 0;
+  let fti = 0;
+  let fvi = 0;
+  const failedWriters = {
+    validation: new JsonlWriter(join(ctx.out, FAILED_SPLIT_FILES.validation)),
+    holdout: new JsonlWriter(join(ctx.out, FAILED_SPLIT_FILES.holdout)),
+  };
+  const failedCounters = { validation: new LabelCounter(), holdout: new LabelCounter() };
   for await (const e of readJsonl<ManifestEntry>(manifestPath)) {
     if (e.set === 'test') {
       await writers.test.write(e);
       continue;
     }
-    if (e.error !== undefined || e.file === undefined) continue;
+    if (e.error !== undefined || e.file === undefined) {
+      const f = SUBSETS[(e.set === 'train' ? failedTrainSubset[fti++] : failedValSubset[fvi++]) as number] ?? 'train';
+      if (f !== 'train') {
+        await failedWriters[f].write(e);
+        failedCounters[f].add(e.labels ?? []);
+        if (maxColour > 0) colour[f].push({ labels: e.labels ?? [] });
+      }
+      continue;
+    }
     const subset = SUBSETS[(e.set === 'train' ? trainSubset[ti++] : valSubset[vi++]) as number] ?? 'train';
     await writers[subset].write(e);
+    if (maxColour > 0 && (subset !== 'train' || pick(trainSeen++)))
+      colour[subset].push({ path: containedPath(imagesDir, e.file), labels: e.labels ?? [] });
     counters[subset].add(e.labels ?? []);
     if (subset === 'train' && foldOf) await (foldWriters[foldOf[trainMember++] as number] as JsonlWriter).write(e);
   }
-  for (const w of [...Object.values(writers), ...foldWriters]) await w.close();
+  for (const w of [...Object.values(writers), ...Object.values(failedWriters), ...foldWriters]) await w.close();
 
   await writeFile(join(ctx.out, LABELS_FILE), JSON.stringify(kept) + '\n');
   const ranked = [...labels.ids].sort((a, b) => trainCounts.count(b) - trainCounts.count(a) || (a < b ? -1 : 1));
@@ -111,7 +162,20 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
   await writeDistributionPicture(ctx.out, ranked, names, counters);
 
   const keptRanked = ranked.filter((l) => use[labels.find(l) as number] === 1);
-  const baseline = topKBaseline(keptRanked, counters.validation, counters.holdout);
+  // The baseline answers failed images like any other (it never looks at the image).
+  const baseline = topKBaseline(
+    keptRanked,
+    counters.validation.merged(failedCounters.validation),
+    counters.holdout.merged(failedCounters.holdout),
+  );
+  let colourScore: ColourBaselineResult | undefined;
+  if (maxColour > 0) {
+    const prior = await priorGuess(ctx.out, kept);
+    colourScore = await colourBaseline(kept, colour, prior.labels);
+    ctx.log(
+      `colour-histogram baseline (no CNN, ${colourScore.train_images} train images): holdout micro-F1 ${colourScore.holdout_micro_f1.toFixed(4)}${colourScore.unreadable ? ` (${colourScore.unreadable} unreadable images)` : ''}`,
+    );
+  }
   // How evenly each kept label is shared between validation and holdout (0 = identical shares).
   let diff = 0;
   for (const l of kept) {
@@ -126,6 +190,9 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
     test: testImages,
     test_failed: testFailed,
     dropped_failed: dropped,
+    // Failed images scored beside validation and holdout (answered from label priors).
+    validation_failed: failedCounters.validation.images,
+    holdout_failed: failedCounters.holdout.images,
   };
   ctx.log(
     `train ${images.train}, validation ${images.validation}, holdout ${images.holdout}, test ${testImages}; ` +
@@ -134,6 +201,7 @@ export default async function split(ctx: StageContext<SplitParams>): Promise<voi
   );
   ctx.metrics({
     baseline,
+    ...(colourScore ? { colour_baseline: colourScore } : {}),
     images,
     labels: { seen: labels.size, kept: kept.length, min_label_count: p.min_label_count },
     stratification: { mean_abs_share_diff_validation_holdout: kept.length ? diff / kept.length : 0 },
@@ -146,7 +214,7 @@ async function loadLabelNames(
   ctx: StageContext<SplitParams>,
   labelMap: string | undefined,
 ): Promise<Map<string, string>> {
-  if (labelMap !== undefined) {
+  if (labelMap !== undefined && labelMap !== '') {
     const file = resolve(ctx.workdir, labelMap);
     if (!existsSync(file)) throw new Error(`label_map not found: ${labelMap} (looked in ${ctx.workdir})`);
     return parseLabelMap(await readFile(file, 'utf8'));

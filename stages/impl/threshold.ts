@@ -1,14 +1,16 @@
 /** threshold's run (the definition and params: ../threshold.ts). */
+import { baselineMargins, marginText } from '../../src/ml/baseline-margins.js';
 import type { StageContext } from '../../src/stage-api.js';
 import { round6 } from '../../src/formats/csv.js';
 import { readLabelList } from '../../src/formats/manifest.js';
 import { PREDICTIONS, SPLIT } from '../../src/formats/output-kinds.js';
 import { predictionsFingerprint, writeThresholdsFile } from '../../src/formats/thresholds.js';
 import { findInput } from '../../src/stage-kit/inputs.js';
-import { microF1AtThreshold, perLabel, summarize } from '../../src/ml/metrics.js';
-import { loadModels, loadScoredSet, type ScoredSet } from '../../src/ml/scored-set.js';
+import { binarize, microF1AtThreshold, perLabel, summarize } from '../../src/ml/metrics.js';
+import { loadModels, failedNote, loadScoredSet, type ScoredSet } from '../../src/ml/scored-set.js';
 import { writeLabelTable, writePerLabelPicture } from '../../src/ml/threshold-outputs.js';
 import { applyThresholds, fitThresholds } from '../../src/ml/thresholds.js';
+import { compareMethods, comparisonText, f1Interval, imageCounts } from '../../src/ml/bootstrap.js';
 import type { ThresholdParams } from '../threshold.js';
 
 export default async function threshold(ctx: StageContext<ThresholdParams>): Promise<void> {
@@ -24,7 +26,8 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
   const val = await loadScoredSet(split.dir, 'validation', labels, models);
   const hold = await loadScoredSet(split.dir, 'holdout', labels, models);
   for (const s of [val, hold]) {
-    if (s.dropped > 0) ctx.log(`${s.split}: ${s.dropped} image(s) left out (failed download or no prediction)`);
+    const note = failedNote(s);
+    if (note) ctx.log(note);
     if (s.missedTotal > 0)
       ctx.log(`${s.split}: ${s.missedTotal} true label(s) outside labels.json (dropped by split) counted as misses`);
   }
@@ -50,7 +53,14 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
   const report = (s: ScoredSet, probs: Float32Array) => {
     const n = s.ids.length;
     const pred = applyThresholds(probs, n, L, chosen, p.at_least_one);
+    // Rows answered from priors get exactly the guess (submit applies no at-least-one rule to them).
+    for (let i = (n - s.failed) * L; i < n * L; i++) pred[i] = (probs[i] as number) >= 1 ? 1 : 0;
+    const counts = (t: number | ArrayLike<number>) => imageCounts(s.truth, binarize(probs, n, L, t), n, L, s.missed);
     return {
+      written: imageCounts(s.truth, pred, n, L, s.missed),
+      fixedCounts: counts(p.fixed),
+      globalCounts: counts(fit.global.threshold),
+      perLabelCounts: counts(fit.thresholds),
       pred,
       summary: summarize(s.truth, pred, n, L, s.missed),
       fixed: microF1AtThreshold(s.truth, probs, n, L, p.fixed, s.missed),
@@ -63,6 +73,22 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
   ctx.log(
     `holdout micro-F1: fixed ${p.fixed} ${rh.fixed.toFixed(4)}, global ${rh.global.toFixed(4)}, per-label ${rh.perLabel.toFixed(4)}; written (${p.mode}${p.at_least_one ? ', at least one' : ''}) ${rh.summary.micro_f1.toFixed(4)}`,
   );
+
+  // Paired bootstrap over holdout images: is each refinement more than noise?
+  const comparisons = [
+    compareMethods(
+      { name: 'per-label', counts: rh.perLabelCounts },
+      { name: 'global', counts: rh.globalCounts },
+      ctx.seed,
+    ),
+    compareMethods(
+      { name: 'global', counts: rh.globalCounts },
+      { name: `fixed ${p.fixed}`, counts: rh.fixedCounts },
+      ctx.seed,
+    ),
+  ];
+  for (const c of comparisons) ctx.log(`holdout ${comparisonText(c)} (bootstrap 95% over ${hold.ids.length} images)`);
+  const ci = f1Interval(rh.written, ctx.seed);
 
   await writeThresholdsFile(ctx.out, {
     labels,
@@ -89,11 +115,17 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
     micro_f1_global: round6(r.global),
     micro_f1_per_label: round6(r.perLabel),
     images: r.summary.images,
+    failed_images: s.failed,
     true_labels_outside_model: s.missedTotal,
   });
+  const margins = await baselineMargins(split.dir, rh.summary.micro_f1);
+  const marginLine = marginText(margins);
+  if (marginLine) ctx.log(`holdout: ${marginLine}`);
   ctx.metrics({
+    margins,
     validation: scores(rv, val),
-    holdout: scores(rh, hold),
+    holdout: { ...scores(rh, hold), ci_low: round6(ci.lo), ci_high: round6(ci.hi) },
+    comparisons: comparisons.map((c) => ({ ...c, diff: round6(c.diff), lo: round6(c.lo), hi: round6(c.hi) })),
     mode: p.mode,
     at_least_one: p.at_least_one,
     global_threshold: fit.global.threshold,

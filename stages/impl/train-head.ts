@@ -8,7 +8,7 @@ import { gpuNotice, useBackend } from '../../src/ml/backend.js';
 import { removeCheckpoint } from '../../src/ml/checkpoint.js';
 import { predictHead } from '../../src/ml/head-task.js';
 import { checkpointFolder, checkpointKey, epochLine, trainDenseHead } from '../../src/ml/head-training.js';
-import { truthMatrix } from '../../src/ml/label-matrix.js';
+import { missedLabels, truthMatrix } from '../../src/ml/label-matrix.js';
 import { dirSaveHandler } from '../../src/ml/model-io.js';
 import { writeModelOutputs, type SplitOutput } from '../../src/ml/model-report.js';
 import type { TrainHeadParams } from '../train-head.js';
@@ -67,7 +67,14 @@ export default async function trainHead(ctx: StageContext<TrainHeadParams>): Pro
     p,
     seed: ctx.seed,
     train: { x: tr.x, y: tr.y },
-    validation: { x: va.x, y: va.y },
+    validation: {
+      x: va.x,
+      y: va.y,
+      missed: missedLabels(
+        va.labels.map((l) => ({ labels: l })),
+        labels,
+      ),
+    },
     images: { y: tr.y, count: tr.ids.length },
     labels: L,
     checkpointDir: ckDir,
