@@ -17,7 +17,9 @@ import { formatShowTable, showCsv, showJson, showMarkdown } from '../../exp/show
 import { diffRuns, formatDiff } from '../../exp/diff.js';
 import { applySets } from '../../exp/apply.js';
 import { experimentsPage } from '../../report/experiments.js';
-import { paramText } from '../../exp/flat.js';
+import { flattenStageParams, paramText } from '../../exp/flat.js';
+import { canonicalJson } from '../../run/canonical-json.js';
+import type { Pipeline } from '../../pipeline/types.js';
 import type { RunHistory } from '../../cache/run-history.js';
 
 /** The headline metric path of the pipeline the rows come from (the default one if it cannot load). */
@@ -152,21 +154,24 @@ export async function expApply(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const file = resolve(run.pipeline);
-  if (run.sets.length === 0) {
-    process.stderr.write(
-      `tailor: experiment "${run.name}" ran ${run.pipeline} with no --set: its params already are that file's\n`,
-    );
-    return EXIT.ok;
-  }
   const source = await readFile(file, 'utf8');
   const applied = applySets(source, run.sets);
   if (!applied.ok) {
     process.stderr.write(`tailor: cannot apply "${run.name}" to ${run.pipeline}: ${applied.error}\n`);
     return EXIT.usage;
   }
-  const { text, changes } = applied.value;
-  const lines = changes.map((c) => `${c.path}: ${c.from ?? '(added)'} → ${paramText(c.to)}`);
-  if (!values['dry-run'] && changes.length > 0) {
+  let { text, changes } = applied.value;
+  // The file may differ from the experiment's own starting point (another experiment applied
+  // since): write every recorded param that still differs, so `tailor run` is that experiment.
+  await writeFile(file, text);
+  const loaded = loadOrReport(file, [], undefined, values.cache);
+  const rest = loaded ? remainingSets(run, loaded) : { sets: [], unwritable: [] };
+  if (loaded && rest.sets.length > 0) {
+    const more = applySets(text, rest.sets);
+    if (more.ok) ({ text, changes } = { text: more.value.text, changes: [...changes, ...more.value.changes] });
+  }
+  if (values['dry-run'] || changes.length === 0 || !loaded) await writeFile(file, source);
+  else {
     await writeFile(file, text);
     // The file must still load: put the old text back if it does not.
     if (!loadOrReport(file, [], undefined, values.cache)) {
@@ -175,6 +180,10 @@ export async function expApply(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
   }
+  if (!loaded) return EXIT.usage;
+  const lines = changes.map((c) => `${c.path}: ${c.from ?? '(added)'} → ${paramText(c.to)}`);
+  for (const u of rest.unwritable)
+    process.stderr.write(`tailor: not written (a foreach member; set it in the group by hand): ${u}\n`);
   if (values.json) printJson({ experiment: run.name, pipeline: run.pipeline, written: !values['dry-run'], changes });
   else {
     for (const l of lines) process.stdout.write(`${l}\n`);
@@ -210,4 +219,17 @@ export async function expRemove(argv: string[]): Promise<number> {
   } finally {
     session.close();
   }
+}
+
+/** `--set` arguments for the recorded params a loaded pipeline does not have yet. */
+function remainingSets(run: ExpRun, pipeline: Pipeline): { sets: string[]; unwritable: string[] } {
+  const current = flattenStageParams(Object.fromEntries(pipeline.stages.map((st) => [st.name, st.params])));
+  const sets: string[] = [];
+  const unwritable: string[] = [];
+  for (const [key, value] of Object.entries(run.params)) {
+    if (canonicalJson(current[key] ?? null) === canonicalJson(value)) continue;
+    if (key.includes('@')) unwritable.push(`${key}=${paramText(value)}`);
+    else sets.push(`${key}=${JSON.stringify(value)}`);
+  }
+  return { sets, unwritable };
 }
