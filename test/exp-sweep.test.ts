@@ -61,7 +61,8 @@ test('a 2×2 sweep runs four named experiments in order, sharing the upstream st
     );
     assert.deepEqual(out.experiments[1]!.sets, ['b.n=2', 'b.lr=6']);
     assert.deepEqual(await ws.runCounts(), { a: 1, b: 4 }, 'a ran once and was shared by all four');
-    for (let i = 1; i <= 4; i++) assert.match(r.stderr, new RegExp(`experiment ${i}/4 "grid-`), 'progress per experiment');
+    for (let i = 1; i <= 4; i++)
+      assert.match(r.stderr, new RegExp(`experiment ${i}/4 "grid-`), 'progress per experiment');
     assert.match(r.stderr, /sweep: 4 of 4 experiment\(s\) done/);
     assert.equal(ws.exists('outputs/b.txt'), false, 'experiments do not write export targets');
 
@@ -139,7 +140,15 @@ test('exp apply writes only the changed values and keeps comments; tailor run th
     assert.equal((await ws.run(['pipelines/toy.yaml'])).code, 0);
     const sweep = await ws.tailor(['exp', 'run', 'pipelines/toy.yaml', '--name', 's', '--set', 'b.lr=7,8', '--quiet']);
     assert.equal(sweep.code, 0, sweep.stderr);
-    const added = await ws.tailor(['exp', 'run', 'pipelines/toy.yaml', '--name', 'new-key', '--set', 'vars.greeting=hi']);
+    const added = await ws.tailor([
+      'exp',
+      'run',
+      'pipelines/toy.yaml',
+      '--name',
+      'new-key',
+      '--set',
+      'vars.greeting=hi',
+    ]);
     assert.equal(added.code, 0, added.stderr);
 
     const dry = await ws.tailor(['exp', 'apply', 's-lr=8', '--dry-run']);

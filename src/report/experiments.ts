@@ -122,6 +122,7 @@ export function experimentsBody(model: ShowModel, metric: string | undefined): s
       ? 'The baseline is the last plain tailor run; · is a param equal to it; the small number beside a metric is the change from it; bold is the best of its column.'
       : 'No baseline: run the pipeline once with tailor run to compare experiments with it. Bold is the best of its column.',
   ];
+  if (model.headlineOnly) notes.push(`Metric columns: ${model.headline} of each stage.`);
   if (model.params.length === 0) notes.push('All runs share the same params.');
   parts.push(`<p class="note">${esc(notes.join(' '))}</p>`);
   const chosen = metric ?? model.metrics[0]?.key;
