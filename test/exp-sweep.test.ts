@@ -129,6 +129,14 @@ test('commas inside quotes, brackets or after a backslash stay in one value; a b
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /malformed --set value "\[3"/);
     assert.deepEqual(await ws.runCounts(), {}, 'nothing ran');
+
+    const queued = await ws.tailor(['exp', 'queue', 'pipelines/toy.yaml', '--name', 'q', '--set', 'b.n=1,2', '--json']);
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.deepEqual(
+      (JSON.parse(queued.stdout) as { queued: Array<{ name: string }> }).queued.map((e) => e.name),
+      ['q-n=1', 'q-n=2'],
+      'exp queue queues one entry per point',
+    );
   } finally {
     await ws.dispose();
   }

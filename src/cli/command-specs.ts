@@ -253,7 +253,10 @@ export const SPECS = {
     name: 'exp queue',
     args: '[PIPELINE] --name NAME | --run | --cancel ID',
     summary: 'add an experiment to the queue, list the queue, or run what is queued one after another',
-    details: [PIPELINE_DEFAULT],
+    details: [
+      PIPELINE_DEFAULT,
+      '--set comma lists queue one entry per point of the grid, named as exp run names them.',
+    ],
     options: {
       name: { type: 'string', value: 'NAME', help: 'the experiment to queue' },
       ...set,

@@ -29,7 +29,7 @@ export function checkName(name: string): string {
 }
 
 /** Names for every point, unique within the command (a repeat gets `-2`, `-3`). */
-function namesFor(prefix: string | undefined, points: SweepPoint[]): string[] {
+export function namesFor(prefix: string | undefined, points: SweepPoint[]): string[] {
   const now = new Date();
   const seen = new Map<string, number>();
   return points.map((p, i) => {

@@ -25,7 +25,8 @@ import { formatWhen } from '../../exp/history.js';
 import { ExperimentQueue, type QueueEntry } from '../../exp/queue-db.js';
 import { drainQueue, type ExperimentEnd } from '../../exp/queue-worker.js';
 import { renderTable } from '../../exp/text-table.js';
-import { checkName, expRun } from './exp-run.js';
+import { checkName, expRun, namesFor } from './exp-run.js';
+import { expandGrid } from '../../exp/sweep.js';
 import { expApply, expDiff, expRemove, expShow } from './exp-compare.js';
 
 const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
@@ -75,22 +76,33 @@ async function expQueue(argv: string[]): Promise<number> {
     if (values.name === undefined && positionals.length === 0 && !values.set)
       return listQueue(queue.list(), values.json ?? false);
     if (values.name === undefined) throw new UsageError('--name NAME is required: the experiment to queue');
-    const name = checkName(values.name);
+    const prefix = checkName(values.name);
     const { pipeline: file } = takePipelineArg(positionals, 0);
+    // A sweep queues one entry per point, named as `exp run` names them.
+    const points = expandGrid(values.set ?? []);
+    const names = namesFor(prefix, points);
     // Catch typos now rather than when the worker gets to it.
-    if (!loadOrReport(file, values.set ?? [], undefined, values.cache)) return EXIT.usage;
-    const entry = queue.add({
-      name,
-      pipeline: resolve(file),
-      workdir: process.cwd(),
-      sets: values.set ?? [],
-      jobs: values.jobs === undefined ? undefined : parseCount(values.jobs, '--jobs', 2),
-    });
-    if (values.json) printJson({ queued: entry.id, name });
-    else
-      process.stderr.write(
-        `tailor: queued "${name}" as entry ${entry.id}; run the queue with \`tailor exp queue --run\`\n`,
+    for (const p of points) if (!loadOrReport(file, p.sets, undefined, values.cache)) return EXIT.usage;
+    const entries = points.map((p, i) =>
+      queue.add({
+        name: names[i] as string,
+        pipeline: resolve(file),
+        workdir: process.cwd(),
+        sets: p.sets,
+        jobs: values.jobs === undefined ? undefined : parseCount(values.jobs, '--jobs', 2),
+      }),
+    );
+    if (values.json)
+      printJson(
+        entries.length === 1
+          ? { queued: entries[0]!.id, name: prefix }
+          : { queued: entries.map((e) => ({ id: e.id, name: e.name })) },
       );
+    else
+      for (const entry of entries)
+        process.stderr.write(
+          `tailor: queued "${entry.name}" as entry ${entry.id}; run the queue with \`tailor exp queue --run\`\n`,
+        );
     return EXIT.ok;
   } finally {
     queue.close();
