@@ -1,4 +1,4 @@
-/** `tailor exp run|show|diff` on a toy pipeline of cmd stages sharing one cache (the real CLI). */
+/** `tailor exp run|show|diff` (baseline, differences, fitted table) on a toy pipeline of cmd stages sharing one cache (the real CLI). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Workspace, withAction } from './helpers/rig.js';
@@ -32,16 +32,24 @@ stages:
     params: { n: 2 }
 `;
 
+interface ShowRow {
+  run: number;
+  name: string;
+  baseline: boolean;
+  pipeline: string;
+  params: Record<string, unknown>;
+  changed: string[];
+  metrics: Record<string, number>;
+  deltas: Record<string, number>;
+  best: string[];
+  sets: string[];
+  stages: Record<string, { action: string; key: string; seconds: number }>;
+}
+
 interface ShowJson {
-  columns: { params: string[]; metrics: string[] };
-  experiments: Array<{
-    run: number;
-    name: string;
-    pipeline: string;
-    params: Record<string, unknown>;
-    metrics: Record<string, number>;
-    stages: Record<string, { action: string; key: string; seconds: number }>;
-  }>;
+  columns: { params: string[]; metrics: string[]; titles: Record<string, string> };
+  baselines: ShowRow[];
+  experiments: ShowRow[];
 }
 
 async function workspace(): Promise<Workspace> {
@@ -87,7 +95,7 @@ test('exp run: an override reruns only what it changes, shares upstream outputs,
       runs.map((r) => r.name),
       ['base', 'n2', 'n2-file'],
     );
-    const [b0, b2, f2] = runs as [ShowJson['experiments'][0], ShowJson['experiments'][0], ShowJson['experiments'][0]];
+    const [b0, b2, f2] = runs as [ShowRow, ShowRow, ShowRow];
     assert.equal(b0.stages.a!.key, b2.stages.a!.key, 'unchanged upstream: same key');
     assert.equal(b0.stages.c!.key, b2.stages.c!.key);
     assert.notEqual(b0.stages.b!.key, b2.stages.b!.key, 'overridden stage: new key');
@@ -102,57 +110,84 @@ test('exp run: an override reruns only what it changes, shares upstream outputs,
   }
 });
 
-test('exp show: three runs show only the params that differ; --all, --csv and metric columns', async () => {
+test('exp show: a baseline row and three experiments as differences from it, fitted to the width', async () => {
   const ws = await workspace();
   try {
-    await expRun(ws, ['pipelines/chain.yaml', '--name', 'base']);
+    const plain = await ws.run(['pipelines/chain.yaml']);
+    assert.equal(plain.code, 0, plain.result.stderr);
     await expRun(ws, ['pipelines/chain.yaml', '--name', 'more-n', '--set', 'b.n=7']);
     await expRun(ws, ['pipelines/chain.yaml', '--name', 'low-lr', '--set', 'b.lr=0.25']);
+    await expRun(ws, ['pipelines/chain.yaml', '--name', 'same']);
 
     const json = await show(ws);
     assert.deepEqual(json.columns.params, ['b.lr', 'b.n'], 'a.text, b.head and c.unit are equal in every run');
-    assert.deepEqual(json.columns.metrics, ['b.holdout.micro_f1'], 'headline metric by default');
+    assert.deepEqual(json.columns.metrics, ['b.holdout.micro_f1'], 'the headline metric by default');
+    assert.equal(json.columns.titles['b.holdout.micro_f1'], 'b', 'a headline column is named by its stage');
     assert.deepEqual(
-      json.experiments.map((e) => e.params),
-      [
-        { 'b.lr': 0.5, 'b.n': 1 },
-        { 'b.lr': 0.5, 'b.n': 7 },
-        { 'b.lr': 0.25, 'b.n': 1 },
-      ],
+      json.baselines.map((b) => [b.name, b.baseline, b.params]),
+      [['baseline', true, { 'b.lr': 0.5, 'b.n': 1 }]],
+      'the last plain run is the baseline',
     );
     assert.deepEqual(
+      json.experiments.map((e) => [e.name, e.changed]),
+      [
+        ['more-n', ['b.n']],
+        ['low-lr', ['b.lr']],
+        ['same', []],
+      ],
+    );
+    const [moreN] = json.experiments;
+    assert.ok(Math.abs(moreN!.deltas['b.holdout.micro_f1']! - 0.6) < 1e-9);
+    assert.deepEqual(moreN!.best, ['b.holdout.micro_f1']);
+    assert.deepEqual(moreN!.sets, ['b.n=7']);
+    assert.deepEqual(
       json.experiments.map((e) => e.metrics['b.loss']),
-      [0.5, 0.5, 0.25],
+      [0.5, 0.25, 0.5],
       'JSON keeps every metric',
     );
 
-    const text = await ws.tailor(['exp', 'show']);
+    const text = await ws.tailor(['exp', 'show'], { COLUMNS: '200' });
     assert.equal(text.code, 0, text.stderr);
-    const [header, ...lines] = text.stdout.trim().split('\n');
-    assert.match(header!, /^run\s+name\s+when\s+b\.lr\s+b\.n\s+b\.holdout\.micro_f1\s+seconds\s+ran$/);
+    const lines = text.stdout.split('\n');
+    assert.match(lines[0]!, /^baseline: the last plain `tailor run` \(#1 /);
+    const header = lines.findIndex((l) => l.startsWith('name'));
+    assert.match(lines[header]!, /^name\s+b\.lr\s+b\.n\s+b\s+seconds\s+run\s+when\s+ran$/);
+    assert.match(lines[header + 1]!, /^baseline \(tailor run\)\s+0\.5\s+1\s+0\.1000\s+[\d.]+\s+#1\s/);
+    assert.match(lines[header + 2]!, /^more-n\s+·\s+7\s+\*0\.7000 \+0\.6000\s/, 'the changed param and the delta');
+    assert.match(lines[header + 3]!, /^low-lr\s+0\.25\s+·\s+0\.1000 ±0\s/);
     assert.doesNotMatch(text.stdout, /a\.text|b\.head|c\.unit|b\.loss/);
-    assert.match(
-      lines[0]!,
-      /^\s*#1\s+base\s+\S+ \S+\s+0\.5\s+1\s+0\.1000\s+[\d.]+\s+a [\d.]+, b [\d.]+, c [\d.]+, d [\d.]+$/,
-    );
-    assert.match(lines[1]!, /more-n .* 7 +0\.7000 .* b [\d.]+, d [\d.]+$/);
-    assert.match(text.stdout, /3 param\(s\) equal in every run hidden/);
+    assert.match(text.stdout, /3 param\(s\) equal in every row hidden/);
 
-    const all = await ws.tailor(['exp', 'show', '--all']);
-    assert.match(
-      all.stdout.split('\n')[0]!,
-      /a\.text\s+b\.head\s+b\.lr\s+b\.n\s+c\.unit\s+b\.holdout\.micro_f1\s+b\.loss/,
+    const narrow = await ws.tailor(['exp', 'show'], { COLUMNS: '44' });
+    for (const l of narrow.stdout.trimEnd().split('\n')) assert.ok(l.length <= 44, `"${l}" fits 44 columns`);
+    assert.match(narrow.stdout, /more-n .*\*0\.7000/, 'name and headline metric stay');
+    assert.match(narrow.stdout, /left out to fit 44 columns: ran, when, run/);
+
+    const all = await ws.tailor(['exp', 'show', '--all', '--width', '300']);
+    assert.match(all.stdout, /name\s+a\.text\s+b\.head\s+b\.lr\s+b\.n\s+c\.unit\s+b\.micro_f1\s+b\.loss/);
+    assert.match(all.stdout, /low-lr .* \*0\.2500 -0\.2500/, 'a loss is best when lowest');
+
+    const picked = await ws.tailor(['exp', 'show', '--columns', 'b.n,loss', '--sort-by', 'b.loss', '--width', '300']);
+    const pickedLines = picked.stdout.split('\n');
+    const ph = pickedLines.findIndex((l) => l.startsWith('name'));
+    assert.match(pickedLines[ph]!, /^name\s+b\.n\s+b\.loss\s+seconds/);
+    assert.deepEqual(
+      pickedLines.slice(ph + 1, ph + 5).map((l) => l.split(/\s+/)[0]),
+      ['baseline', 'low-lr', 'more-n', 'same'],
+      'the baseline stays on top; then by loss, best first',
     );
+    const badSort = await ws.tailor(['exp', 'show', '--sort-by', 'nope']);
+    assert.equal(badSort.code, 2);
+    assert.match(badSort.stderr, /--sort-by "nope": no such column; shown: name, b\.lr, b\.n, b/);
 
     const csv = (await ws.tailor(['exp', 'show', '--csv', '--metric', 'loss'])).stdout.trim().split('\n');
     assert.deepEqual(csv[0]!.split(','), [
       'run',
       'name',
+      'baseline',
       'pipeline',
       'started_at',
       'status',
-      'b.lr',
-      'b.n',
       'b.loss',
       'seconds',
       'seconds.a',
@@ -160,8 +195,14 @@ test('exp show: three runs show only the params that differ; --all, --csv and me
       'seconds.c',
       'seconds.d',
     ]);
-    assert.equal(csv.length, 4);
-    assert.match(csv[3]!, /^3,low-lr,pipelines\/chain\.yaml,[^,]+,ok,0\.25,1,0\.25,/);
+    assert.equal(csv.length, 5);
+    assert.match(csv[1]!, /^1,baseline,yes,pipelines\/chain\.yaml,[^,]+,ok,0\.5,/);
+    assert.match(csv[3]!, /^3,low-lr,no,pipelines\/chain\.yaml,[^,]+,ok,0\.25,/);
+
+    const md = (await ws.tailor(['exp', 'show', '--md'])).stdout.split('\n');
+    assert.match(md[0]!, /^\| name \| b\.lr \| b\.n \| b \| seconds \| run \| when \| ran \|$/);
+    assert.match(md[1]!, /^\| --- \| --- \| --- \| ---: \|/);
+    assert.match(md[3]!, /^\| more-n \| · \| 7 \| \*0\.7000 \+0\.6000 \|/);
 
     const filtered = await show(ws, '--name', 'low-lr');
     assert.deepEqual(
@@ -173,7 +214,7 @@ test('exp show: three runs show only the params that differ; --all, --csv and me
   }
 });
 
-test('exp diff: changed params, changed stage keys, metric deltas; unknown names are usage errors', async () => {
+test('exp diff: old → new params, changed stage keys, metric deltas; one name diffs against the baseline', async () => {
   const ws = await workspace();
   try {
     await expRun(ws, ['pipelines/chain.yaml', '--name', 'base']);
@@ -196,16 +237,26 @@ test('exp diff: changed params, changed stage keys, metric deltas; unknown names
     assert.ok(Math.abs(d.metrics[0]!.delta - 0.3) < 1e-12);
 
     const text = await ws.tailor(['exp', 'diff', 'base', '#2']);
-    assert.match(text.stdout, /base \(#1\) -> tuned \(#2\)/);
-    assert.match(text.stdout, /b\.n\s+1\s+4/);
-    assert.match(text.stdout, /b\.holdout\.micro_f1\s+0\.1000\s+0\.4000\s+\+0\.3000/);
+    assert.match(text.stdout, /base \(#1\) → tuned \(#2\)/);
+    assert.match(text.stdout, /b\.n\s+1 → 4/);
+    assert.match(text.stdout, /c\.unit\s+bytes → chars/);
+    assert.match(text.stdout, /b\.holdout\.micro_f1\s+0\.1000 → 0\.4000\s+\+0\.3000/);
+
+    const noBase = await ws.tailor(['exp', 'diff', 'tuned']);
+    assert.equal(noBase.code, 2);
+    assert.match(noBase.stderr, /no plain `tailor run` of pipelines\/chain\.yaml to be the baseline/);
+    assert.equal((await ws.run(['pipelines/chain.yaml'])).code, 0);
+    const vsBase = await ws.tailor(['exp', 'diff', 'tuned']);
+    assert.equal(vsBase.code, 0, vsBase.stderr);
+    assert.match(vsBase.stdout, /baseline \(#3\) → tuned \(#2\)/);
+    assert.match(vsBase.stdout, /b\.n\s+1 → 4/);
 
     const missing = await ws.tailor(['exp', 'diff', 'base', 'nope']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /no experiment run "nope"; known: base, tuned/);
-    const noName = await ws.tailor(['exp', 'run', 'pipelines/chain.yaml']);
-    assert.equal(noName.code, 2);
-    assert.match(noName.stderr, /--name NAME is required/);
+    const reserved = await ws.tailor(['exp', 'run', 'pipelines/chain.yaml', '--name', 'baseline']);
+    assert.equal(reserved.code, 2);
+    assert.match(reserved.stderr, /"baseline" names the last plain `tailor run`/);
   } finally {
     await ws.dispose();
   }

@@ -6,24 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { REPO, type Workspace } from './helpers/rig.js';
+import type { Workspace } from './helpers/rig.js';
+import { ARTIFACTS, chromiumMissing, viewPage } from './helpers/chromium.js';
 import { TOY_STAGES, runToy, toyWorkspace } from './fixtures/report/toy-workspace.js';
-
-// TAILOR_TEST_CHROMIUM: another Chromium binary (or a missing path, to see the skip).
-const CHROMIUM = process.env.TAILOR_TEST_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const ARTIFACTS = join(REPO, 'test-artifacts');
 
 /** Every chart the toy run must produce, with the fewest marks each must hold. */
 const CHARTS: Record<string, number> = {
@@ -123,70 +110,23 @@ test('the page says what happened: states, parallel stages, experiments, sources
 });
 
 test('in headless Chromium: no console errors, no requests, every chart drawn, screenshot saved', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.skip(
-      `chromium not installed: ${CHROMIUM} is missing (apt-get install chromium); the HTML checks above still ran`,
-    );
+  const missingBrowser = chromiumMissing();
+  if (missingBrowser) {
+    t.skip(missingBrowser);
     return;
   }
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-  try {
-    const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-    page.on('request', (r) => requests.push(r.url()));
-    const url = pathToFileURL(reportPath).href;
-    await page.goto(url, { waitUntil: 'load' });
-
-    const charts = await page.$$eval('figure.chart', (figs) =>
-      figs.map((f) => {
-        const svg = f.querySelector('svg');
-        const box = svg?.getBoundingClientRect();
-        const marks = [...f.querySelectorAll('.mark')].filter((m) => {
-          const b = (m as SVGGraphicsElement).getBBox();
-          return b.width > 0 || b.height > 0;
-        });
-        return {
-          id: f.getAttribute('data-chart') ?? '',
-          width: box?.width ?? 0,
-          height: box?.height ?? 0,
-          visibleMarks: marks.length,
-          legend: f.querySelectorAll('g.legend text').length,
-        };
-      }),
-    );
-    for (const [id, min] of Object.entries(CHARTS)) {
-      const c = charts.find((x) => x.id === id);
-      assert.ok(c, `chart ${id} rendered`);
-      assert.ok(c.width > 100 && c.height > 80, `chart ${id} has a size (${c.width}x${c.height})`);
-      assert.ok(c.visibleMarks >= min, `chart ${id}: ${c.visibleMarks} visible marks, expected at least ${min}`);
-      assert.ok(c.legend > 0, `chart ${id} has a legend`);
-    }
-    const images = await page.$$eval('img', (imgs) =>
-      imgs.map((i) => ({ ok: i.complete && i.naturalWidth > 0, alt: i.alt })),
-    );
-    assert.ok(images.length >= 2);
-    for (const i of images) assert.ok(i.ok, `picture ${i.alt} decoded`);
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `no sideways scrolling of the page on a 1366 px screen (${overflow} px too wide)`);
-
-    await mkdir(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'report-top.png') });
-    await page.screenshot({ path: join(ARTIFACTS, 'report-full.png'), fullPage: true });
-    assert.ok(existsSync(join(ARTIFACTS, 'report-full.png')));
-
-    assert.deepEqual(errors, [], 'no console errors or warnings');
-    assert.deepEqual(
-      requests.filter((r) => r !== url),
-      [],
-      'no request besides the page itself',
-    );
-  } finally {
-    await browser.close();
+  const seen = await viewPage(reportPath, 'report');
+  for (const [id, min] of Object.entries(CHARTS)) {
+    const c = seen.charts.find((x) => x.id === id);
+    assert.ok(c, `chart ${id} rendered`);
+    assert.ok(c.width > 100 && c.height > 80, `chart ${id} has a size (${c.width}x${c.height})`);
+    assert.ok(c.visibleMarks >= min, `chart ${id}: ${c.visibleMarks} visible marks, expected at least ${min}`);
+    assert.ok(c.legend > 0, `chart ${id} has a legend`);
   }
+  assert.ok(seen.images.length >= 2);
+  for (const i of seen.images) assert.ok(i.ok, `picture ${i.alt} decoded`);
+  assert.ok(seen.overflow <= 0, `no sideways scrolling of the page on a 1366 px screen (${seen.overflow} px too wide)`);
+  assert.ok(existsSync(join(ARTIFACTS, 'report-full.png')));
+  assert.deepEqual(seen.errors, [], 'no console errors or warnings');
+  assert.deepEqual(seen.requests, [], 'no request besides the page itself');
 });

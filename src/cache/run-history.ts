@@ -100,6 +100,7 @@ function prepare(db: Database.Database) {
        ORDER BY id DESC LIMIT @limit`,
     ),
     getRun: db.prepare('SELECT * FROM runs WHERE id = ?'),
+    removeExperiment: db.prepare('DELETE FROM runs WHERE experiment = ?'),
     stageRunsOf: db.prepare('SELECT * FROM stage_runs WHERE run_id = ? ORDER BY id'),
     lastStageRun: db.prepare('SELECT * FROM stage_runs WHERE pipeline = ? AND stage = ? ORDER BY id DESC LIMIT 1'),
     recentRunTrees: db.prepare(
@@ -187,6 +188,14 @@ export class RunHistory {
       limit: filter.limit ?? -1,
     }) as RunRow[];
     return rows.map(toRun);
+  }
+
+  /**
+   * Forget every run of an experiment (its stage records go with it, ON DELETE CASCADE); the
+   * outputs stay in the cache until gc. Returns how many runs were removed.
+   */
+  removeExperiment(name: string): number {
+    return this.stmts.removeExperiment.run(name).changes;
   }
 
   /** One run by id. */

@@ -4,6 +4,7 @@ import { paramText } from './flat.js';
 import { formatCell } from '../util/format.js';
 import type { ExpRun } from './history.js';
 import { renderTable } from './text-table.js';
+import { signed } from './show.js';
 
 export interface ExpDiff {
   a: { run: number; name: string };
@@ -33,19 +34,18 @@ export function diffRuns(a: ExpRun, b: ExpRun): ExpDiff {
 }
 
 export function formatDiff(d: ExpDiff): string {
-  const head = `${d.a.name} (#${d.a.run}) -> ${d.b.name} (#${d.b.run})\n`;
-  const parts: string[] = [head];
+  const parts: string[] = [`${d.a.name} (#${d.a.run}) → ${d.b.name} (#${d.b.run})\n`];
   const none = (what: string) => `\n${what}: none changed\n`;
+  const arrow = (a: string, b: string) => `${a} → ${b}`;
   parts.push(
     d.params.length === 0
       ? none('params')
       : `\nparams:\n${indent(
           renderTable(
-            [{ title: 'param' }, { title: d.a.name }, { title: d.b.name }],
+            [{ title: 'param' }, { title: `${d.a.name} → ${d.b.name}`, max: 80 }],
             d.params.map((p) => [
               p.param,
-              p.a === null ? '(unset)' : paramText(p.a),
-              p.b === null ? '(unset)' : paramText(p.b),
+              arrow(p.a === null ? '(unset)' : paramText(p.a), p.b === null ? '(unset)' : paramText(p.b)),
             ]),
           ),
         )}`,
@@ -53,10 +53,10 @@ export function formatDiff(d: ExpDiff): string {
   parts.push(
     d.keys.length === 0
       ? none('stage keys')
-      : `\nstage keys:\n${indent(
+      : `\nstage keys (these stages ran again or came from another run):\n${indent(
           renderTable(
-            [{ title: 'stage' }, { title: d.a.name }, { title: d.b.name }],
-            d.keys.map((k) => [k.stage, short(k.a), short(k.b)]),
+            [{ title: 'stage' }, { title: 'key' }],
+            d.keys.map((k) => [k.stage, arrow(short(k.a), short(k.b))]),
           ),
         )}`,
   );
@@ -67,14 +67,12 @@ export function formatDiff(d: ExpDiff): string {
           renderTable(
             [
               { title: 'metric', max: 60 },
-              { title: d.a.name, right: true },
-              { title: d.b.name, right: true },
+              { title: `${d.a.name} → ${d.b.name}`, right: true },
               { title: 'delta', right: true },
             ],
             d.metrics.map((m) => [
               m.metric,
-              formatCell(m.a ?? undefined),
-              formatCell(m.b ?? undefined),
+              arrow(m.a === null ? '(none)' : formatCell(m.a), m.b === null ? '(none)' : formatCell(m.b)),
               m.delta === null ? '' : signed(m.delta),
             ]),
           ),
@@ -85,10 +83,6 @@ export function formatDiff(d: ExpDiff): string {
 
 function short(key: string | null): string {
   return key === null ? '(none)' : key.slice(0, 12);
-}
-
-function signed(x: number): string {
-  return `${x > 0 ? '+' : ''}${formatCell(x)}`;
 }
 
 function indent(text: string): string {

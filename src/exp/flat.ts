@@ -33,8 +33,3 @@ export function differingKeys(records: Array<Record<string, unknown>>): string[]
     .filter((k) => new Set(records.map((r) => (k in r ? JSON.stringify(r[k]) : '\u0000missing'))).size > 1)
     .sort();
 }
-
-/** Whether a flattened metric name is a holdout micro-F1 (the number people compare runs by). */
-export function isHeadlineMetric(name: string): boolean {
-  return /(^|\.)holdout[._]micro_f1$/.test(name);
-}

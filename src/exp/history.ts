@@ -29,7 +29,14 @@ export interface ExpRun {
   metrics: Record<string, number>;
   /** Per stage, in the order the run recorded them. */
   stages: Record<string, ExpStage>;
+  /** The workspace's last plain run of this pipeline (`tailor run`), not an experiment. */
+  baseline?: boolean;
+  /** The `--set` arguments the run was started with (from its recorded command line). */
+  sets: string[];
 }
+
+/** The name the baseline row goes by in tables and in `exp diff baseline NAME`. */
+export const BASELINE = 'baseline';
 
 export interface ExpFilter {
   /** Only these experiment names (all when empty). */
@@ -52,6 +59,27 @@ export function experimentRuns(index: RunHistory, filter: ExpFilter = {}): ExpRu
   return picked.reverse().map((r) => toExpRun(index, r));
 }
 
+/**
+ * The baseline of a pipeline: its last plain run that ended (a `tailor run`, recorded without an
+ * experiment name). Undefined when the pipeline was only ever run as experiments.
+ */
+export function baselineRun(index: RunHistory, pipeline: string): ExpRun | undefined {
+  const plain = index.listRuns({ pipeline }).find((r) => r.experiment === null && r.status !== 'running');
+  return plain && { ...toExpRun(index, { ...plain, experiment: BASELINE }), baseline: true };
+}
+
+/** The `--set` values of a recorded command line (`--set X`, `--set=X`). */
+export function setsOfArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') break;
+    if (a === '--set' && i + 1 < argv.length) out.push(argv[++i] as string);
+    else if (a.startsWith('--set=')) out.push(a.slice('--set='.length));
+  }
+  return out;
+}
+
 function toExpRun(index: RunHistory, run: RunRecord & { experiment: string }): ExpRun {
   const stages: Record<string, ExpStage> = {};
   const metrics: Record<string, number> = {};
@@ -69,18 +97,22 @@ function toExpRun(index: RunHistory, run: RunRecord & { experiment: string }): E
     params: flattenStageParams(run.params),
     metrics,
     stages,
+    sets: setsOfArgv(run.argv),
   };
 }
 
 /**
  * The run an argument of `exp diff` names: the latest run of experiment NAME, or run `#ID`
- * (a bare number is an experiment name first, then a run id). Undefined when nothing matches.
+ * (a bare number is an experiment name first, then a run id), or `baseline`: the last plain run
+ * of `pipeline`. Undefined when nothing matches.
  */
-export function findExperimentRun(index: RunHistory, ref: string): ExpRun | undefined {
+export function findExperimentRun(index: RunHistory, ref: string, pipeline?: string): ExpRun | undefined {
   const byId = (id: number): ExpRun | undefined => {
     const run = index.getRun(id);
     return run && run.experiment !== null ? toExpRun(index, { ...run, experiment: run.experiment }) : undefined;
   };
+  // `exp run` refuses the name, so `baseline` always means the plain run.
+  if (ref === BASELINE) return pipeline === undefined ? undefined : baselineRun(index, pipeline);
   const hash = /^#(\d+)$/.exec(ref);
   if (hash) return byId(Number(hash[1]));
   const latest = index.listRuns({ experiment: ref, limit: 1 })[0];
@@ -98,4 +130,16 @@ export function formatWhen(ms: number): string {
   const d = new Date(ms);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/**
+ * The rows of `exp show`: the experiment runs the filter picks and, for every pipeline among them
+ * (and `pipeline`, when named), its baseline run.
+ */
+export function showRows(index: RunHistory, filter: ExpFilter = {}): { experiments: ExpRun[]; baselines: ExpRun[] } {
+  const experiments = experimentRuns(index, filter);
+  const pipelines = new Set(experiments.map((r) => r.pipeline));
+  if (filter.pipeline !== undefined) pipelines.add(filter.pipeline);
+  const baselines = [...pipelines].flatMap((p) => baselineRun(index, p) ?? []);
+  return { experiments, baselines };
 }

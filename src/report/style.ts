@@ -51,6 +51,7 @@ th, td { text-align: left; padding: 5px 12px 5px 0; border-bottom: 1px solid var
 th { color: var(--muted); font-weight: 600; font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.03em; white-space: nowrap; }
 table.experiments th { text-transform: none; letter-spacing: 0; }
 table.experiments td { white-space: nowrap; }
+table.experiments .delta { color: var(--muted); font-size: 0.8rem; margin-left: 4px; }
 h4 { font-size: 0.93rem; margin: 0 0 4px; color: #2d333b; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .reasons { color: var(--muted); font-size: 0.84rem; }

@@ -1,36 +1,40 @@
 /**
  * `tailor exp`: experiments over one shared cache.
  *
- *   exp run [PIPELINE] --name NAME [--set STAGE.KEY=VALUE]... [run options]
- *   exp show [PIPELINE] [--all] [--metric TEXT]... [--name NAME]... [--last N] [--json|--csv]
- *   exp diff A B [--json]                 A, B: experiment names (latest run) or run ids (#12)
+ *   exp run [PIPELINE] [--name N] [--set S.K=V1,V2]... [run options]   one experiment or a sweep
+ *   exp show [PIPELINE] [--all] [--columns LIST] [--sort-by COL] [--json|--csv|--md] [--html FILE]
+ *   exp diff [A] B [--json]               names (latest run), run ids (#12) or baseline
+ *   exp apply NAME | exp remove NAME...
  *   exp queue [PIPELINE] --name NAME [--set ...] [--jobs N]      add to the queue
  *   exp queue --run [--jobs N] [--follow]                       run queued experiments in turn
  *   exp queue [--json] | exp queue --cancel ID                   list | remove a queued entry
  *
- * `exp run` and every queued experiment go through the run use case (runAndReport).
+ * `exp run` (exp-run.ts) and every queued experiment go through the run use case (runAndReport);
+ * show, diff, apply and remove live in exp-compare.ts.
  */
 import { resolve } from 'node:path';
 import { formatDiagnostic } from '../../pipeline/diagnostics.js';
-import { loadPipeline, pipelineId } from '../../pipeline/load.js';
+import { loadPipeline } from '../../pipeline/load.js';
 import { EXIT, UsageError, loadOrReport, openSession, printHelp, printJson, takePipelineArg } from '../common.js';
 import { SPECS } from '../command-specs.js';
 import { withInterrupts } from '../interrupts.js';
 import { parseCommand } from '../options.js';
-import { cliRunFrom, parseCount, runAndReport } from '../run-reporting.js';
+import { parseCount, runAndReport } from '../run-reporting.js';
 import { cacheDirFrom } from '../../run/session.js';
-import { experimentRuns, findExperimentRun, formatWhen } from '../../exp/history.js';
-import { chooseColumns, formatShowTable, showCsv, showJson } from '../../exp/show.js';
-import { diffRuns, formatDiff } from '../../exp/diff.js';
+import { formatWhen } from '../../exp/history.js';
 import { ExperimentQueue, type QueueEntry } from '../../exp/queue-db.js';
 import { drainQueue, type ExperimentEnd } from '../../exp/queue-worker.js';
 import { renderTable } from '../../exp/text-table.js';
-import { dryRun } from './run.js';
+import { checkName, expRun, namesFor } from './exp-run.js';
+import { expandGrid } from '../../exp/sweep.js';
+import { expApply, expDiff, expRemove, expShow } from './exp-compare.js';
 
 const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   run: expRun,
   show: expShow,
   diff: expDiff,
+  apply: expApply,
+  remove: expRemove,
   queue: expQueue,
 };
 
@@ -44,90 +48,6 @@ export async function expCommand(argv: string[]): Promise<number> {
     );
   }
   return fn(rest);
-}
-
-/** An experiment name: printable, one line, at most 100 characters (it is data, never a path). */
-function checkName(name: string | undefined): string {
-  if (name === undefined || name.trim() === '')
-    throw new UsageError('--name NAME is required: the experiment name to record');
-  if (name.length > 100 || /[\u0000-\u001f\u007f]/.test(name))
-    throw new UsageError(`--name must be one printable line of at most 100 characters`);
-  return name;
-}
-
-async function expRun(argv: string[]): Promise<number> {
-  const parsed = parseCommand(SPECS['exp run'], argv);
-  if (parsed.help) return printHelp(SPECS['exp run']);
-  const { values, positionals } = parsed;
-  const name = checkName(values.name);
-  const { pipeline: file } = takePipelineArg(positionals, 0);
-  const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
-  if (!pipeline) return EXIT.usage;
-  const session = await openSession(values.cache, pipeline.workdir);
-  let code: number;
-  try {
-    const req = { ...cliRunFrom(values), experiment: name };
-    if (values['dry-run']) return await dryRun(session, pipeline, req, req.json);
-    code = (await withInterrupts((signal) => runAndReport(session, pipeline, req, signal))).code;
-  } finally {
-    session.close();
-  }
-  if (code === EXIT.ok)
-    process.stderr.write(`tailor: experiment "${name}" recorded; compare runs with \`tailor exp show\`\n`);
-  return code;
-}
-
-async function expShow(argv: string[]): Promise<number> {
-  const parsed = parseCommand(SPECS['exp show'], argv);
-  if (parsed.help) return printHelp(SPECS['exp show']);
-  const { values, positionals } = parsed;
-  if (values.json && values.csv) throw new UsageError('--json and --csv: pick one');
-  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  // Runs are recorded under the pipeline's path from the working folder.
-  const pipelineName = positionals[0] === undefined ? undefined : pipelineId(positionals[0], process.cwd());
-  const session = await openSession(values.cache);
-  try {
-    const runs = experimentRuns(session.index.runs, {
-      names: values.name,
-      pipeline: pipelineName,
-      last: values.last === undefined ? undefined : parseCount(values.last, '--last', 0),
-    });
-    const opts = { all: values.all ?? false, metrics: values.metric ?? [] };
-    const cols = chooseColumns(runs, opts);
-    if (values.json) printJson(showJson(runs, cols));
-    else if (values.csv) process.stdout.write(showCsv(runs, cols));
-    else process.stdout.write(formatShowTable(runs, cols, opts));
-    return EXIT.ok;
-  } finally {
-    session.close();
-  }
-}
-
-async function expDiff(argv: string[]): Promise<number> {
-  const parsed = parseCommand(SPECS['exp diff'], argv);
-  if (parsed.help) return printHelp(SPECS['exp diff']);
-  const { values, positionals } = parsed;
-  if (positionals.length !== 2)
-    throw new UsageError('expected two experiments: tailor exp diff A B (names, or run ids as #12)');
-  const session = await openSession(values.cache);
-  try {
-    const runs = session.index.runs;
-    const found = positionals.map((ref) => ({ ref, run: findExperimentRun(runs, ref) }));
-    const missing = found.filter((f) => !f.run);
-    if (missing.length > 0) {
-      const known = [...new Set(experimentRuns(runs).map((r) => r.name))];
-      process.stderr.write(
-        `tailor: no experiment run ${missing.map((m) => `"${m.ref}"`).join(' or ')}${known.length ? `; known: ${known.join(', ')}` : ''}\n`,
-      );
-      return EXIT.usage;
-    }
-    const diff = diffRuns(found[0]!.run!, found[1]!.run!);
-    if (values.json) printJson(diff);
-    else process.stdout.write(formatDiff(diff));
-    return EXIT.ok;
-  } finally {
-    session.close();
-  }
 }
 
 async function expQueue(argv: string[]): Promise<number> {
@@ -155,22 +75,34 @@ async function expQueue(argv: string[]): Promise<number> {
     }
     if (values.name === undefined && positionals.length === 0 && !values.set)
       return listQueue(queue.list(), values.json ?? false);
-    const name = checkName(values.name);
+    if (values.name === undefined) throw new UsageError('--name NAME is required: the experiment to queue');
+    const prefix = checkName(values.name);
     const { pipeline: file } = takePipelineArg(positionals, 0);
+    // A sweep queues one entry per point, named as `exp run` names them.
+    const points = expandGrid(values.set ?? []);
+    const names = namesFor(prefix, points);
     // Catch typos now rather than when the worker gets to it.
-    if (!loadOrReport(file, values.set ?? [], undefined, values.cache)) return EXIT.usage;
-    const entry = queue.add({
-      name,
-      pipeline: resolve(file),
-      workdir: process.cwd(),
-      sets: values.set ?? [],
-      jobs: values.jobs === undefined ? undefined : parseCount(values.jobs, '--jobs', 2),
-    });
-    if (values.json) printJson({ queued: entry.id, name });
-    else
-      process.stderr.write(
-        `tailor: queued "${name}" as entry ${entry.id}; run the queue with \`tailor exp queue --run\`\n`,
+    for (const p of points) if (!loadOrReport(file, p.sets, undefined, values.cache)) return EXIT.usage;
+    const entries = points.map((p, i) =>
+      queue.add({
+        name: names[i] as string,
+        pipeline: resolve(file),
+        workdir: process.cwd(),
+        sets: p.sets,
+        jobs: values.jobs === undefined ? undefined : parseCount(values.jobs, '--jobs', 2),
+      }),
+    );
+    if (values.json)
+      printJson(
+        entries.length === 1
+          ? { queued: entries[0]!.id, name: prefix }
+          : { queued: entries.map((e) => ({ id: e.id, name: e.name })) },
       );
+    else
+      for (const entry of entries)
+        process.stderr.write(
+          `tailor: queued "${entry.name}" as entry ${entry.id}; run the queue with \`tailor exp queue --run\`\n`,
+        );
     return EXIT.ok;
   } finally {
     queue.close();
