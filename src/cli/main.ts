@@ -41,6 +41,10 @@ const COMMANDS: Record<string, { load: () => Promise<Command>; summary: string }
     load: async () => (await import('./commands/watch.js')).watchCommand,
     summary: 'rerun stale stages whenever the pipeline, stage code or deps change [--set S.K=V] [--stage N]',
   },
+  worker: {
+    load: async () => (await import('./commands/worker.js')).workerCommand,
+    summary: 'run stages of distributed runs: --executor redis://HOST:PORT --remote URL [--gpus N] [--concurrency N]',
+  },
   verify: {
     load: async () => (await import('./commands/verify.js')).verifyCommand,
     summary: 'rerun from scratch in a temp cache and compare with the lock file [--stage N] [--json]',

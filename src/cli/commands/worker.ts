@@ -1,0 +1,155 @@
+/**
+ * `tailor worker`: run stages for distributed runs on this machine.
+ *
+ *   tailor worker --executor redis://HOST:PORT --remote URL [--gpus N] [--concurrency N] [--cache DIR] [--workdir DIR]
+ *     a long-running BullMQ worker; Ctrl-C once: finish the running stages and stop; twice: stop
+ *     them now and hand their jobs back to the queue; three times: exit at once.
+ *   tailor worker --job FILE --remote URL [--cache DIR] [--workdir DIR]
+ *     run one job file and write its result beside it (what a Slurm job script runs); SIGTERM
+ *     (scancel) stops the stage.
+ */
+import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { hostname } from 'node:os';
+import { EXIT, UsageError, openSession } from '../common.js';
+import { detectGpus } from '../../run/gpu-pool.js';
+import { openRemote, type RemoteOutputs } from '../../distributed/remote-outputs.js';
+import { checkRedisUrl } from '../../distributed/redis-names.js';
+import { StageWorker } from '../../distributed/redis-worker.js';
+import { parseStageJob, type StageJobResult } from '../../distributed/stage-job.js';
+import { runStageJob } from '../../distributed/run-job.js';
+import { pendingResolver, resultFileOf, writeJson } from '../../distributed/job-files.js';
+
+const OPTIONS = {
+  executor: { type: 'string' },
+  remote: { type: 'string' },
+  gpus: { type: 'string' },
+  concurrency: { type: 'string' },
+  cache: { type: 'string' },
+  workdir: { type: 'string' },
+  job: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const HELP = `usage: tailor worker --executor redis://HOST:PORT --remote URL [--gpus N] [--concurrency N] [--cache DIR] [--workdir DIR]
+       tailor worker --job FILE --remote URL [--cache DIR] [--workdir DIR]
+
+Runs stages of distributed runs (tailor run --executor ...) on this machine.
+  --executor URL     the Redis of the BullMQ queues
+  --remote URL       where outputs move: s3://BUCKET[/PREFIX] or file:///PATH (else $TAILOR_REMOTE)
+  --gpus N           GPU tokens this worker offers, one stage per GPU (default: $TAILOR_GPUS, else nvidia-smi)
+  --concurrency N    stages at once (default: the GPU count, at least 1)
+  --cache DIR        this worker's own cache (default: $TAILOR_CACHE, else ./cache)
+  --workdir DIR      where the pipeline's working folder is on this machine (default: the run's path)
+  --job FILE         run one job file (a Slurm job script does this) and write FILE's .result.json
+Ctrl-C: finish the running stages, then stop; again: hand their jobs back to the queue now.
+`;
+
+export async function workerCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const remote = openRemote(values.remote);
+  if (!remote.ok) throw new UsageError(remote.error);
+  const workdir = values.workdir ? resolve(values.workdir) : undefined;
+  if (values.job) return runJobFile(resolve(values.job), values.cache, remote.value, workdir);
+  if (!values.executor) throw new UsageError('give --executor redis://HOST:PORT (or --job FILE)');
+  const url = checkRedisUrl(values.executor);
+  const gpus = parseCount(values.gpus, '--gpus', detectGpus());
+  const concurrency = parseCount(values.concurrency, '--concurrency', Math.max(1, gpus));
+  if (concurrency < 1) throw new UsageError('--concurrency must be at least 1');
+
+  const session = await openSession(values.cache); // creates the cache (and fails early if it cannot)
+  session.close();
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const worker = new StageWorker({
+    redisUrl: url,
+    remote: remote.value,
+    cacheDir: session.cacheDir,
+    gpus,
+    concurrency,
+    workdir,
+    lockMs: envMs('TAILOR_WORKER_LOCK_MS'),
+    stalledMs: envMs('TAILOR_WORKER_STALLED_MS'),
+    log,
+  });
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      log(`worker: ${sig}: finishing ${worker.running} running stage(s), taking no new ones (again: hand them back)`);
+      worker.drain();
+    } else if (signals === 2) {
+      log(`worker: ${sig} again: stopping the running stages and handing their jobs back`);
+      worker.handBack();
+    } else process.exit(EXIT.interrupted);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const summary = await worker.run();
+    log(`worker: stopped (${summary.done} done, ${summary.failed} failed, ${summary.handedBack} handed back)`);
+    return signals > 0 ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** One job file: the result goes beside it, the stage's output lines to stdout (the job's log). */
+async function runJobFile(
+  file: string,
+  cache: string | undefined,
+  remote: RemoteOutputs,
+  workdir: string | undefined,
+): Promise<number> {
+  const parsed = parseStageJob(JSON.parse(await readFile(file, 'utf8')));
+  if (!parsed.ok) throw new UsageError(`${file}: not a stage job: ${parsed.error}`);
+  const job = parsed.value;
+  const slurmId = process.env.SLURM_JOB_ID;
+  const worker = slurmId ? `slurm:${slurmId}@${hostname()}` : `${hostname()}:${process.pid}`;
+  const controller = new AbortController();
+  const stop = (sig: NodeJS.Signals) => {
+    process.stdout.write(`tailor worker: ${sig}: stopping stage ${job.stage}\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const session = await openSession(cache);
+  let result: StageJobResult;
+  try {
+    process.stdout.write(`tailor worker: ${job.stage} on ${worker}\n`);
+    result = await runStageJob(job, {
+      session,
+      remote,
+      worker,
+      workdir,
+      signal: controller.signal,
+      onLine: (line) => process.stdout.write(line + '\n'),
+      onProgress: () => undefined,
+      resolvePending: pendingResolver(file, job),
+    });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    session.close();
+  }
+  if (!result.ok) process.stdout.write(`tailor worker: ${job.stage} failed: ${result.message}\n`);
+  await writeJson(resultFileOf(file), result);
+  return result.ok ? EXIT.ok : EXIT.failed;
+}
+
+/** A whole-number option, or `fallback` when absent. */
+function parseCount(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} expects a whole number, got "${value}"`);
+  return Number(value);
+}
+
+function envMs(name: string): number | undefined {
+  const v = process.env[name];
+  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
