@@ -295,7 +295,8 @@ export async function startSlurm(opts: { gpus?: number; cpus?: number } = {}): P
         'SlurmdUser=root',
         'AuthType=auth/munge',
         'CredType=cred/munge',
-        `AuthInfo=socket=${socket}`,
+        // cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
+        `AuthInfo=socket=${socket},cred_expire=10`,
         `StateSaveLocation=${join(dir, 'state')}`,
         `SlurmdSpoolDir=${join(dir, 'spool')}`,
         `SlurmctldPidFile=${join(dir, 'slurmctld.pid')}`,
