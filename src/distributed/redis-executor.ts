@@ -42,6 +42,7 @@ interface Pending {
   logRows: number;
   cancelling?: number;
   settled: boolean;
+  onAbort?: () => void;
 }
 
 export class RedisExecutor implements DistributedExecutor {
@@ -71,7 +72,8 @@ export class RedisExecutor implements DistributedExecutor {
       const p: Pending = { id, job, queue, hooks, resolve, started, logRows: 0, settled: false };
       this.pending.set(id, p);
       if (hooks.signal.aborted) return void this.cancel(p);
-      hooks.signal.addEventListener('abort', () => void this.cancel(p), { once: true });
+      p.onAbort = () => void this.cancel(p);
+      hooks.signal.addEventListener('abort', p.onAbort, { once: true });
       void this.enqueue(p);
       this.timer ??= setInterval(() => void this.tick(), 1000);
     });
@@ -133,6 +135,7 @@ export class RedisExecutor implements DistributedExecutor {
     if (p.settled) return;
     p.settled = true;
     this.pending.delete(p.id);
+    if (p.onAbort) p.hooks.signal.removeEventListener('abort', p.onAbort);
     const rows = await p.queue.getJobLogs(p.id, 0, -1).catch(() => ({ logs: [] as string[] }));
     const lines = rows.logs.flatMap((r) => r.split('\n'));
     for (const l of rows.logs.slice(p.logRows).flatMap((r) => r.split('\n'))) p.hooks.onLine?.(l);

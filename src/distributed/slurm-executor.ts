@@ -47,6 +47,7 @@ interface Tracked {
   partial: string;
   tail: LineTail;
   cancelled: boolean;
+  detach?: () => void;
   /** When a failure state was first seen: it must hold a moment, since a job being requeued can pass through one. */
   failedSince?: number;
 }
@@ -154,6 +155,7 @@ export class SlurmExecutor implements DistributedExecutor {
       };
       if (hooks.signal.aborted) cancel();
       else hooks.signal.addEventListener('abort', cancel, { once: true });
+      t.detach = () => hooks.signal.removeEventListener('abort', cancel);
       this.timer ??= setInterval(() => void this.poll(), this.opts.pollMs ?? 500);
     });
     return { slurmId: id.value, result };
@@ -196,6 +198,7 @@ export class SlurmExecutor implements DistributedExecutor {
 
   private async finish(t: Tracked, state: string): Promise<void> {
     this.tracked.delete(t.slurmId);
+    t.detach?.();
     await this.followLog(t, true);
     const result = await readResult(resultFileOf(t.jobFile));
     const seconds = (Date.now() - t.started) / 1000;
