@@ -95,10 +95,14 @@ function stageStarted(ws: Workspace, stage: string): Promise<true> {
   return waitFor(`${stage} to start`, async () => ((await ws.runCounts())[stage] ? true : undefined));
 }
 
-async function latestTrees(cacheDir: string, pipeline: string): Promise<Record<string, string>> {
+async function latestTrees(
+  cacheDir: string,
+  pipeline: string,
+  what: 'treeHash' | 'contentHash' = 'treeHash',
+): Promise<Record<string, string>> {
   const session = await Session.open(cacheDir);
   try {
-    return Object.fromEntries([...session.index.latestOfPipeline(pipeline)].map(([k, v]) => [k, v.treeHash]));
+    return Object.fromEntries([...session.index.latestOfPipeline(pipeline)].map(([k, v]) => [k, v[what] ?? '']));
   } finally {
     session.close();
   }
@@ -448,6 +452,93 @@ test(
       const gone = [w2, w3].find((x) => x.id === handedBy)!;
       assert.equal(await gone.exited, 130);
       assert.match(gone.output(), /handed job .* back to the queue/);
+    } finally {
+      await r.dispose();
+    }
+  },
+);
+
+// 60 manifest lines over train/validation/test with two labels each: enough for the built-in split.
+const GEN_MANIFEST = `out=$1; i=1
+while [ $i -le 60 ]; do
+  set=train; [ $((i % 4)) -eq 0 ] && set=validation; [ $((i % 10)) -eq 0 ] && set=test
+  printf '{"imageId":"%s","set":"%s","labels":["%s","%s"],"file":"images/%s.jpg"}\\n' $i $set $((i % 5)) $((i % 3 + 10)) $i >> "$out/manifest.jsonl"
+  i=$((i+1)); done
+`;
+
+const GREET = `import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { shout } from './helper.js';
+
+export default {
+  params: { type: 'object', properties: { name: { type: 'string', default: 'world' } }, additionalProperties: false },
+  async run(ctx: { params: { name: string }; out: string; needs: Record<string, string>; metrics(v: object): void }) {
+    writeFileSync(join(ctx.out, 'greeting.txt'), shout('hello ' + ctx.params.name));
+    ctx.metrics({ length: ctx.params.name.length });
+  },
+};
+`;
+
+test(
+  'module stages on workers: a built-in and a user module give the local bytes; a worker with other code refuses',
+  { skip },
+  async () => {
+    const r = await rig();
+    try {
+      await r.ws.write(
+        'stages/helper.ts',
+        `export function shout(s: string): string {\n  return s.toUpperCase() + '!';\n}\n`,
+      );
+      await r.ws.write('stages/greet.ts', GREET);
+      await r.ws.write('gen.sh', GEN_MANIFEST);
+      await r.ws.write(
+        'p.yaml',
+        `stages:
+  items:
+    cmd: "sh gen.sh \${out}"
+    deps: [gen.sh]
+  split:
+    uses: split
+    needs: [items]
+    params: { min_label_count: 2 }
+  greet:
+    uses: stages/greet.ts
+    params: { name: tailor }
+`,
+      );
+      const local = await r.ws.run(['p.yaml', '--cache', 'local-cache']);
+      assert.equal(local.code, 0, local.result.stderr);
+      // Content hashes: the outputs without metrics.json, which holds timings.
+      const localContent = await latestTrees(r.ws.path('local-cache'), 'p', 'contentHash');
+      await r.addWorker();
+      const out = await r.run('p.yaml');
+      for (const name of ['items', 'split', 'greet']) {
+        assert.equal(out[name]!.action, 'ran', `${name}: ${out[name]!.message}`);
+        assert.equal(out[name]!.contentHash, localContent[name], `${name} has the local run's output`);
+      }
+
+      // A machine whose checkout has another helper.ts must not fill the cache under this key.
+      await r.ws.write(
+        'elsewhere/stages/helper.ts',
+        `export function shout(s: string): string {\n  return s + '?';\n}\n`,
+      );
+      await r.ws.write('elsewhere/stages/greet.ts', GREET);
+      await r.workers[0]!.stop();
+      const odd = await startWorker({
+        redisUrl: r.redis.url,
+        remoteUrl: r.remoteUrl,
+        cacheDir: r.ws.path('odd-cache'),
+        cwd: r.ws.dir,
+        workdir: r.ws.path('elsewhere'),
+      });
+      r.workers.push(odd);
+      await r.ws.write('p.yaml', (await r.ws.read('p.yaml')).replace('name: tailor', 'name: other'));
+      const refused = await r.run('p.yaml');
+      assert.equal(refused.greet!.action, 'failed');
+      assert.match(
+        refused.greet!.message!,
+        /this worker's view of stage greet differs from the run's \(code stages\/helper.ts changed\)/,
+      );
     } finally {
       await r.dispose();
     }

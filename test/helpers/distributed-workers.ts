@@ -22,12 +22,15 @@ export interface WorkerSpec {
   concurrency?: number;
   /** Short locks so a killed worker's job is taken up again within seconds. */
   lockMs?: number;
+  /** Where this worker finds the pipeline's working folder (--workdir). */
+  workdir?: string;
 }
 
 export async function startWorker(spec: WorkerSpec): Promise<WorkerProc> {
   const args = [TAILOR, 'worker', '--executor', spec.redisUrl, '--remote', spec.remoteUrl, '--cache', spec.cacheDir];
   if (spec.gpus !== undefined) args.push('--gpus', String(spec.gpus));
   if (spec.concurrency !== undefined) args.push('--concurrency', String(spec.concurrency));
+  if (spec.workdir !== undefined) args.push('--workdir', spec.workdir);
   const child = spawn(process.execPath, args, {
     cwd: spec.cwd,
     env: { ...process.env, CI: 'true', TAILOR_WORKER_LOCK_MS: String(spec.lockMs ?? 2000), TAILOR_GPUS: '0' },
