@@ -135,12 +135,8 @@ else {
 
 rmSync(root, { recursive: true, force: true });
 
-for (const r of rows) {
-  const base = rows.find(
-    (x) => x.slots === 1 && x.executor.startsWith(r.executor.startsWith('local') ? 'local' : 'BullMQ'),
-  );
-  if (base && r !== base) r.speedup = base.seconds / r.seconds;
-}
+const baseline = rows.find((x) => x.executor === 'local --jobs 1');
+for (const r of rows) if (baseline && r !== baseline) r.speedup = baseline.seconds / r.seconds;
 const md = [
   '# Distributed executors benchmark',
   '',

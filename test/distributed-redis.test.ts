@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { readFile } from 'node:fs/promises';
 import { Workspace } from './helpers/rig.js';
-import { redisMissing, startRedis, type RedisService } from './helpers/services.js';
+import { freePort, redisMissing, startRedis, type RedisService } from './helpers/services.js';
 import { startWorker, waitFor, type WorkerProc, type WorkerSpec } from './helpers/distributed-workers.js';
 import { loadOrThrow, runDistributed, type DriverOptions } from './helpers/distributed-driver.js';
 import { RedisExecutor } from '../src/distributed/redis-executor.js';
@@ -541,6 +541,30 @@ test(
       );
     } finally {
       await r.dispose();
+    }
+  },
+);
+
+test(
+  'a run against a Redis nobody answers on fails its stages with that message instead of hanging',
+  { skip },
+  async () => {
+    const ws = await Workspace.create('tailor-dist-');
+    const executor = new RedisExecutor(`redis://127.0.0.1:${await freePort()}`, { connectTimeoutMs: 1000 });
+    try {
+      await ws.write('p.yaml', 'stages:\n  a:\n    cmd: "echo a > ${out}/a"\n');
+      const remote = openRemote(pathToFileURL(ws.path('remote')).href);
+      if (!remote.ok) throw new Error(remote.error);
+      const out = await runDistributed(loadOrThrow('p.yaml', ws.dir), {
+        cacheDir: ws.path('c'),
+        executor,
+        remote: remote.value,
+      });
+      assert.equal(out.a!.action, 'failed');
+      assert.match(out.a!.message!, /cannot reach Redis at redis:\/\/127.0.0.1:\d+ \(no answer in 1 s\)/);
+    } finally {
+      await executor.close();
+      await ws.dispose();
     }
   },
 );

@@ -53,8 +53,12 @@ export class RedisExecutor implements DistributedExecutor {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private lastNoWorker = 0;
+  private reachable?: Promise<string | undefined>;
 
-  constructor(readonly name: string) {
+  constructor(
+    readonly name: string,
+    private readonly opts: { connectTimeoutMs?: number } = {},
+  ) {
     this.redis = new Redis(name, { maxRetriesPerRequest: null });
     this.redis.on('error', () => undefined); // ioredis reconnects; the reconcile pass catches up
   }
@@ -64,6 +68,8 @@ export class RedisExecutor implements DistributedExecutor {
     const early = (message: string): StageJobResult => ({ ok: false, message, worker: '', seconds: 0, logTail: [] });
     if (job.spec.gpu > MAX_GPUS)
       return early(`stage ${job.stage} asks for ${job.spec.gpu} GPUs; at most ${MAX_GPUS} are supported`);
+    const unreachable = await this.checkReachable();
+    if (unreachable) return early(unreachable);
     const problem = capacityProblem(job.stage, job.spec.gpu, await liveWorkers(this.redis));
     if (problem) return early(problem);
     const { queue } = await this.queueFor(job.spec.gpu);
@@ -77,6 +83,27 @@ export class RedisExecutor implements DistributedExecutor {
       void this.enqueue(p);
       this.timer ??= setInterval(() => void this.tick(), 1000);
     });
+  }
+
+  /** Whether Redis answers at all (once per executor): a wrong URL fails the run instead of hanging it. */
+  checkReachable(timeoutMs = this.opts.connectTimeoutMs ?? 10_000): Promise<string | undefined> {
+    this.reachable ??= new Promise((done) => {
+      const timer = setTimeout(
+        () => done(`cannot reach Redis at ${this.name} (no answer in ${timeoutMs / 1000} s)`),
+        timeoutMs,
+      );
+      this.redis.ping().then(
+        () => {
+          clearTimeout(timer);
+          done(undefined);
+        },
+        (e: Error) => {
+          clearTimeout(timer);
+          done(`cannot reach Redis at ${this.name}: ${e.message}`);
+        },
+      );
+    });
+    return this.reachable;
   }
 
   async close(): Promise<void> {

@@ -74,6 +74,9 @@ export class StageWorker {
   private readonly wake = new Wakeup();
   private readonly summary: WorkerSummary = { done: 0, failed: 0, handedBack: 0 };
   private draining = false;
+  private readonly stopRequested: Promise<void>;
+  private requestStop!: () => void;
+  private lastRedisError = { message: '', at: 0 };
   private handingBack = false;
   private beatTimer?: NodeJS.Timeout;
   private readonly lockMs: number;
@@ -92,11 +95,27 @@ export class StageWorker {
       concurrency: opts.concurrency,
       startedAt: Date.now(),
     };
-    for (const r of [this.redis, this.sub]) r.on('error', () => undefined); // reconnects on its own
+    for (const r of [this.redis, this.sub]) r.on('error', (e: Error) => this.redisError(e)); // it reconnects on its own
+    this.stopRequested = new Promise((r) => (this.requestStop = r));
+  }
+
+  /** Redis errors repeat on every reconnect attempt: say each one once a minute. */
+  private redisError(e: Error): void {
+    const now = Date.now();
+    if (e.message === this.lastRedisError.message && now - this.lastRedisError.at < 60_000) return;
+    this.lastRedisError = { message: e.message, at: now };
+    this.opts.log(`worker: Redis at ${this.opts.redisUrl}: ${e.message} (retrying)`);
   }
 
   /** Run until drained or handed back; resolves with what this worker did. */
   async run(): Promise<WorkerSummary> {
+    // Wait for Redis (ioredis retries forever), but let a stop request end the wait.
+    const reached = await Promise.race([this.redis.ping().then(() => true), this.stopRequested.then(() => false)]);
+    if (!reached) {
+      this.sub.disconnect();
+      this.redis.disconnect();
+      return this.summary;
+    }
     for (let n = 0; n <= this.opts.gpus; n++) {
       const w = new Worker(queueName(n), null, {
         connection: connectionOptions(this.opts.redisUrl),
@@ -107,7 +126,7 @@ export class StageWorker {
         stalledInterval: this.opts.stalledMs ?? Math.max(1000, Math.round(this.lockMs / 3)),
         maxStalledCount: 2,
       });
-      w.on('error', (e) => this.opts.log(`worker: redis: ${e.message}`));
+      w.on('error', (e) => this.redisError(e));
       this.bull.push(w);
       await w.startStalledCheckTimer();
     }
@@ -145,6 +164,7 @@ export class StageWorker {
   /** Take no new jobs; the running ones finish. */
   drain(): void {
     this.draining = true;
+    this.requestStop();
     this.wake.fire();
   }
 
@@ -152,6 +172,7 @@ export class StageWorker {
   handBack(): void {
     this.handingBack = true;
     this.draining = true;
+    this.requestStop();
     for (const a of this.active.values()) {
       a.why ??= 'handback';
       a.controller.abort();
