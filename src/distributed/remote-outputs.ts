@@ -8,20 +8,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { Session } from '../run/session.js';
+import type { OutputRecord } from '../cache/index-db.js';
 import { err, ok, type Result } from '../result.js';
 import { SharedFolderRemote } from './shared-folder-remote.js';
 
-/** The key -> output record a remote keeps (the same fields as the local index's output row). */
-export interface RemoteRecord {
+/** The key -> output record a remote keeps: the local index's output row, under its key. */
+export interface RemoteRecord extends Omit<OutputRecord, 'stageKey' | 'contentHash'> {
   key: string;
-  treeHash: string;
   contentHash: string;
-  pipeline: string;
-  stage: string;
-  ingredients: unknown;
-  metrics: Record<string, unknown>;
-  seconds: number;
-  createdAt: number;
 }
 
 export type RestoreResult = 'restored' | 'present' | 'missing' | 'corrupt';
