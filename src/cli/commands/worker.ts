@@ -106,7 +106,13 @@ async function runJobFile(
   remote: RemoteOutputs,
   workdir: string | undefined,
 ): Promise<number> {
-  const parsed = parseStageJob(JSON.parse(await readFile(file, 'utf8')));
+  let data: unknown;
+  try {
+    data = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file}: cannot read the job file: ${(e as Error).message}`);
+  }
+  const parsed = parseStageJob(data);
   if (!parsed.ok) throw new UsageError(`${file}: not a stage job: ${parsed.error}`);
   const job = parsed.value;
   const slurmId = process.env.SLURM_JOB_ID;
