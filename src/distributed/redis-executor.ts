@@ -15,6 +15,7 @@
 import { Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { isTreeHash } from '../cache/content-store.js';
+import { onAbort } from './abort-fanout.js';
 import type { DistributedExecutor, ExecHooks } from './executor.js';
 import { jobIdOf, type StageJob, type StageJobResult } from './stage-job.js';
 import { capacityProblem, liveWorkers, type WorkerInfo } from './worker-registry.js';
@@ -42,7 +43,7 @@ interface Pending {
   logRows: number;
   cancelling?: number;
   settled: boolean;
-  onAbort?: () => void;
+  detach?: () => void;
 }
 
 export class RedisExecutor implements DistributedExecutor {
@@ -77,9 +78,8 @@ export class RedisExecutor implements DistributedExecutor {
     return new Promise((resolve) => {
       const p: Pending = { id, job, queue, hooks, resolve, started, logRows: 0, settled: false };
       this.pending.set(id, p);
-      if (hooks.signal.aborted) return void this.cancel(p);
-      p.onAbort = () => void this.cancel(p);
-      hooks.signal.addEventListener('abort', p.onAbort, { once: true });
+      p.detach = onAbort(hooks.signal, () => void this.cancel(p));
+      if (p.cancelling !== undefined) return;
       void this.enqueue(p);
       this.timer ??= setInterval(() => void this.tick(), 1000);
     });
@@ -162,7 +162,7 @@ export class RedisExecutor implements DistributedExecutor {
     if (p.settled) return;
     p.settled = true;
     this.pending.delete(p.id);
-    if (p.onAbort) p.hooks.signal.removeEventListener('abort', p.onAbort);
+    p.detach?.();
     const rows = await p.queue.getJobLogs(p.id, 0, -1).catch(() => ({ logs: [] as string[] }));
     const lines = rows.logs.flatMap((r) => r.split('\n'));
     for (const l of rows.logs.slice(p.logRows).flatMap((r) => r.split('\n'))) p.hooks.onLine?.(l);

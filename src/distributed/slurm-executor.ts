@@ -22,6 +22,7 @@ import { jobFileOf, logFileOf, readResult, resultFileOf, writeJson } from './job
 import { jobScript, sbatchArgs } from './slurm-script.js';
 import { TERMINAL, jobDetail, sbatch, scancel, squeueStates, type SlurmEnv } from './slurm-cli.js';
 import { LineTail } from './line-tail.js';
+import { onAbort } from './abort-fanout.js';
 
 export interface SlurmExecutorOptions extends SlurmEnv {
   /** Job files, results and logs: a folder every node sees. */
@@ -149,13 +150,10 @@ export class SlurmExecutor implements DistributedExecutor {
         cancelled: false,
       };
       this.tracked.set(id.value, t);
-      const cancel = () => {
+      t.detach = onAbort(hooks.signal, () => {
         t.cancelled = true;
         void scancel([t.slurmId], this.opts);
-      };
-      if (hooks.signal.aborted) cancel();
-      else hooks.signal.addEventListener('abort', cancel, { once: true });
-      t.detach = () => hooks.signal.removeEventListener('abort', cancel);
+      });
       this.timer ??= setInterval(() => void this.poll(), this.opts.pollMs ?? 500);
     });
     return { slurmId: id.value, result };
