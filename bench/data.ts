@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
 import { mulberry32 } from '../src/random.js';
-import { createLimiter } from '../src/data/limiter.js';
+import pMap from 'p-map';
 import { padImage } from '../src/data/pad-image.js';
 import { writeJsonl } from '../src/formats/jsonl.js';
 import { runStage } from '../test/helpers/stage-harness.js';
@@ -228,13 +228,10 @@ async function benchPad(dir: string, n: number): Promise<Record<string, unknown>
     const outDir = join(dir, `bare-${concurrency}`);
     await rm(outDir, { recursive: true, force: true });
     await mkdir(outDir, { recursive: true });
-    const limit = createLimiter(concurrency);
     const t = performance.now();
-    await Promise.all(
-      inputs.map((f, i) =>
-        limit(async () => writeFile(join(outDir, `${i}.jpg`), await padImage(sharp, await readFile(f), spec))),
-      ),
-    );
+    await pMap(inputs, async (f, i) => writeFile(join(outDir, `${i}.jpg`), await padImage(await readFile(f), spec)), {
+      concurrency,
+    });
     return n / ((performance.now() - t) / 1000);
   };
   const stage = async (concurrency: number): Promise<number> => {

@@ -1,13 +1,16 @@
 /**
- * Engine benchmark: no-op status / dry-run of 1,000-stage DAGs (a chain and a wide fan-out) and a
- * stage depending on a folder of 100,000 small files, for tailor, Snakemake and GNU make in one run.
+ * Engine benchmark: no-op status / dry-run of 1,000-stage DAGs (a chain and a wide fan-out), a
+ * stage depending on a folder of 100,000 small files, and the per-stage overhead of really
+ * running a chain of 100 trivial commands from scratch, for tailor, Snakemake and GNU make in one
+ * run.
  *
  *   npm run bench:engine            (writes bench/results/engine.{json,md})
  *   BENCH_STAGES=200 BENCH_FILES=10000 npm run bench:engine   (a quicker, smaller run)
+ *   BENCH_ONLY=run npm run bench:engine   (only the 100-stage run: bench/results/engine-run.{json,md})
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +19,9 @@ const TAILOR = join(REPO, 'bin', 'tailor');
 const STAGES = Number(process.env.BENCH_STAGES ?? 1000);
 const FILES = Number(process.env.BENCH_FILES ?? 100_000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
+const RUN_STAGES = Number(process.env.BENCH_RUN_STAGES ?? 100);
+/** `run` for only the chain run, `status` for only the no-op cases; both by default. */
+const ONLY = process.env.BENCH_ONLY;
 
 type Shape = 'chain' | 'wide';
 
@@ -24,9 +30,9 @@ function parentOf(shape: Shape, i: number): number | undefined {
   return shape === 'chain' ? i - 1 : 0;
 }
 
-function tailorYaml(shape: Shape): string {
+function tailorYaml(shape: Shape, stages = STAGES): string {
   const lines = ['stages:'];
-  for (let i = 0; i < STAGES; i++) {
+  for (let i = 0; i < stages; i++) {
     const p = parentOf(shape, i);
     lines.push(`  s${i}:`, `    cmd: "echo ${i} > \${out}/o"`);
     if (p !== undefined) lines.push(`    needs: [s${p}]`);
@@ -34,9 +40,9 @@ function tailorYaml(shape: Shape): string {
   return lines.join('\n') + '\n';
 }
 
-function snakefile(shape: Shape): string {
-  const rules = [`rule all:\n    input: ${JSON.stringify(Array.from({ length: STAGES }, (_, i) => `o/s${i}`))}\n`];
-  for (let i = 0; i < STAGES; i++) {
+function snakefile(shape: Shape, stages = STAGES): string {
+  const rules = [`rule all:\n    input: ${JSON.stringify(Array.from({ length: stages }, (_, i) => `o/s${i}`))}\n`];
+  for (let i = 0; i < stages; i++) {
     const p = parentOf(shape, i);
     rules.push(
       `rule s${i}:\n${p !== undefined ? `    input: "o/s${p}"\n` : ''}    output: "o/s${i}"\n    shell: "echo ${i} > {output}"\n`,
@@ -54,9 +60,10 @@ function makefile(shape: Shape): string {
   return out.join('\n');
 }
 
-/** Median wall seconds of running a command `REPEAT` times (after one warm-up). */
-function time(cmd: string, args: string[], cwd: string): number {
+/** Median wall seconds of running a command `REPEAT` times (after one warm-up); `before` runs untimed first. */
+function time(cmd: string, args: string[], cwd: string, before?: () => void): number {
   const runOnce = (): number => {
+    before?.();
     const t = process.hrtime.bigint();
     const r = spawnSync(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
     if (r.status !== 0)
@@ -82,7 +89,38 @@ const rows: Row[] = [];
 const root = mkdtempSync(join(tmpdir(), 'tailor-bench-engine-'));
 const haveSnakemake = has('snakemake');
 
-for (const shape of ['chain', 'wide'] as const) {
+// Per-stage overhead: a chain of RUN_STAGES trivial commands, every stage really run, one at a time.
+if (ONLY !== 'status') {
+  const dir = join(root, 'run-chain');
+  mkdirSync(join(dir, 'pipelines'), { recursive: true });
+  writeFileSync(join(dir, 'pipelines', 'chain.yaml'), tailorYaml('chain', RUN_STAGES));
+  writeFileSync(join(dir, 'Snakefile'), snakefile('chain', RUN_STAGES));
+  const fresh =
+    (...paths: string[]) =>
+    () => {
+      for (const p of paths) rmSync(join(dir, p), { recursive: true, force: true });
+    };
+  const label = `chain ${RUN_STAGES}: run every stage, one at a time`;
+  console.error(`[run] ${label}…`);
+  rows.push({
+    case: label,
+    tool: 'tailor run --jobs 1',
+    seconds: time(
+      process.execPath,
+      [TAILOR, 'run', 'pipelines/chain.yaml', '--jobs', '1', '--quiet'],
+      dir,
+      fresh('cache'),
+    ),
+  });
+  if (haveSnakemake)
+    rows.push({
+      case: label,
+      tool: 'snakemake -j1',
+      seconds: time('snakemake', ['-j1', '-q'], dir, fresh('o', '.snakemake')),
+    });
+}
+
+for (const shape of ONLY === 'run' ? [] : (['chain', 'wide'] as const)) {
   const dir = join(root, shape);
   mkdirSync(join(dir, 'pipelines'), { recursive: true });
   writeFileSync(join(dir, 'pipelines', 'dag.yaml'), tailorYaml(shape));
@@ -121,7 +159,7 @@ for (const shape of ['chain', 'wide'] as const) {
 }
 
 // A stage that depends on a folder of many small files.
-{
+if (ONLY !== 'run') {
   const dir = join(root, 'files');
   const data = join(dir, 'data');
   mkdirSync(join(dir, 'pipelines'), { recursive: true });
@@ -172,24 +210,29 @@ for (const r of rows) byCase.set(r.case, [...(byCase.get(r.case) ?? []), r]);
 const md = [
   '# Engine benchmark',
   '',
-  `Command: \`npm run bench:engine\` (BENCH_STAGES=${STAGES}, BENCH_FILES=${FILES}, median of ${REPEAT} after a warm-up).`,
-  `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
+  `Command: \`npm run bench:engine\` (BENCH_STAGES=${STAGES}, BENCH_FILES=${FILES}, BENCH_RUN_STAGES=${RUN_STAGES}${ONLY ? `, BENCH_ONLY=${ONLY}` : ''}, median of ${REPEAT} after a warm-up).`,
+  `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}; load average at the end ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}.`,
   '',
-  '| case | tool | seconds | tailor status is N× faster |',
-  '|---|---|---:|---:|',
+  '| case | tool | seconds | per stage | tailor is N× faster |',
+  '|---|---|---:|---:|---:|',
 ];
 for (const [c, list] of byCase) {
-  const ref = list.find((r) => r.tool === 'tailor status')?.seconds;
+  const ref = list.find((r) => r.tool.startsWith('tailor'))?.seconds;
+  const n = c.startsWith('chain') || c.startsWith('wide') ? Number(/\d+/.exec(c)?.[0]) : 1;
   for (const r of list)
     md.push(
-      `| ${c} | ${r.tool} | ${r.seconds.toFixed(3)} | ${ref && r.tool !== 'tailor status' ? (r.seconds / ref).toFixed(1) + '×' : ''} |`,
+      `| ${c} | ${r.tool} | ${r.seconds.toFixed(3)} | ${n > 1 ? `${((r.seconds / n) * 1000).toFixed(1)} ms` : ''} | ${ref && !r.tool.startsWith('tailor') ? (r.seconds / ref).toFixed(1) + '×' : ''} |`,
     );
 }
 if (!haveSnakemake) md.push('', 'snakemake was not installed (`apt-get install snakemake`), so its rows are missing.');
 mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
+// A partial run (BENCH_ONLY) gets files of its own, so it never overwrites the full tables.
+const base = `engine${ONLY ? `-${ONLY}` : ''}`;
 writeFileSync(
-  join(REPO, 'bench', 'results', 'engine.json'),
-  JSON.stringify({ stages: STAGES, files: FILES, rows }, null, 2) + '\n',
+  join(REPO, 'bench', 'results', `${base}.json`),
+  JSON.stringify({ stages: STAGES, files: FILES, runStages: RUN_STAGES, only: ONLY ?? null, rows }, null, 2) + '\n',
 );
-writeFileSync(join(REPO, 'bench', 'results', 'engine.md'), md.join('\n') + '\n');
+writeFileSync(join(REPO, 'bench', 'results', `${base}.md`), md.join('\n') + '\n');
 console.log(md.join('\n'));

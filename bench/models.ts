@@ -74,7 +74,7 @@ async function childMain(mode: string, args: string[]): Promise<Json> {
     ];
     const { useBackend } = await import('../src/ml/backend.js');
     const { DenseHead } = await import('../src/ml/dense-head.js');
-    const { FeatureMatrix } = await import('../src/ml/feature-shards.js');
+    const { FeatureMatrix } = await import('../src/formats/features.js');
     const { headStepLoss, evaluateHead } = await import('../src/ml/head-task.js');
     const { train } = await import('../src/ml/trainer.js');
     const { mulberry32 } = await import('../src/random.js');

@@ -31,7 +31,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 function open(name: string): { index: CacheIndex; hasher: FileHasher; store: ContentStore; cacheDir: string } {
   const cacheDir = join(root, name);
   const index = CacheIndex.open(cacheDir);
-  const hasher = new FileHasher(index);
+  const hasher = new FileHasher(index.stats);
   return { index, hasher, store: new ContentStore(cacheDir, hasher), cacheDir };
 }
 
@@ -126,12 +126,12 @@ test('verify: ok through the stat cache, corrupt after a byte change or a delete
     const { treeHash } = await store.commit(tmp);
     hasher.flush();
     // Rows were carried to the final path: a new hasher verifies without reading anything.
-    const fresh = new FileHasher(index);
+    const fresh = new FileHasher(index.stats);
     const store2 = new ContentStore(cacheDir, fresh);
     assert.equal(await store2.verify(treeHash), 'ok');
     assert.equal(fresh.stats.filesRead, 0);
     assert.equal(fresh.stats.cacheHits, 2);
-    assert.equal(index.statEntriesUnder(join(cacheDir, 'tmp')).size, 0, 'no stat rows left under tmp/');
+    assert.equal(index.stats.statEntriesUnder(join(cacheDir, 'tmp')).size, 0, 'no stat rows left under tmp/');
 
     const file = join(store.pathOf(treeHash), 'sub', 'test.jsonl');
     writeFileSync(file, 'B\n'); // same size, new mtime
@@ -152,7 +152,7 @@ test('verify: ok through the stat cache, corrupt after a byte change or a delete
     assert.equal(await store2.verify(treeHash), 'missing');
     await store2.remove(treeHash); // nothing to do
     fresh.flush();
-    assert.equal(index.statEntriesUnder(join(cacheDir, 'objects')).size, 0, 'rows of removed objects are gone');
+    assert.equal(index.stats.statEntriesUnder(join(cacheDir, 'objects')).size, 0, 'rows of removed objects are gone');
   } finally {
     index.close();
   }
@@ -167,7 +167,7 @@ test('a process SIGKILLed mid-stage leaves only a temp folder, which the next cl
       const { ContentStore } = await import(${JSON.stringify(join(SRC, 'content-store.ts'))});
       const { writeFileSync } = await import('node:fs');
       const index = CacheIndex.open(${JSON.stringify(cacheDir)});
-      const store = new ContentStore(${JSON.stringify(cacheDir)}, new FileHasher(index));
+      const store = new ContentStore(${JSON.stringify(cacheDir)}, new FileHasher(index.stats));
       const tmp = await store.newTempDir('slow');
       writeFileSync(tmp + '/part', 'half');
       console.log('writing');

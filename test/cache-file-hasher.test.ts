@@ -50,7 +50,7 @@ function age(dir: string): void {
 }
 
 async function hashOnce(path: string): Promise<{ hash: string; filesRead: number; cacheHits: number }> {
-  const hasher = new FileHasher(index);
+  const hasher = new FileHasher(index.stats);
   const h = await hasher.hashPath(path);
   hasher.flush();
   return { hash: h.hash, filesRead: hasher.stats.filesRead, cacheHits: hasher.stats.cacheHits };
@@ -80,9 +80,9 @@ test('a file modified within the racy window (or dated in the future) is not per
   writeFileSync(file, 'x');
   // A fixed time ahead, so a slow machine cannot push the write out of the 100 ms window.
   utimesSync(file, Date.now() / 1000 + 5, Date.now() / 1000 + 5);
-  const rowsBefore = index.statRowCount();
+  const rowsBefore = index.stats.statRowCount();
   assert.equal((await hashOnce(file)).filesRead, 1);
-  assert.equal(index.statRowCount(), rowsBefore, 'no row for a file written within the racy window');
+  assert.equal(index.stats.statRowCount(), rowsBefore, 'no row for a file written within the racy window');
   writeFileSync(file, 'y'); // same size, possibly the same mtime tick
   assert.equal((await hashOnce(file)).hash, hashBytes('y'));
 });
@@ -131,7 +131,7 @@ test('a folder hash is a Merkle hash: nested content and names matter, location 
 
 test('kinds, counts and missing paths', async () => {
   const dir = makeTree('kinds', { 'x/one.bin': '1', 'two.bin': '22' });
-  const hasher = new FileHasher(index);
+  const hasher = new FileHasher(index.stats);
   assert.deepEqual(await hasher.hashPath(join(dir, 'nope')), { hash: '', kind: 'missing', files: 0, bytes: 0 });
   assert.deepEqual(await hasher.hashPath(join(dir, 'two.bin')), {
     hash: hashBytes('22'),
@@ -148,7 +148,7 @@ test('kinds, counts and missing paths', async () => {
 
 test('each path is hashed once per FileHasher; concurrent calls share one promise; fresh rehashes', async () => {
   const dir = makeTree('memo', { 'sub/a.txt': 'a', 'b.txt': 'b' });
-  const hasher = new FileHasher(index);
+  const hasher = new FileHasher(index.stats);
   const p1 = hasher.hashPath(dir);
   const p2 = hasher.hashPath(join(dir, '.'));
   assert.equal(p1, p2, 'same promise for the same (normalised) path');
@@ -175,11 +175,11 @@ test('a second FileHasher answers a 600-file folder from the stat cache without 
   assert.equal(second.hash, first.hash);
 
   // Rows of deleted files are pruned on the next walk.
-  const rows = index.statRowCount();
+  const rows = index.stats.statRowCount();
   const inD3 = Object.keys(files).filter((f) => f.startsWith('d3/')).length;
   rmSync(join(dir, 'd3'), { recursive: true });
   await hashOnce(dir);
-  assert.equal(index.statRowCount(), rows - inD3);
+  assert.equal(index.stats.statRowCount(), rows - inD3);
 });
 
 test('an unchanged folder is answered from its folder row; a change rebuilds only its chain of folders', async () => {
@@ -187,7 +187,7 @@ test('an unchanged folder is answered from its folder row; a change rebuilds onl
   for (let i = 0; i < 50; i++) files[`a/b/c/${i}.txt`] = `file ${i}`;
   const dir = makeTree('chain', files);
   const run = async () => {
-    const hasher = new FileHasher(index);
+    const hasher = new FileHasher(index.stats);
     const h = await hasher.hashPath(dir);
     hasher.flush();
     return { hash: h.hash, ...hasher.stats };
@@ -211,7 +211,7 @@ test('an unchanged folder is answered from its folder row; a change rebuilds onl
   writeFileSync(join(dir, 'a/x/new.txt'), 'fresh');
   utimesSync(join(dir, 'a/x/new.txt'), Date.now() / 1000 + 5, Date.now() / 1000 + 5); // racy, however slow the machine
   await run();
-  const rows = index.dirEntriesUnder(dir);
+  const rows = index.stats.dirEntriesUnder(dir);
   for (const d of ['a/b/c', 'a/b']) assert.ok(rows.has(join(dir, d)), `${d} keeps its row`);
   for (const d of ['a/x', 'a', '.']) {
     const now = (await hashTree(join(dir, d))).hash;

@@ -12,14 +12,14 @@ test('gc removes only objects nothing references, with their records; dry run re
   const cacheDir = mkdtempSync(join(tmpdir(), 'tailor-gc-'));
   const index = CacheIndex.open(cacheDir);
   try {
-    const store = new ContentStore(cacheDir, new FileHasher(index));
+    const store = new ContentStore(cacheDir, new FileHasher(index.stats));
     const commit = async (name: string, bytes: number): Promise<string> => {
       const tmp = await store.newTempDir(name);
       writeFileSync(join(tmp, 'out.bin'), name.repeat(bytes).slice(0, bytes));
       return (await store.commit(tmp)).treeHash;
     };
     const record = (stageKey: string, treeHash: string, stage: string): void =>
-      index.putOutput({
+      index.outputs.putOutput({
         stageKey,
         treeHash,
         pipeline: 'p',
@@ -41,9 +41,9 @@ test('gc removes only objects nothing references, with their records; dry run re
     record('k-old', old, 'd');
     record('k-old-2', old, 'd2');
     record('k-gone', 'f'.repeat(64), 'e'); // record whose object vanished
-    index.setLatest('p', 'c', 'k-latest');
-    const oldRun = index.beginRun({ pipeline: 'p', argv: [], host: 'h', pid: 1 });
-    index.recordStageRun({
+    index.outputs.setLatest('p', 'c', 'k-latest');
+    const oldRun = index.runs.beginRun({ pipeline: 'p', argv: [], host: 'h', pid: 1 });
+    index.runs.recordStageRun({
       runId: oldRun,
       pipeline: 'p',
       stage: 'd',
@@ -58,8 +58,8 @@ test('gc removes only objects nothing references, with their records; dry run re
       logPath: null,
       treeHash: old,
     });
-    const run = index.beginRun({ pipeline: 'p', argv: [], host: 'h', pid: 1 });
-    index.recordStageRun({
+    const run = index.runs.beginRun({ pipeline: 'p', argv: [], host: 'h', pid: 1 });
+    index.runs.recordStageRun({
       runId: run,
       pipeline: 'p',
       stage: 'b',
@@ -83,26 +83,26 @@ test('gc removes only objects nothing references, with their records; dry run re
     assert.equal(dry.freedBytes, 90);
     assert.equal(dry.removedRecords, 3);
     assert.ok(store.exists(old) && store.exists(orphan), 'dry run touches nothing');
-    assert.ok(index.getOutput('k-old'));
+    assert.ok(index.outputs.getOutput('k-old'));
 
     const report = await collectGarbage(index, store, new Set([kept]), { keepRecentRuns: 1 });
     assert.deepEqual({ ...report, removedTemp: 0 }, { ...dry, removedTemp: 0 });
     for (const h of [kept, recent, latest]) assert.equal(await store.verify(h), 'ok');
     for (const h of [old, orphan]) assert.equal(store.exists(h), false);
     assert.deepEqual(
-      index
+      index.outputs
         .outputRefs()
         .map((r) => r.stageKey)
         .sort(),
       ['k-kept', 'k-latest', 'k-recent'],
     );
     assert.ok(existsSync(join(cacheDir, 'state', 'pad', 'item')), 'state/ is left alone');
-    assert.equal(index.stageRunsOf(oldRun).length, 1, 'run history is kept');
+    assert.equal(index.runs.stageRunsOf(oldRun).length, 1, 'run history is kept');
 
     // Without recent-run and latest protection only the keep set survives.
     const strict = await collectGarbage(index, store, new Set([kept]), { keepRecentRuns: 0, keepLatest: false });
     assert.deepEqual(strict.removed, [recent, latest].sort());
-    assert.equal(index.getLatest('p', 'c'), undefined);
+    assert.equal(index.outputs.getLatest('p', 'c'), undefined);
     assert.deepEqual(await store.listObjects(), [kept]);
   } finally {
     index.close();

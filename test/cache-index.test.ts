@@ -32,11 +32,11 @@ test('open creates the folders, a WAL database at the current schema version, an
   for (const sub of ['objects', 'tmp', 'state', 'logs', 'index.sqlite']) assert.ok(existsSync(join(dir, sub)), sub);
   assert.equal(index.journalMode, 'wal');
   assert.equal(index.schemaVersion, SCHEMA_VERSION);
-  index.putOutput(output('k1', 'a'.repeat(64)));
+  index.outputs.putOutput(output('k1', 'a'.repeat(64)));
   index.close();
   index.close(); // idempotent
   const again = CacheIndex.open(dir);
-  assert.equal(again.getOutput('k1')?.treeHash, 'a'.repeat(64));
+  assert.equal(again.outputs.getOutput('k1')?.treeHash, 'a'.repeat(64));
   again.close();
 });
 
@@ -55,22 +55,22 @@ test('a cache from a newer schema is refused with a clear message', () => {
 test('outputs and latest pointers round-trip; deleting an output drops its latest pointer', () => {
   const index = CacheIndex.open(join(root, 'c3'));
   try {
-    assert.equal(index.getOutput('nope'), undefined);
+    assert.equal(index.outputs.getOutput('nope'), undefined);
     const rec = output('k1', 'b'.repeat(64));
-    index.putOutput(rec);
-    assert.deepEqual(index.getOutput('k1'), rec);
-    assert.throws(() => index.setLatest('fashion', 'pad', 'unknown-key'), /FOREIGN KEY/);
-    index.setLatest('fashion', 'pad', 'k1');
-    assert.deepEqual(index.getLatest('fashion', 'pad'), rec);
-    index.putOutput(output('k2', 'c'.repeat(64)));
-    index.setLatest('fashion', 'pad', 'k2');
-    assert.equal(index.getLatest('fashion', 'pad')?.stageKey, 'k2');
-    assert.deepEqual(index.latestTreeHashes(), new Set(['c'.repeat(64)]));
-    assert.equal(index.getLatest('other', 'pad'), undefined);
-    assert.equal(index.deleteOutput('k2'), true);
-    assert.equal(index.getLatest('fashion', 'pad'), undefined);
-    assert.deepEqual(index.outputRefs(), [{ stageKey: 'k1', treeHash: 'b'.repeat(64) }]);
-    assert.equal(index.outputsOfTree('b'.repeat(64)).length, 1);
+    index.outputs.putOutput(rec);
+    assert.deepEqual(index.outputs.getOutput('k1'), rec);
+    assert.throws(() => index.outputs.setLatest('fashion', 'pad', 'unknown-key'), /FOREIGN KEY/);
+    index.outputs.setLatest('fashion', 'pad', 'k1');
+    assert.deepEqual(index.outputs.getLatest('fashion', 'pad'), rec);
+    index.outputs.putOutput(output('k2', 'c'.repeat(64)));
+    index.outputs.setLatest('fashion', 'pad', 'k2');
+    assert.equal(index.outputs.getLatest('fashion', 'pad')?.stageKey, 'k2');
+    assert.deepEqual(index.outputs.latestTreeHashes(), new Set(['c'.repeat(64)]));
+    assert.equal(index.outputs.getLatest('other', 'pad'), undefined);
+    assert.equal(index.outputs.deleteOutput('k2'), true);
+    assert.equal(index.outputs.getLatest('fashion', 'pad'), undefined);
+    assert.deepEqual(index.outputs.outputRefs(), [{ stageKey: 'k1', treeHash: 'b'.repeat(64) }]);
+    assert.equal(index.outputs.outputsOfTree('b'.repeat(64)).length, 1);
   } finally {
     index.close();
   }
@@ -81,21 +81,21 @@ test('latestOfPipeline gives the latest output of every stage of one pipeline, i
   try {
     const pad = output('kp', 'd'.repeat(64), 'pad');
     const split = output('ks', 'e'.repeat(64), 'split');
-    index.putOutput(pad);
-    index.putOutput(split);
-    index.setLatest('fashion', 'pad', 'kp');
-    index.setLatest('fashion', 'split', 'ks');
-    index.setLatest('other', 'pad', 'ks');
-    const latest = index.latestOfPipeline('fashion');
+    index.outputs.putOutput(pad);
+    index.outputs.putOutput(split);
+    index.outputs.setLatest('fashion', 'pad', 'kp');
+    index.outputs.setLatest('fashion', 'split', 'ks');
+    index.outputs.setLatest('other', 'pad', 'ks');
+    const latest = index.outputs.latestOfPipeline('fashion');
     assert.deepEqual([...latest.keys()].sort(), ['pad', 'split']);
     assert.deepEqual(latest.get('pad'), pad);
     assert.deepEqual(latest.get('split'), split);
     assert.deepEqual(
-      index.latestOfPipeline('other').get('pad'),
+      index.outputs.latestOfPipeline('other').get('pad'),
       split,
       "keyed by the pointer, not the output's own stage",
     );
-    assert.equal(index.latestOfPipeline('none').size, 0);
+    assert.equal(index.outputs.latestOfPipeline('none').size, 0);
   } finally {
     index.close();
   }
@@ -104,19 +104,19 @@ test('latestOfPipeline gives the latest output of every stage of one pipeline, i
 test('transaction commits together or not at all', () => {
   const index = CacheIndex.open(join(root, 'c4'));
   try {
-    const runId = index.beginRun({ pipeline: 'fashion', argv: ['run'], host: 'h', pid: 1 });
+    const runId = index.runs.beginRun({ pipeline: 'fashion', argv: ['run'], host: 'h', pid: 1 });
     assert.throws(() =>
       index.transaction(() => {
-        index.putOutput(output('k1', 'd'.repeat(64)));
-        index.setLatest('fashion', 'pad', 'k1');
+        index.outputs.putOutput(output('k1', 'd'.repeat(64)));
+        index.outputs.setLatest('fashion', 'pad', 'k1');
         throw new Error('crash between writes');
       }),
     );
-    assert.equal(index.getOutput('k1'), undefined);
+    assert.equal(index.outputs.getOutput('k1'), undefined);
     const value = index.transaction(() => {
-      index.putOutput(output('k1', 'd'.repeat(64)));
-      index.setLatest('fashion', 'pad', 'k1');
-      return index.recordStageRun({
+      index.outputs.putOutput(output('k1', 'd'.repeat(64)));
+      index.outputs.setLatest('fashion', 'pad', 'k1');
+      return index.runs.recordStageRun({
         runId,
         pipeline: 'fashion',
         stage: 'pad',
@@ -133,7 +133,7 @@ test('transaction commits together or not at all', () => {
       });
     });
     assert.equal(typeof value, 'number');
-    assert.equal(index.getLatest('fashion', 'pad')?.stageKey, 'k1');
+    assert.equal(index.outputs.getLatest('fashion', 'pad')?.stageKey, 'k1');
   } finally {
     index.close();
   }
@@ -142,8 +142,13 @@ test('transaction commits together or not at all', () => {
 test('runs and stage runs: history, filters, experiments, dangling runs', () => {
   const index = CacheIndex.open(join(root, 'c5'));
   try {
-    const r1 = index.beginRun({ pipeline: 'fashion', argv: ['run', 'pipelines/fashion.yaml'], host: 'h1', pid: 11 });
-    const r2 = index.beginRun({
+    const r1 = index.runs.beginRun({
+      pipeline: 'fashion',
+      argv: ['run', 'pipelines/fashion.yaml'],
+      host: 'h1',
+      pid: 11,
+    });
+    const r2 = index.runs.beginRun({
       pipeline: 'fashion',
       argv: ['run'],
       host: 'h1',
@@ -151,8 +156,8 @@ test('runs and stage runs: history, filters, experiments, dangling runs', () => 
       experiment: 'sizes',
       params: { 'pad.size': 299 },
     });
-    const r3 = index.beginRun({ pipeline: 'small', argv: ['run'], host: 'h2', pid: 13, experiment: 'sizes' });
-    index.recordStageRun({
+    const r3 = index.runs.beginRun({ pipeline: 'small', argv: ['run'], host: 'h2', pid: 13, experiment: 'sizes' });
+    index.runs.recordStageRun({
       runId: r1,
       pipeline: 'fashion',
       stage: 'pad',
@@ -167,7 +172,7 @@ test('runs and stage runs: history, filters, experiments, dangling runs', () => 
       logPath: '/logs/1/pad.log',
       treeHash: 'e'.repeat(64),
     });
-    index.recordStageRun({
+    index.runs.recordStageRun({
       runId: r1,
       pipeline: 'fashion',
       stage: 'split',
@@ -182,8 +187,8 @@ test('runs and stage runs: history, filters, experiments, dangling runs', () => 
       logPath: null,
       error: 'boom',
     });
-    index.endRun(r1, 'failed');
-    index.recordStageRun({
+    index.runs.endRun(r1, 'failed');
+    index.runs.recordStageRun({
       runId: r2,
       pipeline: 'fashion',
       stage: 'pad',
@@ -198,9 +203,9 @@ test('runs and stage runs: history, filters, experiments, dangling runs', () => 
       logPath: null,
       treeHash: 'e'.repeat(64),
     });
-    index.endRun(r2, 'ok');
+    index.runs.endRun(r2, 'ok');
 
-    const stages = index.stageRunsOf(r1);
+    const stages = index.runs.stageRunsOf(r1);
     assert.deepEqual(
       stages.map((s) => [s.stage, s.action, s.status, s.error]),
       [
@@ -212,31 +217,31 @@ test('runs and stage runs: history, filters, experiments, dangling runs', () => 
     assert.equal(stages[0]?.logPath, '/logs/1/pad.log');
 
     assert.deepEqual(
-      index.listRuns().map((r) => r.id),
+      index.runs.listRuns().map((r) => r.id),
       [r3, r2, r1],
     );
     assert.deepEqual(
-      index.listRuns({ pipeline: 'fashion' }).map((r) => r.id),
+      index.runs.listRuns({ pipeline: 'fashion' }).map((r) => r.id),
       [r2, r1],
     );
     assert.deepEqual(
-      index.listRuns({ experiment: 'sizes' }).map((r) => r.id),
+      index.runs.listRuns({ experiment: 'sizes' }).map((r) => r.id),
       [r3, r2],
     );
     assert.deepEqual(
-      index.listRuns({ limit: 1 }).map((r) => r.id),
+      index.runs.listRuns({ limit: 1 }).map((r) => r.id),
       [r3],
     );
-    const run2 = index.getRun(r2);
+    const run2 = index.runs.getRun(r2);
     assert.equal(run2?.status, 'ok');
     assert.deepEqual(run2?.params, { 'pad.size': 299 });
-    assert.deepEqual(index.getRun(r1)?.argv, ['run', 'pipelines/fashion.yaml']);
+    assert.deepEqual(index.runs.getRun(r1)?.argv, ['run', 'pipelines/fashion.yaml']);
     assert.ok((run2?.endedAt ?? 0) >= (run2?.startedAt ?? Infinity));
 
-    assert.deepEqual(index.treeHashesOfRecentRuns(2), new Set(['e'.repeat(64)]));
-    assert.deepEqual(index.treeHashesOfRecentRuns(1), new Set());
-    assert.equal(index.closeDanglingRuns(), 1); // r3 was never ended
-    assert.equal(index.getRun(r3)?.status, 'interrupted');
+    assert.deepEqual(index.runs.treeHashesOfRecentRuns(2), new Set(['e'.repeat(64)]));
+    assert.deepEqual(index.runs.treeHashesOfRecentRuns(1), new Set());
+    assert.equal(index.runs.closeDanglingRuns(), 1); // r3 was never ended
+    assert.equal(index.runs.getRun(r3)?.status, 'interrupted');
   } finally {
     index.close();
   }
@@ -247,8 +252,8 @@ test('two connections (as two processes would) see each other’s writes through
   const a = CacheIndex.open(dir);
   const b = CacheIndex.open(dir);
   try {
-    a.putOutput(output('shared', 'f'.repeat(64)));
-    assert.equal(b.getOutput('shared')?.treeHash, 'f'.repeat(64));
+    a.outputs.putOutput(output('shared', 'f'.repeat(64)));
+    assert.equal(b.outputs.getOutput('shared')?.treeHash, 'f'.repeat(64));
   } finally {
     a.close();
     b.close();

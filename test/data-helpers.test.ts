@@ -1,6 +1,6 @@
 /**
  * The data stages' small helpers: the streaming JSON reader (chunk boundaries, key order, bad
- * input), image URL resolution, backoff bounds, CSV round trip, the concurrency limiter.
+ * input), image URL resolution, backoff bounds, CSV round trip (NaN, BOM, mixed line ends).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,10 +12,8 @@ import { readImaterialist } from '../src/data/imaterialist-read.js';
 import { ImaterialistWriter } from '../src/data/imaterialist-write.js';
 import { parseImageUrl } from '../src/data/url-source.js';
 import { backoffDelay } from '../src/data/backoff.js';
-import { csvLine } from '../src/data/csv.js';
-import { parseCsv } from '../src/data/csv-read.js';
-import { createLimiter } from '../src/data/limiter.js';
-import { TaskPool } from '../src/data/task-pool.js';
+import { csvLine, parseCsv, toCsv } from '../src/formats/csv.js';
+import { parseLabelMap } from '../src/formats/label-map.js';
 
 async function collect(file: string, keys: string[], chunk?: number): Promise<Array<[string, number, unknown]>> {
   const out: Array<[string, number, unknown]> = [];
@@ -116,30 +114,19 @@ describe('small utilities', () => {
     assert.deepEqual(parseCsv(csvLine(row) + csvLine(['x', 'y', 'z', 'w', 'v'])), [row, ['x', 'y', 'z', 'w', 'v']]);
   });
 
-  it('limits concurrency and keeps the first failure', async () => {
-    const limit = createLimiter(3);
-    let running = 0;
-    let peak = 0;
-    const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
-        limit(async () => {
-          peak = Math.max(peak, ++running);
-          await new Promise((r) => setTimeout(r, 5));
-          running--;
-          return i;
-        }),
-      ),
+  it('writes every missing or non-finite number as an empty cell', () => {
+    assert.equal(toCsv(['a', 'b', 'c', 'd'], [[Number.NaN, Infinity, null, 0.5]]), 'a,b,c,d\n,,,0.5\n');
+  });
+
+  it('reads a label map saved with a byte-order mark and Windows line ends', () => {
+    const text = '\ufefflabelId,taskId,labelName,taskName\r\n1,1,"red, dark",colour\r\n2,1,blue,colour\r\n';
+    assert.deepEqual(
+      [...parseLabelMap(text)],
+      [
+        ['1', 'red, dark'],
+        ['2', 'blue'],
+      ],
     );
-    assert.equal(peak, 3);
-    assert.deepEqual(results, [...Array(12).keys()]);
-    const pool = new TaskPool(2);
-    await pool.add(async () => {
-      throw new Error('first');
-    });
-    // The failure surfaces at the next add or at drain, whichever comes first.
-    await assert.rejects(async () => {
-      await pool.add(async () => undefined);
-      await pool.drain();
-    }, /first/);
+    assert.deepEqual(parseCsv('a,b\n1,2\r\n\n3\n'), [['a', 'b'], ['1', '2'], ['3']]);
   });
 });

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { hashSeed, mulberry32 } from '../src/random.js';
-import { parseCsv } from '../src/data/csv-read.js';
+import { parseCsv } from '../src/formats/csv.js';
 import { FMNIST_CLASSES, sourcePool, type FmnistClass } from '../src/data/fmnist.js';
 import { drawScene } from '../src/data/mosaic-scene.js';
-import { PALETTE } from '../src/data/palette.js';
+import { GARMENT_COLOURS } from '../src/data/garment-colours.js';
 import { runStage } from './helpers/stage-harness.js';
 
 const MOSAIC = 'stages/mosaic.ts';
@@ -156,7 +156,7 @@ describe('mosaic, representative generation', () => {
       const m = sum.map((s) => s / k);
       let best = '';
       let bestD = Infinity;
-      for (const c of PALETTE) {
+      for (const c of GARMENT_COLOURS) {
         const dot = m.reduce((acc, v, i) => acc + v * (c.rgb[i] as number), 0);
         const norm = c.rgb.reduce((acc, v) => acc + v * v, 0);
         const s = Math.min(1, Math.max(0.5, dot / norm));

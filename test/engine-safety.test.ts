@@ -91,7 +91,8 @@ test('Ctrl-C (SIGINT) stops the running stage, keeps the previous good output an
 test('two tailor runs on one cache: the second says who holds the lock, or waits for it', async () => {
   const ws = await Workspace.create();
   try {
-    await ws.write('pipelines/s.yaml', SLOW.replace('seconds: 30', 'seconds: 3'));
+    // Long enough for the second tailor to start and load while the first holds the lock, on a loaded machine too.
+    await ws.write('pipelines/s.yaml', SLOW.replace('seconds: 30', 'seconds: 10'));
     const first = ws.spawn(['run', 'pipelines/s.yaml']);
     const firstDone = collect(first);
     await waitFor(ws, 'started');

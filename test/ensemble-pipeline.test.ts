@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { REPO, Workspace, withAction } from './helpers/rig.js';
-import { parseSubmission } from '../src/ml/submission.js';
+import { parseSubmission } from '../src/formats/submission.js';
 
 const SYNTH = join(REPO, 'test', 'fixtures', 'ensemble', 'synthetic-stage.ts');
 

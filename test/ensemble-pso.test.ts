@@ -242,6 +242,6 @@ test('one model and zero rounds: the ensemble is that model', async () => {
 
 test('clear errors: no split, unknown model name', async () => {
   const onlyModels = Object.fromEntries(Object.entries(needs).filter(([k]) => k !== 'split'));
-  await assert.rejects(runStage(STAGE, {}, { needs: onlyModels }), /no split stage among needs/);
+  await assert.rejects(runStage(STAGE, {}, { needs: onlyModels }), /no needed stage holds a split/);
   await assert.rejects(runStage(STAGE, { models: ['nope'] }, { needs }), /param models: nope is not a needed stage/);
 });

@@ -16,8 +16,8 @@ import {
   type SyntheticData,
 } from './fixtures/ensemble/synthetic.js';
 import { applyThresholds } from '../src/ml/thresholds.js';
-import { canonicalRows, compareIds, formatSubmission, parseSubmission } from '../src/ml/submission.js';
-import type { ThresholdsFile } from '../src/ml/thresholds-file.js';
+import { canonicalRows, compareIds, formatSubmission, parseSubmission } from '../src/formats/submission.js';
+import type { ThresholdsFile } from '../src/formats/thresholds.js';
 
 const STAGE = 'stages/submit.ts';
 const FAILED = 4;

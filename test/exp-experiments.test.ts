@@ -94,7 +94,7 @@ test('exp run: an override reruns only what it changes, shares upstream outputs,
     assert.notEqual(b0.stages.d!.key, b2.stages.d!.key, 'downstream of the override: new key');
     for (const s of ['a', 'b', 'c', 'd'])
       assert.equal(f2.stages[s]!.key, b2.stages[s]!.key, `extends and --set agree on ${s}`);
-    assert.equal(f2.pipeline, 'chain-n2');
+    assert.equal(f2.pipeline, 'pipelines/chain-n2.yaml');
     assert.equal(b2.params['b.n'], 2, 'resolved params are recorded with their types');
     assert.equal(b2.metrics['b.holdout.micro_f1'], 0.2);
   } finally {
@@ -161,7 +161,7 @@ test('exp show: three runs show only the params that differ; --all, --csv and me
       'seconds.d',
     ]);
     assert.equal(csv.length, 4);
-    assert.match(csv[3]!, /^3,low-lr,chain,[^,]+,ok,0\.25,1,0\.25,/);
+    assert.match(csv[3]!, /^3,low-lr,pipelines\/chain\.yaml,[^,]+,ok,0\.25,1,0\.25,/);
 
     const filtered = await show(ws, '--name', 'low-lr');
     assert.deepEqual(

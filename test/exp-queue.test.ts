@@ -95,7 +95,7 @@ test('exp queue --run drains the queue in order, picks up entries added while it
 
     const list = await ws.tailor(['exp', 'queue']);
     assert.match(list.stdout, /^id\s+name\s+state\s+added\s+pipeline\s+sets\s+note/);
-    assert.match(list.stdout, /broken\s+failed .* check\.ok=no\s+tailor exp run exited with code 1/);
+    assert.match(list.stdout, /broken\s+failed .* check\.ok=no\s+check failed: command exited with code 1/);
   } finally {
     await ws.dispose();
   }

@@ -15,7 +15,7 @@ import { Tail, articulationPoints, cachePoint, planTail, stageEnds } from '../sr
 import { graphToLayersModel } from '../src/ml/graph-layers.js';
 import { DenseHead } from '../src/ml/dense-head.js';
 import { tinyGraph } from '../src/ml/tiny-backbone.js';
-import { decodeHalf, encodeHalf } from '../src/ml/float16.js';
+import { decodeHalf, encodeHalf } from '../src/util/float16.js';
 import { mulberry32 } from '../src/random.js';
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {

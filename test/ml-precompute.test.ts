@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStage } from './helpers/stage-harness.js';
 import { makeShapesDataset, type ShapesDataset } from './fixtures/ml/shapes-dataset.js';
-import { readFeatureIndex, readSplit } from '../src/ml/feature-shards.js';
+import { readFeatureIndex, readSplit } from '../src/formats/features.js';
 
 const STAGE = 'stages/precompute.ts';
 const base = { backbone: 'tiny', input_size: 32 };
@@ -121,7 +121,7 @@ test('item-level incremental: a rerun computes nothing, a new image computes one
 test('inputs are found by their files, or named by params when ambiguous', async () => {
   await assert.rejects(
     runStage(STAGE, { ...base, workers: 0 }, { needs: { pad: ds.padDir }, state: join(root, 'state-e') }),
-    /no needed stage provides a split/,
+    /no needed stage holds a split/,
   );
   await assert.rejects(
     runStage(STAGE, { ...base, workers: 0, split: 'nope' }, { needs: needs(), state: join(root, 'state-e') }),

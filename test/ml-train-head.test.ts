@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import type { Tensor } from '@tensorflow/tfjs';
 import { runStage } from './helpers/stage-harness.js';
 import { makeShapesDataset } from './fixtures/ml/shapes-dataset.js';
 import { readPredictions } from '../src/formats/predictions.js';
-import { readFeatureIndex, readSplit } from '../src/ml/feature-shards.js';
+import { readFeatureIndex, readSplit } from '../src/formats/features.js';
 import { readArtifacts } from '../src/ml/model-io.js';
 import { useBackend } from '../src/ml/backend.js';
 
@@ -134,15 +134,18 @@ test('an interrupted run resumes from its checkpoint and ends as an uninterrupte
   const state = join(root, 's6');
   const stop = new AbortController();
   // Abort once the checkpoint after epoch 4 is on disk.
-  const poll = setInterval(async () => {
+  // Checkpoints live in checkpoints/<code key>/<checkpoint key>/ (read synchronously: one poll, one turn).
+  const poll = setInterval(() => {
     const dir = join(state, 'checkpoints');
     if (!existsSync(dir)) return;
-    for (const k of await readdir(dir)) {
-      try {
-        const meta = JSON.parse(await readFile(join(dir, k, 'meta.json'), 'utf8')) as { meta: { epoch: number } };
-        if (meta.meta.epoch >= 3) stop.abort();
-      } catch {
-        // being written
+    for (const code of readdirSync(dir)) {
+      for (const k of readdirSync(join(dir, code))) {
+        try {
+          const meta = JSON.parse(readFileSync(join(dir, code, k, 'meta.json'), 'utf8')) as { meta: { epoch: number } };
+          if (meta.meta.epoch >= 3) stop.abort();
+        } catch {
+          // being written
+        }
       }
     }
   }, 1);
@@ -161,5 +164,7 @@ test('an interrupted run resumes from its checkpoint and ends as an uninterrupte
     await readFile(join(full.out, 'epochs.jsonl'), 'utf8'),
   );
   // A finished run removes its checkpoint.
-  assert.deepEqual(await readdir(join(state, 'checkpoints')), []);
+  const [code, ...others] = await readdir(join(state, 'checkpoints'));
+  assert.deepEqual(others, []);
+  assert.deepEqual(await readdir(join(state, 'checkpoints', code!)), []);
 });

@@ -26,7 +26,8 @@ function stage(p: Pipeline, name: string): StageSpec {
 
 test('pipeline fields: name, file, workdir, description, vars resolved', () => {
   const p = load('templating.yaml');
-  assert.equal(p.name, 'templating');
+  assert.equal(p.name, 'pipelines/templating.yaml', 'identified by its path from the working folder');
+  assert.equal(p.displayName, 'templating');
   assert.equal(p.file, join(pipelines, 'templating.yaml'));
   assert.equal(p.workdir, fixtures.replace(/\/$/, ''));
   assert.equal(p.description, 'templating, types and foreach');
@@ -50,15 +51,23 @@ test('a string that is exactly one ${...} keeps the type; others interpolate', (
   assert.deepEqual(stage(p, 'fetch').params, { note: "it's xception" });
 });
 
-test('cmd: params and vars substituted shell-quoted, ${out} and ${needs.X} left for the runner', () => {
+test('cmd: values exported as single-quoted literals and referenced as variables; ${out}, ${needs.X} by the runner', () => {
   const p = load('templating.yaml');
-  assert.equal(stage(p, 'fetch').cmd, "echo 'img-224' > ${out}/tag.txt");
-  assert.equal(stage(p, 'typed').cmd, `echo 'size 224 at 0.25' '0.25' '["mobilenet_v2","inception_v3"]'`);
+  assert.equal(
+    stage(p, 'fetch').cmd,
+    `export TAILOR_VAR_TAG='img-224'; echo "\${TAILOR_VAR_TAG}" > "\${TAILOR_OUT}"/tag.txt`,
+  );
+  assert.equal(
+    stage(p, 'typed').cmd,
+    `export TAILOR_PARAM_LABEL='size 224 at 0.25' TAILOR_PARAM_LIST='["mobilenet_v2","inception_v3"]' TAILOR_PARAM_RATIO='0.25'; ` +
+      `echo "\${TAILOR_PARAM_LABEL}" "\${TAILOR_PARAM_RATIO}" "\${TAILOR_PARAM_LIST}"`,
+  );
   assert.equal(
     stage(p, 'head@inception_v3-0.01').cmd,
-    "train 'inception_v3' --lr '0.01' --in ${needs.precompute@inception_v3} --out ${out}",
+    `export TAILOR_ITEM_BACKBONE='inception_v3' TAILOR_PARAM_LR='0.01'; ` +
+      `train "\${TAILOR_ITEM_BACKBONE}" --lr "\${TAILOR_PARAM_LR}" --in "\${TAILOR_NEED_PRECOMPUTE_INCEPTION_V3}" --out "\${TAILOR_OUT}"`,
   );
-  assert.equal(stage(p, 'ensemble').cmd, 'ensemble ${needs.head@mobilenet_v2-0.1}');
+  assert.equal(stage(p, 'ensemble').cmd, 'ensemble "${TAILOR_NEED_HEAD_MOBILENET_V2_0_1}"');
 });
 
 test('module stages: uses resolved against workdir, kind and builtin set', () => {
@@ -154,22 +163,29 @@ test('--set: typed values, nested params, groups, one member, vars before templa
     'typed.list=[1, 2]',
     'typed.flag=false',
     'typed.label=hello world',
-    'typed.extra={a: 1}',
+    'typed.first={a: 1}',
   ]);
   assert.deepEqual(stage(p, 'pad').params, { size: 299, nested: { name: 'xception', dims: [299, 299], depth: 3 } });
   assert.deepEqual(
     p.stages.filter((s) => s.group === 'head').map((s) => s.params.lr),
     [0.5, 0.5, 0.5, 0.001],
   );
-  assert.equal(stage(p, 'fetch').cmd, "echo 'img-512' > ${out}/tag.txt");
+  assert.equal(
+    stage(p, 'fetch').cmd,
+    `export TAILOR_VAR_TAG='img-512'; echo "\${TAILOR_VAR_TAG}" > "\${TAILOR_OUT}"/tag.txt`,
+  );
   assert.deepEqual(stage(p, 'pad').deps, ['data/extra-512.csv']);
   const typed = stage(p, 'typed');
   assert.deepEqual(typed.params.list, [1, 2]);
   assert.equal(typed.params.flag, false);
   assert.equal(typed.params.label, 'hello world');
-  assert.deepEqual(typed.params.extra, { a: 1 });
-  // cmd sees the overridden params, quoted.
-  assert.equal(typed.cmd, `echo 'hello world' '0.25' '[1,2]'`);
+  assert.deepEqual(typed.params.first, { a: 1 });
+  // cmd sees the overridden params.
+  assert.equal(
+    typed.cmd,
+    `export TAILOR_PARAM_LABEL='hello world' TAILOR_PARAM_LIST='[1,2]' TAILOR_PARAM_RATIO='0.25'; ` +
+      `echo "\${TAILOR_PARAM_LABEL}" "\${TAILOR_PARAM_RATIO}" "\${TAILOR_PARAM_LIST}"`,
+  );
   // An overridden param's position is the command line.
   assert.deepEqual(stage(p, 'pad').valuePos?.['params.size'], {
     file: '--set',
@@ -242,7 +258,7 @@ test('a 1,000-stage chain loads correctly (and quickly)', (t) => {
     Array.from({ length: 1000 }, (_, i) => `s${i}`),
   );
   assert.deepEqual(r.value.stages[999]?.needs, ['s998']);
-  assert.equal(r.value.stages[5]?.cmd, "echo 5 '3' > ${out}/x");
+  assert.equal(r.value.stages[5]?.cmd, `export TAILOR_PARAM_N='3'; echo 5 "\${TAILOR_PARAM_N}" > "\${TAILOR_OUT}"/x`);
   t.diagnostic(`1,000-stage load: ${ms.toFixed(1)} ms (cold, first load in this process)`);
 });
 

@@ -9,7 +9,7 @@ import { formatDiagnostic } from '../src/pipeline/diagnostics.js';
 import { closest, didYouMean, levenshtein } from '../src/pipeline/levenshtein.js';
 import { loadPipeline } from '../src/pipeline/load.js';
 import { GENERATED_FILE, generateValidatorSource } from '../src/pipeline/schema-codegen.js';
-import { shellQuote } from '../src/pipeline/shell-quote.js';
+import { envText, shellQuote } from '../src/pipeline/cmd-env.js';
 
 test('shellQuote: every value reaches a real sh as exactly one word, unchanged', () => {
   const values = ["it's", 'a b', '$(touch /tmp/x) `id` $HOME', '', 'line\nbreak', "''", 'back\\slash', '--flag', 'ünï'];
@@ -17,9 +17,9 @@ test('shellQuote: every value reaches a real sh as exactly one word, unchanged',
     const out = execFileSync('sh', ['-c', `printf '%s|' ${shellQuote(v)}`], { encoding: 'utf8' });
     assert.equal(out, `${v}|`, `value ${JSON.stringify(v)}`);
   }
-  assert.equal(shellQuote(224), "'224'");
-  assert.equal(shellQuote(true), "'true'");
-  assert.equal(shellQuote([1, 'a']), `'[1,"a"]'`);
+  assert.equal(envText(224), '224');
+  assert.equal(envText(true), 'true');
+  assert.equal(envText([1, 'a']), '[1,"a"]');
   assert.equal(shellQuote("it's"), `'it'\\''s'`);
 });
 
@@ -88,7 +88,7 @@ test('parsed-tree cache: a hit gives the same pipeline, an edit is seen, a corru
 
   writeFileSync(file, 'vars: { n: 3 }\nstages:\n  a:\n    cmd: "echo ${params.n}"\n    params: { n: "${vars.n}" }\n');
   const edited = loadPipeline(file, { workdir: dir, cacheDir });
-  assert.ok(edited.ok && edited.value.stages[0]?.cmd === "echo '3'");
+  assert.ok(edited.ok && edited.value.stages[0]?.cmd === `export TAILOR_PARAM_N='3'; echo "\${TAILOR_PARAM_N}"`);
   assert.deepEqual(readdirSync(join(cacheDir, 'pipeline-trees')), entries, 'one entry per file, overwritten');
 
   // An error found through a cached tree still points into the template.
@@ -110,7 +110,7 @@ test('stage names with dots: --set picks the longest stage-name prefix', () => {
   const file = join(dir, 'p.yaml');
   writeFileSync(
     file,
-    'stages:\n  v1.5:\n    cmd: "echo ${params.x.y}"\n    params: { x: { y: 1 } }\n  v1:\n    cmd: "echo"\n',
+    'stages:\n  v1.5:\n    cmd: "echo ${params.x.y}"\n    params: { x: { y: 1 } }\n  v1:\n    cmd: "echo ${params.z}"\n    params: { z: 0 }\n',
   );
   const r = loadPipeline(file, { workdir: dir, sets: ['v1.5.x.y=2', 'v1.z=3'] });
   assert.ok(r.ok);
@@ -121,7 +121,7 @@ test('stage names with dots: --set picks the longest stage-name prefix', () => {
       ['v1', { z: 3 }],
     ],
   );
-  assert.equal(r.value.stages[0]?.cmd, "echo '2'");
+  assert.equal(r.value.stages[0]?.cmd, `export TAILOR_PARAM_X_Y='2'; echo "\${TAILOR_PARAM_X_Y}"`);
 });
 
 test('foreach labels that collide after sanitizing are an error', () => {

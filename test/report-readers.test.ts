@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseCsv } from '../src/report/csv.js';
+import { parseCsvTable as parseCsv } from '../src/formats/csv.js';
 import { previewPictures, sampleThumbs } from '../src/report/examples.js';
 import { readFailures } from '../src/report/failures.js';
 import { readHistory, seriesName } from '../src/report/history.js';
 import { readLabelDistribution } from '../src/report/label-frequency.js';
-import type { StageView } from '../src/report/model.js';
-import { niceTicks } from '../src/report/svg.js';
+import type { StageView } from '../src/report/report-data.js';
+import { niceTicks } from '../src/charts/svg.js';
 import { REPO } from './helpers/rig.js';
 
 async function withDir(files: Record<string, string>, fn: (dir: string) => Promise<void>): Promise<void> {

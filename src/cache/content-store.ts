@@ -4,9 +4,10 @@
  * A stage writes into a fresh folder under `tmp/`; commit() hashes that tree and renames it to
  * its content address in one atomic step, so `objects/` never holds a partial output: a SIGKILL
  * before the rename leaves only a tmp folder (removed later by cleanupTemp), one after it leaves
- * a complete but unreferenced object (removed by gc). Objects are immutable; verify() rehashes
- * one through the stat cache, so a file whose bytes were altered (its mtime moves) shows up as
- * corrupt. The ObjectStore interface is the seam for a remote store (S3 API) later.
+ * a complete but unreferenced object (removed by gc). Objects are immutable and read-only
+ * (seal.ts), and a link in one never leads out of it (output-links.ts); verify() rehashes one
+ * through the stat cache, so a file whose bytes were altered (its mtime moves) shows up as corrupt
+ * (bytes changed with size and mtime put back are found by `tailor doctor --deep`: deep-check.ts). The ObjectStore interface is the seam for a remote store (S3 API) later.
  */
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -16,6 +17,9 @@ import type { FileHasher } from './file-hasher.js';
 import { HASH_HEX_LENGTH } from './hash.js';
 import { contentHash } from './content-hash.js';
 import { hostTag, isPidAlive } from './process-info.js';
+import { childPath } from './safe-path.js';
+import { escapingLink, OutputRejected } from './output-links.js';
+import { removeTree, sealDir, sealTree, unsealTree } from './seal.js';
 
 /** What a commit produced. */
 export interface CommitResult {
@@ -69,7 +73,7 @@ export class ContentStore implements ObjectStore {
   /** A new empty folder under `tmp/` for a stage to write its output into. */
   async newTempDir(stage: string): Promise<string> {
     const label = stage.replace(/[^A-Za-z0-9._@-]/g, '_').slice(0, 80) || 'stage';
-    const dir = join(this.tmpDir, `${process.pid}-${hostTag()}-${label}-${randomBytes(6).toString('hex')}`);
+    const dir = childPath(this.tmpDir, `${process.pid}-${hostTag()}-${label}-${randomBytes(6).toString('hex')}`);
     await mkdir(this.tmpDir, { recursive: true });
     await mkdir(dir);
     return dir;
@@ -85,6 +89,8 @@ export class ContentStore implements ObjectStore {
     if (!dir.startsWith(this.tmpDir + sep)) {
       throw new Error(`internal error: commit of ${dir}, which is not under ${this.tmpDir}`);
     }
+    const link = statSync(dir, { throwIfNoEntry: false })?.isDirectory() ? escapingLink(dir) : undefined;
+    if (link) throw new OutputRejected(link);
     const tree = await this.hasher.hashTree(dir, { fresh: true });
     if (tree.kind !== 'dir') throw new Error(`internal error: commit of ${dir}, which does not exist`);
     // The entries were just hashed, so this reads no file again.
@@ -95,6 +101,11 @@ export class ContentStore implements ObjectStore {
     }
     const final = this.pathOf(tree.hash);
     await mkdir(dirname(final), { recursive: true });
+    // A file where the object's folder belongs is debris (nothing commits files there): clear it.
+    if (lstatSync(final, { throwIfNoEntry: false })?.isDirectory() === false) await rm(final, { force: true });
+    // Read-only before it is visible under its address (the top folder after the move: moving a
+    // folder needs write permission on it).
+    sealTree(dir, { keepTop: true });
     try {
       await rename(dir, final);
     } catch (e) {
@@ -106,6 +117,7 @@ export class ContentStore implements ObjectStore {
       }
       throw e;
     }
+    sealDir(final);
     await fsyncDir(dirname(final));
     this.hasher.rekey(dir, final);
     return result;
@@ -136,9 +148,10 @@ export class ContentStore implements ObjectStore {
     if (!this.exists(treeHash)) return;
     const trash = await this.newTempDir('trash');
     const target = join(trash, treeHash);
+    unsealTree(path); // sealed read-only at commit: moving and deleting it needs write permission
     await rename(path, target);
     this.hasher.forget(path);
-    await rm(trash, { recursive: true, force: true });
+    await removeTree(trash);
   }
 
   /**
@@ -192,7 +205,7 @@ export class ContentStore implements ObjectStore {
 
   private async discard(dir: string): Promise<void> {
     this.hasher.forget(dir);
-    await rm(dir, { recursive: true, force: true });
+    await removeTree(dir); // a stage may have copied read-only folders of its inputs into tmp
   }
 }
 

@@ -21,7 +21,7 @@ import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type BigI
 import { resolve } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { hashBytes, hashFile, SMALL_FILE_BYTES } from './hash.js';
-import type { CacheIndex, DirEntry, StatEntry } from './index-db.js';
+import type { DirEntry, StatEntry, StatTable } from './stat-table.js';
 import { StatCache, statSignature, trustBeforeNs } from './stat-cache.js';
 
 /** The hash of a path and what it holds. `files`/`bytes` count regular files (1 for a file). */
@@ -88,7 +88,7 @@ export class FileHasher {
   private readonly untrusted = new Set<string>();
 
   /** `index` holds the persistent stat cache; without one every file is read (memo still applies). */
-  constructor(index: CacheIndex | undefined) {
+  constructor(index: StatTable | undefined) {
     this.cache = new StatCache(index);
   }
 
@@ -293,7 +293,7 @@ export class FileHasher {
  * Hash a folder with a throwaway FileHasher: through `index`'s stat cache (rows flushed) when
  * given, else by reading every file.
  */
-export async function hashTree(dir: string, index?: CacheIndex): Promise<PathHash> {
+export async function hashTree(dir: string, index?: StatTable): Promise<PathHash> {
   const hasher = new FileHasher(index);
   const h = await hasher.hashTree(dir);
   hasher.flush();

@@ -42,20 +42,20 @@ export async function collectGarbage(
   opts: GcOptions = {},
 ): Promise<GcReport> {
   const kept = new Set(keep);
-  for (const h of index.treeHashesOfRecentRuns(opts.keepRecentRuns ?? 10)) kept.add(h);
-  if (opts.keepLatest ?? true) for (const h of index.latestTreeHashes()) kept.add(h);
+  for (const h of index.runs.treeHashesOfRecentRuns(opts.keepRecentRuns ?? 10)) kept.add(h);
+  if (opts.keepLatest ?? true) for (const h of index.outputs.latestTreeHashes()) kept.add(h);
 
   const onDisk = new Set(await store.listObjects());
   const candidates = new Set<string>();
   for (const h of onDisk) if (!kept.has(h)) candidates.add(h);
-  for (const r of index.outputRefs()) if (!kept.has(r.treeHash)) candidates.add(r.treeHash);
+  for (const r of index.outputs.outputRefs()) if (!kept.has(r.treeHash)) candidates.add(r.treeHash);
 
   const report: GcReport = { removedObjects: 0, freedBytes: 0, removedRecords: 0, removedTemp: 0, removed: [] };
   for (const treeHash of [...candidates].sort()) {
     if (opts.dryRun) {
-      report.removedRecords += index.outputsOfTree(treeHash).length;
+      report.removedRecords += index.outputs.outputsOfTree(treeHash).length;
     } else {
-      report.removedRecords += index.deleteOutputsOfTree(treeHash);
+      report.removedRecords += index.outputs.deleteOutputsOfTree(treeHash);
     }
     if (!onDisk.has(treeHash)) continue;
     report.freedBytes += store.freeableBytes(treeHash);

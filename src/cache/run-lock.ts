@@ -51,6 +51,12 @@ export interface RunLock {
   readonly info: LockInfo;
   /** True once another process has taken the lock over (see `onLost`). */
   readonly lost: boolean;
+  /**
+   * Read the lock file now and tell whether it is still ours; a lock found lost fires `onLost`.
+   * Called right before each commit, so a holder that was paused past the stale limit (its lock
+   * taken over meanwhile) finds out before it writes, not at its next heartbeat.
+   */
+  stillHeld(): boolean;
   /** Stop the heartbeat and delete the lock if it is still ours. Idempotent; also runs on exit. */
   release(): void;
 }
@@ -85,7 +91,7 @@ interface Observed {
 export async function acquireRunLock(cacheDir: string, opts: AcquireOptions = {}): Promise<Result<RunLock, LockHolder>> {
   mkdirSync(cacheDir, { recursive: true });
   const path = join(cacheDir, LOCK_FILE);
-  const staleMs = opts.staleMs ?? 30_000;
+  const staleMs = opts.staleMs ?? staleMsFromEnv() ?? 30_000;
   const pollMs = opts.pollMs ?? 250;
   const deadline = Date.now() + Math.max(0, opts.waitSeconds ?? 0) * 1000;
   const argv = opts.argv ?? process.argv.slice(1);
@@ -109,6 +115,15 @@ export async function acquireRunLock(cacheDir: string, opts: AcquireOptions = {}
     }
     await sleep(Math.max(1, Math.min(pollMs, deadline - Date.now())));
   }
+}
+
+/**
+ * $TAILOR_LOCK_STALE_SECONDS: how long a holder may stay silent before its lock is taken over
+ * (default 30; raise it where processes may be paused for long, lower it in tests).
+ */
+function staleMsFromEnv(): number | undefined {
+  const v = Number(process.env.TAILOR_LOCK_STALE_SECONDS);
+  return Number.isFinite(v) && v > 0 ? v * 1000 : undefined;
 }
 
 /** Read who holds the lock of `cacheDir` now (undefined if nobody). */
@@ -228,17 +243,25 @@ function ago(ms: number): string {
 function hold(path: string, info: LockInfo, opts: AcquireOptions, staleMs: number): RunLock {
   let released = false;
   let lost = false;
-  const beat = () => {
-    if (released || lost) return;
+  /** False (and onLost, once) when lock.json no longer holds our token. */
+  const ours = (): boolean => {
+    if (lost) return false;
+    if (released) return true;
     const seen = observe(path);
-    if (seen?.info?.token !== info.token) {
-      lost = true;
-      clearInterval(timer);
-      opts.onLost?.(seen && describeHolder(seen));
-      return;
+    if (seen?.info?.token === info.token) return true;
+    lost = true;
+    clearInterval(timer);
+    opts.onLost?.(seen && describeHolder(seen));
+    return false;
+  };
+  const beat = () => {
+    try {
+      if (released || !ours()) return;
+      info.heartbeatAt = Date.now();
+      replace(path, info);
+    } catch {
+      // a full disk or a vanished cache folder: try again at the next beat (a timer must not throw)
     }
-    info.heartbeatAt = Date.now();
-    replace(path, info);
   };
   const heartbeatMs = Math.min(opts.heartbeatMs ?? 2000, Math.floor(staleMs / 3));
   const timer = setInterval(beat, heartbeatMs);
@@ -263,6 +286,7 @@ function hold(path: string, info: LockInfo, opts: AcquireOptions, staleMs: numbe
     get lost() {
       return lost;
     },
+    stillHeld: ours,
     release,
   };
 }

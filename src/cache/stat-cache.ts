@@ -11,7 +11,7 @@
  * below it qualified. Such fresh files are simply read again next time.
  */
 import type { BigIntStats } from 'node:fs';
-import type { CacheIndex, DirEntry, DirRow, StatEntry, StatRow } from './index-db.js';
+import type { DirEntry, DirRow, StatEntry, StatRow, StatTable } from './stat-table.js';
 
 /** Rows for files modified less than this long before hashing began are not persisted. */
 export const RACY_WINDOW_MS = 100;
@@ -39,7 +39,7 @@ export class StatCache {
   private readonly prefixDeletes = new Set<string>();
 
   /** Without an index nothing is persisted: rows live until flush() and are then dropped. */
-  constructor(private readonly index: CacheIndex | undefined) {}
+  constructor(private readonly index: StatTable | undefined) {}
 
   /** Persisted folder rows of `dir` and below, in one query (pending ones: pendingDir). */
   loadDirsUnder(dir: string): Map<string, DirEntry> {

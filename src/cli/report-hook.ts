@@ -7,7 +7,7 @@ import { openSession } from './common.js';
 
 /** Where the report goes when no --out is given: `outputs/<pipeline>-report.html` in the workdir. */
 export function defaultReportPath(pipeline: Pipeline): string {
-  return resolve(pipeline.workdir, 'outputs', `${pipeline.name}-report.html`);
+  return resolve(pipeline.workdir, 'outputs', `${pipeline.displayName}-report.html`);
 }
 
 export interface ReportOptions {

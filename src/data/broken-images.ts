@@ -3,6 +3,7 @@
  * picture: a JPEG cut off mid-stream, an HTML error page saved under the image's name, and a
  * 1x1 placeholder (valid, but no picture). A dead URL is simply a file never written.
  */
+import sharp from 'sharp';
 
 export const BROKEN_KINDS = ['truncated', 'html', 'placeholder'] as const;
 export type BrokenKind = (typeof BROKEN_KINDS)[number];
@@ -17,12 +18,9 @@ let placeholder: Promise<Buffer> | undefined;
 
 /** A 1x1 light-grey JPEG, made once. */
 function placeholderJpeg(): Promise<Buffer> {
-  // sharp is imported here, not at the top, so reading a stage's params never loads libvips.
-  placeholder ??= import('sharp').then(({ default: sharp }) =>
-    sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 238, g: 238, b: 238 } } })
-      .jpeg({ quality: 80 })
-      .toBuffer(),
-  );
+  placeholder ??= sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 238, g: 238, b: 238 } } })
+    .jpeg({ quality: 80 })
+    .toBuffer();
   return placeholder;
 }
 

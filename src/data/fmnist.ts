@@ -56,8 +56,8 @@ export async function loadFmnistClass(classId: number): Promise<FmnistClass> {
   return { count: rows.length, pixels };
 }
 
-/** Name of the packed cache file (bump the suffix if the packing changes). */
-const PACKED = 'fashion-mnist-v1.bin';
+/** Name of the packed cache file (in a folder keyed by the stage's code, so a new packing never reads an old file). */
+const PACKED = 'fashion-mnist.bin';
 
 /** Packed layout: 10 little-endian uint32 counts, then every class's pixels in order. */
 function pack(classes: readonly FmnistClass[]): Buffer {
@@ -94,8 +94,8 @@ async function parseAll(): Promise<FmnistClass[]> {
 
 /**
  * Every class (about 55 MB as bytes). Parsing the package's 155 MB of JSON takes seconds, so the
- * result is kept for the life of the process and, given `cacheDir` (a stage's state folder), as a
- * packed binary file that later runs read in milliseconds.
+ * result is kept for the life of the process and, given `cacheDir` (a folder of the stage's state
+ * keyed by its code key), as a packed binary file that later runs read in milliseconds.
  */
 export function loadFmnist(cacheDir?: string): Promise<FmnistClass[]> {
   memo ??= (async () => {

@@ -4,7 +4,7 @@
  * the pixel count bounded before decoding (decompression bombs) and vector or unknown formats
  * refused. Failures are reasons, not exceptions.
  */
-import type { Sharp, SharpOptions } from 'sharp';
+import sharp, { type SharpOptions } from 'sharp';
 
 /** File extension for each accepted raster format (sharp's format names). */
 export const IMAGE_EXT: Readonly<Record<string, string>> = {
@@ -26,15 +26,6 @@ export interface ImageLimits {
 
 export type ImageCheck = { ok: true; ext: string; width: number; height: number } | { ok: false; reason: string };
 
-type SharpFactory = (input: Buffer, options: SharpOptions) => Sharp;
-let factory: Promise<SharpFactory> | undefined;
-
-/** sharp, loaded on first use so modules importing this stay cheap to load. */
-function loadSharp(): Promise<SharpFactory> {
-  factory ??= import('sharp').then((m) => m.default as unknown as SharpFactory);
-  return factory;
-}
-
 /** A stable reason for a decoder message, so failure counts group well. */
 function decodeReason(message: string): string {
   if (/unsupported image format/i.test(message)) return 'not an image';
@@ -44,7 +35,7 @@ function decodeReason(message: string): string {
   return `decode: ${message.replace(/\s+/g, ' ').trim().slice(0, 120)}`;
 }
 
-async function decode(sharp: SharpFactory, bytes: Buffer, options: SharpOptions): Promise<string | undefined> {
+async function decode(bytes: Buffer, options: SharpOptions): Promise<string | undefined> {
   try {
     await sharp(bytes, options).resize(64, 64, { fit: 'inside' }).raw().toBuffer();
     return undefined;
@@ -61,10 +52,10 @@ let retryChain: Promise<unknown> = Promise.resolve();
  * process, so when several decodes fail at once the text can come back as "Unknown error"; such a
  * failure is decoded again (serialised with other retries, up to 3 times) to learn the reason.
  */
-async function decodeError(sharp: SharpFactory, bytes: Buffer, options: SharpOptions): Promise<string | undefined> {
-  let msg = await decode(sharp, bytes, options);
+async function decodeError(bytes: Buffer, options: SharpOptions): Promise<string | undefined> {
+  let msg = await decode(bytes, options);
   for (let tries = 0; msg !== undefined && /unknown error/i.test(msg) && tries < 3; tries++) {
-    const retry = retryChain.then(() => decode(sharp, bytes, options));
+    const retry = retryChain.then(() => decode(bytes, options));
     retryChain = retry.catch(() => undefined);
     msg = (await retry) ?? msg;
   }
@@ -74,7 +65,6 @@ async function decodeError(sharp: SharpFactory, bytes: Buffer, options: SharpOpt
 /** Check that `bytes` decode as a raster image within the limits. */
 export async function checkImage(bytes: Buffer, limits: ImageLimits): Promise<ImageCheck> {
   if (bytes.length === 0) return { ok: false, reason: 'empty body' };
-  const sharp = await loadSharp();
   // limitInputPixels rejects from the header; failOn 'truncated' makes a cut-off scan an error
   // while tolerating the harmless warnings many web JPEGs carry.
   const options: SharpOptions = { limitInputPixels: limits.maxPixels, failOn: 'truncated', sequentialRead: true };
@@ -92,7 +82,7 @@ export async function checkImage(bytes: Buffer, limits: ImageLimits): Promise<Im
   const ext = format === undefined ? undefined : IMAGE_EXT[format];
   if (ext === undefined) return { ok: false, reason: `unsupported format: ${format ?? 'unknown'}` };
   if (Math.min(width, height) < limits.minSide) return { ok: false, reason: `too small: ${width}x${height}` };
-  const failure = await decodeError(sharp, bytes, options);
+  const failure = await decodeError(bytes, options);
   if (failure !== undefined) return { ok: false, reason: failure };
   return { ok: true, ext, width, height };
 }

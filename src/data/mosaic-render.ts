@@ -5,7 +5,7 @@
  * Plain JS over one buffer, then a single sharp call encodes it: the cheapest path per image.
  */
 import { FMNIST_SIDE, fmnistImage, type FmnistClass } from './fmnist.js';
-import { PALETTE } from './palette.js';
+import { GARMENT_COLOURS } from './garment-colours.js';
 import type { Garment, Scene } from './mosaic-scene.js';
 
 /** Whether a pixel at garment-local (u, v) of a garment of side `size` lies on the pattern. */
@@ -27,7 +27,7 @@ function onPattern(pattern: Garment['pattern'], u: number, v: number, size: numb
 }
 
 function paintGarment(rgb: Uint8Array, width: number, height: number, g: Garment, src: Uint8Array): void {
-  const [cr, cg, cb] = PALETTE[g.colour]?.rgb ?? [0, 0, 0];
+  const [cr, cg, cb] = GARMENT_COLOURS[g.colour]?.rgb ?? [0, 0, 0];
   // The pattern shade: the colour mixed 70% towards white (dark colours) or 55% towards black.
   const light = (cr + cg + cb) / 3 < 150;
   const mix = (c: number): number => (light ? c + (255 - c) * 0.7 : c * 0.45);

@@ -5,7 +5,7 @@
  * categories and colours are common, many combinations are rare.
  */
 import { FMNIST_CLASSES } from './fmnist.js';
-import { PALETTE } from './palette.js';
+import { GARMENT_COLOURS } from './garment-colours.js';
 import { MAX_GARMENTS, PATTERNS, type Pattern, type Taxonomy } from './mosaic-taxonomy.js';
 
 export interface Garment {
@@ -47,7 +47,7 @@ const CATEGORY_WEIGHTS: number[] = (() => {
   CATEGORY_RANK.forEach((c, r) => (w[c] = z[r] as number));
   return w;
 })();
-const COLOUR_WEIGHTS = zipf(PALETTE.length, 1.15);
+const COLOUR_WEIGHTS = zipf(GARMENT_COLOURS.length, 1.15);
 const PATTERN_WEIGHTS: Record<Pattern, number> = { plain: 0.72, stripes: 0.14, dots: 0.09, checks: 0.05 };
 /** P(n garments) for n = 1..4. */
 const COUNT_WEIGHTS = [0.56, 0.26, 0.12, 0.06];

@@ -3,9 +3,10 @@
  * string ids): garment category, colour, pattern, number of garments, and category x colour.
  * Every label can be read off the picture: which garments, in which colours and patterns, how many.
  */
-import { csvLine } from './csv.js';
+import { csvLine } from '../formats/csv.js';
+import { LABEL_MAP_HEADER } from '../formats/label-map.js';
 import { FMNIST_CLASSES } from './fmnist.js';
-import { PALETTE } from './palette.js';
+import { GARMENT_COLOURS } from './garment-colours.js';
 
 /** Garment surface patterns; `plain` carries no label (as "no pattern" has none in iMaterialist). */
 export const PATTERNS = ['plain', 'stripes', 'dots', 'checks'] as const;
@@ -44,19 +45,20 @@ export function buildTaxonomy(): Taxonomy {
     return labelId;
   };
   const category = FMNIST_CLASSES.map((c) => add('1', 'category', c));
-  const colour = PALETTE.map((c) => add('2', 'colour', c.name));
+  const colour = GARMENT_COLOURS.map((c) => add('2', 'colour', c.name));
   const pattern = PATTERNS.map((p) => (p === 'plain' ? undefined : add('3', 'pattern', p)));
   const count = Array.from({ length: MAX_GARMENTS }, (_, i) =>
     add('4', 'count', i === 0 ? '1 item' : `${i + 1} items`),
   );
-  const categoryColour = FMNIST_CLASSES.map((c) => PALETTE.map((k) => add('5', 'category-colour', `${k.name} ${c}`)));
+  const categoryColour = FMNIST_CLASSES.map((c) =>
+    GARMENT_COLOURS.map((k) => add('5', 'category-colour', `${k.name} ${c}`)),
+  );
   return { labels, category, colour, pattern, count, categoryColour };
 }
 
 /** The label map CSV (`labelId,taskId,labelName,taskName`). */
 export function labelMapCsv(tax: Taxonomy): string {
   return (
-    csvLine(['labelId', 'taskId', 'labelName', 'taskName']) +
-    tax.labels.map((l) => csvLine([l.labelId, l.taskId, l.labelName, l.taskName])).join('')
+    csvLine(LABEL_MAP_HEADER) + tax.labels.map((l) => csvLine([l.labelId, l.taskId, l.labelName, l.taskName])).join('')
   );
 }

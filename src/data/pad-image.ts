@@ -4,25 +4,20 @@
  * on a white background is padding and resizing in one step (JPEG shrink-on-load included);
  * transparency is flattened onto white and EXIF orientation applied first.
  */
+import sharp from 'sharp';
 
 export interface PadSpec {
   size: number;
   quality: number;
 }
 
-/** Bumped when the output of padImage changes for the same input (part of every cache key). */
-export const PAD_VERSION = 1;
-
 const WHITE = { r: 255, g: 255, b: 255, alpha: 1 };
 
 /** Inputs above this many pixels are refused (decompression bombs). */
 export const PAD_MAX_PIXELS = 100_000_000;
 
-/** sharp's default export (loaded lazily by callers and passed in). */
-export type SharpFactory = (typeof import('sharp'))['default'];
-
 /** Pad, resize and encode one image (bytes or a file path). */
-export function padImage(sharp: SharpFactory, input: Buffer | string, spec: PadSpec): Promise<Buffer> {
+export function padImage(input: Buffer | string, spec: PadSpec): Promise<Buffer> {
   return sharp(input, { limitInputPixels: PAD_MAX_PIXELS, failOn: 'truncated' })
     .rotate()
     .flatten({ background: WHITE })

@@ -2,7 +2,7 @@
  * A picture for humans: pairs of images side by side (e.g. an original beside its padded version),
  * each fitted into a tile on a grey background so white padding stays visible, two pairs per row.
  */
-import type { SharpFactory } from './pad-image.js';
+import sharp from 'sharp';
 
 const TILE = 200;
 const GAP = 8;
@@ -11,11 +11,7 @@ const GREY = { r: 150, g: 150, b: 150, alpha: 1 };
 const PANEL = { r: 205, g: 205, b: 205, alpha: 1 };
 
 /** Write a JPEG grid of `[left, right]` image file pairs to `dest`. */
-export async function writePreviewGrid(
-  sharp: SharpFactory,
-  pairs: ReadonlyArray<readonly [string, string]>,
-  dest: string,
-): Promise<void> {
+export async function writePreviewGrid(pairs: ReadonlyArray<readonly [string, string]>, dest: string): Promise<void> {
   const rows = Math.ceil(pairs.length / PAIRS_PER_ROW);
   const cols = Math.min(pairs.length, PAIRS_PER_ROW) * 2;
   const width = cols * TILE + (cols + 1) * GAP + (PAIRS_PER_ROW - 1) * GAP * 2;

@@ -1,6 +1,7 @@
 /** `tailor exp diff A B`: what differs between two experiment runs — params, stage keys, metrics. */
 import { canonicalJson } from '../run/canonical-json.js';
-import { formatNumber, paramText } from './flat.js';
+import { paramText } from './flat.js';
+import { formatCell } from '../util/format.js';
 import type { ExpRun } from './history.js';
 import { renderTable } from './text-table.js';
 
@@ -72,8 +73,8 @@ export function formatDiff(d: ExpDiff): string {
             ],
             d.metrics.map((m) => [
               m.metric,
-              formatNumber(m.a ?? undefined),
-              formatNumber(m.b ?? undefined),
+              formatCell(m.a ?? undefined),
+              formatCell(m.b ?? undefined),
               m.delta === null ? '' : signed(m.delta),
             ]),
           ),
@@ -87,7 +88,7 @@ function short(key: string | null): string {
 }
 
 function signed(x: number): string {
-  return `${x > 0 ? '+' : ''}${formatNumber(x)}`;
+  return `${x > 0 ? '+' : ''}${formatCell(x)}`;
 }
 
 function indent(text: string): string {

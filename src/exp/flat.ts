@@ -1,39 +1,22 @@
 /**
- * Flattening per-stage params and metrics to dotted columns (`train-head.holdout.micro_f1`), the
- * shape every experiment table, diff and verify check works on.
+ * Per-stage params and metrics as dotted columns (`train-head.holdout.micro_f1`), the shape every
+ * experiment table, diff and verify check works on (flattening itself: src/util/flatten.ts).
  */
 import { canonicalJson } from '../run/canonical-json.js';
+import { anyLeaf, flatten, isFiniteNumber } from '../util/flatten.js';
 
-/** Numeric leaves of a metrics object as `prefix.path` -> number (arrays and strings are skipped). */
-export function flattenMetrics(
-  metrics: unknown,
-  prefix = '',
-  out: Record<string, number> = {},
-): Record<string, number> {
-  if (typeof metrics === 'number') {
-    if (prefix && Number.isFinite(metrics)) out[prefix] = metrics;
-    return out;
-  }
-  if (metrics === null || typeof metrics !== 'object' || Array.isArray(metrics)) return out;
-  for (const [k, v] of Object.entries(metrics as Record<string, unknown>))
-    flattenMetrics(v, prefix ? `${prefix}.${k}` : k, out);
-  return out;
+/** Finite numeric leaves of a metrics object as `prefix.path` -> number (arrays and strings are skipped). */
+export function flattenMetrics(metrics: unknown, prefix = ''): Record<string, number> {
+  return flatten(metrics, isFiniteNumber, { prefix });
 }
 
 /** Per-stage params (`{stage: {k: v}}`, as runs record them) as `stage.k` -> value (arrays stay whole). */
 export function flattenStageParams(params: unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (params === null || typeof params !== 'object') return out;
-  const walk = (value: unknown, key: string): void => {
-    if (value !== null && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length > 0) {
-      for (const [k, v] of Object.entries(value)) walk(v, `${key}.${k}`);
-    } else {
-      out[key] = value;
-    }
-  };
   for (const [stage, p] of Object.entries(params as Record<string, unknown>)) {
-    if (p !== null && typeof p === 'object' && !Array.isArray(p))
-      for (const [k, v] of Object.entries(p)) walk(v, `${stage}.${k}`);
+    if (p !== null && typeof p === 'object' && !Array.isArray(p) && Object.keys(p).length > 0)
+      Object.assign(out, flatten(p, anyLeaf, { prefix: stage, arrays: 'leaf' }));
   }
   return out;
 }
@@ -54,12 +37,4 @@ export function differingKeys(records: Array<Record<string, unknown>>): string[]
 /** Whether a flattened metric name is a holdout micro-F1 (the number people compare runs by). */
 export function isHeadlineMetric(name: string): boolean {
   return /(^|\.)holdout[._]micro_f1$/.test(name);
-}
-
-/** A number for a table cell: up to 4 decimals, integers as they are. */
-export function formatNumber(v: number | undefined): string {
-  if (v === undefined) return '';
-  if (Number.isInteger(v)) return String(v);
-  const abs = Math.abs(v);
-  return abs !== 0 && (abs < 1e-3 || abs >= 1e6) ? v.toExponential(3) : v.toFixed(4);
 }

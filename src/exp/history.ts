@@ -2,7 +2,8 @@
  * Experiment runs as recorded in the cache index: every run started with an experiment name,
  * with its resolved params, each stage's action, key, seconds and metrics.
  */
-import type { CacheIndex, RunRecord, RunStatus, StageAction } from '../cache/index-db.js';
+import type { RunHistory, RunRecord, RunStatus } from '../cache/run-history.js';
+import type { StageAction } from '../stage-states.js';
 import { flattenMetrics, flattenStageParams } from './flat.js';
 
 export interface ExpStage {
@@ -39,7 +40,7 @@ export interface ExpFilter {
 }
 
 /** Experiment runs, oldest first. */
-export function experimentRuns(index: CacheIndex, filter: ExpFilter = {}): ExpRun[] {
+export function experimentRuns(index: RunHistory, filter: ExpFilter = {}): ExpRun[] {
   const names = new Set(filter.names ?? []);
   const runs = index
     .listRuns({ pipeline: filter.pipeline })
@@ -51,12 +52,12 @@ export function experimentRuns(index: CacheIndex, filter: ExpFilter = {}): ExpRu
   return picked.reverse().map((r) => toExpRun(index, r));
 }
 
-function toExpRun(index: CacheIndex, run: RunRecord & { experiment: string }): ExpRun {
+function toExpRun(index: RunHistory, run: RunRecord & { experiment: string }): ExpRun {
   const stages: Record<string, ExpStage> = {};
   const metrics: Record<string, number> = {};
   for (const s of index.stageRunsOf(run.id)) {
     stages[s.stage] = { action: s.action, seconds: s.seconds, key: s.stageKey, treeHash: s.treeHash };
-    flattenMetrics(s.metrics, s.stage, metrics);
+    Object.assign(metrics, flattenMetrics(s.metrics, s.stage));
   }
   return {
     id: run.id,
@@ -75,7 +76,7 @@ function toExpRun(index: CacheIndex, run: RunRecord & { experiment: string }): E
  * The run an argument of `exp diff` names: the latest run of experiment NAME, or run `#ID`
  * (a bare number is an experiment name first, then a run id). Undefined when nothing matches.
  */
-export function findExperimentRun(index: CacheIndex, ref: string): ExpRun | undefined {
+export function findExperimentRun(index: RunHistory, ref: string): ExpRun | undefined {
   const byId = (id: number): ExpRun | undefined => {
     const run = index.getRun(id);
     return run && run.experiment !== null ? toExpRun(index, { ...run, experiment: run.experiment }) : undefined;

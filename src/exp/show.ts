@@ -2,8 +2,9 @@
  * `tailor exp show`: one row per experiment run — name, when, the params that differ between
  * rows (all of them with `all`), metrics, stage seconds — as a text table, JSON or CSV.
  */
-import { toCsv } from '../ml/csv-table.js';
-import { differingKeys, formatNumber, isHeadlineMetric, paramText } from './flat.js';
+import { toCsv } from '../formats/csv.js';
+import { differingKeys, isHeadlineMetric, paramText } from './flat.js';
+import { formatCell } from '../util/format.js';
 import { formatWhen, ranSeconds, type ExpRun } from './history.js';
 import { renderTable, type Column } from './text-table.js';
 
@@ -58,7 +59,7 @@ export function formatShowTable(runs: ExpRun[], cols: ShowColumns, opts: ShowOpt
     if (pipelines.size > 1) row.push(r.pipeline);
     if (anyNotOk) row.push(r.status);
     row.push(...cols.params.map((p) => (p in r.params ? paramText(r.params[p]) : '-')));
-    row.push(...cols.metrics.map((m) => formatNumber(r.metrics[m])));
+    row.push(...cols.metrics.map((m) => formatCell(r.metrics[m])));
     // By name: stages that ran in parallel finish in any order, and the table should not.
     const ran = Object.entries(r.stages)
       .filter(([, s]) => s.action === 'ran')

@@ -1,13 +1,10 @@
 /**
- * Params shared by the stages that run a backbone over images (precompute, fine-tune-backbone):
- * their JSON Schema fragments and the translation to a BackboneSpec, plus where converted models
- * are cached.
+ * JSON Schema fragments of the params shared by the stages that run a backbone over images
+ * (precompute, fine-tune-backbone). Constants only, so stage definitions load no ML code; the
+ * translation to a BackboneSpec is in backbone-spec.ts.
  */
-import { isAbsolute, join, resolve } from 'node:path';
-import { BUILTIN_BACKBONES, type BackboneSpec } from './backbones.js';
-import { PREPROCESS, type Preprocess } from './image-input.js';
-import { availableParallelism } from 'node:os';
-import { packageVersion } from './backend.js';
+import type { ParamsOf } from '../stage-api.js';
+import { BUILTIN_BACKBONES, PREPROCESS } from './choices.js';
 
 export const BACKBONE_PARAMS = {
   backbone: {
@@ -42,74 +39,12 @@ export const BACKBONE_PARAMS = {
   },
 } as const;
 
-/** Params of stages that read images through a split: which needed stages hold what. */
-export const IMAGE_INPUT_PARAMS = {
-  split: {
-    type: 'string',
-    description:
-      'needed stage with train/validation/holdout/test.jsonl and labels.json (default: the one that has them)',
-  },
-  images: {
-    type: 'string',
-    description:
-      'needed stage whose folder the manifest file paths are relative to (default: the one with manifest.jsonl)',
-  },
-} as const;
+export type BackboneParams = ParamsOf<{ type: 'object'; properties: typeof BACKBONE_PARAMS }>;
 
-/** Multi-scale pooling (see FeatureEngine): on by default, off for backbones that cannot fold. */
+/** Multi-scale pooling (see backbone-runner.ts): on by default, off for backbones that cannot fold. */
 export const MULTISCALE_PARAM = {
   type: 'boolean',
   default: true,
   description:
     'also average the end of every resolution stage and join them before the final feature (foldable backbones)',
 } as const;
-
-export interface BackboneParams {
-  backbone: string;
-  input_size?: number;
-  preprocess: Preprocess;
-  cut_layer?: string;
-  batch_size: number;
-  workers: number | 'auto';
-}
-
-/** The BackboneSpec named by the params; a path is resolved from the working folder. */
-export function backboneSpec(p: BackboneParams, workdir: string, seed: number): BackboneSpec {
-  const builtin = (BUILTIN_BACKBONES as readonly string[]).includes(p.backbone);
-  return {
-    name: builtin ? p.backbone : isAbsolute(p.backbone) ? p.backbone : resolve(workdir, p.backbone),
-    inputSize: p.input_size,
-    preprocess: p.preprocess,
-    cutLayer: p.cut_layer,
-    seed,
-  };
-}
-
-/** Worker threads to use for a backend. */
-export function workerCount(p: BackboneParams, backend: string): number {
-  return p.workers === 'auto' ? defaultWorkers(backend) : p.workers;
-}
-
-/**
- * Where converted backbones are cached: `$TAILOR_MODELS`, else `$TAILOR_CACHE/models`, else a
- * `models` folder in the stage's state (then each stage keeps its own copy). Never a param: the
- * location must not change a stage's key.
- */
-export function modelCacheDir(state: string): string {
-  if (process.env.TAILOR_MODELS) return resolve(process.env.TAILOR_MODELS);
-  if (process.env.TAILOR_CACHE) return join(resolve(process.env.TAILOR_CACHE), 'models');
-  return join(state, 'models');
-}
-
-/**
- * Default worker count: one for the native backends (libtensorflow already uses every core or the
- * GPU), else one per core. With `auto` the native packages' presence decides.
- */
-export function defaultWorkers(backend: string): number {
-  const native =
-    backend === 'tfjs-node' ||
-    backend === 'tfjs-node-gpu' ||
-    (backend === 'auto' &&
-      (packageVersion('@tensorflow/tfjs-node') !== null || packageVersion('@tensorflow/tfjs-node-gpu') !== null));
-  return native ? 1 : Math.max(1, availableParallelism());
-}

@@ -18,7 +18,7 @@ import type { GraphModel, LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs
 import type { TF } from './backend.js';
 import { type Graph, sizeOf } from './graph.js';
 import { evaluate, uploadWeights, type GraphWeights } from './graph-infer.js';
-import type { Preprocess } from './image-input.js';
+import { BUILTIN_BACKBONES, type Preprocess } from './choices.js';
 import { UnsupportedLayerError, findPoolingCut, foldKerasModel } from './keras-fold.js';
 import { MODEL_JSON, dirSaveHandler, readArtifacts } from './model-io.js';
 import {
@@ -30,8 +30,7 @@ import {
 } from './nsfwjs-models.js';
 import { tinyGraph } from './tiny-backbone.js';
 
-/** Names of the built-in backbones (anything else is a path to a model.json). */
-export const BUILTIN_BACKBONES = ['mobilenet_v2', 'mobilenet_v2_mid', 'inception_v3', 'tiny'] as const;
+export { BUILTIN_BACKBONES };
 
 export interface BackboneSpec {
   /** A built-in name or an absolute path to a LayersModel's model.json (or its folder). */

@@ -1,9 +1,9 @@
 /**
  * Training checkpoints in a stage's state folder: after every epoch the variables, the optimizer's
  * moments, the best variables so far and the schedule's counters are written (atomically: temp
- * file + rename), under a key that hashes the stage's params and inputs. A run interrupted at
- * epoch 7 resumes at epoch 8 with the same numbers it would have had; a run with other params or
- * inputs never picks up a foreign checkpoint.
+ * file + rename), under a key that hashes the stage's code key, params and inputs. A run
+ * interrupted at epoch 7 resumes at epoch 8 with the same numbers it would have had; a run with
+ * other code, params or inputs never picks up a foreign checkpoint.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,9 +15,9 @@ export interface CheckpointFile<M> {
 
 const safe = (key: string): string => key.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 80);
 
-/** Folder holding the checkpoint for `key`. */
+/** Folder holding the checkpoint for `key` under `root` (a folder of the stage's state). */
 export function checkpointDir(root: string, key: string): string {
-  return join(root, 'checkpoints', safe(key));
+  return join(root, safe(key));
 }
 
 export async function saveCheckpoint<M>(dir: string, meta: M, arrays: Float32Array[]): Promise<void> {

@@ -7,9 +7,9 @@
  */
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
-import { encodeHalf } from './float16.js';
-import { FeatureMatrix } from './feature-shards.js';
-import type { FeatureStore } from './feature-store.js';
+import { encodeHalf } from '../util/float16.js';
+import { FeatureMatrix } from '../formats/features.js';
+import type { FeatureCache } from './feature-cache.js';
 import { evaluate, type GraphWeights } from './graph-infer.js';
 import { sizeOf, type Graph } from './graph.js';
 
@@ -48,11 +48,11 @@ class HalfRows {
 }
 
 /**
- * Rows of `hashes` from the store, whose items are laid out as [act rows, pooled rows] with
+ * Rows of `hashes` from the activation cache, whose items are laid out as [act rows, pooled rows] with
  * `rowsPer` rows each (what the feature pool writes for groups [cache node, pooled ends]).
  */
-export function rowsFromStore(
-  store: FeatureStore,
+export function rowsFromCache(
+  cache: FeatureCache,
   modelKey: string,
   hashes: string[],
   actDim: number,
@@ -63,7 +63,7 @@ export function rowsFromStore(
   const act = new HalfRows(actDim, hashes.length * rowsPer);
   const frozen = new HalfRows(frozenDim, hashes.length * rowsPer);
   for (const h of hashes) {
-    const v = store.get(modelKey, h);
+    const v = cache.get(modelKey, h);
     if (!v || v.length !== rowsPer * (actDim + frozenDim))
       throw new Error(`internal error: cached activation for ${h} missing or of the wrong size`);
     for (let r = 0; r < rowsPer; r++) {

@@ -5,6 +5,7 @@
  * given order, rounded once to float32 — so the score the PSO objective sees for an entry is
  * bit-identical to what `weightedMean` writes into the ensemble's predictions.
  */
+import { MAX_OBJECTIVE_STEPS } from './choices.js';
 import type { SweepResult } from './score-grid.js';
 import { binCount, gridStart, sweepHistogram } from './score-grid.js';
 import { HistogramHelpers, KERNEL_PARAMS, splitRange, type HelperRange } from './ensemble-threads.js';
@@ -110,7 +111,7 @@ function kernelFor(M: number): { source: string; run: Kernel } {
 }
 
 /** Largest grid the objective supports (see kernelFor: s·steps must stay exact in float64). */
-export const MAX_OBJECTIVE_STEPS = 10000;
+export { MAX_OBJECTIVE_STEPS };
 
 /** Fewest active entries worth a thread of their own (fewer, and starting it costs more than it saves). */
 export const MIN_ENTRIES_PER_THREAD = 10_000;

@@ -1,9 +1,11 @@
 /**
  * Params of a classifier head and its training schedule, shared by train-head and
- * fine-tune-backbone (whose first phase trains the same head on the frozen trunk).
+ * fine-tune-backbone (whose first phase trains the same head on the frozen trunk): the JSON
+ * Schema fragment (constants only: stage definitions import it) and its translation to a Schedule.
  */
-import { LOSSES, type LossName } from './losses.js';
-import { MONITORS, type Monitor, type Schedule } from './trainer.js';
+import type { ParamsOf } from '../stage-api.js';
+import { LOSSES, MONITORS } from './choices.js';
+import type { Schedule } from './trainer.js';
 
 export const HEAD_PARAMS = {
   hidden: {
@@ -71,22 +73,7 @@ export const HEAD_PARAMS = {
   },
 } as const;
 
-export interface HeadParams {
-  hidden: number[];
-  standardize: boolean;
-  dropout: number;
-  loss: LossName;
-  focal_gamma: number;
-  pos_weight_max: number;
-  epochs: number;
-  batch_size: number;
-  learning_rate: number;
-  lr_factor: number;
-  lr_patience: number;
-  min_lr: number;
-  patience: number;
-  monitor: Monitor;
-}
+export type HeadParams = ParamsOf<{ type: 'object'; properties: typeof HEAD_PARAMS }>;
 
 export function scheduleOf(p: HeadParams): Schedule {
   return {

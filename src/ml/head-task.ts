@@ -6,7 +6,7 @@
 import type { Scalar } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import type { DenseHead } from './dense-head.js';
-import type { FeatureMatrix } from './feature-shards.js';
+import type { FeatureMatrix } from '../formats/features.js';
 import { lossOf, type LossConfig } from './losses.js';
 import { microF1AtThreshold } from './metrics.js';
 

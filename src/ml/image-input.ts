@@ -5,16 +5,14 @@
  * the backbone was trained.
  */
 
-/** Pixel scaling a backbone expects. */
-export const PREPROCESS = ['unit', 'symmetric', 'caffe', 'raw'] as const;
-export type Preprocess = (typeof PREPROCESS)[number];
+import sharp from 'sharp';
+import type { Preprocess } from './choices.js';
 
 /** Decompression-bomb guard: no model input needs more than this many source pixels. */
 const MAX_INPUT_PIXELS = 50_000_000;
 
 /** Decode one image to `size` x `size` RGB bytes (row-major, 3 channels). */
 export async function decodeRgb(bytes: Uint8Array, size: number): Promise<Uint8Array> {
-  const sharp = (await import('sharp')).default;
   const img = sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error' });
   const meta = await img.metadata();
   let pipeline = img.removeAlpha().toColourspace('srgb');

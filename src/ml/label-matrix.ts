@@ -2,32 +2,7 @@
  * Dense label matrices from split files and predictions: ground truth as 0/1 rows, and model
  * probabilities reordered to a given image order and label column order.
  */
-import { readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { readJsonlAll } from '../formats/jsonl.js';
-import { SPLIT_FILES, type ManifestEntry, type SplitName } from '../formats/manifest.js';
 import type { Predictions } from '../formats/predictions.js';
-
-/** The split stage's kept label ids in model order (`labels.json`: an array of ids, or `{labels:[...]}`). */
-export async function readLabelList(splitDir: string): Promise<string[]> {
-  const file = join(splitDir, 'labels.json');
-  const raw = JSON.parse(await readFile(file, 'utf8')) as unknown;
-  const list = Array.isArray(raw) ? raw : (raw as { labels?: unknown } | null)?.labels;
-  if (!Array.isArray(list) || list.some((x) => typeof x !== 'string' && typeof x !== 'number')) {
-    throw new Error(`${file}: expected a JSON array of label ids`);
-  }
-  const labels = list.map(String);
-  if (new Set(labels).size !== labels.length) throw new Error(`${file}: label ids repeat`);
-  return labels;
-}
-
-/** Lines of one split file (`validation.jsonl`…); an empty list when the split has no file. */
-export async function readSplitEntries(splitDir: string, split: SplitName): Promise<ManifestEntry[]> {
-  const file = join(splitDir, SPLIT_FILES[split]);
-  if (!existsSync(file)) return [];
-  return readJsonlAll<ManifestEntry>(file);
-}
 
 /** 0/1 matrix [rows x labels]; label ids not in `labels` (dropped by split) are ignored. */
 export function truthMatrix(rows: ReadonlyArray<{ labels?: string[] }>, labels: string[]): Uint8Array {

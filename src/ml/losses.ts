@@ -8,8 +8,7 @@
 import type { Scalar, Tensor } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 
-export const LOSSES = ['bce', 'weighted_bce', 'focal'] as const;
-export type LossName = (typeof LOSSES)[number];
+import type { LossName } from './choices.js';
 
 export interface LossConfig {
   name: LossName;

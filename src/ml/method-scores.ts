@@ -5,7 +5,7 @@
  */
 import { binarize, exampleF1, microF1AtThreshold } from './metrics.js';
 import { fitGlobalThreshold } from './thresholds.js';
-import type { ScoredSet } from './ensemble-inputs.js';
+import type { ScoredSet } from './scored-set.js';
 
 export interface MethodScore {
   method: string;

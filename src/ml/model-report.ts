@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { writePredictions, type Predictions } from '../formats/predictions.js';
 import { binarize, summarize, type MetricSummary } from './metrics.js';
 import { missedLabels, truthMatrix } from './label-matrix.js';
-import { lineChart } from './svg-charts.js';
+import { lineChart } from '../charts/line-chart.js';
 import type { EpochRecord } from './trainer.js';
 
 export type ScoredSplit = 'validation' | 'holdout' | 'test';
@@ -77,7 +77,11 @@ export async function writeModelOutputs(
 export function learningCurve(history: EpochRecord[], title: string): string {
   const x = (i: number): number => i + 1;
   return lineChart({
-    title,
+    label: title,
+    standalone: { title },
+    integerX: true,
+    width: 640,
+    height: 360,
     xLabel: history.some((h) => h.phase !== history[0]?.phase)
       ? `epoch (phases: ${[...new Set(history.map((h) => h.phase))].join(' → ')})`
       : 'epoch',

@@ -1,12 +1,12 @@
 /**
  * Walking one split's manifest lines to the image files they name, with each file's content hash
- * (from the feature store's stat cache when unchanged). Lines that cannot give an image — a fetch
+ * (from the feature cache's stat table when unchanged). Lines that cannot give an image — a fetch
  * failure, no file, a path leaving the images folder, a missing file — come back with the reason.
  */
 import { existsSync } from 'node:fs';
-import type { SplitName } from '../formats/manifest.js';
-import type { FeatureStore } from './feature-store.js';
-import { containedPath, readSplitLines } from './stage-inputs.js';
+import { readSplitLines, type SplitName } from '../formats/manifest.js';
+import type { FeatureCache } from './feature-cache.js';
+import { containedPath } from '../stage-kit/inputs.js';
 
 export interface ScannedImage {
   imageId: string;
@@ -23,7 +23,7 @@ export async function* scanSplitImages(
   splitDir: string,
   imagesDir: string,
   split: SplitName,
-  store: FeatureStore,
+  cache: FeatureCache,
 ): AsyncGenerator<ScannedImage> {
   for await (const e of readSplitLines(splitDir, split)) {
     const row: ScannedImage = { imageId: String(e.imageId), labels: (e.labels ?? []).map(String) };
@@ -33,7 +33,7 @@ export async function* scanSplitImages(
     else if (!path) row.error = 'file path leaves the images folder';
     else if (!existsSync(path)) row.error = 'file not found';
     else {
-      const { hash, bytes } = await store.hashFile(path);
+      const { hash, bytes } = await cache.hashFile(path);
       row.path = path;
       row.hash = hash;
       row.bytes = bytes;

@@ -4,9 +4,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readJsonl } from '../formats/jsonl.js';
 import { SPLIT_FILES } from '../formats/manifest.js';
+import { TEST_IMAGES, TEST_JSON_FILE } from '../formats/output-kinds.js';
+import { findOptionalInput, type NamedDir, type Needs } from '../stage-kit/inputs.js';
 import { f1FromCounts } from './metrics.js';
 
 /** Image ids of an iMaterialist JSON file (`{"images":[{"url","imageId"}]}`), first occurrence order. */
@@ -98,4 +100,43 @@ export async function priorGuess(splitDir: string, labels: string[]): Promise<Pr
     validationMicroF1: best.f1,
     rankedBy,
   };
+}
+
+/** The test images a submission must cover, and where the list came from. */
+export interface TestImageList {
+  ids: string[];
+  duplicates: number;
+  from: string;
+}
+
+/**
+ * The list of test images: `test_json` (a workspace path), else the test.json of the needed stage
+ * named by `test_source` or the only one holding one, else the split's test.jsonl (which keeps
+ * failed images as error lines).
+ */
+export async function findTestImages(
+  ctx: { needs: Needs; workdir: string },
+  p: { test_json?: string; test_source?: string },
+  split: NamedDir,
+  splitTest: ReadonlyArray<{ imageId: string }>,
+  exclude: NamedDir[],
+): Promise<TestImageList> {
+  if (p.test_json !== undefined) {
+    const { ids, duplicates } = await readTestImageIds(resolve(ctx.workdir, p.test_json));
+    return { ids, duplicates, from: p.test_json };
+  }
+  const holder = findOptionalInput(ctx.needs, TEST_IMAGES, {
+    param: { name: 'test_source', value: p.test_source },
+    exclude: p.test_source === undefined ? exclude : [],
+  });
+  if (holder) {
+    const { ids, duplicates } = await readTestImageIds(join(holder.dir, TEST_JSON_FILE));
+    return { ids, duplicates, from: `${holder.name}/${TEST_JSON_FILE}` };
+  }
+  if (splitTest.length === 0)
+    throw new Error(
+      'no test image list: set param test_json, need a stage with test.json, or give the split a test.jsonl',
+    );
+  const ids = [...new Set(splitTest.map((e) => e.imageId))];
+  return { ids, duplicates: splitTest.length - ids.length, from: `${split.name}/${SPLIT_FILES.test}` };
 }

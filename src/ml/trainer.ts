@@ -10,6 +10,7 @@
 import type { Scalar, Variable } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import { Adam } from './adam.js';
+import type { Monitor } from './choices.js';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { hashSeed, mulberry32, shuffleInPlace } from '../random.js';
 
@@ -41,9 +42,6 @@ export interface Schedule {
    */
   monitor: Monitor;
 }
-
-export const MONITORS = ['val_loss', 'val_micro_f1'] as const;
-export type Monitor = (typeof MONITORS)[number];
 
 export interface TrainerOptions extends Schedule {
   tf: TF;

@@ -2,7 +2,8 @@
  * Checking each module stage's params against the module's own JSON Schema before anything runs,
  * with errors at the param's position in the YAML (or in the `--set` argument that set it).
  */
-import { checkParams, loadStageModule } from '../run/stage-module.js';
+import { loadStageDefinition } from '../stage-loader/definitions.js';
+import { checkParams } from '../stage-loader/params.js';
 import type { StageDefinition } from '../stage-api.js';
 import { dedupe, displayFile, error, keyPath } from './diagnostics.js';
 import type { Diagnostic, Pipeline, SourcePos, StageSpec } from './types.js';
@@ -40,8 +41,8 @@ function paramsLocator(s: StageSpec): Locator {
 type Loaded = { def: StageDefinition } | { error: string };
 
 /**
- * Load each stage module once and check every module stage's params (defaults are not filled in
- * here: the runner does that). Returns the Diagnostics, empty when all params are valid.
+ * Load each stage's definition (not its implementation) and check every module stage's params
+ * (defaults are not filled in here: the runner does that). Returns the Diagnostics, empty when all params are valid.
  */
 export async function checkStageParams(p: Pipeline): Promise<Diagnostic[]> {
   const loads = new Map<string, Promise<Loaded>>();
@@ -51,7 +52,7 @@ export async function checkStageParams(p: Pipeline): Promise<Diagnostic[]> {
     const module = s.module;
     let load = loads.get(module);
     if (!load) {
-      load = loadStageModule(module).then(
+      load = loadStageDefinition(module).then(
         (def): Loaded => ({ def }),
         // The loader's message may start with the module path, which the Diagnostic says already.
         (e: unknown): Loaded => ({

@@ -79,7 +79,7 @@ function mermaid(p: Pipeline): string {
 
 /** Graphviz `digraph`, edges pointing the way data flows. */
 function dot(p: Pipeline): string {
-  const lines = [`digraph ${quote(p.name)} {`, '  rankdir=LR;', '  node [shape=box];'];
+  const lines = [`digraph ${quote(p.displayName)} {`, '  rankdir=LR;', '  node [shape=box];'];
   for (const s of p.stages) lines.push(`  ${quote(s.name)};`);
   for (const s of p.stages) for (const n of s.needs) lines.push(`  ${quote(n)} -> ${quote(s.name)};`);
   lines.push('}');

@@ -13,6 +13,17 @@ export interface ForeachMember {
 /** More stages than this from one foreach is almost surely a mistake (a matrix blown up). */
 const MAX_MEMBERS = 10_000;
 
+/** Longest stage name after foreach expansion (stage names name folders and files in the cache). */
+export const MAX_STAGE_NAME = 200;
+
+/**
+ * Whether a (possibly expanded) stage name is safe as one path component: `group` or `group@label`
+ * of [A-Za-z0-9._-], starting with a letter, digit or `_` (so never `.`, `..`, `-x` or a path).
+ */
+export function isSafeStageName(name: string): boolean {
+  return name.length <= MAX_STAGE_NAME && /^[A-Za-z0-9_][A-Za-z0-9._-]*(@[A-Za-z0-9._-]+)?$/.test(name);
+}
+
 /** A stage-name-safe label: anything outside [A-Za-z0-9._-] becomes `_`. */
 export function sanitizeLabel(label: string): string {
   return label.replace(/[^A-Za-z0-9._-]/g, '_');

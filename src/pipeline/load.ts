@@ -6,19 +6,21 @@
  * far as it sensibly can so one run reports as many independent errors as possible.
  */
 import { existsSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { basename, extname, join, relative, resolve, sep } from 'node:path';
 import { err, ok, type Result } from '../result.js';
 import { SET_FILE, dedupe, keyPath } from './diagnostics.js';
 import { loadMerged } from './extends.js';
-import { sanitizeStageRef } from './foreach.js';
+import { isSafeStageName, MAX_STAGE_NAME, sanitizeStageRef } from './foreach.js';
 import { ModuleResolver, type ModuleRef } from './modules.js';
 import { resolveNeeds } from './needs.js';
 import { applyVarSets, parseSets } from './set-overrides.js';
 import { buildSpec } from './stage-spec.js';
 import { applyStageSets, expandStages, validateInstances, type Instance } from './stage-instances.js';
-import { templateNode } from './template.js';
+import { templateCommand } from './command.js';
+import { checkCmdSets } from './cmd-sets.js';
 import { topoSort } from './toposort.js';
-import { emptyMap, type PMap } from './tree.js';
+import { emptyMap, toJS, type PMap } from './tree.js';
+import { headlineFrom } from './headline.js';
 import type { Diagnostic, Pipeline, StageSpec } from './types.js';
 import { validatePipelineRoot } from './validate.js';
 import { resolveVars, type ResolvedVars } from './vars.js';
@@ -34,6 +36,14 @@ export interface LoadOptions {
    * folder exists; `false` turns this off.
    */
   cacheDir?: string | false;
+}
+
+/**
+ * A pipeline's identity: its path from the working folder with `/` separators
+ * (`pipelines/fashion.yaml`; `../x.yaml` for one outside it).
+ */
+export function pipelineId(file: string, workdir: string): string {
+  return relative(resolve(workdir), resolve(workdir, file)).split(sep).join('/');
 }
 
 /** The folder for parsed-tree cache entries, or undefined for none. */
@@ -64,8 +74,11 @@ function templateCmd(inst: Instance, needs: string[], vars: ResolvedVars, diags:
     ...(inst.item ? { item: inst.item } : {}),
     cmd: { params: inst.plain?.params ?? {}, needs: new Set(needs), sanitize: sanitizeStageRef },
   };
-  const node = templateNode(e.value, ['stages', inst.group, 'cmd'], scope, diags);
-  return node.kind === 'scalar' ? String(node.value) : undefined;
+  const before = diags.length;
+  const t = templateCommand(e.value, ['stages', inst.group, 'cmd'], scope, diags);
+  if (t) checkCmdSets(inst, t.paramPaths, diags);
+  // A failed template still makes the stage a cmd stage (its errors are reported).
+  return t?.cmd ?? (diags.length > before ? '' : undefined);
 }
 
 function uses(inst: Instance, resolver: ModuleResolver, diags: Diagnostic[]): ModuleRef | undefined {
@@ -94,6 +107,16 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
   validateInstances(instances, diags);
   const seen = new Map<string, Instance>();
   for (const inst of instances) {
+    // Group names were checked by the schema; a foreach member's name is made from its item.
+    if (inst.name !== inst.group && !isSafeStageName(inst.name)) {
+      diags.push({
+        severity: 'error',
+        message: `stage name "${inst.name}" is not a safe name (letters, digits, ".", "_", "-" and one "@", starting with a letter, digit or "_", at most ${MAX_STAGE_NAME} characters): it names folders in the cache`,
+        key: keyPath('stages', inst.group),
+        pos: inst.keyPos,
+      });
+      inst.valid = false;
+    }
     if (seen.has(inst.name)) {
       diags.push({
         severity: 'error',
@@ -115,7 +138,7 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
     const needs = (edges.get(inst.name) ?? []).map((e) => e.to);
     const cmd = templateCmd(inst, needs, vars, diags);
     const mod = cmd === undefined ? uses(inst, resolver, diags) : undefined;
-    specs.set(inst.name, buildSpec(inst, needs, mod, cmd, pipelineSeed, diags));
+    specs.set(inst.name, buildSpec(inst, needs, mod, cmd, pipelineSeed, diags, workdir));
   }
   if (diags.some((d) => d.severity === 'error')) return err(report(diags, sources));
 
@@ -128,7 +151,8 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
   if (!order.ok) return order;
   const pipeline: Pipeline = {
     file: resolve(file),
-    name: basename(file, extname(file)),
+    name: pipelineId(file, workdir),
+    displayName: basename(file, extname(file)),
     workdir,
     vars: vars.values,
     stages: order.value.map((name) => specs.get(name) as StageSpec),
@@ -136,5 +160,7 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
   };
   const description = top.entries.get('description')?.value;
   if (description?.kind === 'scalar' && typeof description.value === 'string') pipeline.description = description.value;
+  const headline = top.entries.get('headline')?.value;
+  if (headline) pipeline.headline = headlineFrom(toJS(headline));
   return ok(pipeline);
 }

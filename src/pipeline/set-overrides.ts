@@ -38,7 +38,12 @@ function parseValue(text: string): { value: unknown } | { error: string } {
   const first = doc.errors[0];
   if (first) return { error: first.message.split('\n')[0] ?? 'bad YAML' };
   if (isCollection(doc.contents) && !doc.contents.flow) return { value: text };
-  return { value: doc.toJS() as unknown };
+  try {
+    // Aliases in a --set value are bounded like the pipeline's own (yaml's alias-count guard).
+    return { value: doc.toJS({ maxAliasCount: 100 }) as unknown };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
 }
 
 /** Parse every `--set` argument; malformed ones become Diagnostics. */

@@ -25,6 +25,18 @@ export interface Instance {
   valid: boolean;
   /** Plain data of `body`, set once it is final (after `--set`). */
   plain?: Record<string, unknown>;
+  /** The `--set` overrides applied to its params, and whether each param was in the YAML already. */
+  sets?: Array<{ override: SetOverride; path: string[]; existed: boolean }>;
+}
+
+/** Whether `path` names something under the `params` map of `body`. */
+function hasParam(body: PMap, path: string[]): boolean {
+  let node: PNode | undefined = body.entries.get('params')?.value;
+  for (const seg of path) {
+    if (node?.kind !== 'map') return false;
+    node = node.entries.get(seg)?.value;
+  }
+  return node !== undefined;
 }
 
 /** Template a stage body except `cmd` and `foreach`. */
@@ -97,6 +109,7 @@ export function applyStageSets(
     const value: PNode = fromJS(o.value, o.valuePos);
     for (const inst of instances) {
       if (inst.name !== target.stage && inst.group !== target.stage) continue;
+      const existed = hasParam(inst.body, target.path);
       const r = withPath(inst.body, ['params', ...target.path], o.keyPos, value);
       if ('error' in r)
         diags.push(
@@ -106,7 +119,10 @@ export function applyStageSets(
             keyPath('stages', inst.group, 'params', ...target.path),
           ),
         );
-      else inst.body = r;
+      else {
+        inst.body = r;
+        (inst.sets ??= []).push({ override: o, path: target.path, existed });
+      }
     }
   }
 }

@@ -1,10 +1,12 @@
 /** The final StageSpec of one instance: plain values plus where each key was written. */
-import { isAbsolute, normalize } from 'node:path';
+import { statSync } from 'node:fs';
+import { isAbsolute, normalize, resolve } from 'node:path';
 import { error, keyPath } from './diagnostics.js';
 import type { ModuleRef } from './modules.js';
 import type { Instance } from './stage-instances.js';
 import { toJS, type PNode } from './tree.js';
 import type { Diagnostic, SourcePos, StageSpec } from './types.js';
+import { parseDuration } from './duration.js';
 
 /** Lists longer than this keep one position for the whole list, not one per item. */
 const MAX_POSITIONED_ITEMS = 100;
@@ -53,6 +55,30 @@ function checkExports(inst: Instance, diags: Diagnostic[]): void {
   }
 }
 
+/**
+ * Every `deps` path must exist and be a file or a folder (links followed): a missing one would be
+ * hashed as "missing" and the stage would run on nothing. Checked when the pipeline is loaded, so
+ * `status`, `run`, `dag` and `watch` all say so, at the path's position.
+ */
+function checkDeps(inst: Instance, workdir: string, diags: Diagnostic[]): void {
+  const deps = inst.body.entries.get('deps')?.value;
+  if (deps?.kind !== 'seq') return;
+  deps.items.forEach((item, i) => {
+    if (item.kind !== 'scalar' || typeof item.value !== 'string') return;
+    const key = keyPath('stages', inst.group, 'deps', i);
+    const st = statSync(resolve(workdir, item.value), { throwIfNoEntry: false });
+    if (!st) diags.push(error(`deps path "${item.value}" does not exist (relative to ${workdir})`, item.pos, key));
+    else if (!st.isFile() && !st.isDirectory())
+      diags.push(
+        error(
+          `deps path "${item.value}" is not a file or folder (a device, FIFO or socket cannot be hashed)`,
+          item.pos,
+          key,
+        ),
+      );
+  });
+}
+
 function get(inst: Instance, key: string): unknown {
   if (inst.plain) return inst.plain[key];
   const e = inst.body.entries.get(key);
@@ -67,8 +93,10 @@ export function buildSpec(
   cmd: string | undefined,
   pipelineSeed: number,
   diags: Diagnostic[],
+  workdir: string,
 ): StageSpec {
   checkExports(inst, diags);
+  checkDeps(inst, workdir, diags);
   const keyPos: Record<string, SourcePos> = {};
   const valuePos: Record<string, SourcePos> = {};
   flatten(inst.body, '', keyPos, valuePos);
@@ -93,6 +121,8 @@ export function buildSpec(
     spec.builtin = mod.builtin;
   }
   if (cmd !== undefined) spec.cmd = cmd;
+  const timeout = get(inst, 'timeout');
+  if (typeof timeout === 'number' || typeof timeout === 'string') spec.timeoutSeconds = parseDuration(timeout);
   const verify = get(inst, 'verify');
   if (verify !== undefined) spec.verify = verify as StageSpec['verify'];
   const description = get(inst, 'description');

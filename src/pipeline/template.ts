@@ -2,20 +2,19 @@
  * `${...}` templating over the positioned tree.
  *
  * References: `${vars.a.b}`, `${item}` / `${item.key}` (foreach stages), and in `cmd` only
- * `${params.a.b}` (substituted, shell-quoted), `${out}` and `${needs.NAME}` (kept for the runner).
- * A string that is exactly one reference takes the value's type (`"${vars.size}"` -> 224); anything
- * else interpolates. References nest (`${needs.precompute@${item}}`): inner ones resolve first, raw.
- * `$${` is a literal `${`.
+ * `${params.a.b}`, `${out}` and `${needs.NAME}` (a `cmd` is templated by command.ts, which hands
+ * every value over through an environment variable). A string that is exactly one reference takes
+ * the value's type (`"${vars.size}"` -> 224); anything else interpolates. References nest
+ * (`${needs.precompute@${item}}`): inner ones resolve first, raw. `$${` is a literal `${`.
  */
 import { error, keyPath } from './diagnostics.js';
 import { didYouMean } from './levenshtein.js';
-import { shellQuote } from './shell-quote.js';
 import { fromJS, posWithin, type PEntry, type PNode, type PScalar } from './tree.js';
 import type { Diagnostic } from './types.js';
 
 /** A piece of a template string: literal text or a reference (whose name may itself hold references). */
-type Part = string | Ref;
-interface Ref {
+export type Part = string | Ref;
+export interface Ref {
   parts: Part[];
   /** The reference as written, `${vars.size}`, to find it in the source for error positions. */
   text: string;
@@ -37,7 +36,7 @@ export interface Scope {
 const parsedCache = new Map<string, Part[]>();
 
 /** The parts of a template string (cached); throws on an unterminated `${`. */
-function partsOf(s: string): Part[] {
+export function partsOf(s: string): Part[] {
   let parts = parsedCache.get(s);
   if (!parts) {
     parts = parse(s, 0, false).parts;
@@ -108,10 +107,13 @@ function stringify(v: unknown): string {
   return String(v);
 }
 
-/** What one reference resolves to: a value, or text to keep for the runner (`${out}`). */
-type Resolved = { value: unknown } | { keep: string };
+/**
+ * What one reference resolves to: a value, or text to keep for the runner (`${out}`). `expr` is
+ * the reference with its inner references resolved (`params.lr`, `needs.precompute@xception`).
+ */
+export type Resolved = ({ value: unknown } | { keep: string }) & { expr?: string };
 
-class TemplateError extends Error {
+export class TemplateError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
@@ -120,7 +122,7 @@ class TemplateError extends Error {
   }
 }
 
-function resolveRef(ref: Ref, scope: Scope): Resolved {
+export function resolveRef(ref: Ref, scope: Scope): Resolved {
   // Inner references produce raw text (they build a name, not a shell word).
   let expr = '';
   for (const p of ref.parts) {
@@ -136,8 +138,12 @@ function resolveRef(ref: Ref, scope: Scope): Resolved {
   const dot = expr.indexOf('.');
   const head = dot < 0 ? expr : expr.slice(0, dot);
   const rest = dot < 0 ? '' : expr.slice(dot + 1);
+  return { ...resolveExpr(ref, head, rest, scope), expr };
+}
+
+function resolveExpr(ref: Ref, head: string, rest: string, scope: Scope): { value: unknown } | { keep: string } {
   const path = rest === '' ? [] : rest.split('.');
-  const lookup = (l: Lookup): Resolved => {
+  const lookup = (l: Lookup): { value: unknown } => {
     if ('error' in l) throw new TemplateError(l.error, l.hint);
     return l;
   };
@@ -193,7 +199,7 @@ function templateString(s: string, scope: Scope): unknown {
       continue;
     }
     const r = resolveRef(p, scope);
-    out += 'keep' in r ? r.keep : scope.cmd ? shellQuote(r.value) : stringify(r.value);
+    out += 'keep' in r ? r.keep : stringify(r.value);
   }
   return out;
 }

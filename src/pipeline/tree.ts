@@ -76,6 +76,9 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (value === null || value === undefined) return 'null';
   if (typeof value === 'object') return 'a map';
+  // JSON has no Infinity or NaN (`1e400` reads as Infinity): say what it is.
+  if (typeof value === 'number' && !Number.isFinite(value))
+    return Number.isNaN(value) ? 'NaN' : `a number too large to represent (${value})`;
   return `${typeof value} ${JSON.stringify(value)}`;
 }
 

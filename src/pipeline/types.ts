@@ -47,6 +47,8 @@ export interface StageSpec {
   resources: { gpu: number };
   /** Seed for the stage (stage `seed`, else pipeline `seed`, else 0). */
   seed: number;
+  /** Wall-clock limit of one run of the stage, in seconds (YAML `timeout: 30m`); none when absent. */
+  timeoutSeconds?: number;
   /** Per-metric absolute tolerances for `tailor verify`, dotted metric path -> tolerance. */
   verify?: { deterministic?: boolean; tolerance?: Record<string, number> };
   /** Where the stage is defined, and where each of its keys is (for errors raised later). */
@@ -63,8 +65,14 @@ export interface StageSpec {
 export interface Pipeline {
   /** Absolute path of the YAML file. */
   file: string;
-  /** File name without `.yaml`: `fashion`. */
+  /**
+   * The pipeline's identity in the cache index (latest outputs, run history, `exp show`): its path
+   * from the working folder, `pipelines/fashion.yaml`, so `one/train.yaml` and `two/train.yaml` never
+   * share rows. (Rows recorded under a bare name by an older tailor are adopted: index-db.ts.)
+   */
   name: string;
+  /** File name without `.yaml`, for people and file names: `fashion`. */
+  displayName: string;
   /** Working folder: where tailor runs; deps, uses and export paths are relative to it. */
   workdir: string;
   vars: Record<string, unknown>;
@@ -74,4 +82,16 @@ export interface Pipeline {
   sources: string[];
   /** The pipeline's `description`, if any. */
   description?: string;
+  /** The metric the run summary puts forward (YAML `headline:`; see headline.ts for the default). */
+  headline?: Headline;
+}
+
+/** A metric a pipeline puts forward: where it is in a stage's metrics.json and what to call it. */
+export interface Headline {
+  /** Dotted path into metrics.json: `holdout.micro_f1`. */
+  metric: string;
+  /** What to call it: `holdout micro-F1`. */
+  label: string;
+  /** A reference value one stage records, printed under the summary (a baseline score). */
+  baseline?: { metric: string; label: string };
 }

@@ -181,7 +181,7 @@ export function mapAjvErrors(
         const what = path.length === 1 && path[0] === 'stages' ? 'stage name' : noun;
         out.push(
           error(
-            `bad ${what} "${name}" in ${where}: use only letters, digits, ".", "_" and "-"`,
+            `bad ${what} "${name}" in ${where}: use letters, digits, ".", "_" and "-", starting with a letter, digit or "_" (at most 100 characters)`,
             loc.keyPos(at.path, name) ?? at.pos,
             keyPath(...path, name),
           ),
@@ -205,7 +205,9 @@ export function mapAjvErrors(
       case 'exclusiveMaximum':
         out.push(
           error(
-            `${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${JSON.stringify(at.value)}`,
+            e.keyword === 'maximum' && params.limit === Number.MAX_SAFE_INTEGER
+              ? `${where} must be a whole number from 0 to 2^53-1 (${Number.MAX_SAFE_INTEGER}), got ${got}: larger numbers are rounded`
+              : `${where} must be ${String(params.comparison)} ${String(params.limit)}, got ${JSON.stringify(at.value)}`,
             at.pos,
             keyPath(...path),
           ),

@@ -14,7 +14,22 @@ interface Ctx {
   diags: Diagnostic[];
   /** Aliases being expanded, to stop `a: &x [*x]`-style recursion. */
   expanding: Set<YamlNode>;
+  /** Nodes made by expanding aliases so far, counting every use (bounded: MAX_ALIAS_NODES). */
+  aliasNodes: number;
+  /** Nodes converted so far (each alias use counts its target's size). */
+  made: number;
+  /** An alias target converted once, with its size, shared by every later use (trees are immutable). */
+  targets: Map<YamlNode, { node: PNode; size: number }>;
+  /** Set once the bound is hit: conversion stops making nodes. */
+  bombed: boolean;
 }
+
+/**
+ * The most nodes alias expansion may make in one file. Seven nested aliases in 305 bytes expand to
+ * ~10^7 nodes (15 s and 1 GB before this bound); real pipelines reuse an anchor a few hundred
+ * times at most.
+ */
+export const MAX_ALIAS_NODES = 100_000;
 
 function posOf(ctx: Ctx, start: number, end: number): SourcePos {
   const { line, col } = ctx.lc.linePos(start);
@@ -30,6 +45,8 @@ function rangeOf(node: { range?: [number, number, number] | null }): [number, nu
 
 function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode {
   const { isAlias, isMap, isScalar, isSeq } = yaml();
+  if (ctx.bombed) return { kind: 'scalar', value: null, pos: at };
+  ctx.made++;
   if (node === null || node === undefined) return { kind: 'scalar', value: null, pos: at };
   if (isAlias(node)) {
     const target = node.resolve(ctx.doc);
@@ -44,9 +61,31 @@ function convert(ctx: Ctx, node: unknown, path: string[], at: SourcePos): PNode 
       );
       return { kind: 'scalar', value: null, pos: posOf(ctx, s, e) };
     }
-    ctx.expanding.add(target);
-    const value = convert(ctx, target, path, posOf(ctx, s, e));
-    ctx.expanding.delete(target);
+    const known = ctx.targets.get(target);
+    let value: PNode;
+    let size: number;
+    if (known) {
+      ({ node: value, size } = known);
+      ctx.made += size;
+    } else {
+      const before = ctx.made;
+      ctx.expanding.add(target);
+      value = convert(ctx, target, path, posOf(ctx, s, e));
+      ctx.expanding.delete(target);
+      size = ctx.made - before;
+      ctx.targets.set(target, { node: value, size });
+    }
+    ctx.aliasNodes += size;
+    if (ctx.aliasNodes > MAX_ALIAS_NODES && !ctx.bombed) {
+      ctx.bombed = true;
+      ctx.diags.push(
+        error(
+          `YAML aliases expand to more than ${MAX_ALIAS_NODES.toLocaleString('en-US')} nodes (aliases of aliases?); tailor stops here`,
+          posOf(ctx, s, e),
+          keyPath(...path),
+        ),
+      );
+    }
     return value;
   }
   if (isScalar(node)) {
@@ -113,16 +152,60 @@ function flowTemplateHint(text: string, offset: number): string | undefined {
   return ref ? `inside [ ] or { }, quote a string that holds \${...}: "${ref[1]}"` : undefined;
 }
 
+/**
+ * The offset of the `[` or `{` left open before `offset`, if any: the parser reports a missing `]`
+ * where it gave up (the next line, or the end of the file), but the fix goes where the list began.
+ * Quotes and comments are skipped; a bracket counts only where a flow collection can start (after
+ * `: `, `- `, `,`, another bracket, or at the start of a line), so `key: a[0]` is not one.
+ */
+export function unclosedFlowOpener(text: string, offset: number): number | undefined {
+  const open: number[] = [];
+  let prev = '\n'; // the last character that was not a space
+  for (let i = 0; i < offset && i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === '"' || c === "'") {
+      for (i++; i < text.length && text[i] !== c; i++) if (c === '"' && text[i] === '\\') i++;
+    } else if (c === '#' && (i === 0 || /\s/.test(text[i - 1] as string))) {
+      while (i < text.length && text[i] !== '\n') i++;
+      prev = '\n';
+      continue;
+    } else if ((c === '[' || c === '{') && (open.length > 0 || /[\n:,[{-]/.test(prev))) open.push(i);
+    else if ((c === ']' || c === '}') && open.length > 0) open.pop();
+    if (c !== ' ' && c !== '\t') prev = c;
+  }
+  return open.at(-1);
+}
+
 /** Parse YAML source text; `file` is used for positions only. */
 export function parseYamlTree(file: string, text: string): Result<PNode, Diagnostic[]> {
   const { LineCounter, parseDocument } = yaml();
   const lc = new LineCounter();
   // uniqueKeys off: duplicates are reported by convert() with a key path and both positions.
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false });
-  const ctx: Ctx = { file, text, lc, doc, diags: [], expanding: new Set() };
+  const ctx: Ctx = {
+    file,
+    text,
+    lc,
+    doc,
+    diags: [],
+    expanding: new Set(),
+    aliasNodes: 0,
+    made: 0,
+    targets: new Map(),
+    bombed: false,
+  };
   const lines = new Set<number>();
   for (const e of doc.errors) {
     const [s, end] = e.pos;
+    const opener = /end with a [\]}]/.test(e.message) ? unclosedFlowOpener(text, s) : undefined;
+    if (opener !== undefined) {
+      const pos = posOf(ctx, opener, opener + 1);
+      if (lines.has(pos.line)) continue;
+      lines.add(pos.line);
+      const closer = text[opener] === '[' ? ']' : '}';
+      ctx.diags.push(error(`YAML syntax: this "${text[opener]}" is never closed (a "${closer}" is missing)`, pos, ''));
+      continue;
+    }
     const pos = posOf(ctx, s, Math.max(end, s + 1));
     // One error per line: the parser's follow-on complaints about the same line add nothing.
     if (lines.has(pos.line)) continue;

@@ -8,8 +8,8 @@ import type { StageRunRecord } from '../cache/index-db.js';
 import type { Pipeline } from '../pipeline/types.js';
 import { planPipeline, type StagePlan } from '../run/plan.js';
 import type { Session } from '../run/session.js';
-import { numberAtPath } from './metric-path.js';
-import type { MetricChoice, ReportData, StageState, StageView } from './model.js';
+import { numberAtPath } from '../util/flatten.js';
+import type { MetricChoice, ReportData, ShownState, StageView } from './report-data.js';
 
 /** Default metric for comparing runs: the last stage (in run order) that reports it. */
 const DEFAULT_METRICS = ['holdout.micro_f1', 'validation.micro_f1'];
@@ -25,8 +25,8 @@ export async function collectReport(
   pipeline: Pipeline,
   opts: CollectOptions = {},
 ): Promise<ReportData> {
-  const lastRun = session.index.listRuns({ pipeline: pipeline.name, limit: 1 })[0];
-  const runStages = lastRun ? session.index.stageRunsOf(lastRun.id) : [];
+  const lastRun = session.index.runs.listRuns({ pipeline: pipeline.name, limit: 1 })[0];
+  const runStages = lastRun ? session.index.runs.stageRunsOf(lastRun.id) : [];
   let plans: StagePlan[] | undefined;
   let planError: string | undefined;
   try {
@@ -35,7 +35,7 @@ export async function collectReport(
     planError = (err as Error).message;
   }
   const stages: StageView[] = pipeline.stages.map((spec) => {
-    const latest = session.index.getLatest(pipeline.name, spec.name);
+    const latest = session.index.outputs.getLatest(pipeline.name, spec.name);
     const present = latest !== undefined && session.store.exists(latest.treeHash);
     const record = lastRecordOf(runStages, spec.name);
     const plan = plans?.find((p) => p.spec.name === spec.name);
@@ -59,7 +59,7 @@ export async function collectReport(
     runStages,
     stages,
     planError,
-    index: session.index,
+    index: session.index.runs,
   };
   data.metric = opts.metric ? parseMetricChoice(pipeline, opts.metric) : defaultMetric(stages);
   return data;
@@ -79,7 +79,7 @@ function stateOf(
   record: StageRunRecord | undefined,
   plan: StagePlan | undefined,
   present: boolean,
-): { state: StageState; reasons: string[] } {
+): { state: ShownState; reasons: string[] } {
   if (record?.action === 'failed') return { state: 'failed', reasons: [record.error ?? `stage ${record.status}`] };
   if (record?.action === 'skipped' && !present)
     return { state: 'skipped', reasons: ['an upstream stage failed or was skipped'] };

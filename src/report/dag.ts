@@ -4,8 +4,9 @@
  * it a table of states and, for stale stages, the reasons in words.
  */
 import { badge, table, type Cell } from './html.js';
-import { STATE_COLORS, STATE_WORDS, type ReportData, type StageState, type StageView } from './model.js';
-import { clip, escapeXml, formatSeconds, legend, r1, svgFrame } from './svg.js';
+import { STATE_COLORS, STATE_WORDS, type ReportData, type ShownState, type StageView } from './report-data.js';
+import { clip, escapeXml, legend, r1, svgFrame } from '../charts/svg.js';
+import { formatDuration } from '../util/format.js';
 
 const NODE_W = 176;
 const NODE_H = 48;
@@ -24,9 +25,9 @@ export function tint(hex: string, amount: number): string {
 function subtitle(s: StageView): string {
   const word = STATE_WORDS[s.state];
   if (s.state === 'ran' || s.state === 'failed')
-    return s.record ? `${word} · ${formatSeconds(s.record.seconds)}` : word;
+    return s.record ? `${word} · ${formatDuration(s.record.seconds)}` : word;
   if (s.state === 'cached' && s.producedSeconds !== undefined)
-    return `${word} · took ${formatSeconds(s.producedSeconds)}`;
+    return `${word} · took ${formatDuration(s.producedSeconds)}`;
   return word;
 }
 
@@ -109,7 +110,7 @@ export function dagSvg(data: ReportData): string {
         `<text class="node-sub" x="${r1(p.x + 16)}" y="${r1(p.y + 37)}">${escapeXml(subtitle(s))}</text></g>`,
     );
   }
-  return svgFrame(width, height, `graph of pipeline ${data.pipeline.name}`, body, width > 1100);
+  return svgFrame(width, height, `graph of pipeline ${data.pipeline.displayName}`, body, { wide: width > 1100 });
 }
 
 /** How the stage is run, in a few words. */
@@ -122,7 +123,7 @@ export function runsWith(s: StageView): string {
 /** One row per stage: state, what the last run did and how long, and why it is stale. */
 export function stageTable(data: ReportData): string {
   const seconds = (v: number | undefined): Cell =>
-    v === undefined ? null : { html: escapeXml(formatSeconds(v)), num: true };
+    v === undefined ? null : { html: escapeXml(formatDuration(v)), num: true };
   const why = data.stages.some((s) => s.reasons.length > 0);
   const rows: Cell[][] = data.stages.map((s) => [
     { html: `<code>${escapeXml(s.spec.name)}</code>` },
@@ -144,9 +145,9 @@ export function stageTable(data: ReportData): string {
 }
 
 /** Counts of stages per state, in a fixed order (for the header). */
-export function stateCounts(stages: StageView[]): Array<[StageState, number]> {
-  const order: StageState[] = ['ran', 'cached', 'failed', 'skipped', 'stale', 'never-run'];
+export function stateCounts(stages: StageView[]): Array<[ShownState, number]> {
+  const order: ShownState[] = ['ran', 'cached', 'failed', 'skipped', 'stale', 'never-run'];
   return order
-    .map((st) => [st, stages.filter((s) => s.state === st).length] as [StageState, number])
+    .map((st) => [st, stages.filter((s) => s.state === st).length] as [ShownState, number])
     .filter(([, n]) => n > 0);
 }

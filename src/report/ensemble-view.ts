@@ -4,13 +4,13 @@
  * stage's `holdout.micro_f1`, with the split's frequency baseline for scale).
  */
 import { join } from 'node:path';
-import { columnOf, numberAt } from './csv.js';
-import { hbarChart, type HBarRow } from './hbar-chart.js';
+import { columnOf, numberAt } from '../formats/csv.js';
+import { hbarChart, type HBarRow } from '../charts/hbar-chart.js';
 import { esc, figure, table, type Cell } from './html.js';
-import { lineChart } from './line-chart.js';
-import { numberAtPath } from './metric-path.js';
-import { withOutput, type RenderContext } from './model.js';
-import { PALETTE } from './svg.js';
+import { lineChart } from '../charts/line-chart.js';
+import { numberAtPath } from '../util/flatten.js';
+import { withOutput, type RenderContext } from './report-data.js';
+import { PALETTE } from '../charts/svg.js';
 import { markPictures, readCsv, readJson } from './stage-files.js';
 
 const KIND_COLORS: Record<string, string> = { model: PALETTE[0], ensemble: PALETTE[1], baseline: PALETTE[9] };

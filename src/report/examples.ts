@@ -53,6 +53,7 @@ export async function sampleThumbs(
 /** A 160 px JPEG thumbnail, or undefined when sharp cannot read the file. */
 async function thumbnail(file: string): Promise<string | undefined> {
   try {
+    // Loaded here, not at the top: `tailor run` imports the report (for --report) on every run.
     const sharp = (await import('sharp')).default;
     const bytes = await sharp(file, { limitInputPixels: 50_000_000 })
       .resize(160, 160, { fit: 'contain', background: '#ffffff' })

@@ -6,10 +6,10 @@
 import { chooseColumns } from '../exp/show.js';
 import { paramText } from '../exp/flat.js';
 import { experimentRuns, formatWhen, ranSeconds, type ExpRun } from '../exp/history.js';
-import { hbarChart } from './hbar-chart.js';
+import { hbarChart } from '../charts/hbar-chart.js';
 import { figure, missing, section, table, type Cell } from './html.js';
-import type { RenderContext } from './model.js';
-import { PALETTE } from './svg.js';
+import type { RenderContext } from './report-data.js';
+import { PALETTE } from '../charts/svg.js';
 
 /** Most experiment runs shown (the newest). */
 const MAX_RUNS = 60;

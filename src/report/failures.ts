@@ -1,5 +1,5 @@
 /** Fetch failures by reason, from a stage's `failures.csv` (`imageId,url,reason`). */
-import { columnOf } from './csv.js';
+import { columnOf } from '../formats/csv.js';
 import { findFile, readCsv } from './stage-files.js';
 
 export interface FailureSummary {

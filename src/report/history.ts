@@ -6,9 +6,9 @@
  * CSV file (`history.csv`, `epochs.csv`, `learning-curve.csv`). Series are split into losses and
  * F1 scores; where the records name a `phase`, the epochs where a new phase starts are marked.
  */
-import { numberAt } from './csv.js';
-import { flatten } from './metric-path.js';
-import type { LineSeries } from './line-chart.js';
+import { numberAt } from '../formats/csv.js';
+import { flatten, isScalar } from '../util/flatten.js';
+import type { LineSeries } from '../charts/line-chart.js';
 import { eachJsonLine, findFile, readCsv } from './stage-files.js';
 
 export interface History {
@@ -56,7 +56,7 @@ export async function readHistory(metrics: Record<string, unknown>, dir: string)
 }
 
 function addRecord(recs: Records, r: Record<string, unknown>): void {
-  recs.rows.push(numericOnly(flatten(r)));
+  recs.rows.push(numericOnly(flatten(r, isScalar)));
   recs.phases.push(typeof r.phase === 'string' ? r.phase : undefined);
 }
 

@@ -3,15 +3,11 @@
  * inline CSS, inline SVG, pictures as data: URIs, no scripts; a Content-Security-Policy forbids
  * every fetch, so opening it never touches the network even if a stage's data asked it to.
  */
+import { escapeXml } from '../charts/svg.js';
 import { REPORT_CSS } from './style.js';
 
-/** Escape text for HTML content and attribute values. */
-export function esc(s: string): string {
-  return s.replace(
-    /[<>&"']/g,
-    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&#39;' })[c] as string,
-  );
-}
+/** Escape text for HTML content and attribute values (the chart kit's XML escaper). */
+export const esc = escapeXml;
 
 /**
  * A chart in a figure. `id` names it for tests (`data-chart`); the title is the caption, above the

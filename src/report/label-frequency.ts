@@ -5,9 +5,9 @@
  * of the set's images when image counts are known, else percent of the set's label occurrences.
  */
 import { join } from 'node:path';
-import { columnOf, numberAt, type CsvTable } from './csv.js';
-import { numberAtPath } from './metric-path.js';
-import type { StageView } from './model.js';
+import { columnOf, numberAt, type CsvTable } from '../formats/csv.js';
+import { numberAtPath } from '../util/flatten.js';
+import type { StageView } from './report-data.js';
 import { eachJsonLine, findFile, readCsv } from './stage-files.js';
 
 export const SETS = ['train', 'validation'] as const;

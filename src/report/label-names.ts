@@ -1,7 +1,7 @@
 /** Readable label names from a label map CSV (`labelId,taskId,labelName,taskName`) if any stage has one. */
 import { join } from 'node:path';
-import { labelNames } from '../data/csv-read.js';
-import { withOutput, type ReportData } from './model.js';
+import { parseLabelMap } from '../formats/label-map.js';
+import { withOutput, type ReportData } from './report-data.js';
 import { readSmallText, topLevelFiles } from './stage-files.js';
 
 export type LabelNames = (id: string) => string;
@@ -14,7 +14,7 @@ export async function loadLabelNames(data: ReportData): Promise<LabelNames> {
     if (!text) continue;
     let map: Map<string, string>;
     try {
-      map = labelNames(text);
+      map = parseLabelMap(text);
     } catch {
       continue; // not the columns of a label map: look further
     }

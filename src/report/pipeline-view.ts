@@ -1,8 +1,8 @@
 /** The pipeline section: the graph with states, the stage table, and the timeline of the last run. */
 import { dagSvg, stageTable } from './dag.js';
 import { block, figure, missing, section } from './html.js';
-import type { RenderContext } from './model.js';
-import { formatSeconds } from './svg.js';
+import type { RenderContext } from './report-data.js';
+import { formatDuration } from '../util/format.js';
 import { timelineFacts, timelineSvg } from './timeline.js';
 
 function timeline(ctx: RenderContext): string {
@@ -15,7 +15,7 @@ function timeline(ctx: RenderContext): string {
   const cached = runStages.filter((r) => r.action === 'cached').length;
   const note =
     `Run #${lastRun.id} (${lastRun.status}): ${ran} stage${ran === 1 ? '' : 's'} ran, ${cached} reused from the cache; ` +
-    `${formatSeconds(f.wall)} wall clock for ${formatSeconds(f.stageSeconds)} of stage time, up to ${f.peak} stage${f.peak === 1 ? '' : 's'} at once.`;
+    `${formatDuration(f.wall)} wall clock for ${formatDuration(f.stageSeconds)} of stage time, up to ${f.peak} stage${f.peak === 1 ? '' : 's'} at once.`;
   return figure('timeline', `Timeline of run #${lastRun.id}`, svg, note);
 }
 

@@ -3,11 +3,10 @@
  * `undefined`, never an exception, because a report must render whatever exists. Sizes are
  * bounded so one huge file cannot blow up the page or the process.
  */
-import { createReadStream } from 'node:fs';
 import { lstat, readFile, readdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { parseCsv, type CsvTable } from './csv.js';
+import { parseCsvTable, type CsvTable } from '../formats/csv.js';
+import { readJsonl } from '../formats/jsonl.js';
 
 /** Largest table or JSON file read whole (bigger ones are left out of the report). */
 const MAX_TABLE_BYTES = 32 * 1024 * 1024;
@@ -53,10 +52,15 @@ export async function readJson(path: string): Promise<unknown> {
   }
 }
 
-/** A parsed CSV table, or undefined when absent or too big. */
+/** A parsed CSV table, or undefined when absent, too big or malformed. */
 export async function readCsv(path: string): Promise<CsvTable | undefined> {
   const text = await readSmallText(path);
-  return text === undefined ? undefined : parseCsv(text);
+  if (text === undefined) return undefined;
+  try {
+    return parseCsvTable(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Names of the regular files directly in `dir` (sorted), or [] when it cannot be read. */
@@ -118,25 +122,18 @@ export function bytesDataUri(bytes: Uint8Array, type: string): string {
 }
 
 /**
- * Visit the JSON objects of a JSON-lines file one at a time (malformed lines skipped); `visit`
- * returns false to stop early. Streams, so a million-line manifest stays out of memory.
+ * Visit the JSON objects of a JSON-lines file one at a time with the one JSONL reader
+ * (src/formats/jsonl.ts); `visit` returns false to stop early. Streams, so a million-line manifest
+ * stays out of memory. A malformed line ends the file there: the report shows what came before
+ * (it is a picture of the run, not a check of it).
  */
 export async function eachJsonLine(
   path: string,
   visit: (value: Record<string, unknown>) => boolean | undefined | void, // eslint-disable-line @typescript-eslint/no-invalid-void-type -- visitors may return nothing
 ): Promise<boolean> {
   if ((await fileSize(path)) === undefined) return false;
-  const stream = createReadStream(path, 'utf8');
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
   try {
-    for await (const line of lines) {
-      if (!line.trim()) continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch {
-        continue;
-      }
+    for await (const value of readJsonl(path)) {
       if (
         value &&
         typeof value === 'object' &&
@@ -145,9 +142,8 @@ export async function eachJsonLine(
       )
         break;
     }
-  } finally {
-    lines.close();
-    stream.destroy();
+  } catch {
+    // malformed line or unreadable file: keep what was read
   }
   return true;
 }

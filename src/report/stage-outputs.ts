@@ -6,8 +6,8 @@
 import { basename } from 'node:path';
 import { runsWith } from './dag.js';
 import { badge, esc, picture, section, table } from './html.js';
-import { flatten } from './metric-path.js';
-import { STATE_COLORS, STATE_WORDS, type RenderContext, type StageView } from './model.js';
+import { flatten, isScalar } from '../util/flatten.js';
+import { STATE_COLORS, STATE_WORDS, type RenderContext, type StageView } from './report-data.js';
 import { pictureDataUri, picturesIn, readSmallText } from './stage-files.js';
 
 /** Most metrics listed per stage (the rest are in metrics.json). */
@@ -15,7 +15,7 @@ const MAX_METRICS = 40;
 const LOG_TAIL_LINES = 20;
 
 function metricsTable(s: StageView): string {
-  const flat = Object.entries(flatten(s.metrics));
+  const flat = Object.entries(flatten(s.metrics, isScalar));
   if (flat.length === 0) return '';
   const shown = flat
     .slice(0, MAX_METRICS)

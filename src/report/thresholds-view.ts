@@ -4,11 +4,11 @@
  * the label distribution above.
  */
 import { join } from 'node:path';
-import { groupedBarChart } from './bar-chart.js';
-import { columnOf, numberAt } from './csv.js';
+import { groupedBarChart } from '../charts/bar-chart.js';
+import { columnOf, numberAt } from '../formats/csv.js';
 import { figure, table } from './html.js';
-import { withOutput, type RenderContext } from './model.js';
-import { PALETTE } from './svg.js';
+import { withOutput, type RenderContext } from './report-data.js';
+import { PALETTE } from '../charts/svg.js';
 import { markPictures, readCsv, readJson } from './stage-files.js';
 
 /** One figure (and a collapsed table) per stage with per-label thresholds. */

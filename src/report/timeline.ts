@@ -3,8 +3,9 @@
  * clock, so stages that ran in parallel overlap and the long bars show where the time went.
  */
 import type { StageRunRecord } from '../cache/index-db.js';
-import { STATE_COLORS, STATE_WORDS, type StageState } from './model.js';
-import { axisTitle, clip, escapeXml, formatSeconds, legend, niceTicks, r1, svgFrame, textWidth, xGrid } from './svg.js';
+import { STATE_COLORS, STATE_WORDS, type ShownState } from './report-data.js';
+import { axisTitle, clip, escapeXml, legend, niceTicks, r1, svgFrame, textWidth, xGrid } from '../charts/svg.js';
+import { formatDuration } from '../util/format.js';
 
 export interface TimelineFacts {
   /** Wall-clock seconds from the first start to the last end. */
@@ -50,7 +51,7 @@ export function timelineSvg(records: StageRunRecord[], runStart?: number): strin
   const labelW = Math.min(220, Math.max(70, ...rs.map((r) => textWidth(clip(r.stage, 30)))) + 12);
   const left = labelW + 8;
   const right = width - 80;
-  const actions = [...new Set(rs.map((r) => r.action as StageState))];
+  const actions = [...new Set(rs.map((r) => r.action as ShownState))];
   const leg = legend(
     actions.map((a) => ({ name: STATE_WORDS[a], color: STATE_COLORS[a] })),
     left,
@@ -82,8 +83,8 @@ export function timelineSvg(records: StageRunRecord[], runStart?: number): strin
     const b = (Math.max(r.end, r.start) - t0) / 1000;
     const x = px(a);
     const w = Math.max(2, px(b) - x);
-    const color = STATE_COLORS[r.action as StageState] ?? '#888';
-    const tip = `${r.stage}: ${STATE_WORDS[r.action as StageState] ?? r.action}, ${formatSeconds(r.seconds)} (from ${a.toFixed(2)} s to ${b.toFixed(2)} s)`;
+    const color = STATE_COLORS[r.action as ShownState] ?? '#888';
+    const tip = `${r.stage}: ${STATE_WORDS[r.action as ShownState] ?? r.action}, ${formatDuration(r.seconds)} (from ${a.toFixed(2)} s to ${b.toFixed(2)} s)`;
     body.push(
       `<text class="row-label" x="${left - 8}" y="${y + rowH / 2 + 4}" text-anchor="end">${escapeXml(clip(r.stage, 30))}</text>`,
     );
@@ -91,7 +92,7 @@ export function timelineSvg(records: StageRunRecord[], runStart?: number): strin
       `<rect class="mark" x="${r1(x)}" y="${y + 5}" width="${r1(w)}" height="${rowH - 10}" rx="3" fill="${color}"><title>${escapeXml(tip)}</title></rect>`,
     );
     body.push(
-      `<text class="value" x="${r1(x + w + 5)}" y="${y + rowH / 2 + 4}">${escapeXml(formatSeconds(r.seconds))}</text>`,
+      `<text class="value" x="${r1(x + w + 5)}" y="${y + rowH / 2 + 4}">${escapeXml(formatDuration(r.seconds))}</text>`,
     );
   });
   body.push(`<line class="axis" x1="${left}" x2="${left}" y1="${top}" y2="${bottom}"/>`);

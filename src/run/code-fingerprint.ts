@@ -10,13 +10,7 @@ import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'n
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-
-export interface CodeFingerprint {
-  /** Local source files (paths relative to `base`) -> token-stream hash. */
-  files: Record<string, string>;
-  /** Imported packages -> installed version. */
-  packages: Record<string, string>;
-}
+import type { CodeFingerprint } from '../cache/key-ingredients.js';
 
 interface FileFacts {
   tokens: string;

@@ -1,6 +1,5 @@
 /** Everything a run tells the user is one of these events, handed to a logger (src/cli/loggers). */
-
-export type StageAction = 'ran' | 'cached' | 'failed' | 'skipped';
+import type { StageAction } from '../stage-states.js';
 
 export interface StageOutcome {
   name: string;
@@ -11,9 +10,13 @@ export interface StageOutcome {
   /** The output without metrics.json (see src/cache/content-hash.ts); keys of downstream stages. */
   contentHash?: string;
   metrics?: Record<string, unknown>;
-  /** Why it ran, why it failed or why it was skipped. */
+  /** Why it ran, why it failed (the first reason is the one-line failure) or why it was skipped. */
   reasons?: string[];
   logPath?: string;
+  /** Where a cached output came from when it was not in the local cache ('remote'). */
+  from?: 'remote';
+  /** Who ran it when it ran elsewhere (`host:pid`, a Slurm job id). */
+  worker?: string;
 }
 
 export type RunEvent =

@@ -1,5 +1,5 @@
 /** Turning two sets of ingredients into reasons a person can read: "param size: 224 -> 299". */
-import type { Ingredients, LocalIngredients } from './stage-key.js';
+import type { Ingredients, LocalIngredients } from '../cache/key-ingredients.js';
 import { canonicalJson } from './canonical-json.js';
 
 /** Reasons why `now` differs from `before` (empty when nothing local differs). */

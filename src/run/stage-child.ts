@@ -1,33 +1,22 @@
 /**
- * Entry point of a stage's child process. The engine forks this file per stage so that a crash,
- * an out-of-memory kill or a hung backend takes down only the child.
+ * Entry point of a module stage's child process (forked by module-process.ts per stage, so that
+ * a crash, an out-of-memory kill or a hung backend takes down only the child).
  *
- * It runs in its own process group (the engine kills the group on abort) and exits when the IPC
- * channel closes, so a SIGKILLed engine never leaves a stage running unsupervised.
+ * It leads its own process group (the engine stops the group), and exits when the IPC channel
+ * closes, so it never runs on unsupervised after the engine is gone.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { ChildJob, ChildMessage, ParentMessage } from './child-protocol.js';
+import type { ChildMessage, ModuleJob, ParentMessage } from './child-protocol.js';
 import { checkParams, loadStageModule } from './stage-module.js';
 import { runStageDefinition } from './stage-context.js';
+import { StageError } from './stage-error.js';
 
 const controller = new AbortController();
-let shell: ChildProcess | undefined;
 
 function send(msg: ChildMessage): Promise<void> {
   return new Promise((done) => {
     if (!process.connected) return done();
     process.send!(msg, undefined, {}, () => done());
   });
-}
-
-function killShell(): void {
-  if (shell?.pid !== undefined && shell.exitCode === null) {
-    try {
-      process.kill(-shell.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
 }
 
 /** Progress is throttled: a stage may report per item, the terminal needs a few updates a second. */
@@ -41,12 +30,12 @@ function progressSink(): (done: number, total: number, label?: string) => void {
   };
 }
 
-async function runModule(job: Extract<ChildJob, { kind: 'module' }>): Promise<void> {
+async function runModule(job: ModuleJob): Promise<void> {
   const def = await loadStageModule(job.module);
   const check = checkParams(def.params, job.invocation.params);
   if (!check.ok) {
     const detail = check.errors.map((e) => `${e.instancePath || '(params)'} ${e.message ?? ''}`).join('; ');
-    throw new Error(`invalid params: ${detail}`);
+    throw new StageError(`invalid params: ${detail}`);
   }
   await runStageDefinition(
     def,
@@ -56,48 +45,46 @@ async function runModule(job: Extract<ChildJob, { kind: 'module' }>): Promise<vo
   );
 }
 
-function runCmd(job: Extract<ChildJob, { kind: 'cmd' }>): Promise<void> {
-  return new Promise((resolveRun, reject) => {
-    shell = spawn('/bin/sh', ['-c', job.cmd], {
-      cwd: job.invocation.workdir,
-      env: { ...process.env, ...job.env },
-      stdio: ['ignore', 'inherit', 'inherit'],
-      detached: true,
-    });
-    shell.on('error', reject);
-    shell.on('exit', (code, signal) => {
-      if (code === 0) resolveRun();
-      else reject(new Error(signal ? `command killed by ${signal}` : `command exited with code ${code}`));
-    });
-  });
+/**
+ * A stage's stack as its author wants it: the frames of their code with real file names (tsx
+ * runs a module as a `data:` URL carrying the path), without tailor's own frames below them.
+ */
+function readableStack(err: Error): string {
+  const lines = (err.stack ?? err.message).split('\n');
+  return lines
+    .filter((l, i) => i === 0 || !/[/\\]src[/\\]run[/\\]stage-(context|child)\.[jt]s|node:internal/.test(l))
+    .map((l) =>
+      l.replace(/data:text\/javascript,[^?\s]*\?filePath=([^:\s)]+)/, (_, path: string) =>
+        decodeURIComponent(path).replace(/\?namespace=.*$/, ''),
+      ),
+    )
+    .join('\n');
 }
 
-async function start(job: ChildJob): Promise<void> {
+async function start(job: ModuleJob): Promise<void> {
   try {
-    await (job.kind === 'module' ? runModule(job) : runCmd(job));
+    await runModule(job);
     await send({ type: 'done' });
     process.exit(0);
   } catch (err) {
-    const message = controller.signal.aborted
+    const message = err instanceof Error ? err.message : String(err);
+    // A StageError is the stage's own words; anything else is a bug whose stack helps its author.
+    const logged = controller.signal.aborted
       ? 'aborted'
-      : err instanceof Error
-        ? (err.stack ?? err.message)
-        : String(err);
-    process.stderr.write(`${message}\n`);
-    await send({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+      : StageError.is(err) || !(err instanceof Error)
+        ? message
+        : readableStack(err);
+    process.stderr.write(`${logged}\n`);
+    await send({ type: 'error', message: controller.signal.aborted ? 'interrupted' : message });
     process.exit(1);
   }
 }
 
 process.on('message', (msg: ParentMessage) => {
   if (msg.type === 'start') void start(msg.job);
-  else if (msg.type === 'abort') {
-    controller.abort();
-    killShell();
-  }
+  else if (msg.type === 'abort') controller.abort();
 });
 process.on('disconnect', () => {
   controller.abort();
-  killShell();
   process.exit(1);
 });

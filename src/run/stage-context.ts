@@ -2,6 +2,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StageContext, StageDefinition } from '../stage-api.js';
+import { loadStageRun } from '../stage-loader/definitions.js';
 
 export interface StageInvocation {
   stage: string;
@@ -9,6 +10,8 @@ export interface StageInvocation {
   needs: Record<string, string>;
   out: string;
   state: string;
+  /** The stage's code fingerprint as one hash (codeKeyOf in stage-key.ts): `ctx.codeKey`. */
+  codeKey: string;
   workdir: string;
   seed: number;
 }
@@ -25,6 +28,7 @@ export async function runStageDefinition(
   sinks: StageSinks,
   signal: AbortSignal,
 ): Promise<Record<string, unknown>> {
+  const run = await loadStageRun(def, inv.stage);
   await mkdir(inv.out, { recursive: true });
   await mkdir(inv.state, { recursive: true });
   const metrics: Record<string, unknown> = {};
@@ -34,6 +38,7 @@ export async function runStageDefinition(
     needs: Object.freeze({ ...inv.needs }),
     out: inv.out,
     state: inv.state,
+    codeKey: inv.codeKey,
     workdir: inv.workdir,
     seed: inv.seed,
     signal,
@@ -41,7 +46,7 @@ export async function runStageDefinition(
     progress: (d, t, l) => sinks.progress(d, t, l),
     metrics: (values) => deepMerge(metrics, values),
   };
-  await def.run(ctx);
+  await run(ctx);
   if (signal.aborted) throw new Error('stage aborted');
   const file = join(inv.out, 'metrics.json');
   let written: Record<string, unknown> = {};

@@ -8,25 +8,8 @@ import { STAGE_API_VERSION } from '../stage-api.js';
 import { hashBytes } from '../cache/hash.js';
 import type { StageSpec } from '../pipeline/types.js';
 import { TAILOR_ROOT } from '../paths.js';
-import type { CodeFingerprint } from './code-fingerprint.js';
+import type { CodeFingerprint, Ingredients, LocalIngredients } from '../cache/key-ingredients.js';
 import { canonicalJson } from './canonical-json.js';
-
-export interface Ingredients {
-  api: number;
-  kind: 'module' | 'cmd';
-  /** `builtin:pad`, a module path relative to the workdir, or the command text. */
-  definition: string;
-  params: Record<string, unknown>;
-  seed: number;
-  code?: CodeFingerprint;
-  /** Upstream stage name -> its output tree hash. */
-  needs: Record<string, string>;
-  /** Dependency path as written -> content hash (`missing` when absent). */
-  deps: Record<string, string>;
-}
-
-/** Everything but the upstream outputs: known before upstream stages have run. */
-export type LocalIngredients = Omit<Ingredients, 'needs'>;
 
 export function localIngredients(
   spec: StageSpec,
@@ -45,4 +28,15 @@ export function localIngredients(
 
 export function stageKey(ingredients: Ingredients): string {
   return hashBytes(canonicalJson(ingredients));
+}
+
+/**
+ * The stage's code key (`ctx.codeKey`): the hash of what defines its behaviour — the API version,
+ * the definition and the code fingerprint of the module and everything it imports — but not its
+ * params or inputs. Item caches and checkpoints keyed by it are dropped by any code change.
+ */
+export function codeKeyOf(local: Pick<LocalIngredients, 'api' | 'kind' | 'definition' | 'code'>): string {
+  return hashBytes(
+    canonicalJson({ api: local.api, kind: local.kind, definition: local.definition, code: local.code ?? null }),
+  );
 }

@@ -1,17 +1,16 @@
 /**
- * Running a pipeline in a fresh, empty cache for `tailor verify`: nothing reused, no lock file
- * written, nothing exported into the workspace (exports would overwrite the user's files and are
- * not part of any stage key).
+ * Running a pipeline in a fresh, empty cache for `tailor verify`, through the run use case:
+ * nothing reused, no lock file written, nothing exported into the workspace (exports would
+ * overwrite the user's files and are not part of any stage key).
  */
-import { hostname } from 'node:os';
 import type { Pipeline } from '../pipeline/types.js';
-import { executePipeline } from '../run/executor.js';
-import type { RunEvent, StageAction } from '../run/events.js';
-import { GpuPool, detectGpus } from '../run/gpu-pool.js';
-import { Session } from '../run/session.js';
-import type { Ingredients } from '../run/stage-key.js';
-import type { Logger } from '../cli/loggers/logger.js';
+import type { Ingredients } from '../cache/key-ingredients.js';
 import { contentHash } from '../cache/content-hash.js';
+import type { Result } from '../result.js';
+import type { EmitEvent } from '../run/events.js';
+import { runPipeline, type RunFailure } from '../run/run-pipeline.js';
+import { Session } from '../run/session.js';
+import type { StageAction } from '../stage-states.js';
 
 /** What the fresh run gave for one stage. */
 export interface FreshStage {
@@ -34,45 +33,27 @@ export interface FreshRunOptions {
   /** Stages whose content hash to compute (the deterministic ones). */
   contentOf: Set<string>;
   jobs: number;
-  logger: Logger;
+  emit: EmitEvent;
   signal: AbortSignal;
 }
 
 export async function runFresh(
   pipeline: Pipeline,
   opts: FreshRunOptions,
-): Promise<{ stages: Map<string, FreshStage>; interrupted: boolean }> {
+): Promise<Result<{ stages: Map<string, FreshStage>; interrupted: boolean }, RunFailure>> {
   const session = await Session.open(opts.cacheDir);
   try {
-    const started = Date.now();
-    const runId = session.index.beginRun({
-      pipeline: pipeline.name,
-      argv: process.argv.slice(2),
-      host: hostname(),
-      pid: process.pid,
-    });
-    const noExports: Pipeline = { ...pipeline, stages: pipeline.stages.map((s) => ({ ...s, export: {} })) };
-    const emit = (e: RunEvent) => opts.logger.handle(e);
-    emit({ type: 'run-start', pipeline: pipeline.name, stages: opts.selected.size, jobs: opts.jobs });
-    const outcomes = await executePipeline(session, noExports, {
-      runId,
-      jobs: Math.max(1, opts.jobs),
-      force: () => false,
-      selected: opts.selected,
-      gpus: new GpuPool(detectGpus()),
+    const result = await runPipeline(session, pipeline, {
       signal: opts.signal,
-      emit,
+      emit: opts.emit,
+      jobs: opts.jobs,
+      stages: [...opts.selected],
+      exports: false,
     });
-    const interrupted = opts.signal.aborted;
-    emit({ type: 'run-end', outcomes, seconds: (Date.now() - started) / 1000, interrupted });
-    opts.logger.close();
-    session.index.endRun(
-      runId,
-      interrupted ? 'interrupted' : outcomes.some((o) => o.action === 'failed') ? 'failed' : 'ok',
-    );
+    if (!result.ok) return result;
     const stages = new Map<string, FreshStage>();
-    for (const o of outcomes) {
-      const ingredients = o.key ? (session.index.getOutput(o.key)?.ingredients as Ingredients | undefined) : undefined;
+    for (const o of result.value.outcomes) {
+      const ingredients = o.key ? session.index.outputs.getOutput(o.key)?.ingredients : undefined;
       const stage: FreshStage = { name: o.name, action: o.action, metrics: o.metrics ?? {} };
       if (o.key) stage.key = o.key;
       if (o.treeHash) stage.treeHash = o.treeHash;
@@ -82,7 +63,7 @@ export async function runFresh(
       if (o.action === 'failed' || o.action === 'skipped') stage.reason = o.reasons?.[0] ?? o.action;
       stages.set(o.name, stage);
     }
-    return { stages, interrupted };
+    return { ok: true, value: { stages, interrupted: result.value.interrupted } };
   } finally {
     session.close();
   }

@@ -13,33 +13,44 @@
  *                                                      └────────────┘
  *     Ctrl-C: idle ──> stopped;  running | cancelling ──> stopping ──run ends──> stopped
  *
- * Each run goes through `runPipelineRequest`, which takes and releases the cache lock, so the
- * cache is consistent between runs and after Ctrl-C (an interrupted stage commits nothing).
- * Only stale stages run: everything else is found in the cache. A broken pipeline file is
- * reported with its position and the watch goes on over the last good pipeline's files.
+ * Each run goes through the run use case (src/run/run-pipeline.ts, handed in as `runOnce`), which
+ * takes and releases the cache lock, so the cache is consistent between runs and after Ctrl-C (an
+ * interrupted stage commits nothing). Only stale stages run: everything else is found in the
+ * cache. A broken pipeline file is reported with its position and the watch goes on over the
+ * last good pipeline's files. Ctrl-C is the caller's `stop` signal: the run in progress sees the
+ * same abort, so there is one cancellation path.
  */
+import { existsSync } from 'node:fs';
 import { resolve, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { EXIT } from '../cli/common.js';
-import type { RunRequest } from '../cli/commands/run.js';
 import { loadPipeline } from '../pipeline/load.js';
 import { upstream } from '../pipeline/dag.js';
 import type { Diagnostic, Pipeline } from '../pipeline/types.js';
 import { CodeFingerprinter } from '../run/code-fingerprint.js';
+import type { RunEvent } from '../run/events.js';
 import { affectedStages } from './affected.js';
 import { buildWatchSet, isExportTarget, watchedPaths, type WatchSet } from './watch-set.js';
 
-/** Starts one pipeline run; the watcher owns nothing else about running. */
-export type RunPipeline = (req: RunRequest) => Promise<{ code: number }>;
+/** How one run ended, as far as the watcher cares: done (whatever the stages did), or the cache was locked. */
+export type WatchRunEnd = 'done' | 'locked';
+
+/** Runs a loaded pipeline once; the watcher owns nothing else about running. */
+export type RunOnce = (pipeline: Pipeline, signal: AbortSignal, onEvent: (e: RunEvent) => void) => Promise<WatchRunEnd>;
 
 export interface WatchOptions {
-  /** Run options (file, sets, stages, jobs, cache, ...); signal and onEvent are the watcher's. */
-  request: RunRequest;
-  runPipeline: RunPipeline;
+  /** The pipeline file, its `--set` overrides, the stages to keep up to date (none: all). */
+  file: string;
+  sets: string[];
+  stages: string[];
+  runOnce: RunOnce;
+  /** Aborted to stop watching (Ctrl-C); a run in progress is interrupted by the same abort. */
+  stop: AbortSignal;
   /** Quiet period after the last file event before acting (ms). */
   debounceMs: number;
   /** Where parsed code facts are cached (read only here: runs keep it up to date). */
   codeFactsFile?: string;
+  /** The run's cache folder (parsed pipeline trees are kept there). */
+  cacheDir?: string;
   /** Paths under these folders are never treated as inputs (the cache). */
   ignoreUnder: string[];
   log(line: string): void;
@@ -71,16 +82,18 @@ export class PipelineWatcher {
   private debounce: NodeJS.Timeout | undefined;
   private retry: NodeJS.Timeout | undefined;
   private lastProblem = '';
-  private done!: (code: number) => void;
-  private readonly finished = new Promise<number>((r) => (this.done = r));
+  private done!: (end: 'stopped' | 'interrupted') => void;
+  private readonly finished = new Promise<'stopped' | 'interrupted'>((r) => (this.done = r));
   private readonly file: string;
 
   constructor(private readonly opts: WatchOptions) {
-    this.file = resolve(opts.request.file);
+    this.file = resolve(opts.file);
   }
 
-  /** Watch until stop(); resolves with the exit code (0, or 130 when a run had to be interrupted). */
-  async run(): Promise<number> {
+  /** Watch until `stop` aborts; 'interrupted' when a run had to be stopped for it. */
+  async run(): Promise<'stopped' | 'interrupted'> {
+    if (this.opts.stop.aborted) return 'stopped';
+    this.opts.stop.addEventListener('abort', () => this.stopWatching(), { once: true });
     // The pipeline file first: even when it does not load, fixing it starts the first run.
     this.fsw = watch([this.file], {
       ignoreInitial: true,
@@ -96,25 +109,17 @@ export class PipelineWatcher {
     return this.finished;
   }
 
-  /** True while a run is in progress (running, cancelling or stopping). */
-  get busy(): boolean {
-    return this.state.kind === 'running' || this.state.kind === 'cancelling' || this.state.kind === 'stopping';
-  }
-
-  /** Ctrl-C: stop watching; a run in progress is interrupted first (a second Ctrl-C forces). */
-  stop(): void {
+  /** Ctrl-C: stop watching; a run in progress sees the same abort and ends first. */
+  private stopWatching(): void {
     const s = this.state;
     switch (s.kind) {
       case 'idle':
-        void this.close(EXIT.ok);
+        void this.close('stopped');
         break;
       case 'running':
       case 'cancelling':
         this.state = { kind: 'stopping', run: s.run };
         this.opts.log('watch: stopping the run, then exiting');
-        // run.ts's own signal handler aborts the run on Ctrl-C; deferring ours keeps it from
-        // seeing an already aborted run and taking that for a second Ctrl-C.
-        setImmediate(() => s.run.controller.abort());
         break;
       case 'stopping':
       case 'stopped':
@@ -176,6 +181,7 @@ export class PipelineWatcher {
 
   /** Start a run of `pipeline` (freshly loaded), or wait for a fix when it did not load. */
   private startRun(pipeline: Pipeline | undefined): void {
+    if (this.state.kind === 'stopped' || this.state.kind === 'stopping') return;
     if (!pipeline) {
       this.state = { kind: 'idle' };
       this.waitForChanges();
@@ -184,33 +190,27 @@ export class PipelineWatcher {
     this.pipeline = pipeline;
     this.set = buildWatchSet(pipeline, new CodeFingerprinter(this.opts.codeFactsFile));
     this.follow(watchedPaths(this.set));
-    const req = this.opts.request;
     const selected =
-      req.stages.length > 0 ? upstream(pipeline, req.stages) : new Set(pipeline.stages.map((s) => s.name));
+      this.opts.stages.length > 0 ? upstream(pipeline, this.opts.stages) : new Set(pipeline.stages.map((s) => s.name));
     const run: ActiveRun = { controller: new AbortController(), unfinished: selected };
     this.state = { kind: 'running', run, pending: false };
-    const onEvent: RunRequest['onEvent'] = (e) => {
+    const onEvent = (e: RunEvent) => {
       if (e.type === 'stage-end') run.unfinished.delete(e.outcome.name);
     };
     this.opts
-      .runPipeline({ ...req, signal: run.controller.signal, onEvent })
-      .then(
-        (r) => r.code,
-        (e: unknown) => {
-          this.opts.log(
-            `watch: the run failed unexpectedly: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
-          );
-          return 1;
-        },
-      )
-      .then((code) => this.runEnded(code));
+      .runOnce(pipeline, AbortSignal.any([this.opts.stop, run.controller.signal]), onEvent)
+      .catch((e: unknown): WatchRunEnd => {
+        this.opts.log(`watch: the run failed unexpectedly: ${e instanceof Error ? e.message : String(e)}`);
+        return 'done';
+      })
+      .then((end) => this.runEnded(end));
   }
 
-  private runEnded(code: number): void {
+  private runEnded(end: WatchRunEnd): void {
     const s = this.state;
     switch (s.kind) {
       case 'stopping':
-        void this.close(EXIT.interrupted);
+        void this.close('interrupted');
         break;
       case 'cancelling':
         this.startRun(this.load());
@@ -218,7 +218,7 @@ export class PipelineWatcher {
       case 'running':
         if (s.pending) {
           this.startRun(this.load());
-        } else if (code === EXIT.locked) {
+        } else if (end === 'locked') {
           this.state = { kind: 'idle' };
           this.opts.log(`watch: another tailor process holds the cache; trying again in ${LOCK_RETRY_MS / 1000} s`);
           this.retry = setTimeout(() => this.state.kind === 'idle' && this.startRun(this.load()), LOCK_RETRY_MS);
@@ -244,7 +244,12 @@ export class PipelineWatcher {
   private load(): Pipeline | undefined {
     let result: ReturnType<typeof loadPipeline>;
     try {
-      result = loadPipeline(this.file, { sets: this.opts.request.sets });
+      // Parsed trees go to this run's cache folder (--cache), never to ./cache.
+      const cacheDir = this.opts.cacheDir;
+      result = loadPipeline(this.file, {
+        sets: this.opts.sets,
+        cacheDir: cacheDir !== undefined && existsSync(cacheDir) ? cacheDir : false,
+      });
     } catch (e) {
       result = {
         ok: false,
@@ -276,13 +281,13 @@ export class PipelineWatcher {
     this.watched = next;
   }
 
-  private async close(code: number): Promise<void> {
+  private async close(end: 'stopped' | 'interrupted'): Promise<void> {
     if (this.state.kind === 'stopped') return;
     this.state = { kind: 'stopped' };
     clearTimeout(this.debounce);
     clearTimeout(this.retry);
     await this.fsw?.close();
-    this.done(code);
+    this.done(end);
   }
 }
 

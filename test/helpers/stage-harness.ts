@@ -4,9 +4,16 @@
  */
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { checkParams, loadStageModule } from '../../src/run/stage-module.js';
 import { runStageDefinition } from '../../src/run/stage-context.js';
+import { codeKeyOf } from '../../src/run/stage-key.js';
+import { STAGE_API_VERSION } from '../../src/stage-api.js';
+import { CodeFingerprinter } from '../../src/run/code-fingerprint.js';
+import { TAILOR_ROOT } from '../../src/paths.js';
+
+/** One fingerprinter for the test process: files are parsed once, however many stages run. */
+const fingerprinter = new CodeFingerprinter();
 
 export interface HarnessRun {
   out: string;
@@ -25,6 +32,8 @@ export async function runStage(
     workdir?: string;
     seed?: number;
     signal?: AbortSignal;
+    /** ctx.codeKey; default: the module's code fingerprint, as the engine computes it. */
+    codeKey?: string;
   } = {},
 ): Promise<HarnessRun> {
   const def = await loadStageModule(resolve(modulePath));
@@ -42,6 +51,14 @@ export async function runStage(
       needs: opts.needs ?? {},
       out,
       state: opts.state ?? join(base, 'state'),
+      codeKey:
+        opts.codeKey ??
+        codeKeyOf({
+          api: STAGE_API_VERSION,
+          kind: 'module',
+          definition: relative(TAILOR_ROOT, resolve(modulePath)),
+          code: fingerprinter.fingerprint(resolve(modulePath), TAILOR_ROOT),
+        }),
       workdir: opts.workdir ?? process.cwd(),
       seed: opts.seed ?? 0,
     },

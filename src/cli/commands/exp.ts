@@ -7,19 +7,25 @@
  *   exp queue [PIPELINE] --name NAME [--set ...] [--jobs N]      add to the queue
  *   exp queue --run [--jobs N] [--follow]                       run queued experiments in turn
  *   exp queue [--json] | exp queue --cancel ID                   list | remove a queued entry
+ *
+ * `exp run` and every queued experiment go through the run use case (runAndReport).
  */
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { EXIT, UsageError, loadOrReport, openSession, printJson, takePipelineArg } from '../common.js';
-import { RUN_OPTIONS, parseCount, runPipelineRequest, runRequestFrom } from './run.js';
+import { formatDiagnostic } from '../../pipeline/diagnostics.js';
+import { loadPipeline, pipelineId } from '../../pipeline/load.js';
+import { EXIT, UsageError, loadOrReport, openSession, printHelp, printJson, takePipelineArg } from '../common.js';
+import { SPECS } from '../command-specs.js';
+import { withInterrupts } from '../interrupts.js';
+import { parseCommand } from '../options.js';
+import { cliRunFrom, parseCount, runAndReport } from '../run-reporting.js';
 import { cacheDirFrom } from '../../run/session.js';
 import { experimentRuns, findExperimentRun, formatWhen } from '../../exp/history.js';
 import { chooseColumns, formatShowTable, showCsv, showJson } from '../../exp/show.js';
 import { diffRuns, formatDiff } from '../../exp/diff.js';
 import { ExperimentQueue, type QueueEntry } from '../../exp/queue-db.js';
-import { drainQueue } from '../../exp/queue-worker.js';
+import { drainQueue, type ExperimentEnd } from '../../exp/queue-worker.js';
 import { renderTable } from '../../exp/text-table.js';
-import { withStopSignals } from '../stop-signals.js';
+import { dryRun } from './run.js';
 
 const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   run: expRun,
@@ -30,6 +36,7 @@ const SUBCOMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
 
 export async function expCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === '--help' || sub === '-h') return printHelp(SPECS.exp);
   const fn = sub === undefined ? undefined : SUBCOMMANDS[sub];
   if (!fn) {
     throw new UsageError(
@@ -49,39 +56,38 @@ function checkName(name: string | undefined): string {
 }
 
 async function expRun(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { ...RUN_OPTIONS, name: { type: 'string' } },
-  });
+  const parsed = parseCommand(SPECS['exp run'], argv);
+  if (parsed.help) return printHelp(SPECS['exp run']);
+  const { values, positionals } = parsed;
   const name = checkName(values.name);
   const { pipeline: file } = takePipelineArg(positionals, 0);
-  const result = await runPipelineRequest({ ...runRequestFrom(file, values), experiment: name });
-  if (result.code === EXIT.ok && !values['dry-run'])
+  const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
+  if (!pipeline) return EXIT.usage;
+  const session = await openSession(values.cache, pipeline.workdir);
+  let code: number;
+  try {
+    const req = { ...cliRunFrom(values), experiment: name };
+    if (values['dry-run']) return await dryRun(session, pipeline, req, req.json);
+    code = (await withInterrupts((signal) => runAndReport(session, pipeline, req, signal))).code;
+  } finally {
+    session.close();
+  }
+  if (code === EXIT.ok)
     process.stderr.write(`tailor: experiment "${name}" recorded; compare runs with \`tailor exp show\`\n`);
-  return result.code;
+  return code;
 }
 
 async function expShow(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      all: { type: 'boolean' },
-      json: { type: 'boolean' },
-      csv: { type: 'boolean' },
-      metric: { type: 'string', multiple: true },
-      name: { type: 'string', multiple: true },
-      last: { type: 'string' },
-      cache: { type: 'string' },
-    },
-  });
+  const parsed = parseCommand(SPECS['exp show'], argv);
+  if (parsed.help) return printHelp(SPECS['exp show']);
+  const { values, positionals } = parsed;
   if (values.json && values.csv) throw new UsageError('--json and --csv: pick one');
   if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
-  const pipelineName = positionals[0]?.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
+  // Runs are recorded under the pipeline's path from the working folder.
+  const pipelineName = positionals[0] === undefined ? undefined : pipelineId(positionals[0], process.cwd());
   const session = await openSession(values.cache);
   try {
-    const runs = experimentRuns(session.index, {
+    const runs = experimentRuns(session.index.runs, {
       names: values.name,
       pipeline: pipelineName,
       last: values.last === undefined ? undefined : parseCount(values.last, '--last', 0),
@@ -98,19 +104,18 @@ async function expShow(argv: string[]): Promise<number> {
 }
 
 async function expDiff(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: { json: { type: 'boolean' }, cache: { type: 'string' } },
-  });
+  const parsed = parseCommand(SPECS['exp diff'], argv);
+  if (parsed.help) return printHelp(SPECS['exp diff']);
+  const { values, positionals } = parsed;
   if (positionals.length !== 2)
     throw new UsageError('expected two experiments: tailor exp diff A B (names, or run ids as #12)');
   const session = await openSession(values.cache);
   try {
-    const found = positionals.map((ref) => ({ ref, run: findExperimentRun(session.index, ref) }));
+    const runs = session.index.runs;
+    const found = positionals.map((ref) => ({ ref, run: findExperimentRun(runs, ref) }));
     const missing = found.filter((f) => !f.run);
     if (missing.length > 0) {
-      const known = [...new Set(experimentRuns(session.index).map((r) => r.name))];
+      const known = [...new Set(experimentRuns(runs).map((r) => r.name))];
       process.stderr.write(
         `tailor: no experiment run ${missing.map((m) => `"${m.ref}"`).join(' or ')}${known.length ? `; known: ${known.join(', ')}` : ''}\n`,
       );
@@ -126,20 +131,9 @@ async function expDiff(argv: string[]): Promise<number> {
 }
 
 async function expQueue(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      name: { type: 'string' },
-      set: { type: 'string', multiple: true },
-      jobs: { type: 'string' },
-      run: { type: 'boolean' },
-      follow: { type: 'boolean' },
-      cancel: { type: 'string' },
-      json: { type: 'boolean' },
-      cache: { type: 'string' },
-    },
-  });
+  const parsed = parseCommand(SPECS['exp queue'], argv);
+  if (parsed.help) return printHelp(SPECS['exp queue']);
+  const { values, positionals } = parsed;
   const cacheDir = cacheDirFrom(values.cache, process.cwd());
   const queue = ExperimentQueue.open(cacheDir);
   try {
@@ -164,7 +158,7 @@ async function expQueue(argv: string[]): Promise<number> {
     const name = checkName(values.name);
     const { pipeline: file } = takePipelineArg(positionals, 0);
     // Catch typos now rather than when the worker gets to it.
-    if (!loadOrReport(file, values.set ?? [])) return EXIT.usage;
+    if (!loadOrReport(file, values.set ?? [], undefined, values.cache)) return EXIT.usage;
     const entry = queue.add({
       name,
       pipeline: resolve(file),
@@ -184,25 +178,58 @@ async function expQueue(argv: string[]): Promise<number> {
 }
 
 async function runWorker(queue: ExperimentQueue, cacheDir: string, jobs: number, follow: boolean): Promise<number> {
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    process.stderr.write(`\ntailor: ${sig}: stopping the queue after the current experiment is interrupted\n`);
-    controller.abort(sig);
-  };
-  return withStopSignals(onSignal, async () => {
-    const summary = await drainQueue(queue, {
-      cacheDir,
-      jobs,
+  const summary = await withInterrupts((signal) =>
+    drainQueue(queue, {
       follow,
-      signal: controller.signal,
+      signal,
+      runExperiment: (entry, stop) => runQueued(entry, cacheDir, jobs, stop),
       log: (line) => process.stderr.write(`tailor: ${line}\n`),
-    });
-    process.stderr.write(
-      `tailor: queue: ${summary.done} done, ${summary.failed} failed${summary.interrupted ? ', interrupted' : ''}\n`,
-    );
-    return summary.interrupted ? EXIT.interrupted : summary.failed > 0 ? EXIT.failed : EXIT.ok;
-  });
+    }),
+  );
+  process.stderr.write(
+    `tailor: queue: ${summary.done} done, ${summary.failed} failed${summary.interrupted ? ', interrupted' : ''}\n`,
+  );
+  return summary.interrupted ? EXIT.interrupted : summary.failed > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/** One queued experiment, as `tailor exp run` would run it from the folder it was queued in. */
+async function runQueued(
+  entry: QueueEntry,
+  cacheDir: string,
+  jobs: number,
+  signal: AbortSignal,
+): Promise<ExperimentEnd> {
+  const loaded = loadPipeline(entry.pipeline, { sets: entry.sets, workdir: entry.workdir, cacheDir });
+  if (!loaded.ok) {
+    const first = loaded.error[0];
+    return {
+      state: 'failed',
+      exitCode: EXIT.usage,
+      message: first ? formatDiagnostic(first).split('\n')[0] : 'does not load',
+    };
+  }
+  const session = await openSession(cacheDir, entry.workdir);
+  try {
+    const req = {
+      experiment: entry.name,
+      jobs: entry.jobs ?? jobs,
+      json: false,
+      quiet: false,
+      waitSeconds: 24 * 3600,
+    };
+    const { code, result } = await runAndReport(session, loaded.value, req, signal);
+    if (code === EXIT.ok) return { state: 'done', exitCode: code };
+    if (code === EXIT.interrupted) return { state: 'interrupted', exitCode: code };
+    const failedStages = result.ok ? result.value.outcomes.filter((o) => o.action === 'failed') : [];
+    const message = !result.ok
+      ? result.error.kind === 'params'
+        ? 'params do not match their stage schemas'
+        : result.error.message
+      : failedStages.map((o) => `${o.name} failed: ${o.reasons?.[0] ?? ''}`).join('; ');
+    return { state: 'failed', exitCode: code, message };
+  } finally {
+    session.close();
+  }
 }
 
 function listQueue(entries: QueueEntry[], json: boolean): number {

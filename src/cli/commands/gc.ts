@@ -1,29 +1,36 @@
 /**
  * `tailor gc`: remove cache objects that nothing references. Kept: the latest output of every
- * stage of every pipeline this cache has run, every output named in a lock file under
- * `pipelines/`, and the outputs of the most recent runs (--keep-runs, default 20).
+ * stage of every pipeline this cache has run, every output named in a lock file (beside each
+ * pipeline the cache knows, or anywhere under `pipelines/`), and the outputs of the most recent
+ * runs (--keep-runs, default 20).
  */
-import { parseArgs } from 'node:util';
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { EXIT, UsageError, openSession } from '../common.js';
+import { EXIT, UsageError, openSession, printHelp } from '../common.js';
+import { SPECS } from '../command-specs.js';
+import { parseCommand } from '../options.js';
 import { collectGarbage } from '../../cache/gc.js';
 import { acquireRunLock } from '../../cache/run-lock.js';
-import { readLockFile } from '../../run/lock-file.js';
+import { lockFileOutputs } from '../../cache/gc-roots.js';
 
 export async function gcCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'dry-run': { type: 'boolean' },
-      'keep-runs': { type: 'string', default: '20' },
-      cache: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
+  const parsed = parseCommand(SPECS.gc, argv);
+  if (parsed.help) return printHelp(SPECS.gc);
+  const { values } = parsed;
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument "${parsed.positionals[0]}"`);
   const keepRuns = Number(values['keep-runs']);
   if (!Number.isInteger(keepRuns) || keepRuns < 0)
     throw new UsageError(`--keep-runs expects a whole number, got "${values['keep-runs']}"`);
+  if (values.remote !== undefined) {
+    const { gcRemoteCommand } = await import('./gc-remote.js');
+    const { remote, grace, cache } = values;
+    return gcRemoteCommand({
+      remote,
+      grace,
+      cache,
+      keepRuns,
+      dryRun: values['dry-run'] ?? false,
+      json: values.json ?? false,
+    });
+  }
   const session = await openSession(values.cache);
   const lock = await acquireRunLock(session.cacheDir, { waitSeconds: 0 });
   if (!lock.ok) {
@@ -34,8 +41,12 @@ export async function gcCommand(argv: string[]): Promise<number> {
     return EXIT.locked;
   }
   try {
-    const keep = new Set([...session.index.latestTreeHashes(), ...lockFileOutputs(join(process.cwd(), 'pipelines'))]);
-    const result = await collectGarbage(session.index, session.store, keep, {
+    // Lock files beside every pipeline the index knows, and anywhere under pipelines/.
+    const keep = new Set([
+      ...session.index.outputs.latestTreeHashes(),
+      ...lockFileOutputs(session.index, process.cwd()),
+    ]);
+    const result = await collectGarbage(session.index, session.local, keep, {
       dryRun: values['dry-run'] ?? false,
       keepRecentRuns: keepRuns,
     });
@@ -51,14 +62,4 @@ export async function gcCommand(argv: string[]): Promise<number> {
     lock.value.release();
     session.close();
   }
-}
-
-function lockFileOutputs(dir: string): string[] {
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((f) => f.endsWith('.lock.json'));
-  } catch {
-    return [];
-  }
-  return files.flatMap((f) => Object.values(readLockFile(join(dir, f))?.stages ?? {}).map((e) => e.output));
 }

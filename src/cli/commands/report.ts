@@ -1,23 +1,17 @@
 /** `tailor report [PIPELINE] [--out FILE]`: one self-contained HTML page about the pipeline's runs. */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { EXIT, UsageError, loadOrReport, takePipelineArg } from '../common.js';
+import { EXIT, UsageError, loadOrReport, printHelp, takePipelineArg } from '../common.js';
+import { SPECS } from '../command-specs.js';
+import { parseCommand } from '../options.js';
 import { parseMetricChoice } from '../../report/index.js';
 import { writeReportFor } from '../report-hook.js';
 
 export async function reportCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      cache: { type: 'string' },
-      set: { type: 'string', multiple: true },
-      metric: { type: 'string' },
-    },
-  });
+  const parsed = parseCommand(SPECS.report, argv);
+  if (parsed.help) return printHelp(SPECS.report);
+  const { values, positionals } = parsed;
   const { pipeline: file } = takePipelineArg(positionals, 0);
-  const pipeline = loadOrReport(file, values.set ?? []);
+  const pipeline = loadOrReport(file, values.set ?? [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   if (values.metric !== undefined && !parseMetricChoice(pipeline, values.metric)) {
     throw new UsageError(

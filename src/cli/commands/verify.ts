@@ -6,47 +6,37 @@
  *
  * `--cache DIR` is only read: an earlier run there explains why a stage's key changed.
  */
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { EXIT, loadOrReport, printJson, takePipelineArg } from '../common.js';
-import { parseCount } from './run.js';
-import { suggestName } from '../suggest.js';
-import { withStopSignals } from '../stop-signals.js';
+import { EXIT, loadOrReport, printHelp, printJson, takePipelineArg } from '../common.js';
+import { SPECS } from '../command-specs.js';
+import { withInterrupts } from '../interrupts.js';
+import { parseCommand } from '../options.js';
+import { parseCount, printRunFailure } from '../run-reporting.js';
+import { removeTree } from '../../cache/seal.js';
 import { PlainLogger } from '../loggers/plain-logger.js';
 import { QuietLogger } from '../loggers/quiet-logger.js';
-import { checkStageParams } from '../../pipeline/check-params.js';
-import { formatDiagnostic } from '../../pipeline/diagnostics.js';
-import { upstream } from '../../pipeline/dag.js';
+import { headlineOf } from '../../pipeline/headline.js';
 import type { Pipeline, StageSpec } from '../../pipeline/types.js';
 import { CacheIndex } from '../../cache/index-db.js';
 import { explainChange } from '../../run/explain.js';
 import { lockPathOf, readLockFile, type LockFile } from '../../run/lock-file.js';
 import { cacheDirFrom } from '../../run/session.js';
-import type { Ingredients } from '../../run/stage-key.js';
 import { declaredDeterminism } from '../../run/stage-module.js';
+import { selectStages } from '../../run/stage-selection.js';
 import { compareStage, type Check } from '../../verify/compare.js';
 import { runFresh, type FreshStage } from '../../verify/fresh-run.js';
 import { formatVerifyTable, summaryLine } from '../../verify/report.js';
 
 export async function verifyCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      stage: { type: 'string', multiple: true },
-      jobs: { type: 'string' },
-      json: { type: 'boolean' },
-      all: { type: 'boolean' },
-      keep: { type: 'boolean' },
-      cache: { type: 'string' },
-    },
-  });
+  const parsed = parseCommand(SPECS.verify, argv);
+  if (parsed.help) return printHelp(SPECS.verify);
+  const { values, positionals } = parsed;
   const { pipeline: file } = takePipelineArg(positionals, 0);
   const jobs = parseCount(values.jobs, '--jobs', 2);
-  const pipeline = loadOrReport(file, []);
+  const pipeline = loadOrReport(file, [], undefined, values.cache);
   if (!pipeline) return EXIT.usage;
   const lockFile = lockPathOf(pipeline);
   const lock = readLockFile(lockFile);
@@ -56,29 +46,21 @@ export async function verifyCommand(argv: string[]): Promise<number> {
     );
     return EXIT.usage;
   }
-  const selected = selectStages(pipeline, values.stage ?? [], file);
-  if (!selected) return EXIT.usage;
-  const paramErrors = await checkStageParams(pipeline);
-  if (paramErrors.length > 0) {
-    for (const d of paramErrors)
-      process.stderr.write(formatDiagnostic(d, { color: Boolean(process.stderr.isTTY) }) + '\n');
+  const selection = selectStages(pipeline, { stages: values.stage ?? [] });
+  if (!selection.ok) {
+    process.stderr.write(`tailor: ${selection.error}\n`);
     return EXIT.usage;
   }
+  const { selected } = selection.value;
 
   const cacheDir = await mkdtemp(join(tmpdir(), 'tailor-verify-'));
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    process.stderr.write(`\ntailor: ${sig}: stopping (press Ctrl-C again to force)\n`);
-    controller.abort();
-  };
   try {
-    return await withStopSignals(onSignal, async () => {
+    return await withInterrupts(async (signal) => {
       if (!values.json)
         process.stderr.write(
           `tailor: verify: running ${selected.size} stage(s) of ${pipeline.name} from scratch in ${cacheDir}\n`,
         );
-      const logger = values.json ? new QuietLogger() : new PlainLogger(process.stderr, false);
+      const logger = values.json ? new QuietLogger() : new PlainLogger(process.stderr, false, headlineOf(pipeline));
       const declared = await declaredDeterminism(pipeline.stages.filter((s) => selected.has(s.name)));
       const isDeterministic = (spec: StageSpec) =>
         spec.verify?.deterministic ?? declared.get(spec.name) ?? lock.stages[spec.name]?.deterministic ?? false;
@@ -90,15 +72,20 @@ export async function verifyCommand(argv: string[]): Promise<number> {
         selected,
         contentOf,
         jobs,
-        logger,
-        signal: controller.signal,
+        emit: (e) => logger.handle(e),
+        signal,
       });
-      if (fresh.interrupted) return EXIT.interrupted;
+      logger.close();
+      if (!fresh.ok) {
+        printRunFailure(fresh.error);
+        return fresh.error.kind === 'locked' ? EXIT.locked : EXIT.usage;
+      }
+      if (fresh.value.interrupted) return EXIT.interrupted;
       const checks = compareAll(
         pipeline,
         lock,
         selected,
-        fresh.stages,
+        fresh.value.stages,
         contentOf,
         cacheDirFrom(values.cache, pipeline.workdir),
       );
@@ -119,7 +106,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
       return summary.ok ? EXIT.ok : EXIT.failed;
     });
   } finally {
-    if (!values.keep) await rm(cacheDir, { recursive: true, force: true });
+    if (!values.keep) await removeTree(cacheDir); // harden-input: objects in it are read-only
   }
 }
 
@@ -151,18 +138,6 @@ function compareAll(
   }
 }
 
-/** The named stages (group names expand) and their upstream stages; every stage when none named. */
-function selectStages(pipeline: Pipeline, names: string[], file: string): Set<string> | undefined {
-  const known = new Set(pipeline.stages.flatMap((s) => [s.name, s.group]));
-  for (const n of names) {
-    if (!known.has(n)) {
-      process.stderr.write(`tailor: no stage "${n}" in ${file}${suggestName(n, known)}\n`);
-      return undefined;
-    }
-  }
-  return names.length > 0 ? upstream(pipeline, names) : new Set(pipeline.stages.map((s) => s.name));
-}
-
 /**
  * Reasons a stage's key differs from the lock's, from the ingredients an earlier run in the
  * user's own cache recorded for the lock's key (nothing when that cache never saw it).
@@ -179,7 +154,12 @@ function keyExplainer(cacheDir: string): {
   }
   return {
     explain: (lockKey, fresh) => {
-      const before = index?.getOutput(lockKey)?.ingredients as Ingredients | undefined;
+      let before;
+      try {
+        before = index?.outputs.getOutput(lockKey)?.ingredients;
+      } catch {
+        return undefined; // a damaged cache only costs the explanation
+      }
       if (!before || !fresh.ingredients) return undefined;
       const { needs: _needs, ...local } = fresh.ingredients;
       const reasons = explainChange(before, local);

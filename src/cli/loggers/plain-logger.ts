@@ -1,4 +1,6 @@
 /** The terminal logger: one line per stage transition, streamed logs, live progress bars on a TTY. */
+import { DEFAULT_HEADLINE, metricAt } from '../../pipeline/headline.js';
+import type { Headline } from '../../pipeline/types.js';
 import type { RunEvent, StageOutcome } from '../../run/events.js';
 import { formatDuration, renderBar, updateProgress, type ProgressState } from '../progress.js';
 import type { Logger } from './logger.js';
@@ -14,6 +16,8 @@ export class PlainLogger implements Logger {
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
     private readonly showLogs = true,
+    /** The metric shown after each stage that records it (the pipeline's `headline:`). */
+    private readonly headline: Headline = DEFAULT_HEADLINE,
   ) {
     this.tty = Boolean(out.isTTY) && process.env.CI !== 'true';
   }
@@ -36,7 +40,7 @@ export class PlainLogger implements Logger {
         break;
       case 'stage-end':
         this.progress.delete(event.outcome.name);
-        this.print(outcomeLine(event.outcome));
+        this.print(outcomeLine(event.outcome, this.headline));
         break;
       case 'notice':
         this.print(`! ${event.stage ? `${event.stage}: ` : ''}${event.message}`);
@@ -98,25 +102,20 @@ export class PlainLogger implements Logger {
   }
 }
 
-function outcomeLine(o: StageOutcome): string {
+function outcomeLine(o: StageOutcome, headline: Headline): string {
   const secs = formatDuration(o.seconds);
+  const value = metricAt(o.metrics, headline.metric);
+  const score = value === undefined ? '' : `  ${headline.label} ${value.toFixed(4)}`;
   switch (o.action) {
     case 'ran':
-      return `✓ ${o.name}  ran in ${secs}${headline(o.metrics)}`;
+      return `✓ ${o.name}  ran in ${secs}${o.worker ? ` on ${o.worker}` : ''}${score}`;
     case 'cached':
-      return `= ${o.name}  cached${headline(o.metrics)}`;
+      return `= ${o.name}  cached${o.from ? ` (from the ${o.from} cache)` : ''}${score}`;
     case 'failed':
       return `✗ ${o.name}  failed after ${secs}: ${o.reasons?.[0] ?? 'unknown error'}${o.logPath ? `\n    log: ${o.logPath}` : ''}`;
     case 'skipped':
       return `- ${o.name}  skipped (${o.reasons?.[0] ?? ''})`;
   }
-}
-
-/** The one number people look for: holdout micro-F1 of model stages. */
-export function headline(metrics: Record<string, unknown> | undefined): string {
-  const holdout = metrics?.holdout as Record<string, unknown> | undefined;
-  const f1 = holdout?.micro_f1;
-  return typeof f1 === 'number' ? `  holdout micro-F1 ${f1.toFixed(4)}` : '';
 }
 
 function summaryLine(outcomes: StageOutcome[], seconds: number, interrupted: boolean): string {

@@ -1,0 +1,296 @@
+/**
+ * What every command accepts: its usage, a summary, and its option table (options.ts). The
+ * parser of each command and `tailor <command> --help` both read these tables, and main.ts lists
+ * the summaries, so adding an option here is the only place it is declared.
+ */
+import type { CommandSpec, OptionTable } from './options.js';
+
+const PIPELINE_DEFAULT = 'PIPELINE is a pipeline YAML file; it defaults to pipelines/fashion.yaml.';
+
+const cache = {
+  cache: { type: 'string', value: 'DIR', help: 'cache folder (else $TAILOR_CACHE, else ./cache)' },
+} as const satisfies OptionTable;
+
+const set = {
+  set: {
+    type: 'string',
+    multiple: true,
+    value: 'STAGE.KEY=VALUE',
+    help: 'override a param (or vars.NAME=VALUE) for this command only; the value is read as YAML',
+  },
+} as const satisfies OptionTable;
+
+const json = { json: { type: 'boolean', help: 'print one JSON object on stdout instead of text' } } as const;
+
+const jobs = { jobs: { type: 'string', value: 'N', help: 'run up to N stages at once (default 2)' } } as const;
+
+const remote = {
+  remote: {
+    type: 'string',
+    value: 'URL',
+    help: 'remote cache: s3://BUCKET[/PREFIX] (AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ... from the environment) or file:///PATH (else $TAILOR_REMOTE)',
+  },
+} as const satisfies OptionTable;
+
+const stage = {
+  stage: {
+    type: 'string',
+    multiple: true,
+    value: 'NAME',
+    help: 'only this stage and the stages it needs (a foreach group name means all of it)',
+  },
+} as const satisfies OptionTable;
+
+/** The options of `tailor run`, shared with `exp run`. */
+export const RUN_OPTIONS = {
+  ...stage,
+  force: { type: 'string', multiple: true, value: 'NAME', help: 'run this stage even if its output is up to date' },
+  'force-all': { type: 'boolean', help: 'run every selected stage, reusing nothing' },
+  ...set,
+  'dry-run': { type: 'boolean', help: 'say what would run and why, run nothing' },
+  ...jobs,
+  json: {
+    type: 'boolean',
+    help: 'print {"stages":[{"name","action","seconds"}]} on stdout at the end (logs stay on stderr)',
+  },
+  ...cache,
+  wait: {
+    type: 'string',
+    value: 'SECONDS',
+    help: 'wait this long for another run holding the cache lock (default 0: fail at once, exit 3)',
+  },
+  quiet: { type: 'boolean', help: 'print only failures and notices' },
+  report: { type: 'boolean', help: 'write the HTML report (outputs/NAME-report.html) after the run' },
+  'overwrite-exports': {
+    type: 'boolean',
+    help: 'replace export targets that were edited since tailor wrote them (by default they are kept)',
+  },
+} as const satisfies OptionTable;
+
+export const SPECS = {
+  run: {
+    name: 'run',
+    args: '[PIPELINE]',
+    summary: 'bring a pipeline up to date: run the stale stages, reuse everything else from the cache',
+    details: [
+      PIPELINE_DEFAULT,
+      'Exit codes: 0 ok, 1 a stage failed, 2 usage, pipeline or cache error, 3 the cache is locked by another run, 130 interrupted.',
+    ],
+    options: RUN_OPTIONS,
+  },
+  status: {
+    name: 'status',
+    args: '[PIPELINE]',
+    summary: 'say which stages are fresh, stale or never run, and why, in words; runs nothing',
+    details: [PIPELINE_DEFAULT],
+    options: { ...set, json: { type: 'boolean', help: 'print {"stages":[{"name","state","reasons"}]}' }, ...cache },
+  },
+  show: {
+    name: 'show',
+    args: '[PIPELINE] STAGE',
+    summary: "print a stage's latest output folder, its key and metrics, or why it has none",
+    details: [PIPELINE_DEFAULT],
+    options: { json: { type: 'boolean', help: 'print {"stage","out","metrics"}' }, ...cache, ...set },
+  },
+  dag: {
+    name: 'dag',
+    args: '[PIPELINE]',
+    summary: "print the pipeline's graph",
+    details: [PIPELINE_DEFAULT],
+    options: {
+      format: { type: 'string', value: 'FORMAT', default: 'text', help: 'text, mermaid or dot' },
+      ...set,
+      cache: { type: 'string', value: 'DIR', help: 'accepted like on every command; the graph needs no cache' },
+    },
+  },
+  gc: {
+    name: 'gc',
+    args: '',
+    summary: 'remove cache entries that no pipeline, lock file or recent run uses',
+    options: {
+      'dry-run': { type: 'boolean', help: 'say what would be removed, remove nothing' },
+      'keep-runs': {
+        type: 'string',
+        value: 'N',
+        default: '20',
+        help: 'keep the outputs of the N most recent runs',
+      },
+      ...cache,
+      json: { type: 'boolean', help: 'print the counts as JSON' },
+      remote: {
+        type: 'string',
+        value: 'URL',
+        help: 'clean this remote cache instead: records, then manifests, then blobs no kept output uses',
+      },
+      grace: {
+        type: 'string',
+        value: 'DURATION',
+        help: 'with --remote: keep anything younger than this (default 1h), so a push in progress is safe',
+      },
+    },
+  },
+  doctor: {
+    name: 'doctor',
+    args: '',
+    summary: "check the ML backend, versions and the cache's health (exit 1 when something is wrong)",
+    options: {
+      json: { type: 'boolean', help: 'print the findings as JSON' },
+      ...cache,
+      'repair-index': {
+        type: 'boolean',
+        help: 'rebuild a damaged index.sqlite from the rows still readable (the damaged file is kept beside it)',
+      },
+      deep: {
+        type: 'boolean',
+        help: "rehash every object's bytes (ignoring the stat cache) and drop bad objects with their records",
+      },
+      'dry-run': { type: 'boolean', help: 'with --deep: report bad objects, remove nothing' },
+    },
+  },
+  report: {
+    name: 'report',
+    args: '[PIPELINE]',
+    summary: 'write one self-contained HTML page about the last run',
+    details: [PIPELINE_DEFAULT],
+    options: {
+      out: { type: 'string', value: 'FILE', help: 'where to write it (default outputs/NAME-report.html)' },
+      ...cache,
+      ...set,
+      metric: { type: 'string', value: 'STAGE.PATH', help: 'the metric to compare experiment runs by' },
+    },
+  },
+  exp: {
+    name: 'exp',
+    args: 'run|show|diff|queue',
+    summary: 'experiments: runs with overrides, recorded and compared over one shared cache',
+    details: [
+      'tailor exp run [PIPELINE] --name NAME [--set ...]   run a variant and record it',
+      'tailor exp show                                     one row per experiment run',
+      'tailor exp diff A B                                 what differs between two runs',
+      'tailor exp queue ...                                queue experiments, run the queue',
+      'Each subcommand answers --help.',
+    ],
+    options: {},
+  },
+  'exp run': {
+    name: 'exp run',
+    args: '[PIPELINE] --name NAME',
+    summary: 'run the pipeline with overrides as a named experiment (the lock file is not touched)',
+    details: [PIPELINE_DEFAULT],
+    options: {
+      name: { type: 'string', value: 'NAME', help: 'the experiment name to record (required)' },
+      ...RUN_OPTIONS,
+    },
+  },
+  'exp show': {
+    name: 'exp show',
+    args: '[PIPELINE]',
+    summary: 'one row per experiment run: the params that differ, metrics and stage seconds',
+    options: {
+      all: { type: 'boolean', help: 'show every param, not only those that differ' },
+      ...json,
+      csv: { type: 'boolean', help: 'print CSV' },
+      metric: { type: 'string', multiple: true, value: 'TEXT', help: 'show only metric columns containing TEXT' },
+      name: { type: 'string', multiple: true, value: 'NAME', help: 'only experiments with this name' },
+      last: { type: 'string', value: 'N', help: 'only the N most recent runs' },
+      ...cache,
+    },
+  },
+  'exp diff': {
+    name: 'exp diff',
+    args: 'A B',
+    summary: 'changed params, changed stage keys and metric deltas between two experiment runs',
+    details: ['A and B are experiment names (their latest run) or run ids written #12.'],
+    options: { ...json, ...cache },
+  },
+  'exp queue': {
+    name: 'exp queue',
+    args: '[PIPELINE] --name NAME | --run | --cancel ID',
+    summary: 'add an experiment to the queue, list the queue, or run what is queued one after another',
+    details: [PIPELINE_DEFAULT],
+    options: {
+      name: { type: 'string', value: 'NAME', help: 'the experiment to queue' },
+      ...set,
+      ...jobs,
+      run: { type: 'boolean', help: 'run the queued experiments in turn, oldest first' },
+      follow: { type: 'boolean', help: 'with --run: keep waiting for new entries when the queue is empty' },
+      cancel: { type: 'string', value: 'ID', help: 'remove a queued entry' },
+      ...json,
+      ...cache,
+    },
+  },
+  watch: {
+    name: 'watch',
+    args: '[PIPELINE]',
+    summary: 'run, then rerun the stale stages whenever the pipeline, stage code or deps change',
+    details: [PIPELINE_DEFAULT, 'A stage whose inputs change while it runs is stopped and started again.'],
+    options: {
+      ...set,
+      ...stage,
+      ...jobs,
+      ...cache,
+      debounce: {
+        type: 'string',
+        value: 'MS',
+        help: 'wait this many milliseconds of quiet after a change before acting (default 200)',
+      },
+      quiet: { type: 'boolean', help: 'print only failures and notices' },
+    },
+  },
+  push: {
+    name: 'push',
+    args: '[PIPELINE]',
+    summary: "upload each stage's latest output and its key's record to a remote cache",
+    details: [
+      PIPELINE_DEFAULT,
+      'Blobs go first, then the tree manifest, then the record: a push killed midway leaves nothing a pull would take. What the remote has already is skipped.',
+    ],
+    options: {
+      ...stage,
+      ...remote,
+      ...cache,
+      jobs: { type: 'string', value: 'N', help: 'transfer up to N files at once (default 8)' },
+      ...json,
+    },
+  },
+  pull: {
+    name: 'pull',
+    args: '[PIPELINE]',
+    summary: "download the outputs of the stages' current keys from a remote cache into this one",
+    details: [
+      PIPELINE_DEFAULT,
+      'Keys are computed here, upstream first; every download is hash-checked before it is registered. A missing or damaged remote object is a miss (the stage will run), never a wrong output.',
+    ],
+    options: {
+      ...stage,
+      ...remote,
+      ...cache,
+      jobs: { type: 'string', value: 'N', help: 'transfer up to N files at once (default 8)' },
+      ...json,
+      wait: {
+        type: 'string',
+        value: 'SECONDS',
+        help: 'wait this long for another run holding the cache lock (default 0)',
+      },
+    },
+  },
+  verify: {
+    name: 'verify',
+    args: '[PIPELINE]',
+    summary: 'rerun from scratch in a temporary cache and compare every stage with the lock file',
+    details: [
+      PIPELINE_DEFAULT,
+      'Deterministic stages must give the same bytes, the others metrics within the tolerances in the YAML. Exit 0 when everything matches, 1 on a mismatch, 2 when there is no lock file, 130 when interrupted.',
+    ],
+    options: {
+      ...stage,
+      ...jobs,
+      ...json,
+      all: { type: 'boolean', help: 'list every check, not only the failing ones' },
+      keep: { type: 'boolean', help: 'keep the temporary cache and say where it is' },
+      cache: { type: 'string', value: 'DIR', help: 'your cache, only read: explains why a key changed' },
+    },
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof SPECS;

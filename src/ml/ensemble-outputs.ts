@@ -1,0 +1,96 @@
+/**
+ * ensemble-pso's reports beside its predictions: `weights.json` (the chosen method, each model's
+ * PSO weight, the threshold), `methods.csv` (every model and combination, fitted on validation and
+ * scored on holdout), `convergence.csv` and `convergence.svg` (the swarm's best and mean per round
+ * against the mean of models and the best single model).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { lineChart } from '../charts/line-chart.js';
+import { round6, toCsv } from '../formats/csv.js';
+import type { MethodScore } from './method-scores.js';
+import type { PsoResult } from './pso.js';
+
+export async function writeWeights(
+  out: string,
+  w: {
+    method: string;
+    names: string[];
+    weights: Float64Array | number[];
+    threshold: number;
+    validationMicroF1: number;
+  },
+): Promise<void> {
+  const doc = {
+    method: w.method,
+    models: w.names.map((n, j) => ({ stage: n, weight: w.weights[j] })),
+    threshold: w.threshold,
+    validation_micro_f1: w.validationMicroF1,
+  };
+  await writeFile(join(out, 'weights.json'), JSON.stringify(doc, null, 2) + '\n');
+}
+
+export async function writeMethodsTable(out: string, scores: readonly MethodScore[]): Promise<void> {
+  const header = [
+    'method',
+    'kind',
+    'threshold',
+    'validation_micro_f1',
+    'holdout_micro_f1',
+    'holdout_example_f1',
+    'holdout_micro_f1_at_0_5',
+  ];
+  const rows = scores.map((s) => [
+    s.method,
+    s.kind,
+    s.threshold,
+    round6(s.validation_micro_f1),
+    round6(s.holdout_micro_f1),
+    round6(s.holdout_example_f1),
+    round6(s.holdout_micro_f1_at_0_5),
+  ]);
+  await writeFile(join(out, 'methods.csv'), toCsv(header, rows));
+}
+
+export async function writeConvergence(
+  out: string,
+  pso: PsoResult,
+  ref: { models: number; swarm: number; iterations: number; mean: MethodScore; bestSingle: MethodScore },
+): Promise<void> {
+  await writeFile(
+    join(out, 'convergence.csv'),
+    toCsv(
+      ['iteration', 'best', 'mean'],
+      pso.history.map((r) => [r.iteration, round6(r.best), round6(r.mean)]),
+    ),
+  );
+  const flat = (y: number): Array<[number, number]> => [
+    [0, y],
+    [Math.max(1, ref.iterations), y],
+  ];
+  const title = `PSO convergence (${ref.models} models, swarm ${ref.swarm})`;
+  const svg = lineChart({
+    label: title,
+    standalone: { title },
+    width: 640,
+    height: 360,
+    integerX: true,
+    xLabel: 'round',
+    yLabel: 'validation micro-F1',
+    series: [
+      { name: 'swarm best', points: pso.history.map((r) => [r.iteration, r.best]) },
+      { name: 'swarm mean', points: pso.history.map((r) => [r.iteration, r.mean]) },
+      {
+        name: `mean of models (${ref.mean.validation_micro_f1.toFixed(4)})`,
+        points: flat(ref.mean.validation_micro_f1),
+        dashed: true,
+      },
+      {
+        name: `best single: ${ref.bestSingle.method} (${ref.bestSingle.validation_micro_f1.toFixed(4)})`,
+        points: flat(ref.bestSingle.validation_micro_f1),
+        dashed: true,
+      },
+    ],
+  });
+  await writeFile(join(out, 'convergence.svg'), svg);
+}

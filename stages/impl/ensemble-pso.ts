@@ -1,0 +1,131 @@
+/** ensemble-pso's run (the definition and params: ../ensemble-pso.ts). */
+import type { StageContext } from '../../src/stage-api.js';
+import { round6 } from '../../src/formats/csv.js';
+import { readLabelList } from '../../src/formats/manifest.js';
+import { PREDICTIONS, SPLIT } from '../../src/formats/output-kinds.js';
+import { writePredictions, type Predictions } from '../../src/formats/predictions.js';
+import { findInput, findInputs } from '../../src/stage-kit/inputs.js';
+import { arithmeticMean, harmonicMean, weightedMean } from '../../src/ml/ensemble.js';
+import { fitPsoWeights } from '../../src/ml/ensemble-fit.js';
+import { writeConvergence, writeMethodsTable, writeWeights } from '../../src/ml/ensemble-outputs.js';
+import { alignPredictions } from '../../src/ml/label-matrix.js';
+import { scoreMethod, type MethodScore } from '../../src/ml/method-scores.js';
+import { commonTestIds, loadModels, loadScoredSet } from '../../src/ml/scored-set.js';
+import type { EnsembleParams } from '../ensemble-pso.js';
+
+type Combine = (probs: Float32Array[]) => Float32Array;
+
+export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Promise<void> {
+  const p = ctx.params;
+  const split = findInput(ctx.needs, SPLIT, { param: { name: 'split', value: p.split } });
+  const labels = await readLabelList(split.dir);
+  const L = labels.length;
+  const dirs = findInputs(ctx.needs, PREDICTIONS, {
+    exclude: [split],
+    names: p.models,
+    param: { name: 'models', value: undefined },
+  });
+  if (dirs.length === 0)
+    throw new Error('no models: needs must include at least one stage whose output holds predictions.json');
+  const models = await loadModels(dirs);
+  const names = models.map((m) => m.name);
+  ctx.log(`ensemble of ${models.length} model(s): ${names.join(', ')}; ${L} labels`);
+
+  const val = await loadScoredSet(split.dir, 'validation', labels, models);
+  const hold = await loadScoredSet(split.dir, 'holdout', labels, models);
+  for (const s of [val, hold]) {
+    if (s.dropped > 0)
+      ctx.log(`${s.split}: ${s.dropped} image(s) left out (failed download or missing from a model's predictions)`);
+  }
+  ctx.log(`validation ${val.ids.length} images, holdout ${hold.ids.length} images`);
+  if (val.missedTotal + hold.missedTotal > 0) {
+    ctx.log(
+      `${val.missedTotal} validation and ${hold.missedTotal} holdout true labels are outside labels.json (dropped by split): counted as misses`,
+    );
+  }
+
+  const scoreOf = (method: string, kind: MethodScore['kind'], combine: Combine): MethodScore =>
+    scoreMethod(method, kind, val, combine(val.probs), hold, combine(hold.probs), L, p.steps, p.min_threshold);
+  const scores: MethodScore[] = models.map((m, j) => scoreOf(m.name, 'model', (probs) => probs[j] as Float32Array));
+  const byMean = scoreOf('mean', 'ensemble', arithmeticMean);
+  const byHarmonic = scoreOf('harmonic', 'ensemble', harmonicMean);
+  const fit = await fitPsoWeights(val, p, ctx);
+  const byPso = scoreOf('pso', 'ensemble', (probs) => weightedMean(probs, fit.weights));
+  ctx.log(
+    `PSO: ${fit.pso.evaluations} evaluations in ${fit.seconds.toFixed(1)} s; validation micro-F1 ${byPso.validation_micro_f1.toFixed(4)}, holdout ${byPso.holdout_micro_f1.toFixed(4)}`,
+  );
+  scores.push(byMean, byHarmonic, byPso);
+
+  const combine: Record<EnsembleParams['method'], Combine> = {
+    pso: (probs) => weightedMean(probs, fit.weights),
+    mean: arithmeticMean,
+    harmonic: harmonicMean,
+  };
+  const chosen = combine[p.method];
+  const chosenScore = { pso: byPso, mean: byMean, harmonic: byHarmonic }[p.method];
+  const testIds = commonTestIds(models);
+  const out: Predictions = {
+    labels,
+    splits: {
+      validation: { ids: val.ids, probs: chosen(val.probs) },
+      holdout: { ids: hold.ids, probs: chosen(hold.probs) },
+    },
+  };
+  if (testIds.length > 0) {
+    const test = models.map((m) => alignPredictions(m.preds, 'test', testIds, labels, m.name));
+    out.splits.test = { ids: testIds, probs: chosen(test) };
+  } else {
+    ctx.log('no test predictions common to every model: the ensemble writes none');
+  }
+  await writePredictions(ctx.out, out);
+  await writeWeights(ctx.out, {
+    method: p.method,
+    names,
+    weights: fit.weights,
+    threshold: byPso.threshold,
+    validationMicroF1: fit.pso.bestScore,
+  });
+  await writeMethodsTable(ctx.out, scores);
+  const bestSingle = scores
+    .filter((s) => s.kind === 'model')
+    .reduce((a, b) => (b.validation_micro_f1 > a.validation_micro_f1 ? b : a));
+  await writeConvergence(ctx.out, fit.pso, {
+    models: models.length,
+    swarm: p.swarm_size,
+    iterations: p.iterations,
+    mean: byMean,
+    bestSingle,
+  });
+
+  ctx.metrics({
+    validation: { micro_f1: round6(chosenScore.validation_micro_f1), images: val.ids.length },
+    holdout: {
+      micro_f1: round6(chosenScore.holdout_micro_f1),
+      example_f1: round6(chosenScore.holdout_example_f1),
+      micro_f1_at_0_5: round6(chosenScore.holdout_micro_f1_at_0_5),
+      images: hold.ids.length,
+    },
+    method: p.method,
+    threshold: chosenScore.threshold,
+    weights: Object.fromEntries(names.map((n, j) => [n, round6(fit.weights[j] as number)])),
+    methods: Object.fromEntries(
+      scores.map((s) => [
+        s.method,
+        {
+          kind: s.kind,
+          threshold: s.threshold,
+          validation_micro_f1: round6(s.validation_micro_f1),
+          holdout_micro_f1: round6(s.holdout_micro_f1),
+        },
+      ]),
+    ),
+    pso: {
+      evaluations: fit.pso.evaluations,
+      seconds: round6(fit.seconds),
+      active_entries: fit.objective.activeEntries,
+      entries: fit.objective.totalEntries,
+      threads: fit.objective.threads,
+      threaded_evaluations: fit.objective.helperEvaluations,
+    },
+  });
+}

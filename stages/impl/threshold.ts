@@ -1,0 +1,104 @@
+/** threshold's run (the definition and params: ../threshold.ts). */
+import type { StageContext } from '../../src/stage-api.js';
+import { round6 } from '../../src/formats/csv.js';
+import { readLabelList } from '../../src/formats/manifest.js';
+import { PREDICTIONS, SPLIT } from '../../src/formats/output-kinds.js';
+import { predictionsFingerprint, writeThresholdsFile } from '../../src/formats/thresholds.js';
+import { findInput } from '../../src/stage-kit/inputs.js';
+import { microF1AtThreshold, perLabel, summarize } from '../../src/ml/metrics.js';
+import { loadModels, loadScoredSet, type ScoredSet } from '../../src/ml/scored-set.js';
+import { writeLabelTable, writePerLabelPicture } from '../../src/ml/threshold-outputs.js';
+import { applyThresholds, fitThresholds } from '../../src/ml/thresholds.js';
+import type { ThresholdParams } from '../threshold.js';
+
+export default async function threshold(ctx: StageContext<ThresholdParams>): Promise<void> {
+  const p = ctx.params;
+  const split = findInput(ctx.needs, SPLIT, { param: { name: 'split', value: p.split } });
+  const source = findInput(ctx.needs, PREDICTIONS, {
+    param: { name: 'predictions', value: p.predictions },
+    exclude: [split],
+  });
+  const labels = await readLabelList(split.dir);
+  const L = labels.length;
+  const models = await loadModels([source]);
+  const val = await loadScoredSet(split.dir, 'validation', labels, models);
+  const hold = await loadScoredSet(split.dir, 'holdout', labels, models);
+  for (const s of [val, hold]) {
+    if (s.dropped > 0) ctx.log(`${s.split}: ${s.dropped} image(s) left out (failed download or no prediction)`);
+    if (s.missedTotal > 0)
+      ctx.log(`${s.split}: ${s.missedTotal} true label(s) outside labels.json (dropped by split) counted as misses`);
+  }
+  const vp = val.probs[0] as Float32Array;
+  const hp = hold.probs[0] as Float32Array;
+
+  const fit = fitThresholds(val.truth, vp, val.ids.length, L, {
+    steps: p.steps,
+    minSupport: p.min_support,
+    maxPasses: p.max_passes,
+    extraFn: val.missedTotal,
+    signal: ctx.signal,
+  });
+  const tunedCount = fit.tuned.reduce((a, b) => a + b, 0);
+  ctx.log(
+    `global threshold ${fit.global.threshold} (validation micro-F1 ${fit.global.f1.toFixed(4)}); per-label: ${tunedCount} of ${L} labels tuned in ${fit.history.length - 1} pass(es), validation micro-F1 ${fit.f1.toFixed(4)}`,
+  );
+  const chosen: number[] =
+    p.mode === 'per-label'
+      ? [...fit.thresholds]
+      : new Array<number>(L).fill(p.mode === 'global' ? fit.global.threshold : p.fixed);
+
+  const report = (s: ScoredSet, probs: Float32Array) => {
+    const n = s.ids.length;
+    const pred = applyThresholds(probs, n, L, chosen, p.at_least_one);
+    return {
+      pred,
+      summary: summarize(s.truth, pred, n, L, s.missed),
+      fixed: microF1AtThreshold(s.truth, probs, n, L, p.fixed, s.missed),
+      global: microF1AtThreshold(s.truth, probs, n, L, fit.global.threshold, s.missed),
+      perLabel: microF1AtThreshold(s.truth, probs, n, L, fit.thresholds, s.missed),
+    };
+  };
+  const rv = report(val, vp);
+  const rh = report(hold, hp);
+  ctx.log(
+    `holdout micro-F1: fixed ${p.fixed} ${rh.fixed.toFixed(4)}, global ${rh.global.toFixed(4)}, per-label ${rh.perLabel.toFixed(4)}; written (${p.mode}${p.at_least_one ? ', at least one' : ''}) ${rh.summary.micro_f1.toFixed(4)}`,
+  );
+
+  await writeThresholdsFile(ctx.out, {
+    labels,
+    thresholds: chosen,
+    mode: p.mode,
+    at_least_one: p.at_least_one,
+    global: fit.global.threshold,
+    fixed: p.fixed,
+    steps: p.steps,
+    min_support: p.min_support,
+    predictions: { stage: source.name, sha256: await predictionsFingerprint(source.dir) },
+  });
+  const pv = perLabel(val.truth, rv.pred, val.ids.length, L);
+  const ph = perLabel(hold.truth, rh.pred, hold.ids.length, L);
+  await writeLabelTable(ctx.out, labels, chosen, (l) => fit.tuned[l] === 1 && p.mode === 'per-label', pv, ph);
+  await writePerLabelPicture(ctx.out, labels, chosen, p.mode, pv, ph);
+
+  const scores = (r: typeof rv, s: ScoredSet) => ({
+    micro_f1: round6(r.summary.micro_f1),
+    example_f1: round6(r.summary.example_f1),
+    micro_precision: round6(r.summary.micro_precision),
+    micro_recall: round6(r.summary.micro_recall),
+    micro_f1_fixed: round6(r.fixed),
+    micro_f1_global: round6(r.global),
+    micro_f1_per_label: round6(r.perLabel),
+    images: r.summary.images,
+    true_labels_outside_model: s.missedTotal,
+  });
+  ctx.metrics({
+    validation: scores(rv, val),
+    holdout: scores(rh, hold),
+    mode: p.mode,
+    at_least_one: p.at_least_one,
+    global_threshold: fit.global.threshold,
+    tuned_labels: tunedCount,
+    passes: fit.history.length - 1,
+    source: source.name,
+  });
+}

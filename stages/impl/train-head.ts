@@ -1,0 +1,132 @@
+/** train-head's run (the definition and params: ../train-head.ts). */
+import { join } from 'node:path';
+import type { StageContext } from '../../src/stage-api.js';
+import { readFeatureIndex, readSplit, type FeatureIndex } from '../../src/formats/features.js';
+import { FEATURES } from '../../src/formats/output-kinds.js';
+import { findInput } from '../../src/stage-kit/inputs.js';
+import { gpuNotice, useBackend } from '../../src/ml/backend.js';
+import { removeCheckpoint } from '../../src/ml/checkpoint.js';
+import { predictHead } from '../../src/ml/head-task.js';
+import { checkpointFolder, checkpointKey, epochLine, trainDenseHead } from '../../src/ml/head-training.js';
+import { truthMatrix } from '../../src/ml/label-matrix.js';
+import { dirSaveHandler } from '../../src/ml/model-io.js';
+import { writeModelOutputs, type SplitOutput } from '../../src/ml/model-report.js';
+import type { TrainHeadParams } from '../train-head.js';
+
+async function loadSplit(dir: string, index: FeatureIndex, split: string) {
+  const d = await readSplit(dir, index, split);
+  return (
+    d && {
+      ...d,
+      y: truthMatrix(
+        d.labels.map((labels) => ({ labels })),
+        index.labels,
+      ),
+    }
+  );
+}
+
+export default async function trainHead(ctx: StageContext<TrainHeadParams>): Promise<void> {
+  const p = ctx.params;
+  const { dir } = findInput(ctx.needs, FEATURES, { param: { name: 'features', value: p.features } });
+  const index = await readFeatureIndex(dir);
+  const labels = index.labels;
+  const L = labels.length;
+  const [tr, va, ho, te] = await Promise.all(
+    ['train', 'validation', 'holdout', 'test'].map((s) => loadSplit(dir, index, s)),
+  );
+  if (!tr || tr.ids.length === 0) throw new Error(`${dir}: no training rows with features`);
+  if (!va || va.ids.length === 0)
+    throw new Error(`${dir}: no validation rows with features (needed for early stopping)`);
+
+  const backend = await useBackend(p.backend);
+  const { tf } = backend;
+  const notice = gpuNotice(backend);
+  if (notice) ctx.log(notice);
+  ctx.log(
+    `train-head on ${backend.name}: ${tr.ids.length} train, ${va.ids.length} validation rows, ${index.dim} features -> ${L} labels (${index.backbone.id})`,
+  );
+
+  // Checkpoints are keyed by everything that shapes training: code, params (not the backend name:
+  // wasm and cpu produce the same run), seed and the training data.
+  const key = checkpointKey(
+    ctx.codeKey,
+    { p: { ...p, backend: undefined, features: undefined }, seed: ctx.seed, labels },
+    (h) => {
+      for (const d of [tr, va]) {
+        d.x.updateHash(h);
+        h.update(d.ids.join('\n'));
+        h.update(d.y);
+      }
+    },
+  );
+  const ckDir = await checkpointFolder(ctx, `train-head-${key}`);
+
+  const { head, result } = await trainDenseHead({
+    tf,
+    p,
+    seed: ctx.seed,
+    train: { x: tr.x, y: tr.y },
+    validation: { x: va.x, y: va.y },
+    images: { y: tr.y, count: tr.ids.length },
+    labels: L,
+    checkpointDir: ckDir,
+    signal: ctx.signal,
+    log: ctx.log,
+    onEpoch: (r) => {
+      ctx.log(epochLine(r, false));
+      ctx.progress(r.epoch, p.epochs, 'epochs');
+    },
+  });
+  try {
+    const splits: Partial<Record<'validation' | 'holdout' | 'test', SplitOutput>> = {};
+    for (const [name, d] of [
+      ['validation', va],
+      ['holdout', ho],
+      ['test', te],
+    ] as const) {
+      if (d)
+        splits[name] = {
+          ids: d.ids,
+          labels: d.labels,
+          probs: predictHead(tf, head, d.x),
+          missing: index.splits[name]?.missing ?? 0,
+        };
+    }
+    const metrics = await writeModelOutputs(
+      ctx.out,
+      labels,
+      splits,
+      result.history,
+      `train-head on ${index.backbone.name}`,
+    );
+    const model = head.toLayersModel();
+    await model.save(
+      dirSaveHandler(tf, join(ctx.out, 'model'), { tailor: { kind: 'head', features: index.backbone, labels } }),
+    );
+    model.dispose();
+    await removeCheckpoint(ckDir);
+
+    const last = result.history[result.history.length - 1];
+    ctx.metrics({
+      ...metrics,
+      train: {
+        backend: backend.name,
+        epochs: result.history.length,
+        best_epoch: result.bestEpoch + 1,
+        monitor: p.monitor,
+        best_value: result.bestValue,
+        stopped_early: result.stoppedEarly,
+        resumed_at_epoch: result.resumedAt === null ? null : result.resumedAt + 1,
+        samples_per_s: last ? last.samples_per_s : null,
+        seconds: result.history.reduce((s, r) => s + r.seconds, 0),
+        rows: tr.ids.length,
+      },
+    });
+    const v = metrics.validation as { micro_f1: number };
+    const h = metrics.holdout as { micro_f1: number } | undefined;
+    ctx.log(`validation micro-F1 ${v.micro_f1.toFixed(4)}${h ? `, holdout ${h.micro_f1.toFixed(4)}` : ''} at 0.5`);
+  } finally {
+    head.dispose();
+  }
+}
