@@ -1,42 +1,45 @@
 /**
  * Model-stage benchmark: `node --import tsx bench/models.ts` (npm run bench:models).
  *
- *  - precompute images/s with MobileNetV2 at 224 (wasm), 1 and 2 workers, beside PyTorch's
- *    torchvision mobilenet_v2 (random weights, 1 and 2 threads) on the same JPEGs in the same run;
- *  - train-head samples/s for a 1280 -> 256 -> 228 head, beside the same head in PyTorch;
- *  - fine-tune-backbone seconds per epoch for the cached-activation and images routes;
- *  - peak resident memory of each (every measurement runs in its own child process).
- * Writes bench/results/models.json and bench/results/models.md.
+ * tfjs-node, wasm and PyTorch side by side, every measurement in its own child process:
+ *  - precompute images/s: MobileNetV2 at 224 and InceptionV3 at 299 — tailor on tfjs-node
+ *    (in-process), on wasm with 1 and 2 workers, PyTorch (torchvision, random weights) with 1 and
+ *    2 threads, on the same JPEGs;
+ *  - train-head samples/s for a 1280 -> 256 -> 228 head, tailor on tfjs-node and wasm, PyTorch
+ *    with 1 and 2 threads;
+ *  - fine-tune-backbone seconds per epoch on the default backend (phase 2 of issue 12 reworks it);
+ *  - peak resident memory of each.
+ * Writes bench/results/models.json and bench/results/models.md (see bench/models-report.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { report, type Json } from './models-report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rootDir = join(here, '..');
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 400);
+const INCEPTION_IMAGES = Number(process.env.BENCH_INCEPTION_IMAGES ?? 120);
 
-type Json = Record<string, unknown>;
-
-/** Converted backbones shared by the child runs (converted once, by the first). */
+/** Converted backbones shared by the child runs (converted once, by a warm-up run). */
 let modelsDir = '';
 
-/** Run this file in child mode and parse its last stdout line. */
-function child(args: string[]): Json {
+/** Run this file in child mode and parse its last stdout line; a failure is recorded, not thrown. */
+function child(args: string[], env: Record<string, string> = {}): Json {
   const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', ...args], {
     cwd: rootDir,
     encoding: 'utf8',
     maxBuffer: 1 << 26,
-    env: { ...process.env, TAILOR_MODELS: modelsDir },
+    env: { ...process.env, TAILOR_MODELS: modelsDir, ...env },
   });
-  if (r.status !== 0) throw new Error(`child ${args.join(' ')} failed:\n${(r.stderr ?? '').slice(-3000)}`);
+  if (r.status !== 0) return { error: (r.stderr ?? '').trim().split('\n').slice(-2).join(' ') };
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Json;
 }
 
-function python(args: string[]): Json | { error: string } {
-  const r = spawnSync('/usr/bin/python3', [join(here, 'torch_mobilenet.py'), ...args], {
+function python(args: string[]): Json {
+  const r = spawnSync('/usr/bin/python3', [join(here, 'torch_models.py'), ...args], {
     encoding: 'utf8',
     maxBuffer: 1 << 26,
   });
@@ -50,18 +53,27 @@ const peak = (): number => process.resourceUsage().maxRSS / 1024;
 async function childMain(mode: string, args: string[]): Promise<Json> {
   const { runStage } = await import('../test/helpers/stage-harness.js');
   if (mode === 'precompute') {
-    const [data, workers] = [args[0]!, Number(args[1])];
+    const [data, backbone, workers] = [args[0]!, args[1]!, args[2]!];
     const state = await mkdtemp(join(tmpdir(), 'bench-pre-'));
     const started = Date.now();
     const r = await runStage(
       join(rootDir, 'stages/precompute.ts'),
-      { backbone: 'mobilenet_v2', multiscale: false, workers, batch_size: 8 },
+      { backbone, multiscale: false, workers: workers === 'auto' ? 'auto' : Number(workers), batch_size: 8 },
       { needs: { pad: join(data, 'pad'), split: join(data, 'split') }, state },
     );
     const seconds = (Date.now() - started) / 1000;
-    const m = r.metrics.precompute as { computed: number; seconds: number };
+    const m = r.metrics.precompute as { computed: number; workers: number };
     await rm(state, { recursive: true, force: true });
-    return { workers, images: m.computed, seconds, images_per_s: m.computed / seconds, peak_rss_mb: peak() };
+    const backend = (r.metrics.backend as { name: string } | undefined)?.name;
+    return {
+      backbone,
+      backend,
+      workers: m.workers,
+      images: m.computed,
+      seconds,
+      images_per_s: m.computed / seconds,
+      peak_rss_mb: peak(),
+    };
   }
   if (mode === 'head') {
     const [rows, dim, labels, hidden, batch, epochs] = args.map(Number) as [
@@ -103,7 +115,8 @@ async function childMain(mode: string, args: string[]): Promise<Json> {
       stepLoss: headStepLoss(b.tf, head, loss, set),
       validate: () => evaluateHead(b.tf, head, loss, small),
     });
-    const rates = result.history.map((h) => h.samples_per_s);
+    // The first epoch includes kernel warm-up on every backend: rate over the later ones.
+    const rates = result.history.slice(1).map((h) => h.samples_per_s);
     return {
       backend: b.name,
       rows,
@@ -125,6 +138,7 @@ async function childMain(mode: string, args: string[]): Promise<Json> {
       { needs: { pad: join(data, 'pad'), split: join(data, 'split') }, state },
     );
     const ft = r.metrics.fine_tune as {
+      backend: string;
       activations: { seconds: number; computed: number };
       head_phase: { seconds_per_epoch: number };
       fine_tune_phase: { seconds_per_epoch: number; epochs: number };
@@ -132,6 +146,7 @@ async function childMain(mode: string, args: string[]): Promise<Json> {
     await rm(state, { recursive: true, force: true });
     return {
       route,
+      backend: ft.backend,
       activations_seconds: ft.activations.seconds,
       activations: ft.activations.computed,
       head_seconds_per_epoch: ft.head_phase.seconds_per_epoch,
@@ -142,26 +157,26 @@ async function childMain(mode: string, args: string[]): Promise<Json> {
   throw new Error(`unknown child mode ${mode}`);
 }
 
-async function main(): Promise<void> {
-  const started = Date.now();
-  const load = loadavg().map((v) => Math.round(v * 100) / 100);
-  const work = await mkdtemp(join(tmpdir(), 'bench-models-'));
-  modelsDir = join(work, 'models');
+/** Shapes JPEGs at `size` px in precompute's layout, and a folder of the decodable ones for PyTorch. */
+async function dataset(
+  work: string,
+  name: string,
+  size: number,
+  images: number,
+): Promise<{ data: string; jpgs: string; count: number }> {
   const { makeShapesDataset } = await import('../test/fixtures/ml/shapes-dataset.js');
-  // Padded-size JPEGs in the layout precompute reads (pad/ + split/).
-  const data = join(work, 'data');
-  const train = Math.round(IMAGES * 0.6);
-  const rest = Math.round(IMAGES * 0.15);
+  const { default: sharp } = await import('sharp');
+  const data = join(work, name);
+  const train = Math.round(images * 0.6);
+  const rest = Math.round(images * 0.15);
   await makeShapesDataset(data, {
-    size: 224,
-    counts: { train, validation: rest, holdout: rest, test: IMAGES - train - 2 * rest },
+    size,
+    counts: { train, validation: rest, holdout: rest, test: images - train - 2 * rest },
   });
   const imagesDir = join(data, 'pad', 'images');
   // Only decodable images count for torch (the fixture's test split has one HTML file).
-  const jpgs = join(work, 'jpgs');
+  const jpgs = join(work, `${name}-jpgs`);
   await mkdir(jpgs);
-  const { copyFile } = await import('node:fs/promises');
-  const { default: sharp } = await import('sharp');
   for (const f of await readdir(imagesDir)) {
     const ok = await sharp(join(imagesDir, f))
       .metadata()
@@ -171,33 +186,55 @@ async function main(): Promise<void> {
       );
     if (ok) await copyFile(join(imagesDir, f), join(jpgs, f));
   }
+  return { data, jpgs, count: (await readdir(jpgs)).length };
+}
 
+const NATIVE = { TAILOR_BACKEND: 'tfjs-node' };
+const WASM = { TAILOR_BACKEND: 'wasm' };
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const load = loadavg().map((v) => Math.round(v * 100) / 100);
+  const work = await mkdtemp(join(tmpdir(), 'bench-models-'));
+  modelsDir = join(work, 'models');
   const results: Json = {
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, load_at_start: load },
-    images: (await readdir(jpgs)).length,
   };
-  console.log(`precompute: ${results.images} JPEGs at 224 px`);
-  const pre = [child(['precompute', data, '1']), child(['precompute', data, '2'])];
-  const torch = [python(['features', jpgs, '1', '8']), python(['features', jpgs, '2', '8'])];
-  results.precompute = pre;
-  results.torch_features = torch;
-  console.log(JSON.stringify({ pre, torch }));
+  const precompute: Json[] = [];
+  for (const [backbone, size, n] of [
+    ['mobilenet_v2', 224, IMAGES],
+    ['inception_v3', 299, INCEPTION_IMAGES],
+  ] as const) {
+    const set = await dataset(work, backbone, size, n);
+    console.log(`precompute ${backbone}: ${set.count} JPEGs at ${size} px`);
+    child(['precompute', set.data, backbone, '0'], WASM); // converts the model into modelsDir once
+    const runs = [
+      { run: 'tailor, tfjs-node (in-process)', ...child(['precompute', set.data, backbone, 'auto'], NATIVE) },
+      { run: 'tailor, wasm, 1 worker', ...child(['precompute', set.data, backbone, '1'], WASM) },
+      { run: 'tailor, wasm, 2 workers', ...child(['precompute', set.data, backbone, '2'], WASM) },
+      { run: 'PyTorch, 1 thread', ...python(['features', set.jpgs, '1', '8', backbone, String(size)]) },
+      { run: 'PyTorch, 2 threads', ...python(['features', set.jpgs, '2', '8', backbone, String(size)]) },
+    ];
+    precompute.push({ backbone, size, images: set.count, runs });
+    console.log(JSON.stringify(runs));
+  }
+  results.precompute = precompute;
 
   console.log('train-head: 1280 -> 256 -> 228');
-  const head = child(['head', '4096', '1280', '228', '256', '64', '3']);
-  const torchHead = [
-    python(['head', '4096', '1280', '228', '256', '64', '3', '1']),
-    python(['head', '4096', '1280', '228', '256', '64', '3', '2']),
+  const headArgs = ['4096', '1280', '228', '256', '64', '4'];
+  results.head = [
+    { run: 'tailor, tfjs-node', ...child(['head', ...headArgs], NATIVE) },
+    { run: 'tailor, wasm (one thread)', ...child(['head', ...headArgs], WASM) },
+    { run: 'PyTorch, 1 thread', ...python(['head', ...headArgs, '1']) },
+    { run: 'PyTorch, 2 threads', ...python(['head', ...headArgs, '2']) },
   ];
-  results.head = head;
-  results.torch_head = torchHead;
-  console.log(JSON.stringify({ head, torchHead }));
+  console.log(JSON.stringify(results.head));
 
-  console.log('fine-tune-backbone routes');
-  const ft = [child(['fine-tune', data, 'cached']), child(['fine-tune', data, 'images'])];
-  results.fine_tune = ft;
-  results.fine_tune_train_images = train;
-  console.log(JSON.stringify(ft));
+  console.log('fine-tune-backbone routes (default backend)');
+  const ftData = join(work, 'mobilenet_v2');
+  results.fine_tune = [child(['fine-tune', ftData, 'cached']), child(['fine-tune', ftData, 'images'])];
+  results.fine_tune_train_images = Math.round(IMAGES * 0.6);
+  console.log(JSON.stringify(results.fine_tune));
   results.seconds = (Date.now() - started) / 1000;
 
   await rm(work, { recursive: true, force: true });
@@ -206,81 +243,6 @@ async function main(): Promise<void> {
   await writeFile(join(out, 'models.json'), JSON.stringify(results, null, 2) + '\n');
   await writeFile(join(out, 'models.md'), report(results));
   console.log(`wrote bench/results/models.{json,md} in ${results.seconds} s`);
-}
-
-function report(r: Json): string {
-  const pre = r.precompute as Array<{ workers: number; images_per_s: number; seconds: number; peak_rss_mb: number }>;
-  const torch = r.torch_features as Array<{
-    threads?: number;
-    images_per_s?: number;
-    peak_rss_mb?: number;
-    error?: string;
-    torch?: string;
-  }>;
-  const head = r.head as { samples_per_s: number; peak_rss_mb: number; backend: string };
-  const torchHead = r.torch_head as Array<{
-    threads?: number;
-    samples_per_s?: number;
-    peak_rss_mb?: number;
-    error?: string;
-  }>;
-  const ft = r.fine_tune as Array<{
-    route: string;
-    activations_seconds: number;
-    activations: number;
-    head_seconds_per_epoch: number;
-    fine_tune_seconds_per_epoch: number;
-    peak_rss_mb: number;
-  }>;
-  const m = r.machine as { cores: number; cpu: string; node: string; load_at_start: number[] };
-  const f = (v: number | undefined, d = 1): string => (v === undefined ? 'n/a' : v.toFixed(d));
-  const ratio = (a: number | undefined, b: number | undefined): string => (a && b ? (a / b).toFixed(2) : 'n/a');
-  const lines = [
-    '# Models benchmark',
-    '',
-    `Command: \`node --import tsx bench/models.ts\` (npm run bench:models). Machine: ${m.cores} cores (${m.cpu}), Node ${m.node}, tfjs wasm backend (SIMD, one thread per worker); PyTorch ${torch[0]?.torch ?? 'n/a'} from Debian's python3-torch. Load average at start ${JSON.stringify(m.load_at_start)} — the machine is shared with other jobs, so absolute rates are noisy; the ratios come from the same run. Total ${f(r.seconds as number, 0)} s.`,
-    '',
-    `## precompute: MobileNetV2 features at 224 px, ${r.images} JPEGs`,
-    '',
-    'tailor: the whole precompute stage (worker start-up, model load — converted from the nsfwjs bundle by the first run, from the cache after —, sharp decode, batches of 8, float16 shards, SQLite item cache), timed end to end. PyTorch: torchvision mobilenet_v2 with random weights, PIL decode + [0,1] scaling + features + global average, batches of 8, after one warm-up forward (start-up excluded, which favours it).',
-    '',
-    '| run | images/s | peak RSS (MB) |',
-    '|---|---|---|',
-    ...pre.map((p) => `| tailor precompute, ${p.workers} worker(s) | ${f(p.images_per_s)} | ${f(p.peak_rss_mb, 0)} |`),
-    ...torch.map((t, i) =>
-      t.error
-        ? `| PyTorch, ${i + 1} thread(s) | error: ${t.error} | |`
-        : `| PyTorch, ${t.threads} thread(s) | ${f(t.images_per_s)} | ${f(t.peak_rss_mb, 0)} |`,
-    ),
-    '',
-    `Ratio tailor / PyTorch: 1 worker vs 1 thread ${ratio(pre[0]?.images_per_s, torch[0]?.images_per_s)}; 2 workers vs 2 threads ${ratio(pre[1]?.images_per_s, torch[1]?.images_per_s)} (target 0.8).`,
-    '',
-    '## train-head: dense head 1280 -> 256 -> 228, batch 64, random data (4096 rows, 3 epochs)',
-    '',
-    '| run | samples/s | peak RSS (MB) |',
-    '|---|---|---|',
-    `| tailor (${head.backend}, one thread) | ${f(head.samples_per_s, 0)} | ${f(head.peak_rss_mb, 0)} |`,
-    ...torchHead.map((t, i) =>
-      t.error
-        ? `| PyTorch, ${i + 1} thread(s) | error: ${t.error} | |`
-        : `| PyTorch, ${t.threads} thread(s) | ${f(t.samples_per_s, 0)} | ${f(t.peak_rss_mb, 0)} |`,
-    ),
-    '',
-    `Ratio tailor / PyTorch (1 thread): ${ratio(head.samples_per_s, torchHead[0]?.samples_per_s)}.`,
-    '',
-    `## fine-tune-backbone: MobileNetV2, last conv layer (Conv_1, 410k weights) + head, ${r.fine_tune_train_images} training images`,
-    '',
-    '| route | caching activations (s, all splits) | head epoch (s) | fine-tune epoch (s) | ms per training image | peak RSS (MB) |',
-    '|---|---|---|---|---|---|',
-    ...ft.map(
-      (x) =>
-        `| ${x.route} | ${f(x.activations_seconds)} (${x.activations} images) | ${f(x.head_seconds_per_epoch, 2)} | ${f(x.fine_tune_seconds_per_epoch, 2)} | ${f((x.fine_tune_seconds_per_epoch * 1000) / (r.fine_tune_train_images as number), 0)} | ${f(x.peak_rss_mb, 0)} |`,
-    ),
-    '',
-    'cached: activations at the start of the 7x7 stage are computed once (with mirrors) and kept by image hash; each step runs only the trainable tail with matmul-style ops (wasm has no convolution gradients). images: every step decodes, flips and shifts its images and runs the whole frozen trunk before the tail (the route used end to end on tfjs-node).',
-    '',
-  ];
-  return lines.join('\n');
 }
 
 if (process.argv[2] === '--child') {

@@ -35,7 +35,7 @@ export const BACKBONE_PARAMS = {
     oneOf: [{ type: 'integer', minimum: 0, maximum: 64 }, { const: 'auto' }],
     default: 'auto',
     description:
-      'worker threads, each with its own backend (auto: one per core on wasm/cpu, one on tfjs-node; 0: in-process)',
+      'worker threads, each with its own backend (auto: one per core on wasm/cpu, in-process on tfjs-node; 0: in-process)',
   },
 } as const;
 

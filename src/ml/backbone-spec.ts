@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { codeScopedDir } from '../stage-kit/state.js';
 import type { BackboneParams } from './backbone-params.js';
-import { packageVersion } from './backend.js';
+import { mayBeNative, type BackendChoice } from './backend.js';
 import type { BackboneSpec } from './backbones.js';
 import { BUILTIN_BACKBONES } from './choices.js';
 
@@ -41,14 +41,10 @@ export async function modelCacheDir(ctx: { state: string; codeKey: string }): Pr
 }
 
 /**
- * Default worker count: one for the native backends (libtensorflow already uses every core or the
- * GPU), else one per core. With `auto` the native packages' presence decides.
+ * Default worker count: in-process (0) for the native backends (libtensorflow already uses every
+ * core or the GPU, and loads once per process), else one per core. With `auto` a built native
+ * binding decides (see FeaturePool, which also keeps a native backend in-process).
  */
 export function defaultWorkers(backend: string): number {
-  const native =
-    backend === 'tfjs-node' ||
-    backend === 'tfjs-node-gpu' ||
-    (backend === 'auto' &&
-      (packageVersion('@tensorflow/tfjs-node') !== null || packageVersion('@tensorflow/tfjs-node-gpu') !== null));
-  return native ? 1 : Math.max(1, availableParallelism());
+  return mayBeNative(backend as BackendChoice) ? 0 : Math.max(1, availableParallelism());
 }

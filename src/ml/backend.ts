@@ -1,16 +1,23 @@
 /**
  * The one place that picks the TensorFlow.js backend.
  *
- * Order when nothing is forced: `@tensorflow/tfjs-node-gpu` (when it loads and a GPU is assigned)
- * → `@tensorflow/tfjs-node` → `@tensorflow/tfjs-backend-wasm` with SIMD → the pure-JS cpu backend.
- * The two native packages are optionalDependencies: on a machine where their install script could
- * not download libtensorflow they are simply absent, and the reasons say so.
+ * Order when nothing is forced: `@tensorflow/tfjs-node-gpu` → `@tensorflow/tfjs-node` →
+ * `@tensorflow/tfjs-backend-wasm` with SIMD → the pure-JS cpu backend. The native packages are
+ * built by tailor's install step (scripts/native-backend.mjs) on libtensorflow from the TensorFlow
+ * wheel; a package whose binding is not built is not even imported (the reason comes from the
+ * install step's record). libtensorflow loads once per process (tensorflow/tfjs#2079), so native
+ * backends are never chosen inside a worker thread: worker threads get wasm, and the feature pool
+ * runs in-process on a native backend.
  * A stage param `backend:` (or env `TAILOR_BACKEND`) forces one choice; forcing one that cannot load
  * is an error, not a silent fallback.
  */
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
+import { isMainThread } from 'node:worker_threads';
+import { nativeUnavailable, readNativeInstall, type NativePackage } from './native-install.js';
+import { quietTensorFlow } from './tf-log.js';
+import { noteBackend } from './backend-record.js';
 
 /** The tfjs namespace (`@tensorflow/tfjs`), the type every ML module receives. */
 export type TF = typeof import('@tensorflow/tfjs');
@@ -35,8 +42,17 @@ export interface Backend {
   tf: TF;
   /** Why each backend before it in the order was not used (empty when the first one loaded). */
   reasons: string[];
-  /** Facts about the chosen one (SIMD, threads), for logs and `tailor doctor`. */
+  /** Facts about the chosen one (SIMD, threads, libtensorflow), for logs and `tailor doctor`. */
   details: string[];
+  /** Whether a GPU device does the work (tfjs-node-gpu with a GPU TensorFlow can see). */
+  gpu: boolean;
+  /** The native library behind tfjs-node(-gpu): its TF_Version and folder. */
+  libtensorflow?: { version: string; dir: string };
+}
+
+/** True for the backends that run on libtensorflow. */
+export function isNative(name: BackendName): name is 'tfjs-node' | 'tfjs-node-gpu' {
+  return name === 'tfjs-node' || name === 'tfjs-node-gpu';
 }
 
 const ORDER: BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
@@ -46,25 +62,50 @@ let active: Promise<Backend> | undefined;
  * Load tfjs and activate a backend, once per process (tfjs has one global engine, so a second call
  * with another forced choice is an error rather than a silent switch).
  */
-export async function useBackend(choice: BackendChoice = envChoice()): Promise<Backend> {
+export async function useBackend(asked: BackendChoice = 'auto'): Promise<Backend> {
+  const choice = resolveChoice(asked);
   if (active) {
     const b = await active;
     if (choice !== 'auto' && b.name !== choice)
       throw new Error(`backend ${choice} requested but this process already uses ${b.name}`);
+    noteBackend(b);
     return b;
   }
   active = pick(choice);
   try {
-    return await active;
+    const b = await active;
+    noteBackend(b);
+    return b;
   } catch (e) {
     active = undefined;
     throw e;
   }
 }
 
-function envChoice(): BackendChoice {
+/** The backend this process already activated, if any (no loading). */
+export async function activeBackend(): Promise<Backend | undefined> {
+  return active?.catch(() => undefined);
+}
+
+/** `auto` means TAILOR_BACKEND when it is set (a stage param naming a backend wins over it). */
+export function resolveChoice(choice: BackendChoice): BackendChoice {
+  return choice === 'auto' ? envChoice() : choice;
+}
+
+export function envChoice(): BackendChoice {
   const env = process.env.TAILOR_BACKEND;
   return (BACKEND_CHOICES as readonly string[]).includes(env ?? '') ? (env as BackendChoice) : 'auto';
+}
+
+/**
+ * Whether `choice` may end on a native backend in this process: forced native, or auto with a
+ * native binding built (cheap: no loading). Decides whether the feature pool may use workers.
+ */
+export function mayBeNative(asked: BackendChoice): boolean {
+  const choice = resolveChoice(asked);
+  if (choice === 'tfjs-node' || choice === 'tfjs-node-gpu') return true;
+  if (choice !== 'auto' || !isMainThread) return false;
+  return !nativeUnavailable('@tensorflow/tfjs-node') || !nativeUnavailable('@tensorflow/tfjs-node-gpu');
 }
 
 async function pick(choice: BackendChoice): Promise<Backend> {
@@ -73,33 +114,21 @@ async function pick(choice: BackendChoice): Promise<Backend> {
   const reasons: string[] = [];
   for (const name of candidates) {
     const attempt = await tryBackend(tf, name);
-    if (attempt.ok) return { name, tf, reasons, details: attempt.details };
+    if (attempt.ok)
+      return { name, tf, reasons, details: attempt.details, gpu: attempt.gpu ?? false, libtensorflow: attempt.lib };
     reasons.push(`${name}: ${attempt.why}`);
   }
   throw new Error(`no TensorFlow.js backend could be loaded (${reasons.join('; ')})`);
 }
 
-type Attempt = { ok: true; details: string[] } | { ok: false; why: string };
+type Attempt =
+  { ok: true; details: string[]; gpu?: boolean; lib?: { version: string; dir: string } } | { ok: false; why: string };
 
 async function tryBackend(tf: TF, name: BackendName): Promise<Attempt> {
   switch (name) {
     case 'tfjs-node-gpu':
-    case 'tfjs-node': {
-      if (name === 'tfjs-node-gpu' && process.env.CUDA_VISIBLE_DEVICES === '') {
-        return { ok: false, why: 'no GPU assigned to this stage (CUDA_VISIBLE_DEVICES is empty)' };
-      }
-      const pkg = `@tensorflow/${name}`;
-      try {
-        // A variable specifier: the packages are optional and may be absent at type-check time too.
-        await import(pkg);
-      } catch (e) {
-        return { ok: false, why: notLoaded(pkg, e) };
-      }
-      if (!(await tf.setBackend('tensorflow')))
-        return { ok: false, why: `${pkg} loaded but its backend did not initialise` };
-      await tf.ready();
-      return { ok: true, details: [`${pkg} (libtensorflow, native threads)`] };
-    }
+    case 'tfjs-node':
+      return tryNative(tf, name);
     case 'wasm': {
       try {
         const wasm = await import('@tensorflow/tfjs-backend-wasm');
@@ -130,10 +159,68 @@ async function tryBackend(tf: TF, name: BackendName): Promise<Attempt> {
   }
 }
 
+interface NativeKernelBackend {
+  binding: { TF_Version: string };
+  isUsingGpuDevice: boolean;
+}
+
+async function tryNative(tf: TF, name: 'tfjs-node' | 'tfjs-node-gpu'): Promise<Attempt> {
+  const pkg: NativePackage = `@tensorflow/${name}`;
+  if (!isMainThread) {
+    return {
+      ok: false,
+      why: 'not loaded in a worker thread (libtensorflow loads once per process, tensorflow/tfjs#2079)',
+    };
+  }
+  const missing = nativeUnavailable(pkg);
+  if (missing) return { ok: false, why: missing };
+  const noGpuAssigned = process.env.CUDA_VISIBLE_DEVICES === '';
+  if (name === 'tfjs-node-gpu' && noGpuAssigned && nativeUnavailable('@tensorflow/tfjs-node') === undefined) {
+    return { ok: false, why: 'no GPU assigned to this stage (CUDA_VISIBLE_DEVICES is empty): the CPU build is next' };
+  }
+  quietTensorFlow();
+  try {
+    // A variable specifier: the packages are optional and may be absent at type-check time too.
+    await import(pkg);
+  } catch (e) {
+    return { ok: false, why: notLoaded(pkg, e) };
+  }
+  if (!(await tf.setBackend('tensorflow')))
+    return { ok: false, why: `${pkg} loaded but its backend did not initialise` };
+  await tf.ready();
+  const kb = tf.backend() as unknown as NativeKernelBackend;
+  const lib = { version: kb.binding.TF_Version, dir: libtensorflowDir(pkg) };
+  const gpu = Boolean(kb.isUsingGpuDevice);
+  return {
+    ok: true,
+    gpu,
+    lib,
+    details: [
+      `libtensorflow ${lib.version} from ${lib.dir}`,
+      gpu ? 'GPU' : name === 'tfjs-node-gpu' ? 'no GPU visible: CPU' : 'CPU',
+      `oneDNN ${process.env.TF_ENABLE_ONEDNN_OPTS === '0' ? 'off' : 'on'}`,
+      `threads: intra-op ${process.env.TF_NUM_INTRAOP_THREADS ?? 'all cores'}, inter-op ${process.env.TF_NUM_INTEROP_THREADS ?? 'all cores'}`,
+    ],
+  };
+}
+
+/** Where the binding's libtensorflow really lives (deps/lib links into the install step's cache). */
+function libtensorflowDir(pkg: NativePackage): string {
+  const rec = readNativeInstall();
+  if (rec?.status === 'ok' && rec.package === pkg && rec.libtensorflow) return rec.libtensorflow.dir;
+  try {
+    const require = createRequire(import.meta.url);
+    const lib = join(dirname(require.resolve(`${pkg}/package.json`)), 'deps', 'lib', 'libtensorflow.so');
+    return dirname(realpathSync(lib));
+  } catch {
+    return 'unknown';
+  }
+}
+
 function notLoaded(pkg: string, e: unknown): string {
   const code = (e as { code?: string }).code;
   if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-    return 'not installed (optional dependency: its install downloads libtensorflow from outside the npm registry)';
+    return "not installed (optional dependency; tailor's install step builds it: npm run native-backend)";
   }
   const first = String((e as Error).message ?? e).split('\n')[0] ?? '';
   return `${pkg} failed to load: ${first}`;
@@ -148,47 +235,6 @@ function wasmDir(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** What `tailor doctor` prints about ML: the backend that would be used and why not the others. */
-export interface DoctorReport {
-  backend: BackendName | null;
-  details: string[];
-  reasons: string[];
-  versions: Record<string, string | null>;
-  error?: string;
-}
-
-/** Probe the backend choice (loads tfjs in this process) and list versions of the ML packages. */
-export async function doctor(choice: BackendChoice = envChoice()): Promise<DoctorReport> {
-  const versions: Record<string, string | null> = {};
-  for (const pkg of [
-    '@tensorflow/tfjs',
-    '@tensorflow/tfjs-backend-wasm',
-    '@tensorflow/tfjs-node',
-    '@tensorflow/tfjs-node-gpu',
-    'nsfwjs',
-  ]) {
-    versions[pkg] = packageVersion(pkg);
-  }
-  try {
-    const b = await useBackend(choice);
-    return { backend: b.name, details: b.details, reasons: b.reasons, versions };
-  } catch (e) {
-    return { backend: null, details: [], reasons: [], versions, error: (e as Error).message };
-  }
-}
-
-/** Human-readable lines of a doctor report. */
-export function formatDoctor(r: DoctorReport): string[] {
-  const lines = [
-    r.backend
-      ? `ml backend: ${r.backend} (${r.details.join(', ')})`
-      : `ml backend: none (${r.error ?? 'unknown error'})`,
-  ];
-  for (const why of r.reasons) lines.push(`  not used: ${why}`);
-  for (const [pkg, v] of Object.entries(r.versions)) lines.push(`  ${pkg}: ${v ?? 'not installed'}`);
-  return lines;
 }
 
 /** Installed version of a package, or null. Reads its package.json next to its resolved entry. */
@@ -223,6 +269,6 @@ export function packageVersion(pkg: string): string | null {
  */
 export function gpuNotice(b: Backend): string | undefined {
   const assigned = process.env.CUDA_VISIBLE_DEVICES;
-  if (!assigned || b.name === 'tfjs-node-gpu') return undefined;
+  if (!assigned || b.gpu) return undefined;
   return `GPU ${assigned} assigned but not usable from TensorFlow.js here: running on ${b.name} (${b.reasons[0] ?? 'forced'})`;
 }

@@ -3,12 +3,18 @@
  * batches of image bytes. `submit` resolves when a worker has room (at most `depth` batches queued
  * per worker: one running, the next decoding), which is the back-pressure that keeps memory flat;
  * the promise it returns resolves with that batch's outputs.
+ *
+ * On a native backend (tfjs-node, tfjs-node-gpu) the pool always runs in this thread, whatever
+ * `workers` says: libtensorflow cannot be loaded a second time in a worker thread
+ * (tensorflow/tfjs#2079) and already spreads one batch over every core (or the GPU).
  */
 import type { Worker } from 'node:worker_threads';
 import { FeatureEngine, type BatchResult, type EngineConfig, type EngineInfo } from './feature-engine.js';
 import type { FromWorker, ToWorker } from './feature-worker.js';
 import { startWorker } from './ts-worker.js';
 import { needsConversion } from './backbones.js';
+import { isNative, mayBeNative, useBackend } from './backend.js';
+import { noteBackend } from './backend-record.js';
 
 export interface PoolOptions extends EngineConfig {
   /** Worker threads; 0 runs in this thread (no parallelism, no start-up cost). */
@@ -36,6 +42,8 @@ export class FeaturePool {
     private readonly slots: Slot[],
     private readonly depth: number,
     readonly info: EngineInfo,
+    /** Worker threads in use; 0 when the pool runs in this thread. */
+    readonly workers: number,
   ) {}
 
   static async start(opts: PoolOptions): Promise<FeaturePool> {
@@ -50,17 +58,21 @@ export class FeaturePool {
     };
     let pool: FeaturePool | undefined;
     const onResult = (seq: number, r: BatchResult | Error): void => pool?.settle(seq, r);
-    if (opts.workers === 0) {
+    // Loading the backend here decides: native runs in-process; if the native load fails, auto
+    // falls to wasm in this thread too, and the workers then start on wasm as asked.
+    const native = opts.workers > 0 && mayBeNative(opts.backend) && isNative((await useBackend(opts.backend)).name);
+    const workers = native ? 0 : opts.workers;
+    if (workers === 0) {
       const engine = await FeatureEngine.create(config);
       const slot = inProcessSlot(engine, onResult);
-      pool = new FeaturePool([slot], depth, engine.info);
+      pool = new FeaturePool([slot], depth, engine.info, 0);
     } else {
       // When the model must be converted, the first worker fills the cache and the others then
       // load from it instead of each converting; otherwise all start at once.
       const slots: Array<Awaited<ReturnType<typeof workerSlot>>> = [];
       if (needsConversion(opts.spec, opts.cacheDir)) slots.push(await workerSlot(config, onResult));
       const started = await Promise.allSettled(
-        Array.from({ length: opts.workers - slots.length }, () => workerSlot(config, onResult)),
+        Array.from({ length: workers - slots.length }, () => workerSlot(config, onResult)),
       );
       for (const r of started) if (r.status === 'fulfilled') slots.push(r.value);
       const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -73,7 +85,9 @@ export class FeaturePool {
         slots.map((s) => s.slot),
         depth,
         slots[0]!.info,
+        workers,
       );
+      noteBackend({ name: slots[0]!.info.backend }); // the workers' backend (wasm or cpu) is the stage's
     }
     opts.signal?.addEventListener('abort', () => pool?.fail(new Error('aborted')), { once: true });
     return pool;

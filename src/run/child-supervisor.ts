@@ -39,6 +39,8 @@ export interface SuperviseOptions extends StageProcessRun {
   tag: string;
   /** Ask the process to stop by itself. */
   politeStop(child: ChildProcess): void;
+  /** Lines kept out of the log and the terminal (a library's load-time noise). */
+  dropLine?(line: string, stream: 'stdout' | 'stderr'): boolean;
 }
 
 export interface ChildEnd {
@@ -63,6 +65,7 @@ export function supervise(opts: SuperviseOptions): Promise<ChildEnd> {
     const stream = child[name];
     if (stream)
       forEachLine(stream, (line) => {
+        if (opts.dropLine?.(line, name)) return;
         opts.log.write(line);
         opts.onLine(line, name);
       });

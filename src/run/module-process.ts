@@ -8,6 +8,7 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TAILOR_ROOT } from '../paths.js';
+import { isTensorFlowNoise } from '../ml/tf-log.js';
 import type { ChildMessage, ModuleJob, ParentMessage } from './child-protocol.js';
 import { supervise, type StageProcessRun } from './child-supervisor.js';
 import { newStageTag } from './process-reaper.js';
@@ -44,7 +45,13 @@ export async function runModuleProcess(run: ModuleRun): Promise<ProcessResult> {
     else if (msg.type === 'error') failure = msg.message;
   });
   child.on('spawn', () => send({ type: 'start', job: run.job }));
-  const end = await supervise({ ...run, child, tag, politeStop: () => send({ type: 'abort' }) });
+  const end = await supervise({
+    ...run,
+    child,
+    tag,
+    politeStop: () => send({ type: 'abort' }),
+    dropLine: (line, stream) => stream === 'stderr' && isTensorFlowNoise(line), // libtensorflow's load-time info lines
+  });
   await run.log.close();
   return withLogError(processResult(end, 'stage process', { timeoutSeconds: run.timeoutSeconds, failure }), run.log);
 }

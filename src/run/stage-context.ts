@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StageContext, StageDefinition } from '../stage-api.js';
 import { loadStageRun } from '../stage-loader/definitions.js';
+import { resetUsedBackend, usedBackend } from '../ml/backend-record.js';
 
 export interface StageInvocation {
   stage: string;
@@ -46,8 +47,12 @@ export async function runStageDefinition(
     progress: (d, t, l) => sinks.progress(d, t, l),
     metrics: (values) => deepMerge(metrics, values),
   };
+  resetUsedBackend();
   await run(ctx);
   if (signal.aborted) throw new Error('stage aborted');
+  // The TensorFlow.js backend the stage ran on (absent when it loaded none): verify needs it.
+  const backend = usedBackend();
+  if (backend && !('backend' in metrics)) metrics.backend = backend;
   const file = join(inv.out, 'metrics.json');
   let written: Record<string, unknown> = {};
   try {

@@ -18,6 +18,7 @@ import type { LockEntry, LockFile } from '../run/lock-file.js';
 import { stageKey } from '../run/stage-key.js';
 import { flattenMetrics } from '../exp/flat.js';
 import type { FreshStage } from './fresh-run.js';
+import { bytesIncomparable } from '../ml/backend-record.js';
 
 /** ok; mismatch, missing, failed fail the verification; the rest inform. */
 export type Verdict = 'ok' | 'mismatch' | 'missing' | 'failed' | 'changed' | 'new' | 'not-compared' | 'unused';
@@ -93,7 +94,19 @@ export function compareStage(input: StageInput): Check[] {
     ...(keyNote ? { note: keyNote } : {}),
   });
 
-  if (input.deterministic) {
+  // Runs on different backends (or a native one on another CPU) cannot repeat bytes: metrics decide.
+  const acrossBackends = bytesIncomparable(entry.metrics, fresh.metrics);
+  if (input.deterministic && acrossBackends) {
+    const [expected, got] = [entry.content ?? entry.output, fresh.content ?? fresh.treeHash ?? ''];
+    checks.push({
+      stage,
+      check: 'output',
+      expected,
+      got,
+      verdict: got === expected ? 'ok' : 'not-compared',
+      note: acrossBackends,
+    });
+  } else if (input.deterministic) {
     // Bytes without metrics.json when both sides have that hash (metrics are compared below).
     const byContent = entry.content !== undefined && fresh.content !== undefined;
     const expected = byContent ? entry.content! : entry.output;
@@ -119,7 +132,9 @@ export function compareStage(input: StageInput): Check[] {
       checks.push({ stage, check: 'output', expected, got, verdict: 'mismatch', note: note + scope });
     }
   }
-  checks.push(...compareMetrics(stage, entry.metrics, fresh.metrics, spec.verify?.tolerance ?? {}));
+  // Other backend, or other inputs (an upstream stage on another backend): only declared tolerances can hold.
+  const looser = acrossBackends ? 'other backend' : localSame ? 'other inputs' : undefined;
+  checks.push(...compareMetrics(stage, entry.metrics, fresh.metrics, spec.verify?.tolerance ?? {}, looser));
   return checks;
 }
 
@@ -140,6 +155,8 @@ export function compareMetrics(
   expected: Record<string, unknown>,
   got: Record<string, unknown>,
   tolerance: Record<string, number>,
+  /** Why exact equality cannot be expected (other backend, other inputs): then only metrics with a tolerance are compared. */
+  looser?: string,
 ): Check[] {
   const want = flattenMetrics(expected);
   const have = flattenMetrics(got);
@@ -148,15 +165,19 @@ export function compareMetrics(
     const tol = tolerance[path];
     const g = have[path];
     const check = `metric ${path}`;
-    if (tol === undefined && isMachineMetric(path)) {
+    const machine = tol === undefined && isMachineMetric(path);
+    // Other backend or other inputs: exact equality cannot be expected where no tolerance is declared.
+    if (machine || (tol === undefined && looser && g !== e)) {
       checks.push({
         stage,
         check,
         expected: String(e),
         got: g === undefined ? '(none)' : String(g),
         verdict: 'not-compared',
-        note: 'measures the machine or the cache (time, throughput, workers, reuse)',
-        fold: 'machine',
+        note: machine
+          ? 'measures the machine or the cache (time, throughput, workers, reuse)'
+          : `${looser}: only metrics with a verify.tolerance are compared`,
+        ...(machine ? { fold: 'machine' as const } : {}),
       });
       continue;
     }

@@ -52,6 +52,7 @@ export default async function precompute(ctx: StageContext<PrecomputeParams>): P
         workers,
         signal: ctx.signal,
       });
+      workers = pool.workers; // a native backend runs in-process whatever was asked
       const i = pool.info;
       dim = i.dims[0]!;
       multiscale = i.multiscale;

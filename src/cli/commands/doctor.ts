@@ -16,7 +16,7 @@ import { acquireRunLock, readRunLock } from '../../cache/run-lock.js';
 import { deepCheck } from '../../cache/deep-check.js';
 import { detectGpus } from '../../run/gpu-pool.js';
 import { cacheDirFrom, Session } from '../../run/session.js';
-import { doctor, formatDoctor } from '../../ml/backend.js';
+import { doctor, formatDoctor } from '../../ml/backend-doctor.js';
 
 export async function doctorCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(SPECS.doctor, argv);
