@@ -260,7 +260,7 @@ test(
       const local = await r.ws.run(['p.yaml', '--cache', 'local-cache']);
       assert.equal(local.code, 0, local.result.stderr);
       // Content hashes: the outputs without metrics.json, which holds timings.
-      const localContent = await latestTrees(r.ws.path('local-cache'), 'p', 'contentHash');
+      const localContent = await latestTrees(r.ws.path('local-cache'), 'p.yaml', 'contentHash');
       await r.addWorker();
       const out = await r.run('p.yaml');
       for (const name of ['items', 'split', 'greet']) {

@@ -13,7 +13,6 @@ import { freePort, redisMissing } from './helpers/services.js';
 import { loadOrThrow, runDistributed } from './helpers/distributed-driver.js';
 import { latestTrees, rig, stageStarted } from './helpers/distributed-rig.js';
 import { RedisExecutor } from '../src/distributed/redis-executor.js';
-import { openRemote } from '../src/distributed/remote-outputs.js';
 import { Session } from '../src/run/session.js';
 
 const skip = redisMissing();
@@ -44,7 +43,7 @@ test(
       await r.ws.write('data/in.txt', 'input\n');
       const local = await r.ws.run(['p.yaml', '--cache', 'local-cache']);
       assert.equal(local.code, 0, local.result.stderr);
-      const localTrees = await latestTrees(r.ws.path('local-cache'), 'p');
+      const localTrees = await latestTrees(r.ws.path('local-cache'), 'p.yaml');
       await r.ws.clearRuns();
 
       const ids = [];
@@ -127,7 +126,7 @@ test(
       assert.equal(counts.after, 1);
       const session = await Session.open(r.ws.path('run-cache'));
       try {
-        assert.equal(session.index.outputsOfTree(out.slow!.treeHash!).length, 1, 'one output record for the stage');
+        assert.equal(session.index.outputs.outputsOfTree(out.slow!.treeHash!).length, 1, 'one output record for the stage');
       } finally {
         session.close();
       }
@@ -197,12 +196,10 @@ test(
     const executor = new RedisExecutor(`redis://127.0.0.1:${await freePort()}`, { connectTimeoutMs: 1000 });
     try {
       await ws.write('p.yaml', 'stages:\n  a:\n    cmd: "echo a > ${out}/a"\n');
-      const remote = openRemote(pathToFileURL(ws.path('remote')).href);
-      if (!remote.ok) throw new Error(remote.error);
       const out = await runDistributed(loadOrThrow('p.yaml', ws.dir), {
         cacheDir: ws.path('c'),
         executor,
-        remote: remote.value,
+        remoteUrl: pathToFileURL(ws.path('remote')).href,
       });
       assert.equal(out.a!.action, 'failed');
       assert.match(out.a!.message!, /cannot reach Redis at redis:\/\/127.0.0.1:\d+ \(no answer in 1 s\)/);

@@ -121,7 +121,7 @@ test(
       const local = await ws.run(['p.yaml', '--cache', 'local-cache']);
       assert.equal(local.code, 0, local.result.stderr);
       const localSession = await Session.open(ws.path('local-cache'));
-      const localLatest = localSession.index.latestOfPipeline('p');
+      const localLatest = localSession.index.outputs.latestOfPipeline('p.yaml');
       localSession.close();
       await rm(ws.path('computed.log'));
 

@@ -94,7 +94,7 @@ test(
       assert.equal(local.code, 0, local.result.stderr);
       const localSession = await Session.open(ws.path('local-cache'));
       const localTrees = Object.fromEntries(
-        [...localSession.index.latestOfPipeline('p')].map(([k, v]) => [k, v.treeHash]),
+        [...localSession.index.outputs.latestOfPipeline('p.yaml')].map(([k, v]) => [k, v.treeHash]),
       );
       localSession.close();
       await ws.clearRuns();

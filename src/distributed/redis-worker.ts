@@ -27,7 +27,6 @@ import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Session } from '../run/session.js';
 import { GpuPool } from '../run/gpu-pool.js';
-import type { RemoteOutputs } from './remote-outputs.js';
 import { parseStageJob, type StageJob, type StageJobResult } from './stage-job.js';
 import { runStageJob } from './run-job.js';
 import { heartbeat, unregister, BEAT_EVERY_MS, type WorkerInfo } from './worker-registry.js';
@@ -36,7 +35,8 @@ import { Wakeup } from './wakeup.js';
 
 export interface StageWorkerOptions {
   redisUrl: string;
-  remote: RemoteOutputs;
+  /** The remote cache outputs move through (--remote). */
+  remoteUrl: string;
   /** The worker's own cache; each job opens it afresh (hashers memoise per invocation, and a worker lives for days). */
   cacheDir: string;
   gpus: number;
@@ -140,7 +140,7 @@ export class StageWorker {
       heartbeat(this.redis, this.info).catch(() => undefined);
     }, BEAT_EVERY_MS);
     this.opts.log(
-      `worker ${this.id}: ${this.opts.concurrency} slot(s), ${this.opts.gpus} GPU(s), remote ${this.opts.remote.url}`,
+      `worker ${this.id}: ${this.opts.concurrency} slot(s), ${this.opts.gpus} GPU(s), remote ${this.opts.remoteUrl}`,
     );
 
     while (!this.draining) {
@@ -241,7 +241,7 @@ export class StageWorker {
       const session = await Session.open(this.opts.cacheDir);
       const result = await runStageJob(stage, {
         session,
-        remote: this.opts.remote,
+        remoteUrl: this.opts.remoteUrl,
         worker: this.id,
         gpuIds,
         workdir: this.opts.workdir,

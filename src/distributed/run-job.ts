@@ -4,36 +4,40 @@
  *
  *   resolve needs (pending ones from their results) -> check this machine's view of the stage
  *   (code, deps) against the run's -> key known on the remote? done -> restore inputs into the
- *   worker's cache (hash-checked) -> run in a child process -> commit locally -> publish to the
- *   remote -> result
+ *   worker's cache (hash-checked) -> run with the LocalExecutor (the one stage runner: input
+ *   guard, sealed output, process-tree reaping, timeout) -> commit locally -> publish -> result
  *
  * The output is published before the result is handed back, so whoever registers the result
- * can always fetch the output. The check of the worker's view is what keeps "same key, same
- * output" true across machines: a worker with other code or other dep files refuses the job
- * and says what differs, instead of filling the cache under a key that does not describe it.
+ * can always fetch the output; the remote record is written last, so a worker killed mid-stage
+ * or mid-push leaves nothing a reader would take. The check of the worker's view is what keeps
+ * "same key, same output" true across machines: a worker with other code or other dep files
+ * refuses the job and says what differs, instead of filling the cache under a key that does not
+ * describe it.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Pipeline, StageSpec } from '../pipeline/types.js';
+import type { LocalIngredients } from '../cache/key-ingredients.js';
 import type { Session } from '../run/session.js';
-import type { ChildJob } from '../run/child-protocol.js';
 import { computeLocal, fullIngredients } from '../run/plan.js';
-import { stageKey, type LocalIngredients } from '../run/stage-key.js';
+import { codeKeyOf, stageKey } from '../run/stage-key.js';
 import { canonicalJson } from '../run/canonical-json.js';
 import { explainChange } from '../run/explain.js';
-import { runStageProcess } from '../run/stage-process.js';
-import { substituteRuntimePaths } from '../run/cmd-template.js';
+import { LocalExecutor } from '../run/local-executor.js';
+import { describeError } from '../run/describe-error.js';
+import { removeTree } from '../cache/seal.js';
 import { builtinStagePath } from '../paths.js';
-import type { RemoteOutputs } from './remote-outputs.js';
+import { openRemoteOutputs, type RemoteOutputs } from './remote-outputs.js';
 import { isPending, type ResolvedNeed, type StageJob, type StageJobResult } from './stage-job.js';
 import { LineTail } from './line-tail.js';
 
 export interface JobContext {
   /** The worker's own cache. */
   session: Session;
-  remote: RemoteOutputs;
+  /** The remote cache outputs move through (--remote). */
+  remoteUrl: string;
   /** `host:pid`, or the Slurm job id. */
   worker: string;
   /** GPU ids this job holds (CUDA_VISIBLE_DEVICES); undefined: keep the environment's (Slurm sets it). */
@@ -57,16 +61,36 @@ export async function runStageJob(job: StageJob, ctx: JobContext): Promise<Stage
     seconds: (Date.now() - started) / 1000,
     logTail: tail.lines(),
   });
+  const remote = await openRemoteOutputs(ctx.remoteUrl, ctx.session);
+  if (!remote.ok) return fail(remote.error);
+  try {
+    return await runWithRemote(job, ctx, remote.value, started, tail, fail);
+  } catch (e) {
+    return fail(describeError(e));
+  } finally {
+    await remote.value.close().catch(() => undefined);
+  }
+}
 
+async function runWithRemote(
+  job: StageJob,
+  ctx: JobContext,
+  remote: RemoteOutputs,
+  started: number,
+  tail: LineTail,
+  fail: (message: string) => StageJobResult,
+): Promise<StageJobResult> {
   const needs: Record<string, ResolvedNeed> = {};
   for (const [name, need] of Object.entries(job.needs)) {
     const resolved = isPending(need) ? await ctx.resolvePending?.(need.after) : need;
     if (!resolved) return fail(`upstream ${name} has no result`);
     needs[name] = resolved;
   }
-  const key = stageKey(
-    fullIngredients(job.local, Object.fromEntries(Object.entries(needs).map(([n, r]) => [n, r.contentHash]))),
+  const ingredients = fullIngredients(
+    job.local,
+    Object.fromEntries(Object.entries(needs).map(([n, r]) => [n, r.contentHash])),
   );
+  const key = stageKey(ingredients);
   if (job.key !== undefined && job.key !== key) return fail(`internal error: job key ${job.key}, computed ${key}`);
 
   const view = await workerView(job, ctx);
@@ -75,90 +99,90 @@ export async function runStageJob(job: StageJob, ctx: JobContext): Promise<Stage
   const done = (
     rec: { treeHash: string; contentHash: string; metrics: Record<string, unknown> },
     from: 'ran' | 'remote',
-  ) =>
-    ({
-      ok: true,
-      key,
-      treeHash: rec.treeHash,
-      contentHash: rec.contentHash,
-      metrics: rec.metrics,
-      worker: ctx.worker,
-      seconds: (Date.now() - started) / 1000,
-      from,
-      logTail: tail.lines(),
-    }) satisfies StageJobResult;
+  ): StageJobResult => ({
+    ok: true,
+    key,
+    treeHash: rec.treeHash,
+    contentHash: rec.contentHash,
+    metrics: rec.metrics,
+    worker: ctx.worker,
+    seconds: (Date.now() - started) / 1000,
+    from,
+    logTail: tail.lines(),
+  });
 
-  const known = await ctx.remote.lookup(key);
+  // A job taken up again after its worker died, or run twice: the first published output stands.
+  const known = await remote.lookup(key);
   if (known) return done(known, 'remote');
 
   const inputs: Record<string, string> = {};
   for (const [name, need] of Object.entries(needs)) {
-    const restored = await ctx.remote.restore(need.key, ctx.session);
-    if (restored === 'missing' || restored === 'corrupt') {
-      return fail(
-        `input ${name} (output ${need.treeHash.slice(0, 12)}) is ${restored} on the remote ${ctx.remote.url}`,
-      );
-    }
-    inputs[name] = ctx.session.store.pathOf(need.treeHash);
+    const restored = await remote.restore(need.key, { pipeline: job.pipeline, stage: name });
+    if (!restored.ok)
+      return fail(`input ${name} (output ${need.treeHash.slice(0, 12)}) is not usable on ${remote.url}: ${restored.message}`);
+    inputs[name] = restored.treeHash;
   }
 
-  const store = ctx.session.store;
-  const tmp = await store.newTempDir(job.stage);
-  const logPath = join(ctx.session.logsDir(), `${job.run}-${job.stage.replace(/[^A-Za-z0-9._@-]/g, '_')}.log`);
-  const invocation = {
-    stage: job.stage,
-    params: job.spec.params,
-    needs: inputs,
-    out: tmp,
-    state: ctx.session.stateDir(job.stage),
-    workdir: view.workdir,
-    seed: job.spec.seed,
-  };
-  const env: Record<string, string> = {
-    ...job.env,
-    TAILOR_STAGE: job.stage,
-    TAILOR_OUT: tmp,
-    TAILOR_STATE: invocation.state,
-    TAILOR_SEED: String(job.spec.seed),
-    ...(ctx.gpuIds ? { CUDA_VISIBLE_DEVICES: ctx.gpuIds.join(',') } : {}),
-  };
-  const child: ChildJob =
-    job.spec.kind === 'module'
-      ? { kind: 'module', module: view.module!, invocation }
-      : { kind: 'cmd', cmd: substituteRuntimePaths(job.spec.cmd ?? '', tmp, inputs), invocation, env };
-  const result = await runStageProcess({
-    job: child,
-    logPath,
-    env,
-    signal: ctx.signal,
-    onLine: (line, stream) => {
-      tail.push(line);
-      ctx.onLine(line, stream);
+  const { session } = ctx;
+  const executor = new LocalExecutor({ store: session.store, stateDir: (s) => session.stateDir(s) });
+  const logPath = join(session.logsDir(), `${job.run}-${job.stage.replace(/[^A-Za-z0-9._@-]/g, '_')}.log`);
+  const execution = await executor.run(
+    {
+      pipeline: job.pipeline,
+      stage: job.stage,
+      kind: job.spec.kind,
+      module: view.module,
+      cmd: job.spec.cmd,
+      params: job.spec.params,
+      key,
+      codeKey: codeKeyOf(job.local),
+      inputs,
+      seed: job.spec.seed,
+      // Under Slurm the node's CUDA_VISIBLE_DEVICES (its gres allocation) stays the stage's.
+      env: { ...job.env, ...(ctx.gpuIds ? {} : { CUDA_VISIBLE_DEVICES: process.env.CUDA_VISIBLE_DEVICES ?? '' }) },
+      gpuIds: ctx.gpuIds ?? [],
+      workdir: view.workdir,
+      timeoutSeconds: job.spec.timeout,
     },
-    onProgress: ctx.onProgress,
-  });
-  if (!result.ok) {
-    await rm(tmp, { recursive: true, force: true });
-    return fail(result.message);
+    {
+      signal: ctx.signal,
+      logPath,
+      onLine: (line, stream) => {
+        tail.push(line);
+        ctx.onLine(line, stream);
+      },
+      onProgress: ctx.onProgress,
+    },
+  );
+  if (!execution.ok) return fail(execution.message);
+  if (execution.output.kind !== 'folder') return fail('internal error: the local executor committed elsewhere');
+
+  // The worker's cache has no runs of its own (the run that asked records the stage run): the
+  // output is committed and recorded under its key, which is all a publish reads.
+  let committed: { treeHash: string; contentHash: string };
+  try {
+    committed = await session.store.commit(execution.output.dir);
+  } catch (e) {
+    await removeTree(execution.output.dir).catch(() => undefined);
+    return fail(`cannot commit the output: ${describeError(e)}`);
   }
-  const metrics = await readMetrics(tmp);
-  const committed = await store.commit(tmp);
-  ctx.session.index.putOutput({
+  session.index.outputs.putOutput({
     stageKey: key,
     treeHash: committed.treeHash,
     contentHash: committed.contentHash,
     pipeline: job.pipeline,
     stage: job.stage,
-    ingredients: fullIngredients(
-      job.local,
-      Object.fromEntries(Object.entries(needs).map(([n, r]) => [n, r.contentHash])),
-    ),
-    metrics,
+    ingredients,
+    metrics: await readMetrics(join(session.store.pathOf(committed.treeHash), 'metrics.json')),
     createdAt: Date.now(),
     seconds: (Date.now() - started) / 1000,
   });
-  await ctx.remote.publish(key, ctx.session);
-  return done({ treeHash: committed.treeHash, contentHash: committed.contentHash, metrics }, 'ran');
+  const pushProblem = await remote.publish(key, job.stage);
+  if (pushProblem) return fail(`ran, but could not publish the output: ${pushProblem}`);
+  // Another worker may have published first (a stage that is not bit-reproducible): that one stands.
+  const published = await remote.lookup(key);
+  if (!published) return fail(`ran, but ${remote.url} has no record of the output after the push`);
+  return done(published, 'ran');
 }
 
 type View = { ok: true; workdir: string; module?: string } | { ok: false; message: string };
@@ -204,12 +228,9 @@ async function workerView(job: StageJob, ctx: JobContext): Promise<View> {
     keyPos: {},
   };
   const pipeline = { workdir } as Pipeline; // computeLocal reads only the working folder
-  let mine: LocalIngredients;
-  try {
-    mine = await computeLocal(ctx.session, pipeline, spec);
-  } catch (e) {
-    return { ok: false, message: `could not read stage ${job.stage}'s code on this worker: ${(e as Error).message}` };
-  }
+  const computed = await computeLocal(ctx.session, pipeline, spec);
+  if (!computed.ok) return { ok: false, message: `on this worker: ${computed.error}` };
+  const mine: LocalIngredients = computed.value;
   if (canonicalJson(mine) !== canonicalJson(job.local)) {
     const reasons = explainChange({ ...job.local, needs: {} }, mine);
     return {
@@ -220,9 +241,12 @@ async function workerView(job: StageJob, ctx: JobContext): Promise<View> {
   return { ok: true, workdir, module };
 }
 
-async function readMetrics(dir: string): Promise<Record<string, unknown>> {
+async function readMetrics(file: string): Promise<Record<string, unknown>> {
   try {
-    return JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as Record<string, unknown>;
+    const value: unknown = JSON.parse(await readFile(file, 'utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
   } catch {
     return {};
   }

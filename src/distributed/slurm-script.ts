@@ -4,7 +4,7 @@
  * through `tailor worker --job FILE`, the same code a BullMQ worker runs per job.
  */
 import { parse } from 'shell-quote';
-import { shellQuote } from '../pipeline/shell-quote.js';
+import { shellQuote } from '../pipeline/cmd-env.js';
 import { UsageError } from '../cli/common.js';
 import { TAILOR_ROOT } from '../paths.js';
 import { join } from 'node:path';

@@ -9,7 +9,7 @@
  */
 import { relative } from 'node:path';
 import type { StageSpec } from '../pipeline/types.js';
-import type { LocalIngredients } from '../run/stage-key.js';
+import type { LocalIngredients } from '../cache/key-ingredients.js';
 import { TAILOR_ROOT } from '../paths.js';
 import { isTreeHash } from '../cache/content-store.js';
 import { err, ok, type Result } from '../result.js';
@@ -44,6 +44,8 @@ export interface JobStage {
   seed: number;
   deps: string[];
   gpu: number;
+  /** The stage's `timeout:` in seconds, none when absent. */
+  timeout?: number;
 }
 
 export interface StageJob {
@@ -107,6 +109,7 @@ export function describeStage(spec: StageSpec, workdir: string): JobStage {
     seed: spec.seed,
     deps: spec.deps,
     gpu: spec.resources.gpu,
+    ...(spec.timeoutSeconds !== undefined ? { timeout: spec.timeoutSeconds } : {}),
   };
 }
 
@@ -140,6 +143,7 @@ export function parseStageJob(value: unknown): Result<StageJob, string> {
   }
   if (!isRecord(s.params) || typeof s.seed !== 'number' || typeof s.gpu !== 'number')
     return err('spec params/seed/gpu');
+  if (s.timeout !== undefined && (typeof s.timeout !== 'number' || !(s.timeout > 0))) return err('spec.timeout');
   if (!Array.isArray(s.deps) || !s.deps.every((d) => typeof d === 'string')) return err('spec.deps is not a list');
   if (!isRecord(j.local)) return err('field local is missing');
   if (!isRecord(j.needs)) return err('field needs is missing');

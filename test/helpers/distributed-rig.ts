@@ -1,11 +1,10 @@
-/** A Redis rig for the distributed tests: a redis-server, a file:// remote, real workers, the phase-A driver. */
+/** A Redis rig for the distributed tests: a redis-server, a file:// remote, real workers, runPipeline over them. */
 import { pathToFileURL } from 'node:url';
 import { Workspace } from './rig.js';
 import { startRedis, type RedisService } from './services.js';
 import { startWorker, waitFor, type WorkerProc, type WorkerSpec } from './distributed-workers.js';
 import { loadOrThrow, runDistributed, type DriverOptions } from './distributed-driver.js';
 import { RedisExecutor } from '../../src/distributed/redis-executor.js';
-import { openRemote } from '../../src/distributed/remote-outputs.js';
 import { Session } from '../../src/run/session.js';
 
 export interface Rig {
@@ -23,8 +22,6 @@ export async function rig(opts: { persistent?: boolean } = {}): Promise<Rig> {
   const ws = await Workspace.create('tailor-dist-');
   const redis = await startRedis(opts);
   const remoteUrl = pathToFileURL(ws.path('remote')).href;
-  const remote = openRemote(remoteUrl);
-  if (!remote.ok) throw new Error(remote.error);
   const executor = new RedisExecutor(redis.url);
   const workers: WorkerProc[] = [];
   let n = 0;
@@ -49,7 +46,7 @@ export async function rig(opts: { persistent?: boolean } = {}): Promise<Rig> {
       return runDistributed(loadOrThrow(file, ws.dir), {
         cacheDir: ws.path('run-cache'),
         executor,
-        remote: remote.value,
+        remoteUrl,
         ...extra,
       });
     },
@@ -75,7 +72,7 @@ export async function latestTrees(
 ): Promise<Record<string, string>> {
   const session = await Session.open(cacheDir);
   try {
-    return Object.fromEntries([...session.index.latestOfPipeline(pipeline)].map(([k, v]) => [k, v[what] ?? '']));
+    return Object.fromEntries([...session.index.outputs.latestOfPipeline(pipeline)].map(([k, v]) => [k, v[what] ?? '']));
   } finally {
     session.close();
   }

@@ -10,6 +10,7 @@ import { withInterrupts } from '../interrupts.js';
 import { parseCommand } from '../options.js';
 import { cliRunFrom, runAndReport } from '../run-reporting.js';
 import { formatStatus } from './status.js';
+import { openDistributed } from '../distributed-run.js';
 
 export async function runCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(SPECS.run, argv);
@@ -24,9 +25,14 @@ export async function runCommand(argv: string[]): Promise<number> {
   let code: number;
   try {
     if (values['dry-run']) return await dryRun(session, pipeline, req, req.json);
+    const distributed = await openDistributed(values, session, pipeline);
     // The lock file records the pipeline as committed: not --set variants.
-    const run = { ...req, writeLockFile: sets.length === 0 };
-    code = (await withInterrupts((signal) => runAndReport(session, pipeline, run, signal))).code;
+    const run = { ...req, writeLockFile: sets.length === 0, executor: distributed?.executor };
+    try {
+      code = (await withInterrupts((signal) => runAndReport(session, pipeline, run, signal))).code;
+    } finally {
+      await distributed?.close();
+    }
   } finally {
     session.close();
   }

@@ -8,52 +8,31 @@
  *     run one job file and write its result beside it (what a Slurm job script runs); SIGTERM
  *     (scancel) stops the stage.
  */
-import { parseArgs } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { hostname } from 'node:os';
-import { EXIT, UsageError, openSession } from '../common.js';
+import { EXIT, UsageError, openSession, printHelp } from '../common.js';
+import { SPECS } from '../command-specs.js';
+import { parseCommand } from '../options.js';
+import { parseCount } from '../run-reporting.js';
 import { detectGpus } from '../../run/gpu-pool.js';
-import { openRemote, type RemoteOutputs } from '../../distributed/remote-outputs.js';
+import { remoteUrlOf } from '../../distributed/remote-outputs.js';
+import { parseRemoteUrl } from '../../remote/remote-url.js';
 import { checkRedisUrl } from '../../distributed/redis-names.js';
 import { StageWorker } from '../../distributed/redis-worker.js';
 import { parseStageJob, type StageJobResult } from '../../distributed/stage-job.js';
 import { runStageJob } from '../../distributed/run-job.js';
 import { pendingResolver, resultFileOf, writeJson } from '../../distributed/job-files.js';
 
-const OPTIONS = {
-  executor: { type: 'string' },
-  remote: { type: 'string' },
-  gpus: { type: 'string' },
-  concurrency: { type: 'string' },
-  cache: { type: 'string' },
-  workdir: { type: 'string' },
-  job: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-const HELP = `usage: tailor worker --executor redis://HOST:PORT --remote URL [--gpus N] [--concurrency N] [--cache DIR] [--workdir DIR]
-       tailor worker --job FILE --remote URL [--cache DIR] [--workdir DIR]
-
-Runs stages of distributed runs (tailor run --executor ...) on this machine.
-  --executor URL     the Redis of the BullMQ queues
-  --remote URL       where outputs move: s3://BUCKET[/PREFIX] or file:///PATH (else $TAILOR_REMOTE)
-  --gpus N           GPU tokens this worker offers, one stage per GPU (default: $TAILOR_GPUS, else nvidia-smi)
-  --concurrency N    stages at once (default: the GPU count, at least 1)
-  --cache DIR        this worker's own cache (default: $TAILOR_CACHE, else ./cache)
-  --workdir DIR      where the pipeline's working folder is on this machine (default: the run's path)
-  --job FILE         run one job file (a Slurm job script does this) and write FILE's .result.json
-Ctrl-C: finish the running stages, then stop; again: hand their jobs back to the queue now.
-`;
-
 export async function workerCommand(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: false });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return EXIT.ok;
-  }
-  const remote = openRemote(values.remote);
+  const parsed = parseCommand(SPECS.worker, argv);
+  if (parsed.help) return printHelp(SPECS.worker);
+  const { values, positionals } = parsed;
+  if (positionals.length > 0) throw new UsageError(`worker takes no arguments, got "${positionals[0]}"`);
+  const remote = remoteUrlOf(values.remote);
   if (!remote.ok) throw new UsageError(remote.error);
+  const checked = parseRemoteUrl(remote.value);
+  if (!checked.ok) throw new UsageError(`--remote ${remote.value}: ${checked.error}`);
   const workdir = values.workdir ? resolve(values.workdir) : undefined;
   if (values.job) return runJobFile(resolve(values.job), values.cache, remote.value, workdir);
   if (!values.executor) throw new UsageError('give --executor redis://HOST:PORT (or --job FILE)');
@@ -67,7 +46,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const worker = new StageWorker({
     redisUrl: url,
-    remote: remote.value,
+    remoteUrl: remote.value,
     cacheDir: session.cacheDir,
     gpus,
     concurrency,
@@ -103,7 +82,7 @@ export async function workerCommand(argv: string[]): Promise<number> {
 async function runJobFile(
   file: string,
   cache: string | undefined,
-  remote: RemoteOutputs,
+  remoteUrl: string,
   workdir: string | undefined,
 ): Promise<number> {
   let data: unknown;
@@ -130,7 +109,7 @@ async function runJobFile(
     process.stdout.write(`tailor worker: ${job.stage} on ${worker}\n`);
     result = await runStageJob(job, {
       session,
-      remote,
+      remoteUrl,
       worker,
       workdir,
       signal: controller.signal,
@@ -146,13 +125,6 @@ async function runJobFile(
   if (!result.ok) process.stdout.write(`tailor worker: ${job.stage} failed: ${result.message}\n`);
   await writeJson(resultFileOf(file), result);
   return result.ok ? EXIT.ok : EXIT.failed;
-}
-
-/** A whole-number option, or `fallback` when absent. */
-function parseCount(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new UsageError(`${flag} expects a whole number, got "${value}"`);
-  return Number(value);
 }
 
 function envMs(name: string): number | undefined {
