@@ -7,9 +7,10 @@
  *   npm run bench:distributed                       (writes bench/results/distributed.{json,md})
  *   BENCH_STAGES=40 npm run bench:distributed       (a quicker, smaller run)
  *
- * Until `tailor run --executor` is wired into runPipeline, the distributed rows go through the
- * phase-A driver (test/helpers/distributed-driver.ts), which does what the run will do per stage.
- * Pad of 20,000 images sharded over 4 workers comes with the built-in stages' shard support.
+ * Every row is the real command: `tailor run p.yaml --jobs J` locally, `tailor run p.yaml
+ * --executor redis://…|slurm --remote file://…` for the distributed ones (runPipeline with the
+ * RemoteStageExecutor). Pad of 20,000 images sharded over 4 workers comes with the built-in
+ * stages' shard support.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,11 +19,6 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { redisMissing, slurmMissing, startRedis, startSlurm } from '../test/helpers/services.js';
 import { startWorker, type WorkerProc } from '../test/helpers/distributed-workers.js';
-import { loadOrThrow, runDistributed } from '../test/helpers/distributed-driver.js';
-import { RedisExecutor } from '../src/distributed/redis-executor.js';
-import { SlurmExecutor } from '../src/distributed/slurm-executor.js';
-import { openRemote } from '../src/distributed/remote-outputs.js';
-import type { DistributedExecutor } from '../src/distributed/executor.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../..');
 const TAILOR = join(REPO, 'bin', 'tailor');
@@ -66,23 +62,30 @@ for (const jobs of [1, 2, 4]) {
   rows.push(row(`local --jobs ${jobs}`, jobs, (performance.now() - t0) / 1000));
 }
 
-async function timeDriver(
+/** `tailor run --executor EXECUTOR` from an empty cache; every stage must have run. */
+function timeDistributed(
   name: string,
   slots: number,
-  executor: DistributedExecutor,
-  remoteDir: string,
-): Promise<void> {
-  const remote = openRemote(pathToFileURL(remoteDir).href);
-  if (!remote.ok) throw new Error(remote.error);
+  executor: string,
+  dir: string,
+  env: NodeJS.ProcessEnv = {},
+): void {
+  const remoteUrl = pathToFileURL(join(dir, 'remote')).href;
+  const args = [TAILOR, 'run', 'p.yaml', '--executor', executor, '--remote', remoteUrl, '--json'];
   const t0 = performance.now();
-  const out = await runDistributed(loadOrThrow('p.yaml', root), {
-    cacheDir: join(remoteDir, '..', 'run-cache'),
-    executor,
-    remote: remote.value,
+  const stdout = execFileSync(process.execPath, [...args, '--cache', join(dir, 'run-cache')], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, CI: 'true', ...env },
+    maxBuffer: 64 * 1024 * 1024,
   });
   const seconds = (performance.now() - t0) / 1000;
-  const failed = Object.values(out).filter((o) => o.action !== 'ran');
-  if (failed.length > 0) throw new Error(`${name}: ${failed.length} stages did not run: ${failed[0]!.message}`);
+  const stages = (JSON.parse(stdout.trim().split('\n').pop()!) as { stages: Array<{ name: string; action: string }> })
+    .stages;
+  const notRun = stages.filter((o) => o.action !== 'ran');
+  if (notRun.length > 0 || stages.length !== STAGES)
+    throw new Error(`${name}: ${notRun.length} of ${stages.length} stages did not run`);
   rows.push(row(name, slots, seconds));
 }
 
@@ -101,11 +104,9 @@ else {
         await startWorker({ redisUrl: redis.url, remoteUrl, cacheDir: join(dir, `w${i}`), cwd: root, lockMs: 30_000 }),
       );
     }
-    const executor = new RedisExecutor(redis.url);
     try {
-      await timeDriver(`BullMQ, ${n} worker(s)`, n, executor, join(dir, 'remote'));
+      timeDistributed(`BullMQ, ${n} worker(s)`, n, redis.url, dir);
     } finally {
-      await executor.close();
       await Promise.all(workers.map((w) => w.stop()));
       await redis.stop();
     }
@@ -119,16 +120,13 @@ else {
   const dir = join(root, 'slurm');
   mkdirSync(dir);
   const cluster = await startSlurm({ gpus: 0, cpus: 4 });
-  const executor = new SlurmExecutor({
-    jobDir: join(dir, 'jobs'),
-    remoteUrl: pathToFileURL(join(dir, 'remote')).href,
-    nodeCache: join(dir, 'node-cache'),
-    env: { ...process.env, ...cluster.env },
-  });
   try {
-    await timeDriver('Slurm, 1 node × 4 slots', 4, executor, join(dir, 'remote'));
+    timeDistributed('Slurm, 1 node × 4 slots', 4, 'slurm', dir, {
+      ...cluster.env,
+      TAILOR_SLURM_DIR: join(dir, 'jobs'),
+      TAILOR_NODE_CACHE: join(dir, 'node-cache'),
+    });
   } finally {
-    await executor.close();
     await cluster.stop();
   }
 }

@@ -126,7 +126,11 @@ test(
       assert.equal(counts.after, 1);
       const session = await Session.open(r.ws.path('run-cache'));
       try {
-        assert.equal(session.index.outputs.outputsOfTree(out.slow!.treeHash!).length, 1, 'one output record for the stage');
+        assert.equal(
+          session.index.outputs.outputsOfTree(out.slow!.treeHash!).length,
+          1,
+          'one output record for the stage',
+        );
       } finally {
         session.close();
       }

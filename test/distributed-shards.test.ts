@@ -16,7 +16,6 @@ import { loadOrThrow, runDistributed } from './helpers/distributed-driver.js';
 import { expandShards, shardOf } from '../src/distributed/shards.js';
 import { assembleShards } from '../src/distributed/assemble.js';
 import { RedisExecutor } from '../src/distributed/redis-executor.js';
-import { openRemote } from '../src/distributed/remote-outputs.js';
 import { Session } from '../src/run/session.js';
 
 test('shardOf spreads ids evenly and never moves an id when others are added', () => {
@@ -126,8 +125,6 @@ test(
       await rm(ws.path('computed.log'));
 
       const remoteUrl = pathToFileURL(ws.path('remote')).href;
-      const remote = openRemote(remoteUrl);
-      if (!remote.ok) throw new Error(remote.error);
       for (let i = 1; i <= 3; i++) {
         workers.push(await startWorker({ redisUrl: redis.url, remoteUrl, cacheDir: ws.path(`w${i}`), cwd: ws.dir }));
       }
@@ -140,7 +137,7 @@ test(
       const out = await runDistributed(sharded.value, {
         cacheDir: ws.path('run-cache'),
         executor,
-        remote: remote.value,
+        remoteUrl,
       });
       for (const o of Object.values(out)) assert.equal(o.action, 'ran', `${o.name}: ${o.message}`);
       assert.equal(
@@ -176,8 +173,6 @@ test(
       await ws.write('make-items.sh', MAKE_ITEMS);
       await ws.write('per-item.sh', PER_ITEM);
       const remoteUrl = pathToFileURL(ws.path('remote')).href;
-      const remote = openRemote(remoteUrl);
-      if (!remote.ok) throw new Error(remote.error);
       // One worker with three slots: each shard's state stays on the machine that ran it.
       worker = await startWorker({
         redisUrl: redis.url,
@@ -193,7 +188,7 @@ test(
         const out = await runDistributed(sharded.value, {
           cacheDir: ws.path('run-cache'),
           executor,
-          remote: remote.value,
+          remoteUrl,
         });
         for (const o of Object.values(out)) assert.equal(o.action, 'ran', `${o.name}: ${o.message}`);
       }

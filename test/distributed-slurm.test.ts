@@ -15,7 +15,6 @@ import { slurmMissing, startSlurm, type SlurmCluster } from './helpers/services.
 import { loadOrThrow, runDistributed, type DriverOptions } from './helpers/distributed-driver.js';
 import { waitFor } from './helpers/distributed-workers.js';
 import { SlurmExecutor } from '../src/distributed/slurm-executor.js';
-import { openRemote } from '../src/distributed/remote-outputs.js';
 import { splitSlurmArgs } from '../src/distributed/slurm-script.js';
 import { Session } from '../src/run/session.js';
 import type { StageJob } from '../src/distributed/stage-job.js';
@@ -42,8 +41,6 @@ async function withWorkspace(
 ): Promise<void> {
   const ws = await Workspace.create('tailor-slurm-ws-');
   const remoteUrl = pathToFileURL(ws.path('remote')).href;
-  const remote = openRemote(remoteUrl);
-  if (!remote.ok) throw new Error(remote.error);
   const executors: SlurmExecutor[] = [];
   try {
     await fn(ws, (file, extra = {}, exec = {}) => {
@@ -59,7 +56,7 @@ async function withWorkspace(
       return runDistributed(loadOrThrow(file, ws.dir), {
         cacheDir: ws.path('run-cache'),
         executor,
-        remote: remote.value,
+        remoteUrl,
         ...extra,
       });
     });
@@ -85,7 +82,7 @@ const GPU_CHAIN = `stages:
 `;
 
 test(
-  'stages run as sbatch jobs: one fake GPU each through gres, a chain ordered by afterok, the outputs of a local run',
+  'stages run as sbatch jobs: one fake GPU each through gres, a chain in order, the outputs of a local run',
   { skip },
   async () => {
     await withWorkspace(async (ws, run) => {
@@ -124,13 +121,12 @@ test(
       assert.deepEqual(devices, ['0', '1'], 'each GPU stage got its own device');
       assert.ok(lines.includes('g1: g1 says hello'), `the job's log came back:\n${lines.join('\n')}`);
 
-      // join and last were submitted before g1 and g2 had finished, each waiting on its upstream job (afterok).
+      // The engine hands over ready stages: join and last went to Slurm with their upstream outputs known.
       const [runDir] = await readdir(ws.path('slurm-jobs'));
       const jobFile = async (s: string) =>
         JSON.parse(await readFile(ws.path('slurm-jobs', runDir!, `${runDir}.${s}.job.json`), 'utf8')) as StageJob;
-      assert.deepEqual((await jobFile('join')).needs, { g1: { after: 'g1' }, g2: { after: 'g2' } });
-      assert.deepEqual((await jobFile('last')).needs, { join: { after: 'join' } });
-      assert.equal((await jobFile('last')).key, undefined, 'its key was computed on the node');
+      assert.deepEqual(Object.keys((await jobFile('join')).needs).sort(), ['g1', 'g2']);
+      assert.equal((await jobFile('last')).key, out.last!.key, "the job carries the run's key");
       const info = slurm(['scontrol', '-o', 'show', 'job', started.last!.replace('slurm:', '')]);
       assert.match(info, /Partition=other/, '--slurm-partition reached sbatch');
       assert.match(info, /Comment=tailor/, '--slurm-args reached sbatch');
@@ -140,7 +136,7 @@ test(
 );
 
 test(
-  'a failing job is reported with its Slurm state, reason and exit code; its dependents are cancelled, not left pending',
+  'a failing job is reported with its Slurm state, reason and exit code; its dependents are skipped, nothing left pending',
   { skip },
   async () => {
     await withWorkspace(async (ws, run) => {
@@ -209,7 +205,8 @@ test(
       });
       assert.ok(Date.now() - t0 < 40_000, `stopped in ${Date.now() - t0} ms`);
       assert.equal(out2.a!.message, 'interrupted');
-      assert.ok(['failed', 'skipped'].includes(out2.b!.action));
+      // b never started: a run stopped by Ctrl-C starts nothing more and reports no outcome for it.
+      assert.ok(out2.b === undefined || ['failed', 'skipped'].includes(out2.b.action), out2.b?.action);
       await waitFor('the queue to empty', () => (slurm(['squeue', '-h']).trim() === '' ? true : undefined), 20_000);
     });
   },

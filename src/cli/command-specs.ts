@@ -46,7 +46,7 @@ const distributed = {
   executor: {
     type: 'string',
     value: 'redis://HOST:PORT|slurm',
-    help: 'run the stages on `tailor worker`s of that Redis, or as Slurm jobs (needs --remote); default: here',
+    help: 'run the stages on `tailor worker`s of that Redis, or as Slurm jobs (needs --remote; --jobs defaults to 64); default: here',
   },
   'slurm-partition': { type: 'string', value: 'P', help: 'with --executor slurm: the partition to submit to' },
   'slurm-args': {
@@ -313,7 +313,7 @@ export const SPECS = {
     summary: 'run stages of distributed runs on this machine (a BullMQ worker, or one Slurm job file)',
     details: [
       'tailor worker --executor redis://HOST:PORT --remote URL: a long-running worker. Ctrl-C once: finish the running stages, then stop; twice: stop them now and hand their jobs back to the queue; three times: exit at once.',
-      'tailor worker --job FILE --remote URL: run one job file and write FILE\'s .result.json (what a Slurm job script runs); SIGTERM (scancel) stops the stage.',
+      "tailor worker --job FILE --remote URL: run one job file and write FILE's .result.json (what a Slurm job script runs); SIGTERM (scancel) stops the stage.",
       'A stage asking for GPUs goes only to a worker with that many free GPU tokens; each job gets its own CUDA_VISIBLE_DEVICES.',
     ],
     options: {

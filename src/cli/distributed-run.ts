@@ -52,7 +52,11 @@ export async function openDistributed(
   };
 }
 
-async function innerExecutor(flags: DistributedFlags, session: Session, remoteUrl: string): Promise<DistributedExecutor> {
+async function innerExecutor(
+  flags: DistributedFlags,
+  session: Session,
+  remoteUrl: string,
+): Promise<DistributedExecutor> {
   const name = flags.executor!;
   if (name === 'slurm') {
     const { SlurmExecutor } = await import('../distributed/slurm-executor.js');

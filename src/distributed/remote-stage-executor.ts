@@ -70,7 +70,11 @@ export class RemoteStageExecutor implements StageExecutor {
     for (const [name, treeHash] of Object.entries(job.inputs)) {
       const latest = session.index.outputs.getLatest(pipeline.name, name);
       if (latest?.treeHash !== treeHash)
-        return { ok: false, reason: 'failed', message: `internal error: input ${name} is not its stage's latest output` };
+        return {
+          ok: false,
+          reason: 'failed',
+          message: `internal error: input ${name} is not its stage's latest output`,
+        };
       const problem = await remote.publish(latest.stageKey, name);
       if (problem) return { ok: false, reason: 'failed', message: `input ${name} is not on the remote: ${problem}` };
       needs[name] = { key: latest.stageKey, treeHash, contentHash: latest.contentHash ?? treeHash };

@@ -119,7 +119,9 @@ async function runWithRemote(
   for (const [name, need] of Object.entries(needs)) {
     const restored = await remote.restore(need.key, { pipeline: job.pipeline, stage: name });
     if (!restored.ok)
-      return fail(`input ${name} (output ${need.treeHash.slice(0, 12)}) is not usable on ${remote.url}: ${restored.message}`);
+      return fail(
+        `input ${name} (output ${need.treeHash.slice(0, 12)}) is not usable on ${remote.url}: ${restored.message}`,
+      );
     inputs[name] = restored.treeHash;
   }
 

@@ -22,6 +22,8 @@ export interface DriverOutcome {
   treeHash?: string;
   contentHash?: string;
   message?: string;
+  /** The last lines of the job's log, as the worker sent them back. */
+  logTail?: string[];
   seconds: number;
 }
 
@@ -45,6 +47,7 @@ export function loadOrThrow(file: string, workdir: string): Pipeline {
 export async function runDistributed(pipeline: Pipeline, opts: DriverOptions): Promise<Record<string, DriverOutcome>> {
   const session = await Session.open(opts.cacheDir);
   const from = new Map<string, 'ran' | 'remote'>();
+  const tails = new Map<string, string[]>();
   const watched: DistributedExecutor = {
     name: opts.executor.name,
     acceptsPending: opts.executor.acceptsPending,
@@ -65,6 +68,7 @@ export async function runDistributed(pipeline: Pipeline, opts: DriverOptions): P
           opts.onLine?.(job.stage, l);
         },
       });
+      tails.set(job.stage, result.logTail);
       if (result.ok) from.set(job.stage, result.from);
       return result;
     },
@@ -94,6 +98,7 @@ export async function runDistributed(pipeline: Pipeline, opts: DriverOptions): P
           treeHash: o.treeHash,
           contentHash: o.contentHash,
           message: o.reasons?.join('; '),
+          logTail: tails.get(o.name),
           seconds: o.seconds,
         },
       ]),

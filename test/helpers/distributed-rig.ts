@@ -72,7 +72,9 @@ export async function latestTrees(
 ): Promise<Record<string, string>> {
   const session = await Session.open(cacheDir);
   try {
-    return Object.fromEntries([...session.index.outputs.latestOfPipeline(pipeline)].map(([k, v]) => [k, v[what] ?? '']));
+    return Object.fromEntries(
+      [...session.index.outputs.latestOfPipeline(pipeline)].map(([k, v]) => [k, v[what] ?? '']),
+    );
   } finally {
     session.close();
   }

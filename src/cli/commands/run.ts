@@ -12,6 +12,9 @@ import { cliRunFrom, runAndReport } from '../run-reporting.js';
 import { formatStatus } from './status.js';
 import { openDistributed } from '../distributed-run.js';
 
+/** Stages in flight at once in a distributed run unless --jobs says otherwise. */
+const DISTRIBUTED_JOBS = 64;
+
 export async function runCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(SPECS.run, argv);
   if (parsed.help) return printHelp(SPECS.run);
@@ -27,7 +30,9 @@ export async function runCommand(argv: string[]): Promise<number> {
     if (values['dry-run']) return await dryRun(session, pipeline, req, req.json);
     const distributed = await openDistributed(values, session, pipeline);
     // The lock file records the pipeline as committed: not --set variants.
-    const run = { ...req, writeLockFile: sets.length === 0, executor: distributed?.executor };
+    // With an executor the workers (or Slurm) bound how many stages run at once, not --jobs' default.
+    const jobs = distributed && values.jobs === undefined ? DISTRIBUTED_JOBS : req.jobs;
+    const run = { ...req, jobs, writeLockFile: sets.length === 0, executor: distributed?.executor };
     try {
       code = (await withInterrupts((signal) => runAndReport(session, pipeline, run, signal))).code;
     } finally {
