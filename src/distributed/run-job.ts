@@ -15,7 +15,7 @@
  * describe it.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { Pipeline, StageSpec } from '../pipeline/types.js';
@@ -29,6 +29,7 @@ import { LocalExecutor } from '../run/local-executor.js';
 import { describeError } from '../run/describe-error.js';
 import { removeTree } from '../cache/seal.js';
 import { builtinStagePath } from '../paths.js';
+import { readMetrics } from '../remote/remote-cache.js';
 import { openRemoteOutputs, type RemoteOutputs } from './remote-outputs.js';
 import { isPending, type ResolvedNeed, type StageJob, type StageJobResult } from './stage-job.js';
 import { LineTail } from './line-tail.js';
@@ -241,15 +242,4 @@ async function workerView(job: StageJob, ctx: JobContext): Promise<View> {
     };
   }
   return { ok: true, workdir, module };
-}
-
-async function readMetrics(file: string): Promise<Record<string, unknown>> {
-  try {
-    const value: unknown = JSON.parse(await readFile(file, 'utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
 }

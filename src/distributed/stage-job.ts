@@ -119,6 +119,8 @@ export function jobIdOf(run: string, stage: string): string {
 }
 
 const NAME = /^[A-Za-z0-9._@#-]{1,200}$/;
+/** A pipeline's name is its file relative to the working folder (`pipelines/fashion.yaml`); never a path out of it. */
+const PIPELINE_NAME = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._@#/-]{1,300}$/;
 const MODULE_PATH = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[^\0]{1,500}$/;
 
 /** Check the shape of a job that came over the network or from a file. */
@@ -126,9 +128,11 @@ export function parseStageJob(value: unknown): Result<StageJob, string> {
   const j = value as Partial<StageJob> | null;
   if (!j || typeof j !== 'object') return err('not an object');
   if (j.v !== STAGE_JOB_VERSION) return err(`job format ${String(j.v)}, this worker reads ${STAGE_JOB_VERSION}`);
-  for (const f of ['run', 'pipeline', 'stage'] as const) {
+  for (const f of ['run', 'stage'] as const) {
     if (typeof j[f] !== 'string' || !NAME.test(j[f])) return err(`field ${f} is not a safe name`);
   }
+  if (typeof j.pipeline !== 'string' || !PIPELINE_NAME.test(j.pipeline))
+    return err('field pipeline is not a safe name');
   if (j.key !== undefined && !isTreeHash(j.key)) return err('field key is not a hash');
   if (typeof j.workdir !== 'string' || !j.workdir.startsWith('/')) return err('field workdir is not an absolute path');
   const s = j.spec;
