@@ -45,7 +45,7 @@ const stage = {
 const distributed = {
   executor: {
     type: 'string',
-    value: 'redis://HOST:PORT|slurm',
+    value: 'redis://H:P|slurm',
     help: 'run the stages on `tailor worker`s of that Redis, or as Slurm jobs (needs --remote; --jobs defaults to 64); default: here',
   },
   'slurm-partition': { type: 'string', value: 'P', help: 'with --executor slurm: the partition to submit to' },
