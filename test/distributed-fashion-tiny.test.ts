@@ -45,8 +45,12 @@ test(
       assert.equal(local.code, 0, local.stderr);
 
       const remoteUrl = pathToFileURL(ws.path('remote')).href;
+      // precompute and fine-tune-backbone ask for a GPU: each worker offers one token (this machine has
+      // no GPU, so their backend falls back to the CPU build, as in the local run here).
       for (let i = 1; i <= 2; i++)
-        workers.push(await startWorker({ redisUrl: redis.url, remoteUrl, cacheDir: ws.path(`w${i}`), cwd: ws.dir }));
+        workers.push(
+          await startWorker({ redisUrl: redis.url, remoteUrl, cacheDir: ws.path(`w${i}`), cwd: ws.dir, gpus: 1 }),
+        );
       const dist = await ws.tailor([
         'run',
         PIPELINE,
