@@ -11,6 +11,7 @@ import type { DistributedExecutor } from '../distributed/executor.js';
 import { openRemoteOutputs, remoteUrlOf } from '../distributed/remote-outputs.js';
 import { RemoteStageExecutor } from '../distributed/remote-stage-executor.js';
 import { UsageError } from './common.js';
+import { asUsage } from '../distributed/option-error.js';
 
 export interface DistributedFlags {
   executor?: string;
@@ -66,12 +67,20 @@ async function innerExecutor(
       jobDir: process.env.TAILOR_SLURM_DIR ?? join(session.cacheDir, 'slurm'),
       remoteUrl,
       partition: flags['slurm-partition'],
-      extraArgs: splitSlurmArgs(flags['slurm-args']),
+      extraArgs: asUsage(
+        () => splitSlurmArgs(flags['slurm-args']),
+        (m) => new UsageError(m),
+      ),
     });
   }
   if (flags['slurm-partition'] !== undefined || flags['slurm-args'] !== undefined)
     throw new UsageError('--slurm-partition and --slurm-args go with --executor slurm');
   const { checkRedisUrl } = await import('../distributed/redis-names.js');
   const { RedisExecutor } = await import('../distributed/redis-executor.js');
-  return new RedisExecutor(checkRedisUrl(name));
+  return new RedisExecutor(
+    asUsage(
+      () => checkRedisUrl(name),
+      (m) => new UsageError(m),
+    ),
+  );
 }

@@ -10,7 +10,7 @@
  *   tailor:wake               channel: new jobs were added (idle workers look at once)
  *   tailor:cancel             channel: a job id to stop
  */
-import { UsageError } from '../cli/common.js';
+import { OptionError } from './option-error.js';
 
 export const PREFIX = 'tailor';
 export const WORKERS_KEY = `${PREFIX}:workers`;
@@ -40,11 +40,11 @@ export function checkRedisUrl(url: string): string {
   try {
     u = new URL(url);
   } catch {
-    throw new UsageError(`--executor ${url}: not a URL (expected redis://HOST:PORT or slurm)`);
+    throw new OptionError(`--executor ${url}: not a URL (expected redis://HOST:PORT or slurm)`);
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new UsageError(`--executor ${url}: expected redis://HOST:PORT or slurm`);
+    throw new OptionError(`--executor ${url}: expected redis://HOST:PORT or slurm`);
   }
-  if (!u.hostname) throw new UsageError(`--executor ${url}: no host`);
+  if (!u.hostname) throw new OptionError(`--executor ${url}: no host`);
   return url;
 }

@@ -5,7 +5,7 @@
  */
 import { parse } from 'shell-quote';
 import { shellQuote } from '../pipeline/cmd-env.js';
-import { UsageError } from '../cli/common.js';
+import { OptionError } from './option-error.js';
 import { TAILOR_ROOT } from '../paths.js';
 import { join } from 'node:path';
 
@@ -21,12 +21,12 @@ export function splitSlurmArgs(text: string | undefined): string[] {
   for (const w of words) {
     if (typeof w !== 'string') {
       const what = 'op' in w ? w.op : 'comment' in w ? '#' : 'pattern';
-      throw new UsageError(`--slurm-args: shell syntax (${JSON.stringify(what)}) is not allowed, only sbatch options`);
+      throw new OptionError(`--slurm-args: shell syntax (${JSON.stringify(what)}) is not allowed, only sbatch options`);
     }
     out.push(w);
   }
   if (out.length > 0 && !out[0]!.startsWith('-')) {
-    throw new UsageError(`--slurm-args: "${out[0]}" is not an sbatch option (the job script is tailor's)`);
+    throw new OptionError(`--slurm-args: "${out[0]}" is not an sbatch option (the job script is tailor's)`);
   }
   return out;
 }

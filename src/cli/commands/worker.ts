@@ -19,6 +19,7 @@ import { detectGpus } from '../../run/gpu-pool.js';
 import { remoteUrlOf } from '../../distributed/remote-outputs.js';
 import { parseRemoteUrl } from '../../remote/remote-url.js';
 import { checkRedisUrl } from '../../distributed/redis-names.js';
+import { asUsage } from '../../distributed/option-error.js';
 import { StageWorker } from '../../distributed/redis-worker.js';
 import { parseStageJob, type StageJobResult } from '../../distributed/stage-job.js';
 import { runStageJob } from '../../distributed/run-job.js';
@@ -36,7 +37,11 @@ export async function workerCommand(argv: string[]): Promise<number> {
   const workdir = values.workdir ? resolve(values.workdir) : undefined;
   if (values.job) return runJobFile(resolve(values.job), values.cache, remote.value, workdir);
   if (!values.executor) throw new UsageError('give --executor redis://HOST:PORT (or --job FILE)');
-  const url = checkRedisUrl(values.executor);
+  const executor = values.executor;
+  const url = asUsage(
+    () => checkRedisUrl(executor),
+    (m) => new UsageError(m),
+  );
   const gpus = parseCount(values.gpus, '--gpus', detectGpus());
   const concurrency = parseCount(values.concurrency, '--concurrency', Math.max(1, gpus));
   if (concurrency < 1) throw new UsageError('--concurrency must be at least 1');
