@@ -1,14 +1,12 @@
 /**
  * assemble-shards — the output of a sharded stage, merged from its shards (`S#1`..`S#N`) into
  * what the unsharded stage writes. The engine adds it when a stage has `shards: N`
- * (src/distributed/shards.ts); the merge rules are in src/distributed/assemble.ts.
+ * (src/distributed/shards.ts); the merge rules are in src/data/shard-assembly.ts. Implementation:
+ * impl/assemble-shards.ts.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { defineStage } from '../src/stage-api.js';
-import { assembleShards } from '../src/distributed/assemble.js';
 
-interface AssembleParams {
+export interface AssembleParams {
   parts: string[];
   order_by?: string;
 }
@@ -25,16 +23,5 @@ export default defineStage<AssembleParams>({
     required: ['parts'],
     additionalProperties: false,
   },
-  async run(ctx) {
-    const dirs = ctx.params.parts.map((p) => {
-      const dir = ctx.needs[p];
-      if (!dir) throw new Error(`shard ${p} is not an upstream of ${ctx.stage}`);
-      return dir;
-    });
-    const order = ctx.params.order_by ? ctx.needs[ctx.params.order_by] : undefined;
-    await assembleShards(dirs, ctx.out, {
-      orderBy: order && existsSync(join(order, 'manifest.jsonl')) ? order : undefined,
-    });
-    ctx.log(`assembled ${dirs.length} shards`);
-  },
+  load: () => import('./impl/assemble-shards.js'),
 });

@@ -14,7 +14,7 @@ import { redisMissing, startRedis } from './helpers/services.js';
 import { startWorker, type WorkerProc } from './helpers/distributed-workers.js';
 import { loadOrThrow, runDistributed } from './helpers/distributed-driver.js';
 import { expandShards, shardOf } from '../src/distributed/shards.js';
-import { assembleShards } from '../src/distributed/assemble.js';
+import { assembleShards } from '../src/data/shard-assembly.js';
 import { RedisExecutor } from '../src/distributed/redis-executor.js';
 import { Session } from '../src/run/session.js';
 
