@@ -41,6 +41,21 @@ const stage = {
   },
 } as const satisfies OptionTable;
 
+/** Where `tailor run` sends its stages (src/cli/distributed-run.ts); the workers' own options are `worker`'s. */
+const distributed = {
+  executor: {
+    type: 'string',
+    value: 'redis://H:P|slurm',
+    help: 'run the stages on `tailor worker`s of that Redis, or as Slurm jobs (needs --remote; --jobs defaults to 64); default: here',
+  },
+  'slurm-partition': { type: 'string', value: 'P', help: 'with --executor slurm: the partition to submit to' },
+  'slurm-args': {
+    type: 'string',
+    value: '"…"',
+    help: 'with --executor slurm: more sbatch options, quoted as one argument (no shell syntax)',
+  },
+} as const satisfies OptionTable;
+
 /** The options of `tailor run`, shared with `exp run`. */
 export const RUN_OPTIONS = {
   ...stage,
@@ -77,8 +92,9 @@ export const SPECS = {
     details: [
       PIPELINE_DEFAULT,
       'Exit codes: 0 ok, 1 a stage failed, 2 usage, pipeline or cache error, 3 the cache is locked by another run, 130 interrupted.',
+      'With --executor the plan is made here and each ready stage goes to a worker (or a Slurm job); outputs move through --remote, keys and outputs are those of a local run, and --json names the worker of each stage. Ctrl-C cancels the queued and running jobs.',
     ],
-    options: RUN_OPTIONS,
+    options: { ...RUN_OPTIONS, ...distributed },
   },
   status: {
     name: 'status',
@@ -353,6 +369,33 @@ export const SPECS = {
         value: 'URL',
         help: 'restore the stages this remote cache has (hash-checked) instead of recomputing them, then compare all (else $TAILOR_REMOTE)',
       },
+    },
+  },
+  worker: {
+    name: 'worker',
+    args: '',
+    summary: 'run stages of distributed runs on this machine (a BullMQ worker, or one Slurm job file)',
+    details: [
+      'tailor worker --executor redis://HOST:PORT --remote URL: a long-running worker. Ctrl-C once: finish the running stages, then stop; twice: stop them now and hand their jobs back to the queue; three times: exit at once.',
+      "tailor worker --job FILE --remote URL: run one job file and write FILE's .result.json (what a Slurm job script runs); SIGTERM (scancel) stops the stage.",
+      'A stage asking for GPUs goes only to a worker with that many free GPU tokens; each job gets its own CUDA_VISIBLE_DEVICES.',
+    ],
+    options: {
+      executor: { type: 'string', value: 'redis://HOST:PORT', help: 'the Redis of the run queues' },
+      ...remote,
+      gpus: {
+        type: 'string',
+        value: 'N',
+        help: 'GPU tokens this worker offers, one stage per GPU (default: $TAILOR_GPUS, else nvidia-smi)',
+      },
+      concurrency: { type: 'string', value: 'N', help: 'stages at once (default: the GPU count, at least 1)' },
+      cache: { type: 'string', value: 'DIR', help: "this worker's own cache (else $TAILOR_CACHE, else ./cache)" },
+      workdir: {
+        type: 'string',
+        value: 'DIR',
+        help: "where the pipeline's working folder is on this machine (default: the run's path)",
+      },
+      job: { type: 'string', value: 'FILE', help: 'run one job file (a Slurm job script does this)' },
     },
   },
 } as const satisfies Record<string, CommandSpec>;

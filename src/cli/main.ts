@@ -25,6 +25,7 @@ const COMMANDS: Partial<Record<CommandName, () => Promise<Command>>> = {
   watch: async () => (await import('./commands/watch.js')).watchCommand,
   push: async () => (await import('./commands/push.js')).pushCommand,
   pull: async () => (await import('./commands/pull.js')).pullCommand,
+  worker: async () => (await import('./commands/worker.js')).workerCommand,
   verify: async () => (await import('./commands/verify.js')).verifyCommand,
 };
 

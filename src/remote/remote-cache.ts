@@ -206,7 +206,8 @@ export class RemoteCache {
   }
 }
 
-async function readMetrics(file: string): Promise<Record<string, unknown>> {
+/** A metrics.json as an object ({} when absent or not an object). */
+export async function readMetrics(file: string): Promise<Record<string, unknown>> {
   try {
     const value: unknown = JSON.parse(await readFile(file, 'utf8'));
     return value !== null && typeof value === 'object' && !Array.isArray(value)

@@ -26,7 +26,8 @@ export async function schedulePipeline(ctx: StageRunContext, opts: ScheduleOptio
   const outcomes = new Map<string, StageOutcome>();
   const waiting = pipeline.stages.filter((s) => opts.selected.has(s.name));
   const running = new Map<string, Promise<void>>();
-  const gpuNeed = (spec: StageSpec): number => Math.min(spec.resources.gpu, opts.gpus.total);
+  const gpuNeed = (spec: StageSpec): number =>
+    ctx.executor.placesGpus ? 0 : Math.min(spec.resources.gpu, opts.gpus.total);
   let fatal: unknown;
 
   while (waiting.length > 0 || running.size > 0) {

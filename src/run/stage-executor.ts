@@ -59,6 +59,11 @@ export type StageExecution =
 
 export interface StageExecutor {
   /**
+   * The executor finds GPUs itself (a queue worker or cluster node that has them): the scheduler
+   * then holds none of this machine's for the stage, and `gpuIds` is empty.
+   */
+  readonly placesGpus?: boolean;
+  /**
    * Run one job. Never rejects for anything the stage or the machine did (that is a failed
    * execution). A folder handed back belongs to the caller; on failure the executor has
    * removed whatever it created.

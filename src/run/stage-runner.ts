@@ -142,7 +142,7 @@ async function stageSteps(
   const logPath = session.logPath(ctx.runId, spec.name);
   progress(key, logPath);
   ctx.emit({ type: 'stage-start', stage: spec.name, reasons, logPath });
-  if (spec.resources.gpu > 0 && gpuIds.length < spec.resources.gpu) {
+  if (spec.resources.gpu > 0 && gpuIds.length < spec.resources.gpu && !ctx.executor.placesGpus) {
     ctx.emit({
       type: 'notice',
       stage: spec.name,

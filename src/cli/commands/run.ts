@@ -10,6 +10,10 @@ import { withInterrupts } from '../interrupts.js';
 import { parseCommand } from '../options.js';
 import { cliRunFrom, runAndReport } from '../run-reporting.js';
 import { formatStatus, lookupOf, openStatusRemote } from './status.js';
+import { openDistributed } from '../distributed-run.js';
+
+/** Stages in flight at once in a distributed run unless --jobs says otherwise. */
+const DISTRIBUTED_JOBS = 64;
 
 export async function runCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(SPECS.run, argv);
@@ -24,9 +28,16 @@ export async function runCommand(argv: string[]): Promise<number> {
   let code: number;
   try {
     if (values['dry-run']) return await dryRun(session, pipeline, req, req.json);
+    const distributed = await openDistributed(values, session, pipeline);
     // The lock file records the pipeline as committed: not --set variants.
-    const run = { ...req, writeLockFile: sets.length === 0 };
-    code = (await withInterrupts((signal) => runAndReport(session, pipeline, run, signal))).code;
+    // With an executor the workers (or Slurm) bound how many stages run at once, not --jobs' default.
+    const jobs = distributed && values.jobs === undefined ? DISTRIBUTED_JOBS : req.jobs;
+    const run = { ...req, jobs, writeLockFile: sets.length === 0, executor: distributed?.executor };
+    try {
+      code = (await withInterrupts((signal) => runAndReport(session, pipeline, run, signal))).code;
+    } finally {
+      await distributed?.close();
+    }
   } finally {
     session.close();
   }

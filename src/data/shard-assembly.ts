@@ -1,0 +1,127 @@
+/**
+ * Assembling the outputs of a sharded stage (`pad#1`..`pad#N`) into the one output the unsharded
+ * stage would have written, so downstream keys (made of its content) are the same either way.
+ *
+ *   *.jsonl          lines of every shard; lines with an imageId in the order of the input manifest
+ *                    (`orderBy`: the upstream the shards read), the rest in shard order after them
+ *   *.csv            one header (all shards must agree), then every shard's rows, ordered like the
+ *                    input manifest when the first column is imageId
+ *   metrics.json     numbers summed, anything else taken from the first shard
+ *   any other file   hard-linked (copied across filesystems); two shards writing the same path
+ *                    must have written the same bytes
+ */
+import { copyFile, link, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { hashFile } from '../cache/hash.js';
+
+export interface AssembleOptions {
+  /** A folder whose manifest.jsonl gives the order of the assembled rows (by imageId). */
+  orderBy?: string;
+}
+
+async function filesUnder(dir: string, base = dir): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await filesUnder(p, base)));
+    else if (e.isFile()) out.push(relative(base, p));
+  }
+  return out;
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l.length > 0);
+}
+
+export async function assembleShards(parts: string[], out: string, opts: AssembleOptions = {}): Promise<void> {
+  const byPath = new Map<string, string[]>();
+  for (const part of parts) {
+    for (const rel of await filesUnder(part)) byPath.set(rel, [...(byPath.get(rel) ?? []), join(part, rel)]);
+  }
+  const order = opts.orderBy ? await inputOrder(opts.orderBy) : undefined;
+  for (const [rel, sources] of [...byPath].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const dest = join(out, rel);
+    await mkdir(dirname(dest), { recursive: true });
+    if (rel === 'metrics.json') await writeFile(dest, await mergeMetrics(sources));
+    else if (rel.endsWith('.jsonl')) await writeFile(dest, await mergeJsonl(sources, order));
+    else if (rel.endsWith('.csv')) await writeFile(dest, await mergeCsv(rel, sources, order));
+    else await placeOnce(rel, sources, dest);
+  }
+}
+
+/** Position in the input manifest by `set\0imageId` (the same id may be in two sets) and by imageId. */
+async function inputOrder(dir: string): Promise<Map<string, number>> {
+  const order = new Map<string, number>();
+  lines(await readFile(join(dir, 'manifest.jsonl'), 'utf8')).forEach((l, i) => {
+    const key = jsonlKey(l);
+    if (key === undefined) return;
+    if (!order.has(key)) order.set(key, i);
+    const id = key.slice(key.indexOf('\0') + 1);
+    if (!order.has(id)) order.set(id, i);
+  });
+  return order;
+}
+
+function jsonlKey(line: string): string | undefined {
+  const v = JSON.parse(line) as { imageId?: unknown; set?: unknown };
+  return v.imageId === undefined ? undefined : `${v.set === undefined ? '' : String(v.set)}\0${String(v.imageId)}`;
+}
+
+/** Rows in input order where their id is known (a stable sort keeps shard order otherwise). */
+function ordered(rows: string[], idOf: (row: string) => string | undefined, order?: Map<string, number>): string[] {
+  if (!order) return rows;
+  const rank = (r: string) => {
+    const key = idOf(r) ?? '';
+    return order.get(key) ?? order.get(key.slice(key.indexOf('\0') + 1)) ?? Number.MAX_SAFE_INTEGER;
+  };
+  return [...rows].sort((a, b) => rank(a) - rank(b));
+}
+
+async function mergeJsonl(sources: string[], order?: Map<string, number>): Promise<string> {
+  const all = (await Promise.all(sources.map((s) => readFile(s, 'utf8')))).flatMap(lines);
+  return ordered(all, jsonlKey, order)
+    .map((l) => l + '\n')
+    .join('');
+}
+
+async function mergeCsv(rel: string, sources: string[], order?: Map<string, number>): Promise<string> {
+  const texts = await Promise.all(sources.map((s) => readFile(s, 'utf8')));
+  const headers = texts.map((t) => t.split('\n')[0] ?? '');
+  if (new Set(headers).size > 1)
+    throw new Error(`shards wrote ${rel} with different headers: ${[...new Set(headers)].join(' | ')}`);
+  const rows = texts.flatMap((t) => lines(t).slice(1));
+  const byId = /^"?imageId"?(,|$)/.test(headers[0]!) ? order : undefined;
+  return [headers[0], ...ordered(rows, (r) => r.split(',')[0]?.replace(/^"|"$/g, ''), byId)].join('\n') + '\n';
+}
+
+async function mergeMetrics(sources: string[]): Promise<string> {
+  const all = await Promise.all(sources.map(async (s) => JSON.parse(await readFile(s, 'utf8')) as unknown));
+  return (
+    JSON.stringify(
+      all.reduce((a, b) => sumInto(a, b)),
+      null,
+      2,
+    ) + '\n'
+  );
+}
+
+function sumInto(a: unknown, b: unknown): unknown {
+  if (typeof a === 'number' && typeof b === 'number') return a + b;
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
+    for (const [k, v] of Object.entries(b)) out[k] = k in out ? sumInto(out[k], v) : v;
+    return out;
+  }
+  return a;
+}
+
+async function placeOnce(rel: string, sources: string[], dest: string): Promise<void> {
+  if (sources.length > 1) {
+    const hashes = new Set(await Promise.all(sources.map((s) => hashFile(s))));
+    if (hashes.size > 1) throw new Error(`two shards wrote ${rel} with different bytes`);
+  }
+  await link(sources[0]!, dest).catch(async (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EXDEV' && e.code !== 'EPERM') throw e;
+    await copyFile(sources[0]!, dest);
+  });
+}
