@@ -11,6 +11,7 @@ import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonl } from './jsonl.js';
 import { decodeHalf, encodeHalf } from '../util/float16.js';
+import type { FeatureRows } from './feature-shards.js';
 
 export const FEATURES_FILE = 'features.json';
 export type FeatureDtype = 'float32' | 'float16';
@@ -88,8 +89,8 @@ export class ShardWriter {
   }
 }
 
-/** Features of one split held in memory in their stored precision. */
-export class FeatureMatrix {
+/** Features of one split held in memory in their stored precision (small sets; large ones: feature-shards.ts). */
+export class FeatureMatrix implements FeatureRows {
   constructor(
     readonly rows: number,
     readonly dim: number,
