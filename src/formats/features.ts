@@ -141,10 +141,21 @@ export async function readFeatureIndex(dir: string): Promise<FeatureIndex> {
   return index;
 }
 
-/** Load one split's rows and features. */
+/** Bytes a split may take in memory through readSplit (far below the typed-array limit). */
+const IN_MEMORY_LIMIT = 1 << 30;
+
+/**
+ * Load one split's rows and features into memory: for small splits (tests, tools). Stages read
+ * features per batch from the shards instead (feature-shards.ts `openSplitFeatures`).
+ */
 export async function readSplit(dir: string, index: FeatureIndex, split: string): Promise<SplitData | undefined> {
   const meta = index.splits[split];
   if (!meta) return undefined;
+  const size = meta.rows * index.dim * (index.dtype === 'float16' ? 2 : 4);
+  if (size > IN_MEMORY_LIMIT)
+    throw new Error(
+      `${dir}: split ${split} holds ${size} bytes of features, too many to load at once: read it per batch with openSplitFeatures`,
+    );
   const ids: string[] = [];
   const labels: string[][] = [];
   for await (const row of readJsonl<{ imageId: string; labels?: string[] }>(join(dir, meta.rowsFile))) {
