@@ -1,0 +1,100 @@
+/** bench:scale's result shape and its Markdown report (bench/results/scale.md), one section per scale. */
+
+export interface StageFigure {
+  stage: string;
+  seconds: number;
+  peak_rss_mb: number;
+}
+
+export interface ScaleRun {
+  scale: number;
+  command: string;
+  date: string;
+  machine: Record<string, unknown>;
+  pipeline: {
+    sizes: { train: number; validation: number; test: number };
+    dim: number;
+    min_label_count: number;
+    labels_kept: number;
+    stages: StageFigure[];
+    heads: Record<string, unknown>;
+    holdout: { frequency_baseline_micro_f1: number; threshold_micro_f1: number };
+    test: { rows: number; submission_micro_f1: number; frequency_baseline_micro_f1: number };
+  };
+  fetch_pad?: {
+    small: Record<string, unknown>;
+    large: Record<string, unknown>;
+    rss_ratio_large_to_small: { fetch: number; pad: number };
+  };
+  seconds: number;
+  loadavg_at_end: number[];
+}
+
+const RSS_TARGET_MB = 4096;
+const WALL_TARGET_S = 3600;
+const f0 = (x: number) => x.toFixed(0);
+const f1 = (x: number) => x.toFixed(1);
+const f3 = (x: number) => x.toFixed(3);
+
+function section(r: ScaleRun): string[] {
+  const p = r.pipeline;
+  const worst = Math.max(...p.stages.map((s) => s.peak_rss_mb));
+  const total = p.stages.reduce((a, s) => a + s.seconds, 0);
+  const lines = [
+    `## Scale ${r.scale}${r.scale === 1 ? ' (the real size)' : ` (${r.scale} of the real size)`}`,
+    '',
+    `Command: \`${r.command}\`, ${r.date}. Machine: ${JSON.stringify(r.machine)}; load average at end ${JSON.stringify(r.loadavg_at_end)} (shared machine: seconds are noisy). Whole bench ${f0(r.seconds)} s.`,
+    '',
+    `${p.sizes.train.toLocaleString('en')} train, ${p.sizes.validation.toLocaleString('en')} validation, ${p.sizes.test.toLocaleString('en')} test images; 228 labels, ${p.labels_kept} kept at min_label_count ${p.min_label_count}; ${p.dim} float16 features per image.`,
+    '',
+    '| stage | seconds | peak RSS (MB) |',
+    '| --- | ---: | ---: |',
+    ...p.stages.map((s) => `| ${s.stage} | ${f1(s.seconds)} | ${f0(s.peak_rss_mb)} |`),
+    `| **pipeline total** | **${f1(total)}** | **max ${f0(worst)}** |`,
+    '',
+    `Targets: every stage <= 4 GB peak RSS: ${worst <= RSS_TARGET_MB ? 'met' : 'MISSED'} (max ${f0(worst)} MB). ` +
+      `Whole bench <= 60 min: ${r.seconds <= WALL_TARGET_S ? 'met' : 'MISSED'} (${f0(r.seconds / 60)} min)` +
+      (r.scale === 1 ? '.' : ` at scale ${r.scale}; not a measurement of the full size.`),
+    '',
+    `Learning (1 epoch per head): holdout micro-F1 after threshold ${f3(p.holdout.threshold_micro_f1)} vs frequency baseline ${f3(p.holdout.frequency_baseline_micro_f1)}; ` +
+      `the submission scored against the test images' hidden labels: ${f3(p.test.submission_micro_f1)} vs the baseline's ${f3(p.test.frequency_baseline_micro_f1)} on the same ${p.test.rows.toLocaleString('en')} rows. Heads: ${JSON.stringify(p.heads)}.`,
+    '',
+  ];
+  const fp = r.fetch_pad;
+  if (fp) {
+    const row = (x: Record<string, unknown>, s: 'fetch' | 'pad') => {
+      const f = x[s] as StageFigure & { images_per_s: number; stage_seconds: number };
+      return `| ${s} | ${String(x.images)} | ${f1(f.stage_seconds)} | ${f1(f.seconds)} | ${f0(f.images_per_s)} | ${f0(f.peak_rss_mb)} |`;
+    };
+    lines.push(
+      '### fetch + pad from a loopback HTTP server',
+      '',
+      "Distinct JPEGs (8 photo-like bases of 480-592 x 360-416 px with unique trailing bytes) from a server in its own process; fetch at concurrency 64, pad to 224 px at JPEG q85. Stage seconds: the stage's own clock; child seconds add starting Node and loading the module.",
+      '',
+      '| stage | images | stage seconds | child seconds | images/s (stage clock) | peak RSS (MB) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      row(fp.small, 'fetch'),
+      row(fp.large, 'fetch'),
+      row(fp.small, 'pad'),
+      row(fp.large, 'pad'),
+      '',
+      `Peak RSS ratio, ${String(fp.large.images)} to ${String(fp.small.images)} images (10x the images): fetch ${f3(fp.rss_ratio_large_to_small.fetch)}, pad ${f3(fp.rss_ratio_large_to_small.pad)}.`,
+      '',
+    );
+  } else lines.push('fetch + pad: not run (--skip-fetch).', '');
+  return lines;
+}
+
+export function scaleReport(runs: Record<string, ScaleRun>): string {
+  const ordered = Object.values(runs).sort((a, b) => b.scale - a.scale);
+  return [
+    '# bench:scale — the challenge at its real size (synthetic data)',
+    '',
+    "bench/scale.ts: a synthetic dataset of 1,014,544 train, 9,897 validation, 39,706 test images and 228 long-tailed labels (times the scale), features from a seeded generator in which each label adds its own direction to Gaussian noise; split -> features (written by the real ShardWriter in precompute's format) -> train-head x2 (1 epoch) -> ensemble-pso -> threshold -> submit, each stage in its own child process (seconds include loading the module). One section per scale measured; a scale below 1 is a fraction of the real size, not the real size.",
+    '',
+    ...(runs['1']
+      ? []
+      : ['**The full-size run (scale 1) has not been done**: only the fractions below were measured.', '']),
+    ...ordered.flatMap(section),
+  ].join('\n');
+}
