@@ -28,7 +28,7 @@ import { parseSubmission } from '../src/formats/submission.js';
 import { f1FromCounts } from '../src/ml/metrics.js';
 import { distinctPhotos } from '../test/fixtures/data/photos.js';
 import { REAL, Synthetic, sizesAt, writeFeatures, writeManifest, type SyntheticSpec } from './scale-data.js';
-import { scaleReport, type ScaleRun, type StageFigure } from './scale-report.js';
+import { runKey, scaleReport, type ScaleRun, type StageFigure } from './scale-report.js';
 
 const REPO = new URL('..', import.meta.url).pathname;
 const argOf = (name: string): string | undefined => {
@@ -300,7 +300,7 @@ async function main(): Promise<void> {
     const all = (existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : { runs: {} }) as {
       runs: Record<string, ScaleRun>;
     };
-    all.runs[String(SCALE)] = run;
+    all.runs[runKey(SCALE, SPEC.dim)] = run;
     await writeFile(file, JSON.stringify(all, null, 2) + '\n');
     await writeFile(join(REPO, 'bench/results/scale.md'), scaleReport(all.runs));
     console.log(`wrote bench/results/scale.json and scale.md (scale ${SCALE}) in ${run.seconds.toFixed(0)} s`);
