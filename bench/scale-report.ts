@@ -107,7 +107,10 @@ export function scaleReport(runs: Record<string, ScaleRun>): string {
     '',
     ...(runs['1']
       ? []
-      : ['**The full-size run (scale 1) has not been done**: only the fractions below were measured.', '']),
+      : [
+          '**The full-size run (scale 1 at 2,288 features) has not been done**: only the runs below were measured.',
+          '',
+        ]),
     ...ordered.flatMap(section),
   ].join('\n');
 }
