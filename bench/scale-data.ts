@@ -7,11 +7,12 @@
  * test images' hidden labels can score the submission.
  *
  * Entry points: `writeManifest` (pad's output format, for split) and `writeFeatures` (precompute's
- * output format, written with the real ShardWriter, for the model stages).
+ * output format, written by precompute's own split writer, for the model stages).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FEATURES_FILE, ShardWriter, type FeatureIndex, type SplitShards } from '../src/formats/features.js';
+import { FEATURES_FILE, type FeatureIndex } from '../src/formats/features.js';
+import { writeSplitShards, type FeatureRowIn } from '../src/ml/feature-outputs.js';
 import { JsonlWriter, readJsonl } from '../src/formats/jsonl.js';
 import { MANIFEST_FILE, SPLIT_FILES, type ManifestEntry, type SplitName } from '../src/formats/manifest.js';
 import { hashSeed, mulberry32, shuffleInPlace } from '../src/random.js';
@@ -118,7 +119,7 @@ export async function writeManifest(dir: string, data: Synthetic, sizes: ReturnT
   await w.close();
 }
 
-/** precompute's output format for every subset of a split folder, through the real ShardWriter. */
+/** precompute's output format for every subset of a split folder, through precompute's writer (writeSplitShards). */
 export async function writeFeatures(splitDir: string, out: string, data: Synthetic, labels: string[]): Promise<void> {
   await mkdir(out, { recursive: true });
   const dim = data.spec.dim;
@@ -132,32 +133,18 @@ export async function writeFeatures(splitDir: string, out: string, data: Synthet
     splits: {},
   };
   const x = new Float32Array(dim);
-  for (const s of Object.keys(SPLIT_FILES) as SplitName[]) {
-    const meta: SplitShards = {
-      rows: 0,
-      rowsFile: `rows-${s}.jsonl`,
-      shards: [],
-      missing: 0,
-      missingFile: `missing-${s}.jsonl`,
-    };
-    const rows = new JsonlWriter(join(out, meta.rowsFile));
-    const missing = new JsonlWriter(join(out, meta.missingFile));
-    const shards = new ShardWriter(out, s, dim, 'float16');
-    for await (const e of readJsonl<ManifestEntry>(join(splitDir, SPLIT_FILES[s]))) {
-      if (e.error !== undefined) {
-        meta.missing++;
-        await missing.write({ imageId: e.imageId, error: e.error });
-        continue;
-      }
-      await shards.add(data.features(e.imageId, x));
-      await rows.write({ imageId: e.imageId, labels: e.labels ?? [], hash: `synthetic-${e.imageId}` });
-    }
-    await shards.close();
-    await rows.close();
-    await missing.close();
-    meta.rows = shards.rows;
-    meta.shards = shards.shards;
-    index.splits[s] = meta;
+  async function* rows(split: SplitName): AsyncGenerator<FeatureRowIn> {
+    for await (const e of readJsonl<ManifestEntry>(join(splitDir, SPLIT_FILES[split])))
+      yield e.error !== undefined
+        ? { imageId: e.imageId, error: e.error }
+        : {
+            imageId: e.imageId,
+            labels: e.labels ?? [],
+            hash: `synthetic-${e.imageId}`,
+            values: data.features(e.imageId, x),
+          };
   }
+  for (const s of Object.keys(SPLIT_FILES) as SplitName[])
+    index.splits[s] = await writeSplitShards(out, s, rows(s), index, 8192);
   await writeFile(join(out, FEATURES_FILE), JSON.stringify(index, null, 2) + '\n');
 }
