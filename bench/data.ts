@@ -20,57 +20,15 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import sharp from 'sharp';
-import { mulberry32 } from '../src/random.js';
 import pMap from 'p-map';
 import { padImage } from '../src/data/pad-image.js';
 import { writeJsonl } from '../src/formats/jsonl.js';
 import { runStage } from '../test/helpers/stage-harness.js';
+import { distinctPhotos, photo } from '../test/fixtures/data/photos.js';
 import { startFaultServer } from '../test/fixtures/data/fault-server.js';
 
 const QUICK = process.argv.includes('--quick');
 const REPO = new URL('..', import.meta.url).pathname;
-
-/** A photo-like JPEG: smooth gradient, a few blocks, mild noise (compresses like a product shot). */
-async function photo(width: number, height: number, seed: number): Promise<Buffer> {
-  const rand = mulberry32(seed);
-  const px = Buffer.alloc(width * height * 3);
-  const blocks = Array.from({ length: 4 }, () => [
-    rand() * width,
-    rand() * height,
-    40 + rand() * 120,
-    rand() * 255,
-    rand() * 255,
-    rand() * 255,
-  ]);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      let r = 230 - (60 * y) / height;
-      let g = 225 - (40 * x) / width;
-      let b = 235;
-      for (const [bx, by, s, br, bg, bb] of blocks as number[][]) {
-        if (Math.abs(x - (bx as number)) < (s as number) && Math.abs(y - (by as number)) < (s as number) * 1.4)
-          [r, g, b] = [br as number, bg as number, bb as number];
-      }
-      const n = (rand() - 0.5) * 18;
-      const o = (y * width + x) * 3;
-      px[o] = Math.max(0, Math.min(255, r + n));
-      px[o + 1] = Math.max(0, Math.min(255, g + n));
-      px[o + 2] = Math.max(0, Math.min(255, b + n));
-    }
-  }
-  return sharp(px, { raw: { width, height, channels: 3 } })
-    .jpeg({ quality: 85 })
-    .toBuffer();
-}
-
-/** `count` distinct JPEGs from a few base pictures: unique bytes after the end-of-image marker. */
-async function distinctPhotos(count: number): Promise<Map<string, Buffer>> {
-  const bases = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((s) => photo(480 + 16 * s, 360 + 8 * s, s)));
-  const out = new Map<string, Buffer>();
-  for (let i = 0; i < count; i++)
-    out.set(`${i}.jpg`, Buffer.concat([bases[i % bases.length] as Buffer, Buffer.from(`#${i}`)]));
-  return out;
-}
 
 /** Child entry point: serve N photos and print the URL. */
 async function serve(n: number): Promise<void> {

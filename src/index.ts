@@ -69,6 +69,7 @@ export { LABEL_MAP_FILE, LABEL_MAP_HEADER, parseLabelMap } from './formats/label
 export { PREDICTIONS_FILE, readPredictions, writePredictions } from './formats/predictions.js';
 export type { Predictions, SplitPredictions } from './formats/predictions.js';
 export { FEATURES_FILE, FeatureMatrix, ShardWriter, readFeatureIndex, readSplit } from './formats/features.js';
+export { ShardedFeatures, openSplitFeatures, type FeatureRows } from './formats/feature-shards.js';
 export type { FeatureDtype, FeatureIndex, SplitData, SplitShards } from './formats/features.js';
 export {
   THRESHOLDS_FILE,

@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { appendFile, copyFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,12 +71,26 @@ test('features for every split, failures listed, in-process and workers agree', 
 
 test('float32 shards are close to float16 ones; flip averaging changes them', async () => {
   const state = join(root, 'state-c');
-  const f16 = await runStage(STAGE, { ...base, workers: 0 }, { needs: needs(), state });
   const f32 = await runStage(STAGE, { ...base, workers: 0, dtype: 'float32' }, { needs: needs(), state });
+  const f16 = await runStage(STAGE, { ...base, workers: 0 }, { needs: needs(), state });
   assert.equal(
-    (f32.metrics.precompute as { computed: number }).computed,
+    (f16.metrics.precompute as { computed: number }).computed,
     0,
-    'dtype is a storage choice: features are reused',
+    'float16 shards are rounded from stored float32 features: reused',
+  );
+  // Shards from the float32 store hold the same bytes as shards from a float16 store.
+  const fresh = await runStage(STAGE, { ...base, workers: 0 }, { needs: needs(), state: join(root, 'state-c16') });
+  for (const f of ['train-00000.f16', 'validation-00000.f16'])
+    assert.ok(readFileSync(join(f16.out, f)).equals(readFileSync(join(fresh.out, f))), f);
+  const again32 = await runStage(
+    STAGE,
+    { ...base, workers: 0, dtype: 'float32' },
+    { needs: needs(), state: join(root, 'state-c16') },
+  );
+  assert.equal(
+    (again32.metrics.precompute as { computed: number }).computed,
+    46,
+    'a float16 store cannot give float32 features back: they are computed',
   );
   const a = await features(f16.out, 'train');
   const b = await features(f32.out, 'train');

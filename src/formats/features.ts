@@ -11,6 +11,7 @@ import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonl } from './jsonl.js';
 import { decodeHalf, encodeHalf } from '../util/float16.js';
+import type { FeatureRows } from './feature-shards.js';
 
 export const FEATURES_FILE = 'features.json';
 export type FeatureDtype = 'float32' | 'float16';
@@ -88,8 +89,8 @@ export class ShardWriter {
   }
 }
 
-/** Features of one split held in memory in their stored precision. */
-export class FeatureMatrix {
+/** Features of one split held in memory in their stored precision (small sets; large ones: feature-shards.ts). */
+export class FeatureMatrix implements FeatureRows {
   constructor(
     readonly rows: number,
     readonly dim: number,
@@ -140,10 +141,21 @@ export async function readFeatureIndex(dir: string): Promise<FeatureIndex> {
   return index;
 }
 
-/** Load one split's rows and features. */
+/** Bytes a split may take in memory through readSplit (far below the typed-array limit). */
+const IN_MEMORY_LIMIT = 1 << 30;
+
+/**
+ * Load one split's rows and features into memory: for small splits (tests, tools). Stages read
+ * features per batch from the shards instead (feature-shards.ts `openSplitFeatures`).
+ */
 export async function readSplit(dir: string, index: FeatureIndex, split: string): Promise<SplitData | undefined> {
   const meta = index.splits[split];
   if (!meta) return undefined;
+  const size = meta.rows * index.dim * (index.dtype === 'float16' ? 2 : 4);
+  if (size > IN_MEMORY_LIMIT)
+    throw new Error(
+      `${dir}: split ${split} holds ${size} bytes of features, too many to load at once: read it per batch with openSplitFeatures`,
+    );
   const ids: string[] = [];
   const labels: string[][] = [];
   for await (const row of readJsonl<{ imageId: string; labels?: string[] }>(join(dir, meta.rowsFile))) {

@@ -34,6 +34,65 @@ export interface ShardSource {
   failed: ReadonlyMap<string, string>;
 }
 
+/** One row for a split's outputs: features, or the reason there are none. */
+export interface FeatureRowIn {
+  imageId: string;
+  labels?: string[];
+  hash?: string;
+  values?: Float32Array;
+  error?: string;
+}
+
+/**
+ * Write one split's shards, rows file and missing list from rows in split order; `index.dim` is
+ * taken from the first row with values when it is 0. Returns the split's entry of features.json.
+ */
+export async function writeSplitShards(
+  out: string,
+  split: SplitName,
+  rowsIn: AsyncIterable<FeatureRowIn>,
+  index: FeatureIndex,
+  shardRows: number,
+): Promise<SplitShards> {
+  const meta: SplitShards = {
+    rows: 0,
+    rowsFile: `rows-${split}.jsonl`,
+    shards: [],
+    missing: 0,
+    missingFile: `missing-${split}.jsonl`,
+  };
+  const rows = new JsonlWriter(join(out, meta.rowsFile));
+  const missing = new JsonlWriter(join(out, meta.missingFile));
+  let shards: ShardWriter | undefined;
+  for await (const r of rowsIn) {
+    if (!r.values) {
+      meta.missing++;
+      await missing.write({ imageId: r.imageId, error: r.error ?? 'no features' });
+      continue;
+    }
+    if (index.dim === 0) index.dim = r.values.length;
+    shards ??= new ShardWriter(out, split, index.dim, index.dtype as FeatureDtype, shardRows);
+    await shards.add(r.values);
+    await rows.write({ imageId: r.imageId, labels: r.labels, hash: r.hash });
+  }
+  await shards?.close();
+  await rows.close();
+  await missing.close();
+  meta.rows = shards?.rows ?? 0;
+  meta.shards = shards?.shards ?? [];
+  return meta;
+}
+
+/** The first pass's rows of a split joined with their features from the cache. */
+async function* cachedRows(out: string, split: SplitName, source: ShardSource): AsyncGenerator<FeatureRowIn> {
+  for await (const r of readJsonl<ScannedRow>(scannedRowsFile(out, split))) {
+    const values = r.hash && !source.failed.has(r.hash) ? source.cache.get(source.modelKey, r.hash) : undefined;
+    yield values
+      ? { imageId: r.imageId, labels: r.labels, hash: r.hash, values }
+      : { imageId: r.imageId, error: r.error ?? (r.hash && source.failed.get(r.hash)) ?? 'no features' };
+  }
+}
+
 /** Write every split's shards from the cache; `index` gets the splits and the dimension. */
 export async function writeFeatureShards(
   out: string,
@@ -45,37 +104,8 @@ export async function writeFeatureShards(
   let rowsTotal = 0;
   let missingTotal = 0;
   for (const s of splits) {
-    const meta: SplitShards = {
-      rows: 0,
-      rowsFile: `rows-${s}.jsonl`,
-      shards: [],
-      missing: 0,
-      missingFile: `missing-${s}.jsonl`,
-    };
-    const rows = new JsonlWriter(join(out, meta.rowsFile));
-    const missing = new JsonlWriter(join(out, meta.missingFile));
-    let shards: ShardWriter | undefined;
-    for await (const r of readJsonl<ScannedRow>(scannedRowsFile(out, s))) {
-      const values = r.hash && !source.failed.has(r.hash) ? source.cache.get(source.modelKey, r.hash) : undefined;
-      if (!values) {
-        meta.missing++;
-        await missing.write({
-          imageId: r.imageId,
-          error: r.error ?? (r.hash && source.failed.get(r.hash)) ?? 'no features',
-        });
-        continue;
-      }
-      if (index.dim === 0) index.dim = values.length;
-      shards ??= new ShardWriter(out, s, index.dim, index.dtype as FeatureDtype, shardRows);
-      await shards.add(values);
-      await rows.write({ imageId: r.imageId, labels: r.labels, hash: r.hash });
-    }
-    await shards?.close();
-    await rows.close();
-    await missing.close();
+    const meta = await writeSplitShards(out, s, cachedRows(out, s, source), index, shardRows);
     await rm(scannedRowsFile(out, s));
-    meta.rows = shards?.rows ?? 0;
-    meta.shards = shards?.shards ?? [];
     index.splits[s] = meta;
     rowsTotal += meta.rows;
     missingTotal += meta.missing;

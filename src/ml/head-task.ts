@@ -1,17 +1,17 @@
 /**
  * Training a dense head on feature rows: batch assembly, the loss of one step, validation, and
- * batched prediction. Rows live in a FeatureMatrix (float16 or float32 in memory) and labels in a
+ * batched prediction. Rows come from FeatureRows (in memory, or read from shards per batch) and labels in a
  * 0/1 matrix; only the current batch is ever expanded to float32 tensors.
  */
 import type { Scalar } from '@tensorflow/tfjs';
 import type { TF } from './backend.js';
 import type { DenseHead } from './dense-head.js';
-import type { FeatureMatrix } from '../formats/features.js';
+import type { FeatureRows } from '../formats/feature-shards.js';
 import { lossOf, type LossConfig } from './losses.js';
 import { microF1AtThreshold } from './metrics.js';
 
 export interface LabelledRows {
-  x: FeatureMatrix;
+  x: FeatureRows;
   /** 0/1 labels, rows x labels. */
   y: Uint8Array;
   /**
@@ -32,7 +32,7 @@ export function gatherLabels(y: Uint8Array, labels: number, indices: ArrayLike<n
 }
 
 /** Sigmoid probabilities of every row, computed in batches. */
-export function predictHead(tf: TF, head: DenseHead, x: FeatureMatrix, batch = 512): Float32Array {
+export function predictHead(tf: TF, head: DenseHead, x: FeatureRows, batch = 512): Float32Array {
   const L = head.cfg.labels;
   const out = new Float32Array(x.rows * L);
   for (let at = 0; at < x.rows; at += batch) {

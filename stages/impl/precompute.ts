@@ -31,7 +31,8 @@ export default async function precompute(ctx: StageContext<PrecomputeParams>): P
   const wantMultiscale = p.multiscale && ident.foldable !== false;
   // The cache lives in a folder of this code key (old code's features are dropped, never served).
   const modelKey = `${ident.id}|flip=${p.flip}${wantMultiscale ? '|multiscale' : ''}`;
-  const cache = FeatureCache.open(join(await codeScopedDir(ctx, 'features'), 'features.sqlite'));
+  // Stored in the precision of the shards (float16 halves the store, same shard bytes).
+  const cache = FeatureCache.open(join(await codeScopedDir(ctx, 'features'), 'features.sqlite'), p.dtype);
 
   let total = 0;
   for (const s of splits) for await (const _ of readSplitLines(splitDir, s)) total++;

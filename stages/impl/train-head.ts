@@ -1,40 +1,43 @@
 /** train-head's run (the definition and params: ../train-head.ts). */
 import { join } from 'node:path';
 import type { StageContext } from '../../src/stage-api.js';
-import { readFeatureIndex, readSplit, type FeatureIndex } from '../../src/formats/features.js';
+import { readFeatureIndex, type FeatureIndex } from '../../src/formats/features.js';
+import { openSplit, type OpenSplit } from '../../src/ml/feature-split.js';
 import { FEATURES } from '../../src/formats/output-kinds.js';
 import { findInput } from '../../src/stage-kit/inputs.js';
 import { gpuNotice, useBackend } from '../../src/ml/backend.js';
 import { removeCheckpoint } from '../../src/ml/checkpoint.js';
 import { predictHead } from '../../src/ml/head-task.js';
 import { checkpointFolder, checkpointKey, epochLine, trainDenseHead } from '../../src/ml/head-training.js';
-import { missedLabels, truthMatrix } from '../../src/ml/label-matrix.js';
+import { missedLabels } from '../../src/ml/label-matrix.js';
 import { dirSaveHandler } from '../../src/ml/model-io.js';
 import { writeModelOutputs, type SplitOutput } from '../../src/ml/model-report.js';
 import type { TrainHeadParams } from '../train-head.js';
-
-async function loadSplit(dir: string, index: FeatureIndex, split: string) {
-  const d = await readSplit(dir, index, split);
-  return (
-    d && {
-      ...d,
-      y: truthMatrix(
-        d.labels.map((labels) => ({ labels })),
-        index.labels,
-      ),
-    }
-  );
-}
 
 export default async function trainHead(ctx: StageContext<TrainHeadParams>): Promise<void> {
   const p = ctx.params;
   const { dir } = findInput(ctx.needs, FEATURES, { param: { name: 'features', value: p.features } });
   const index = await readFeatureIndex(dir);
+  // Features stay in their shards (read per batch); only the scored splits keep label names.
+  const [tr, va, ho, te] = await Promise.all(
+    ['train', 'validation', 'holdout', 'test'].map((s) => openSplit(dir, index, s, { keepLabels: s !== 'train' })),
+  );
+  try {
+    await trainOn(ctx, index, dir, { tr, va, ho, te });
+  } finally {
+    for (const d of [tr, va, ho, te]) d?.x.close();
+  }
+}
+
+async function trainOn(
+  ctx: StageContext<TrainHeadParams>,
+  index: FeatureIndex,
+  dir: string,
+  { tr, va, ho, te }: Record<'tr' | 'va' | 'ho' | 'te', OpenSplit | undefined>,
+): Promise<void> {
+  const p = ctx.params;
   const labels = index.labels;
   const L = labels.length;
-  const [tr, va, ho, te] = await Promise.all(
-    ['train', 'validation', 'holdout', 'test'].map((s) => loadSplit(dir, index, s)),
-  );
   if (!tr || tr.ids.length === 0) throw new Error(`${dir}: no training rows with features`);
   if (!va || va.ids.length === 0)
     throw new Error(`${dir}: no validation rows with features (needed for early stopping)`);
@@ -71,7 +74,7 @@ export default async function trainHead(ctx: StageContext<TrainHeadParams>): Pro
       x: va.x,
       y: va.y,
       missed: missedLabels(
-        va.labels.map((l) => ({ labels: l })),
+        (va.labels ?? []).map((l) => ({ labels: l })),
         labels,
       ),
     },
@@ -95,7 +98,7 @@ export default async function trainHead(ctx: StageContext<TrainHeadParams>): Pro
       if (d)
         splits[name] = {
           ids: d.ids,
-          labels: d.labels,
+          labels: d.labels ?? [],
           probs: predictHead(tf, head, d.x),
           missing: index.splits[name]?.missing ?? 0,
         };

@@ -1,0 +1,118 @@
+/** bench:scale's result shape and its Markdown report (bench/results/scale.md), one section per scale. */
+
+export interface StageFigure {
+  stage: string;
+  seconds: number;
+  peak_rss_mb: number;
+}
+
+export interface ScaleRun {
+  scale: number;
+  command: string;
+  date: string;
+  machine: Record<string, unknown>;
+  pipeline: {
+    sizes: { train: number; validation: number; test: number };
+    dim: number;
+    min_label_count: number;
+    labels_kept: number;
+    stages: StageFigure[];
+    heads: Record<string, unknown>;
+    holdout: { frequency_baseline_micro_f1: number; threshold_micro_f1: number };
+    test: { rows: number; submission_micro_f1: number; frequency_baseline_micro_f1: number };
+  };
+  fetch_pad?: {
+    small: Record<string, unknown>;
+    large: Record<string, unknown>;
+    rss_ratio_large_to_small: { fetch: number; pad: number };
+  };
+  seconds: number;
+  loadavg_at_end: number[];
+}
+
+const RSS_TARGET_MB = 4096;
+/** The feature width of the issue's figures (MobileNetV2 multi-scale: 1,280 + pooled stage ends). */
+export const REAL_DIM = 2288;
+
+/** Results key: the scale, and the feature width when it is not the real one. */
+export function runKey(scale: number, dim: number): string {
+  return dim === REAL_DIM ? String(scale) : `${scale}-dim${dim}`;
+}
+
+const WALL_TARGET_S = 3600;
+const f0 = (x: number) => x.toFixed(0);
+const f1 = (x: number) => x.toFixed(1);
+const f3 = (x: number) => x.toFixed(3);
+
+function section(r: ScaleRun): string[] {
+  const p = r.pipeline;
+  const worst = Math.max(...p.stages.map((s) => s.peak_rss_mb));
+  const total = p.stages.reduce((a, s) => a + s.seconds, 0);
+  const lines = [
+    `## Scale ${r.scale}${p.dim === REAL_DIM ? '' : `, ${p.dim} features per image`}` +
+      (r.scale === 1 && p.dim === REAL_DIM
+        ? ' (the real size)'
+        : r.scale === 1
+          ? ' (the real number of images; features narrower than the real 2,288, to measure what grows with the images in less time)'
+          : ` (${r.scale} of the real number of images)`),
+    '',
+    `Command: \`${r.command}\`, ${r.date}. Machine: ${JSON.stringify(r.machine)}; load average at end ${JSON.stringify(r.loadavg_at_end)} (shared machine: seconds are noisy). Whole bench ${f0(r.seconds)} s.`,
+    '',
+    `${p.sizes.train.toLocaleString('en')} train, ${p.sizes.validation.toLocaleString('en')} validation, ${p.sizes.test.toLocaleString('en')} test images; 228 labels, ${p.labels_kept} kept at min_label_count ${p.min_label_count}; ${p.dim} float16 features per image.`,
+    '',
+    '| stage | seconds | peak RSS (MB) |',
+    '| --- | ---: | ---: |',
+    ...p.stages.map((s) => `| ${s.stage} | ${f1(s.seconds)} | ${f0(s.peak_rss_mb)} |`),
+    `| **pipeline total** | **${f1(total)}** | **max ${f0(worst)}** |`,
+    '',
+    `Targets: every stage <= 4 GB peak RSS: ${worst <= RSS_TARGET_MB ? 'met' : 'MISSED'} (max ${f0(worst)} MB). ` +
+      `Whole bench <= 60 min: ${r.seconds <= WALL_TARGET_S ? 'met' : 'MISSED'} (${f0(r.seconds / 60)} min)` +
+      (r.scale === 1 && p.dim === REAL_DIM ? '.' : ` at this scale and width; not a measurement of the full size.`),
+    '',
+    `Learning (1 epoch per head): holdout micro-F1 after threshold ${f3(p.holdout.threshold_micro_f1)} vs frequency baseline ${f3(p.holdout.frequency_baseline_micro_f1)}; ` +
+      `the submission scored against the test images' hidden labels: ${f3(p.test.submission_micro_f1)} vs the baseline's ${f3(p.test.frequency_baseline_micro_f1)} on the same ${p.test.rows.toLocaleString('en')} rows. Heads: ${JSON.stringify(p.heads)}.`,
+    '',
+  ];
+  const fp = r.fetch_pad;
+  if (fp) {
+    const row = (x: Record<string, unknown>, s: 'fetch' | 'pad') => {
+      const f = x[s] as StageFigure & { images_per_s: number; stage_seconds: number };
+      return `| ${s} | ${String(x.images)} | ${f1(f.stage_seconds)} | ${f1(f.seconds)} | ${f0(f.images_per_s)} | ${f0(f.peak_rss_mb)} |`;
+    };
+    lines.push(
+      '### fetch + pad from a loopback HTTP server',
+      '',
+      "Distinct JPEGs (8 photo-like bases of 480-592 x 360-416 px with unique trailing bytes) from a server in its own process; fetch at concurrency 64, pad to 224 px at JPEG q85. Stage seconds: the stage's own clock; child seconds add starting Node and loading the module.",
+      '',
+      '| stage | images | stage seconds | child seconds | images/s (stage clock) | peak RSS (MB) |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      row(fp.small, 'fetch'),
+      row(fp.large, 'fetch'),
+      row(fp.small, 'pad'),
+      row(fp.large, 'pad'),
+      '',
+      `Peak RSS ratio, ${String(fp.large.images)} to ${String(fp.small.images)} images (10x the images): fetch ${f3(fp.rss_ratio_large_to_small.fetch)}, pad ${f3(fp.rss_ratio_large_to_small.pad)}.`,
+      '',
+    );
+  } else lines.push('fetch + pad: not run (--skip-fetch).', '');
+  return lines;
+}
+
+export function scaleReport(runs: Record<string, ScaleRun>): string {
+  const ordered = Object.values(runs).sort((a, b) => b.scale - a.scale || b.pipeline.dim - a.pipeline.dim);
+  return [
+    '# bench:scale — the challenge at its real size (synthetic data)',
+    '',
+    "bench/scale.ts: a synthetic dataset of 1,014,544 train, 9,897 validation, 39,706 test images and 228 long-tailed labels (times the scale), features from a seeded generator in which each label adds its own direction to Gaussian noise; split -> features (written by precompute's own split writer, writeSplitShards, as float16 shards) -> train-head x2 (1 epoch) -> ensemble-pso -> threshold -> submit, each stage in its own child process (seconds include loading the module). One section per scale measured; a scale below 1 is a fraction of the real size, not the real size.",
+    '',
+    "What the runs show: peak RSS grows with the number of images only through what is images x labels or smaller (label matrix, ids, split's compact label rows): 763 MB for train-head at 101,454 images x 2,288 features, 868-904 MB at 1,014,544 images x 64 features; the feature width does not enter memory, since train-head reads each batch from the shards. Time does grow with both: the full size at 2,288 features was not run on this shared machine (load average 11-26 during these runs); scaling the 0.1 run's stage seconds by 10 gives about 2.2 hours at that load, so the 60-minute target is not shown to be met at the full size and is probably missed under such load (train-head with a [512] head is about 80% of it).",
+    '',
+    ...(runs['1']
+      ? []
+      : [
+          '**The full-size run (scale 1 at 2,288 features) has not been done**: only the runs below were measured.',
+          '',
+        ]),
+    ...ordered.flatMap(section),
+  ].join('\n');
+}
