@@ -29,7 +29,7 @@ import { LocalExecutor } from '../run/local-executor.js';
 import { describeError } from '../run/describe-error.js';
 import { removeTree } from '../cache/seal.js';
 import { builtinStagePath } from '../paths.js';
-import { readMetrics } from '../remote/remote-cache.js';
+import { readOutputMetrics } from '../cache/output-metrics.js';
 import { openRemoteOutputs, type RemoteOutputs } from './remote-outputs.js';
 import { isPending, type ResolvedNeed, type StageJob, type StageJobResult } from './stage-job.js';
 import { LineTail } from './line-tail.js';
@@ -176,7 +176,7 @@ async function runWithRemote(
     pipeline: job.pipeline,
     stage: job.stage,
     ingredients,
-    metrics: await readMetrics(join(session.store.pathOf(committed.treeHash), 'metrics.json')),
+    metrics: await readOutputMetrics(session.store.pathOf(committed.treeHash)),
     createdAt: Date.now(),
     seconds: (Date.now() - started) / 1000,
   });

@@ -8,9 +8,9 @@
  * treats it as a miss too, and says so). Nothing is registered locally before the restored folder
  * has been committed and its tree hash checked against the record.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { contentHash as contentHashOf, METRICS_FILE } from '../cache/content-hash.js';
+import { contentHash as contentHashOf } from '../cache/content-hash.js';
+import { readOutputMetrics } from '../cache/output-metrics.js';
 import { err, ok, type Result } from '../result.js';
 import { BlobFetcher } from './blob-fetcher.js';
 import { BlobPresence } from './blob-presence.js';
@@ -189,7 +189,7 @@ export class RemoteCache {
       stage: target.stage,
       ingredients: rec.ingredients,
       // From the restored (hash-checked) metrics.json, as the engine records a fresh run.
-      metrics: await readMetrics(join(store.pathOf(rec.treeHash), METRICS_FILE)),
+      metrics: await readOutputMetrics(store.pathOf(rec.treeHash)),
       createdAt: rec.createdAt,
       seconds: rec.seconds,
     };
@@ -203,17 +203,5 @@ export class RemoteCache {
       await this.fetcher.open();
     }
     return this.fetcher;
-  }
-}
-
-/** A metrics.json as an object ({} when absent or not an object). */
-export async function readMetrics(file: string): Promise<Record<string, unknown>> {
-  try {
-    const value: unknown = JSON.parse(await readFile(file, 'utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
   }
 }

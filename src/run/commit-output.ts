@@ -6,8 +6,8 @@
  * taken over) commits nothing. Any failure removes the temp folder first, so a full disk does
  * not fail the next run too.
  */
-import { lstat, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, rm } from 'node:fs/promises';
+import { readOutputMetrics } from '../cache/output-metrics.js';
 import type { CommitResult } from '../cache/content-store.js';
 import type { Ingredients } from '../cache/key-ingredients.js';
 import type { OutputRecord } from '../cache/output-table.js';
@@ -69,7 +69,7 @@ export async function recordCommitted(
     pipeline: req.pipeline,
     stage: req.stage,
     ingredients: req.ingredients,
-    metrics: await readMetrics(req.session.store.pathOf(treeHash)),
+    metrics: await readOutputMetrics(req.session.store.pathOf(treeHash)),
     createdAt: Date.now(),
     seconds: req.seconds,
   };
@@ -80,15 +80,4 @@ export async function recordCommitted(
     index.runs.recordStageRun(req.runRecord(output));
   });
   return ok(output);
-}
-
-async function readMetrics(dir: string): Promise<Record<string, unknown>> {
-  try {
-    const value = JSON.parse(await readFile(join(dir, 'metrics.json'), 'utf8')) as unknown;
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
 }
