@@ -5,6 +5,7 @@
  */
 import type { TransferEvent } from '../remote/transfer-meter.js';
 import type { StageTransfer } from '../remote/pipeline-transfer.js';
+import { LiveLine } from './live-line.js';
 import { formatDuration } from './progress.js';
 
 const NON_TTY_PROGRESS_MS = 10_000;
@@ -12,13 +13,12 @@ const NON_TTY_PROGRESS_MS = 10_000;
 const RETRIES_SHOWN = 5;
 
 export class TransferPrinter {
-  private readonly tty: boolean;
-  private live = false;
+  private readonly live: LiveLine;
   private lastPrinted = 0;
   private retriesSeen = 0;
 
-  constructor(private readonly out: NodeJS.WriteStream = process.stderr) {
-    this.tty = Boolean(out.isTTY) && process.env.CI !== 'true';
+  constructor(out: NodeJS.WriteStream = process.stderr) {
+    this.live = new LiveLine(out);
   }
 
   /** Retries noticed by the transfer layer (the S3 SDK's own are counted by the store). */
@@ -37,7 +37,7 @@ export class TransferPrinter {
         const pct = event.bytes > 0 ? Math.floor((100 * event.doneBytes) / event.bytes) : 100;
         const eta = event.etaSeconds === undefined ? '' : `  ETA ${formatDuration(event.etaSeconds)}`;
         const line = `  ${event.stage} ${String(pct).padStart(3)}%  ${formatBytes(event.doneBytes)}/${formatBytes(event.bytes)}  ${formatRate(event.bytesPerSecond)}${eta}  ${event.doneObjects}/${event.objects} objects`;
-        if (this.tty) this.drawLive(line);
+        if (this.live.tty) this.live.draw(line);
         else if (Date.now() - this.lastPrinted >= NON_TTY_PROGRESS_MS) {
           this.lastPrinted = Date.now();
           this.print(line);
@@ -45,7 +45,7 @@ export class TransferPrinter {
         break;
       }
       case 'transfer-end':
-        this.clearLive();
+        this.live.clear();
         break;
       case 'transfer-retry':
         this.retriesSeen++;
@@ -63,25 +63,11 @@ export class TransferPrinter {
   }
 
   close(): void {
-    this.clearLive();
-  }
-
-  private drawLive(line: string): void {
-    this.clearLive();
-    this.out.write(line.slice(0, (this.out.columns ?? 120) - 1));
-    this.live = true;
-  }
-
-  private clearLive(): void {
-    if (this.live) {
-      this.out.write('\r\x1b[K');
-      this.live = false;
-    }
+    this.live.clear();
   }
 
   private print(line: string): void {
-    this.clearLive();
-    this.out.write(line + '\n');
+    this.live.print(line);
   }
 }
 

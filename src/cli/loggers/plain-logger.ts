@@ -3,6 +3,7 @@ import { DEFAULT_HEADLINE, metricAt } from '../../pipeline/headline.js';
 import type { Headline } from '../../pipeline/types.js';
 import type { RunEvent, StageOutcome } from '../../run/events.js';
 import { formatDuration, renderBar, updateProgress, type ProgressState } from '../progress.js';
+import { LiveLine } from '../live-line.js';
 import type { Logger } from './logger.js';
 
 const NON_TTY_PROGRESS_MS = 10_000;
@@ -10,16 +11,15 @@ const NON_TTY_PROGRESS_MS = 10_000;
 export class PlainLogger implements Logger {
   private readonly progress = new Map<string, ProgressState>();
   private readonly lastPrinted = new Map<string, number>();
-  private liveLine = false;
-  private readonly tty: boolean;
+  private readonly live: LiveLine;
 
   constructor(
-    private readonly out: NodeJS.WriteStream = process.stderr,
+    out: NodeJS.WriteStream = process.stderr,
     private readonly showLogs = true,
     /** The metric shown after each stage that records it (the pipeline's `headline:`). */
     private readonly headline: Headline = DEFAULT_HEADLINE,
   ) {
-    this.tty = Boolean(out.isTTY) && process.env.CI !== 'true';
+    this.live = new LiveLine(out);
   }
 
   handle(event: RunEvent): void {
@@ -56,13 +56,13 @@ export class PlainLogger implements Logger {
   }
 
   close(): void {
-    this.clearLive();
+    this.live.clear();
   }
 
   private onProgress(stage: string, done: number, total: number, label?: string): void {
     const state = updateProgress(this.progress.get(stage), done, total, label);
     this.progress.set(stage, state);
-    if (this.tty) {
+    if (this.live.tty) {
       this.drawLive();
       return;
     }
@@ -76,29 +76,13 @@ export class PlainLogger implements Logger {
 
   private drawLive(): void {
     const lines = [...this.progress.entries()].map(([stage, p]) => `  ${stage} ${renderBar(p)}`);
-    const cols = this.out.columns ?? 120;
-    this.clearLive();
-    if (lines.length === 0) return;
-    this.out.write(
-      lines
-        .map((l) => l.slice(0, cols - 1))
-        .join(' | ')
-        .slice(0, cols - 1),
-    );
-    this.liveLine = true;
-  }
-
-  private clearLive(): void {
-    if (this.liveLine) {
-      this.out.write('\r\x1b[K');
-      this.liveLine = false;
-    }
+    if (lines.length === 0) this.live.clear();
+    else this.live.draw(lines.join(' | '));
   }
 
   private print(line: string): void {
-    this.clearLive();
-    this.out.write(line + '\n');
-    if (this.tty && this.progress.size > 0) this.drawLive();
+    this.live.print(line);
+    if (this.live.tty && this.progress.size > 0) this.drawLive();
   }
 }
 
