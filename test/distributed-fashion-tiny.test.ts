@@ -36,7 +36,8 @@ test(
     const workers: WorkerProc[] = [];
     try {
       await mkdir(ws.path('pipelines'));
-      for (const f of ['fashion.yaml', 'fashion-tiny.yaml'])
+      // fashion-tiny extends fashion, which extends imaterialist: the whole chain of pipeline files.
+      for (const f of ['imaterialist.yaml', 'fashion.yaml', 'fashion-tiny.yaml'])
         await copyFile(join(TAILOR_ROOT, 'pipelines', f), ws.path('pipelines', f));
 
       const local = await ws.tailor(['run', PIPELINE, '--cache', 'local-cache', '--json']);
