@@ -1,7 +1,8 @@
 /**
  * Sharded per-item stages: items spread over shards by a stable hash, a sharded cmd stage run by
  * several real workers assembles to the bytes of the unsharded stage (so downstream keys do not
- * move), and each shard's per-item cache keeps working when items are added.
+ * move), and each shard's per-item cache keeps working when items are added; `shards:` in the YAML
+ * on the built-in pad does the same through `tailor run --executor redis://…`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,7 @@ import { expandShards, shardOf } from '../src/distributed/shards.js';
 import { assembleShards } from '../src/data/shard-assembly.js';
 import { RedisExecutor } from '../src/distributed/redis-executor.js';
 import { Session } from '../src/run/session.js';
+import { distinctJpegs } from './fixtures/data/images.js';
 
 test('shardOf spreads ids evenly and never moves an id when others are added', () => {
   const counts = [0, 0, 0, 0];
@@ -198,6 +200,58 @@ test(
     } finally {
       await executor.close();
       await worker?.stop();
+      await redis.stop();
+      await ws.dispose();
+    }
+  },
+);
+
+test(
+  'pad with `shards: 3` in the YAML, run by two BullMQ workers, gives the content hash of a local unsharded pad',
+  { skip: redisMissing() },
+  async () => {
+    const ws = await Workspace.create('tailor-shards-');
+    const redis = await startRedis();
+    const workers: WorkerProc[] = [];
+    try {
+      const lines: string[] = [];
+      for (const [name, bytes] of await distinctJpegs(12)) {
+        await mkdir(ws.path('data', 'images'), { recursive: true });
+        await writeFile(ws.path('data', 'images', name), bytes);
+        lines.push(
+          JSON.stringify({ imageId: name.slice(0, -4), set: 'train', labels: [], file: `data/images/${name}` }),
+        );
+      }
+      await ws.write('data/manifest.jsonl', lines.join('\n') + '\n');
+      const yaml = (shards: string) => `stages:
+  pad:
+    uses: pad
+    deps: [data]
+    params: { manifest: data/manifest.jsonl, size: 32, preview_images: 3 }
+${shards}`;
+      await ws.write('p.yaml', yaml(''));
+      const local = await ws.run(['p.yaml', '--cache', 'local-cache']);
+      assert.equal(local.code, 0, local.result.stderr);
+
+      const remoteUrl = pathToFileURL(ws.path('remote')).href;
+      for (let i = 1; i <= 2; i++) {
+        workers.push(await startWorker({ redisUrl: redis.url, remoteUrl, cacheDir: ws.path(`w${i}`), cwd: ws.dir }));
+      }
+      await ws.write('p.yaml', yaml('    shards: 3\n'));
+      const dist = await ws.run(['p.yaml', '--executor', redis.url, '--remote', remoteUrl, '--cache', 'run-cache']);
+      assert.equal(dist.code, 0, dist.result.stderr);
+      assert.deepEqual(dist.actions, { 'pad#1': 'ran', 'pad#2': 'ran', 'pad#3': 'ran', pad: 'ran' });
+      const hashOf = async (cache: string) => {
+        const s = await Session.open(ws.path(cache));
+        const h = s.index.outputs.latestOfPipeline('p.yaml').get('pad')?.contentHash;
+        s.close();
+        return h;
+      };
+      const want = await hashOf('local-cache');
+      assert.ok(want);
+      assert.equal(await hashOf('run-cache'), want, 'assembled on the workers = unsharded locally');
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
       await redis.stop();
       await ws.dispose();
     }
