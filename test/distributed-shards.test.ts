@@ -6,6 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,43 @@ test('assembleShards orders manifest and imageId rows like the input, merges CSV
       assembleShards([join(dir, 'a'), join(dir, 'b')], join(dir, 'out2')),
       /two shards wrote same.txt with different bytes/,
     );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('assembleShards orders by the ranks built-in shards write, keeps empty folders, never copies _shard/', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tailor-assemble-'));
+  try {
+    const w = async (rel: string, text: string) => {
+      await mkdir(join(dir, rel, '..'), { recursive: true });
+      await writeFile(join(dir, rel), text);
+    };
+    const line = (id: string, set = 'train') => JSON.stringify({ imageId: id, set });
+    const rank = (id: string, r: number, set = 'train') => JSON.stringify({ set, imageId: id, rank: r });
+    // Unsharded order: b (train), a (train), a (test), c (train).
+    await w('s1/manifest.jsonl', [line('a'), line('a', 'test')].join('\n') + '\n');
+    await w('s1/_shard/order.jsonl', [rank('a', 1), rank('a', 2, 'test')].join('\n') + '\n');
+    await w('s2/manifest.jsonl', [line('b'), line('c')].join('\n') + '\n');
+    await w('s2/_shard/order.jsonl', [rank('b', 0), rank('c', 3)].join('\n') + '\n');
+    await w('s1/failures.csv', 'imageId,url,reason\nc,u,http 404\n');
+    await w('s2/failures.csv', 'imageId,url,reason\nb,u,http 404\n');
+    await w('s1/metrics.json', '{"images":2,"failed":1,"failure_share":0.5,"size":32,"seconds":3}');
+    await w('s2/metrics.json', '{"images":2,"failed":1,"failure_share":0.5,"size":32,"seconds":5}');
+    await mkdir(join(dir, 's2', 'images'), { recursive: true });
+    await assembleShards([join(dir, 's1'), join(dir, 's2')], join(dir, 'out'));
+    const r = (f: string) => readFile(join(dir, 'out', f), 'utf8');
+    assert.equal(await r('manifest.jsonl'), [line('b'), line('a'), line('a', 'test'), line('c')].join('\n') + '\n');
+    assert.equal(await r('failures.csv'), 'imageId,url,reason\nb,u,http 404\nc,u,http 404\n');
+    assert.deepEqual(JSON.parse(await r('metrics.json')), {
+      images: 4,
+      failed: 2,
+      failure_share: 0.5,
+      size: 32,
+      seconds: 5,
+    });
+    assert.ok(existsSync(join(dir, 'out', 'images')), 'an empty folder of a shard is kept');
+    assert.ok(!existsSync(join(dir, 'out', '_shard')), '_shard/ is for the assembly only');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -25,12 +25,15 @@ export interface AssembleOptions {
   orderBy?: string;
 }
 
-async function filesUnder(dir: string, base = dir): Promise<string[]> {
+/** Files under `dir` (relative paths); folders are added to `dirs`, so empty ones are kept too. */
+async function filesUnder(dir: string, dirs: Set<string>, base = dir): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p, base)));
-    else if (e.isFile()) out.push(relative(base, p));
+    if (e.isDirectory()) {
+      dirs.add(relative(base, p));
+      out.push(...(await filesUnder(p, dirs, base)));
+    } else if (e.isFile()) out.push(relative(base, p));
   }
   return out;
 }
@@ -43,12 +46,16 @@ export async function assembleShards(parts: string[], out: string, opts: Assembl
   const byPath = new Map<string, string[]>();
   const ranks: string[] = [];
   const shardOrder = join(SHARD_DIR, SHARD_ORDER_FILE);
+  const dirs = new Set<string>();
   for (const part of parts) {
-    for (const rel of await filesUnder(part)) {
+    for (const rel of await filesUnder(part, dirs)) {
       if (rel === shardOrder) ranks.push(join(part, rel));
       else if (!rel.startsWith(SHARD_DIR + '/')) byPath.set(rel, [...(byPath.get(rel) ?? []), join(part, rel)]);
     }
   }
+  // Folders no shard put a file in (pad's images/ when every image failed) are in the unsharded output too.
+  for (const d of dirs)
+    if (d !== SHARD_DIR && !d.startsWith(SHARD_DIR + '/')) await mkdir(join(out, d), { recursive: true });
   const order = ranks.length ? await rankOrder(ranks) : opts.orderBy ? await inputOrder(opts.orderBy) : undefined;
   for (const [rel, sources] of [...byPath].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const dest = join(out, rel);
