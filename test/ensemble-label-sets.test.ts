@@ -29,6 +29,8 @@ import {
 import { chooseLabels, columnCounts, narrowColumns } from '../src/ml/label-subset.js';
 import { fitGlobalThreshold } from '../src/ml/thresholds.js';
 import { mulberry32 } from '../src/random.js';
+import { checkParams } from '../src/stage-loader/params.js';
+import trainHead from '../stages/train-head.js';
 
 const cov = (...rows: number[][]): Uint8Array[] => rows.map((r) => Uint8Array.from(r));
 
@@ -249,4 +251,9 @@ test('train-head label subsets: min_count / max_count inclusive, a list, both; c
   assert.equal(narrow.buffer, copy.buffer);
   assert.deepEqual([...narrow], [1, 0, 1, 0, 0, 0, 0, 0, 1, 1]);
   assert.equal(narrowColumns(y, 5, 4, Int32Array.from([0, 1, 2, 3])), y);
+
+  // The stage's schema takes the three params and refuses malformed ones.
+  const ok = (params: Record<string, unknown>) => checkParams(trainHead.params, params).ok;
+  assert.ok(ok({ min_count: 100000 }) && ok({ max_count: 99999 }) && ok({ labels: ['1', '17'], min_count: 2 }));
+  assert.ok(!ok({ min_count: -1 }) && !ok({ labels: [] }) && !ok({ labels: ['1', '1'] }) && !ok({ max_count: 1.5 }));
 });

@@ -44,7 +44,7 @@ async function trainOn(
   // training frequency or by name. Truth matrices are narrowed in place to those columns.
   const trainCounts = columnCounts(tr.y, tr.ids.length, index.labels.length);
   const chosen = chooseLabels(index.labels, trainCounts, p);
-  if (!chosen.ok) throw new Error(`${dir}: ${chosen.error}`);
+  if (!chosen.ok) throw new Error(chosen.error);
   const subset = chosen.value;
   const labels = subset.labels;
   const L = labels.length;
