@@ -48,6 +48,10 @@ export { codeScopedDir, hashBytes, itemKey } from './stage-kit/state.js';
 export { ItemStore } from './stage-kit/item-store.js';
 export { ItemCounter } from './stage-kit/progress.js';
 
+// A share of the items under the stage key `shards: N` (the `shard` param; see src/stage-kit/shard.ts).
+export { SHARD_PARAM_SCHEMA, ShardPart, shardOf } from './stage-kit/shard.js';
+export type { ShardParam } from './stage-kit/shard.js';
+
 // Seeded randomness.
 export { hashSeed, mulberry32, shuffleInPlace } from './random.js';
 

@@ -5,7 +5,10 @@
  * every method is reported on the holdout beside each single model, with a bootstrap 95% interval
  * over holdout images, paired comparisons (PSO vs mean, chosen vs best single; a tie when the
  * interval holds 0) and margins over split's two baselines. Failed images are scored as submit
- * answers them (src/ml/scored-set.ts).
+ * answers them (src/ml/scored-set.ts). Models may predict different label sets (train-head on a
+ * label subset): the ensemble predicts every split label some model predicts, each combined among
+ * the models predicting it with the weights renormalised over them, so disjoint sets are joined
+ * (src/ml/label-coverage.ts); labels no model predicts count as misses.
  *
  * Inputs (ctx.needs): every needed folder with predictions.json is a model (param `models`
  * narrows the list); the folder with labels.json + holdout.jsonl is the split (param `split`).

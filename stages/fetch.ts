@@ -19,9 +19,11 @@
  * checked again by the new code from the stored bytes (no download) and failures are fetched
  * again: a download does not depend on the code, its verdict does.
  * Memory stays flat: the JSON is streamed three times (count + spill labels to SQLite, fetch,
- * write the manifest) and never held. Implementation: impl/fetch.ts.
+ * write the manifest) and never held. `shards: N` runs N fetches, each over the images whose imageId
+ * hashes to it, joined into the same output (src/stage-kit/shard.ts). Implementation: impl/fetch.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
+import { SHARD_PARAM_SCHEMA } from '../src/stage-kit/shard.js';
 
 const params = {
   type: 'object',
@@ -56,6 +58,7 @@ const params = {
       default: 'transient',
       description: 'which failures of earlier runs to try again',
     },
+    shard: SHARD_PARAM_SCHEMA,
   },
 } as const;
 

@@ -12,9 +12,11 @@
  * Incremental per item: a padded image is kept in `ctx.state` under a hash of (input bytes, size,
  * quality, code key) and hard-linked into the output, so a rerun with new images (or after an
  * interruption) pads only what it has not padded before, and a change to the padding code pads
- * everything again. Implementation: impl/pad.ts.
+ * everything again. `shards: N` runs N pads, each over the lines whose imageId hashes to it, joined
+ * into the same output (src/stage-kit/shard.ts). Implementation: impl/pad.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
+import { SHARD_PARAM_SCHEMA } from '../src/stage-kit/shard.js';
 
 const params = {
   type: 'object',
@@ -36,6 +38,7 @@ const params = {
       description: 'images in flight; 0 = 2 per core',
     },
     preview_images: { type: 'integer', minimum: 0, maximum: 64, default: 8 },
+    shard: SHARD_PARAM_SCHEMA,
   },
 } as const;
 

@@ -7,7 +7,8 @@
  *
  * Inputs (ctx.needs): one predictions producer (a model or ensemble-pso: a folder with
  * predictions.json; param `predictions` picks one when several are needed) and the split (param
- * `split`). Outputs: thresholds.json (read by submit), labels.csv (per label: support, threshold,
+ * `split`); thresholds are fitted for the split's labels the predictions cover (a head on a label
+ * subset covers fewer; the rest count as misses). Outputs: thresholds.json (read by submit), labels.csv (per label: support, threshold,
  * F1), per-label-f1.svg, metrics.json. Implementation: impl/threshold.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';

@@ -2,13 +2,16 @@
  * train-head: a classifier on precomputed features — dense ReLU layers with dropout to one sigmoid
  * per label; BCE, class-weighted BCE or focal loss; Adam; learning rate reduced on a
  * validation-loss plateau; early stopping; a checkpoint each epoch (resumed after an interrupt);
- * seeded. Writes the head as a TensorFlow.js LayersModel, probabilities for validation, holdout
+ * seeded. It predicts every label of the split, or a subset (`min_count` / `max_count` over the
+ * training counts, or a `labels` list: src/ml/label-subset.ts); predictions.json and metrics.json
+ * say which, and true labels outside the subset count as misses in its own scores. Writes the head as a TensorFlow.js LayersModel, probabilities for validation, holdout
  * and test, per-epoch records and a learning-curve picture. Checkpoints are kept in ctx.state under
  * a key of the params, seed, features and code key. Implementation: impl/train-head.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
 import { BACKEND_PARAM } from '../src/ml/backend.js';
 import { HEAD_PARAMS } from '../src/ml/head-params.js';
+import { LABEL_SUBSET_PARAMS } from '../src/ml/label-subset.js';
 
 const params = {
   type: 'object',
@@ -20,6 +23,7 @@ const params = {
       description: 'needed precompute stage; unset: the one with features.json',
     },
     ...HEAD_PARAMS,
+    ...LABEL_SUBSET_PARAMS,
     backend: BACKEND_PARAM,
   },
 } as const;

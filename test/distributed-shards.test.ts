@@ -1,10 +1,12 @@
 /**
  * Sharded per-item stages: items spread over shards by a stable hash, a sharded cmd stage run by
  * several real workers assembles to the bytes of the unsharded stage (so downstream keys do not
- * move), and each shard's per-item cache keeps working when items are added.
+ * move), and each shard's per-item cache keeps working when items are added; `shards:` in the YAML
+ * on the built-in pad does the same through `tailor run --executor redis://…`.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +19,7 @@ import { expandShards, shardOf } from '../src/distributed/shards.js';
 import { assembleShards } from '../src/data/shard-assembly.js';
 import { RedisExecutor } from '../src/distributed/redis-executor.js';
 import { Session } from '../src/run/session.js';
+import { distinctJpegs } from './fixtures/data/images.js';
 
 test('shardOf spreads ids evenly and never moves an id when others are added', () => {
   const counts = [0, 0, 0, 0];
@@ -63,6 +66,43 @@ test('assembleShards orders manifest and imageId rows like the input, merges CSV
       assembleShards([join(dir, 'a'), join(dir, 'b')], join(dir, 'out2')),
       /two shards wrote same.txt with different bytes/,
     );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('assembleShards orders by the ranks built-in shards write, keeps empty folders, never copies _shard/', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tailor-assemble-'));
+  try {
+    const w = async (rel: string, text: string) => {
+      await mkdir(join(dir, rel, '..'), { recursive: true });
+      await writeFile(join(dir, rel), text);
+    };
+    const line = (id: string, set = 'train') => JSON.stringify({ imageId: id, set });
+    const rank = (id: string, r: number, set = 'train') => JSON.stringify({ set, imageId: id, rank: r });
+    // Unsharded order: b (train), a (train), a (test), c (train).
+    await w('s1/manifest.jsonl', [line('a'), line('a', 'test')].join('\n') + '\n');
+    await w('s1/_shard/order.jsonl', [rank('a', 1), rank('a', 2, 'test')].join('\n') + '\n');
+    await w('s2/manifest.jsonl', [line('b'), line('c')].join('\n') + '\n');
+    await w('s2/_shard/order.jsonl', [rank('b', 0), rank('c', 3)].join('\n') + '\n');
+    await w('s1/failures.csv', 'imageId,url,reason\nc,u,http 404\n');
+    await w('s2/failures.csv', 'imageId,url,reason\nb,u,http 404\n');
+    await w('s1/metrics.json', '{"images":2,"failed":1,"failure_share":0.5,"size":32,"seconds":3}');
+    await w('s2/metrics.json', '{"images":2,"failed":1,"failure_share":0.5,"size":32,"seconds":5}');
+    await mkdir(join(dir, 's2', 'images'), { recursive: true });
+    await assembleShards([join(dir, 's1'), join(dir, 's2')], join(dir, 'out'));
+    const r = (f: string) => readFile(join(dir, 'out', f), 'utf8');
+    assert.equal(await r('manifest.jsonl'), [line('b'), line('a'), line('a', 'test'), line('c')].join('\n') + '\n');
+    assert.equal(await r('failures.csv'), 'imageId,url,reason\nb,u,http 404\nc,u,http 404\n');
+    assert.deepEqual(JSON.parse(await r('metrics.json')), {
+      images: 4,
+      failed: 2,
+      failure_share: 0.5,
+      size: 32,
+      seconds: 5,
+    });
+    assert.ok(existsSync(join(dir, 'out', 'images')), 'an empty folder of a shard is kept');
+    assert.ok(!existsSync(join(dir, 'out', '_shard')), '_shard/ is for the assembly only');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -198,6 +238,58 @@ test(
     } finally {
       await executor.close();
       await worker?.stop();
+      await redis.stop();
+      await ws.dispose();
+    }
+  },
+);
+
+test(
+  'pad with `shards: 3` in the YAML, run by two BullMQ workers, gives the content hash of a local unsharded pad',
+  { skip: redisMissing() },
+  async () => {
+    const ws = await Workspace.create('tailor-shards-');
+    const redis = await startRedis();
+    const workers: WorkerProc[] = [];
+    try {
+      const lines: string[] = [];
+      for (const [name, bytes] of await distinctJpegs(12)) {
+        await mkdir(ws.path('data', 'images'), { recursive: true });
+        await writeFile(ws.path('data', 'images', name), bytes);
+        lines.push(
+          JSON.stringify({ imageId: name.slice(0, -4), set: 'train', labels: [], file: `data/images/${name}` }),
+        );
+      }
+      await ws.write('data/manifest.jsonl', lines.join('\n') + '\n');
+      const yaml = (shards: string) => `stages:
+  pad:
+    uses: pad
+    deps: [data]
+    params: { manifest: data/manifest.jsonl, size: 32, preview_images: 3 }
+${shards}`;
+      await ws.write('p.yaml', yaml(''));
+      const local = await ws.run(['p.yaml', '--cache', 'local-cache']);
+      assert.equal(local.code, 0, local.result.stderr);
+
+      const remoteUrl = pathToFileURL(ws.path('remote')).href;
+      for (let i = 1; i <= 2; i++) {
+        workers.push(await startWorker({ redisUrl: redis.url, remoteUrl, cacheDir: ws.path(`w${i}`), cwd: ws.dir }));
+      }
+      await ws.write('p.yaml', yaml('    shards: 3\n'));
+      const dist = await ws.run(['p.yaml', '--executor', redis.url, '--remote', remoteUrl, '--cache', 'run-cache']);
+      assert.equal(dist.code, 0, dist.result.stderr);
+      assert.deepEqual(dist.actions, { 'pad#1': 'ran', 'pad#2': 'ran', 'pad#3': 'ran', pad: 'ran' });
+      const hashOf = async (cache: string) => {
+        const s = await Session.open(ws.path(cache));
+        const h = s.index.outputs.latestOfPipeline('p.yaml').get('pad')?.contentHash;
+        s.close();
+        return h;
+      };
+      const want = await hashOf('local-cache');
+      assert.ok(want);
+      assert.equal(await hashOf('run-cache'), want, 'assembled on the workers = unsharded locally');
+    } finally {
+      await Promise.all(workers.map((w) => w.stop()));
       await redis.stop();
       await ws.dispose();
     }

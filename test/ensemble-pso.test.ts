@@ -118,7 +118,7 @@ test('outputs: predictions for every split, weights, methods table, convergence 
   const csv = (await readFile(join(a.out, 'methods.csv'), 'utf8')).trim().split('\n');
   assert.equal(
     csv[0],
-    'method,kind,threshold,validation_micro_f1,holdout_micro_f1,holdout_ci_low,holdout_ci_high,holdout_example_f1,holdout_micro_f1_at_0_5',
+    'method,kind,threshold,validation_micro_f1,holdout_micro_f1,holdout_ci_low,holdout_ci_high,holdout_example_f1,holdout_micro_f1_at_0_5,labels',
   );
   assert.equal(csv.length, 1 + 4 + 3);
   const svg = await readFile(join(a.out, 'convergence.svg'), 'utf8');

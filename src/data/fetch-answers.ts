@@ -30,6 +30,8 @@ export interface AnswerPass {
   concurrency: number;
   counter: ItemCounter;
   signal: AbortSignal;
+  /** Under `shards: N`, whether an image is this shard's (the others are left to their shards). */
+  mine?: (imageId: string) => boolean;
 }
 
 export interface AnswerCounts {
@@ -75,6 +77,7 @@ export async function answerSources(pass: AnswerPass): Promise<AnswerCounts> {
       const jsonDir = dirname(f.path);
       for await (const rec of readImages(f.path)) {
         if (signal.aborted) return;
+        if (pass.mine && !pass.mine(rec.imageId)) continue;
         const src = parseImageUrl(rec.url, jsonDir);
         const key = await sourceKey(src, rec.url);
         if (inFlight.has(key)) {

@@ -1,7 +1,8 @@
 /**
  * fetch's third pass: `manifest.jsonl` (one line per listed image, in file order), `failures.csv`
  * (`imageId,url,reason`) and the links from `images/` to the stored images, from the index the
- * second pass filled.
+ * second pass filled. Under `shards: N` only the shard's images, each with its rank in the unsharded
+ * manifest (src/stage-kit/shard.ts).
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -9,6 +10,7 @@ import { CsvWriter } from '../formats/csv.js';
 import { JsonlWriter } from '../formats/jsonl.js';
 import { MANIFEST_FILE, type ImageSet, type ManifestEntry } from '../formats/manifest.js';
 import type { ItemStore } from '../stage-kit/item-store.js';
+import type { ShardPart } from '../stage-kit/shard.js';
 import type { AnnotationSpill } from './annotation-spill.js';
 import type { FetchIndex } from './fetch-index.js';
 import { sourceKey } from './fetch-source.js';
@@ -28,6 +30,7 @@ export async function writeFetchOutputs(
   files: ReadonlyArray<{ set: ImageSet; path: string }>,
   sources: { index: FetchIndex; store: ItemStore; spill: AnnotationSpill },
   signal: AbortSignal,
+  part?: ShardPart,
 ): Promise<FetchOutputs> {
   const { index, store, spill } = sources;
   await mkdir(join(out, 'images'), { recursive: true });
@@ -36,10 +39,14 @@ export async function writeFetchOutputs(
   const result: FetchOutputs = { ok: 0, failed: 0, reasons: {} };
   // Images shared by many entries are linked once; a bounded set keeps memory flat.
   const recentlyLinked = new Set<string>();
+  let rank = -1;
   for (const f of files) {
     const jsonDir = dirname(f.path);
     for await (const rec of readImages(f.path)) {
       if (signal.aborted) throw new Error('fetch aborted');
+      rank++;
+      if (part && !part.mine(rec.imageId)) continue;
+      await part?.placed(f.set, rec.imageId, rank);
       const src = parseImageUrl(rec.url, jsonDir);
       const entry = index.get(await sourceKey(src, rec.url));
       const row: ManifestEntry = { imageId: rec.imageId, set: f.set };

@@ -2,29 +2,38 @@
  * Assembling the outputs of a sharded stage (`pad#1`..`pad#N`) into the one output the unsharded
  * stage would have written, so downstream keys (made of its content) are the same either way.
  *
- *   *.jsonl          lines of every shard; lines with an imageId in the order of the input manifest
- *                    (`orderBy`: the upstream the shards read), the rest in shard order after them
+ *   *.jsonl          lines of every shard; lines with an imageId in the unsharded order: the ranks
+ *                    the shards of a built-in stage wrote (`_shard/order.jsonl`, src/stage-kit/shard.ts),
+ *                    else the order of the input manifest (`orderBy`: the upstream a cmd stage's
+ *                    shards read); the rest in shard order after them
  *   *.csv            one header (all shards must agree), then every shard's rows, ordered like the
  *                    input manifest when the first column is imageId
- *   metrics.json     numbers summed, anything else taken from the first shard
+ *   metrics.json     counts summed; settings (size, quality) and anything not a number taken from the
+ *                    first shard; `seconds` the longest shard's; shares and rates recomputed from
+ *                    the sums where their parts are there (metrics.json is not in the content hash)
+ *   _shard/          read for the order, never copied
  *   any other file   hard-linked (copied across filesystems); two shards writing the same path
  *                    must have written the same bytes
  */
 import { copyFile, link, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { hashFile } from '../cache/hash.js';
+import { SHARD_DIR, SHARD_ORDER_FILE } from '../stage-kit/shard.js';
 
 export interface AssembleOptions {
   /** A folder whose manifest.jsonl gives the order of the assembled rows (by imageId). */
   orderBy?: string;
 }
 
-async function filesUnder(dir: string, base = dir): Promise<string[]> {
+/** Files under `dir` (relative paths); folders are added to `dirs`, so empty ones are kept too. */
+async function filesUnder(dir: string, dirs: Set<string>, base = dir): Promise<string[]> {
   const out: string[] = [];
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await filesUnder(p, base)));
-    else if (e.isFile()) out.push(relative(base, p));
+    if (e.isDirectory()) {
+      dirs.add(relative(base, p));
+      out.push(...(await filesUnder(p, dirs, base)));
+    } else if (e.isFile()) out.push(relative(base, p));
   }
   return out;
 }
@@ -35,10 +44,19 @@ function lines(text: string): string[] {
 
 export async function assembleShards(parts: string[], out: string, opts: AssembleOptions = {}): Promise<void> {
   const byPath = new Map<string, string[]>();
+  const ranks: string[] = [];
+  const shardOrder = join(SHARD_DIR, SHARD_ORDER_FILE);
+  const dirs = new Set<string>();
   for (const part of parts) {
-    for (const rel of await filesUnder(part)) byPath.set(rel, [...(byPath.get(rel) ?? []), join(part, rel)]);
+    for (const rel of await filesUnder(part, dirs)) {
+      if (rel === shardOrder) ranks.push(join(part, rel));
+      else if (!rel.startsWith(SHARD_DIR + '/')) byPath.set(rel, [...(byPath.get(rel) ?? []), join(part, rel)]);
+    }
   }
-  const order = opts.orderBy ? await inputOrder(opts.orderBy) : undefined;
+  // Folders no shard put a file in (pad's images/ when every image failed) are in the unsharded output too.
+  for (const d of dirs)
+    if (d !== SHARD_DIR && !d.startsWith(SHARD_DIR + '/')) await mkdir(join(out, d), { recursive: true });
+  const order = ranks.length ? await rankOrder(ranks) : opts.orderBy ? await inputOrder(opts.orderBy) : undefined;
   for (const [rel, sources] of [...byPath].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const dest = join(out, rel);
     await mkdir(dirname(dest), { recursive: true });
@@ -52,14 +70,27 @@ export async function assembleShards(parts: string[], out: string, opts: Assembl
 /** Position in the input manifest by `set\0imageId` (the same id may be in two sets) and by imageId. */
 async function inputOrder(dir: string): Promise<Map<string, number>> {
   const order = new Map<string, number>();
-  lines(await readFile(join(dir, 'manifest.jsonl'), 'utf8')).forEach((l, i) => {
-    const key = jsonlKey(l);
-    if (key === undefined) return;
-    if (!order.has(key)) order.set(key, i);
-    const id = key.slice(key.indexOf('\0') + 1);
-    if (!order.has(id)) order.set(id, i);
-  });
+  lines(await readFile(join(dir, 'manifest.jsonl'), 'utf8')).forEach((l, i) => placeKey(order, jsonlKey(l), i));
   return order;
+}
+
+/** The same map from the ranks the shards of a built-in stage wrote (`{set, imageId, rank}` lines). */
+async function rankOrder(files: string[]): Promise<Map<string, number>> {
+  const order = new Map<string, number>();
+  for (const f of files) {
+    for (const l of lines(await readFile(f, 'utf8'))) {
+      const { rank } = JSON.parse(l) as { rank: number };
+      placeKey(order, jsonlKey(l), rank);
+    }
+  }
+  return order;
+}
+
+function placeKey(order: Map<string, number>, key: string | undefined, i: number): void {
+  if (key === undefined) return;
+  if (!order.has(key) || order.get(key)! > i) order.set(key, i);
+  const id = key.slice(key.indexOf('\0') + 1);
+  if (!order.has(id) || order.get(id)! > i) order.set(id, i);
 }
 
 function jsonlKey(line: string): string | undefined {
@@ -94,25 +125,40 @@ async function mergeCsv(rel: string, sources: string[], order?: Map<string, numb
   return [headers[0], ...ordered(rows, (r) => r.split(',')[0]?.replace(/^"|"$/g, ''), byId)].join('\n') + '\n';
 }
 
+/** Numbers that are settings, the same in every shard: taken from the first. */
+const SETTINGS = new Set(['size', 'quality', 'concurrency', 'dim']);
+
 async function mergeMetrics(sources: string[]): Promise<string> {
   const all = await Promise.all(sources.map(async (s) => JSON.parse(await readFile(s, 'utf8')) as unknown));
-  return (
-    JSON.stringify(
-      all.reduce((a, b) => sumInto(a, b)),
-      null,
-      2,
-    ) + '\n'
-  );
+  const merged = all.reduce((a, b) => sumInto(a, b));
+  if (merged && typeof merged === 'object' && !Array.isArray(merged)) recomputeRates(merged as Record<string, unknown>);
+  return JSON.stringify(merged, null, 2) + '\n';
 }
 
-function sumInto(a: unknown, b: unknown): unknown {
-  if (typeof a === 'number' && typeof b === 'number') return a + b;
+function sumInto(a: unknown, b: unknown, key = ''): unknown {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (SETTINGS.has(key)) return a;
+    if (key === 'seconds') return Math.max(a, b);
+    return a + b;
+  }
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
     const out: Record<string, unknown> = { ...(a as Record<string, unknown>) };
-    for (const [k, v] of Object.entries(b)) out[k] = k in out ? sumInto(out[k], v) : v;
+    for (const [k, v] of Object.entries(b)) out[k] = k in out ? sumInto(out[k], v, k) : v;
     return out;
   }
   return a;
+}
+
+/** Shares and rates of fetch and pad, from the summed counts (a sum of shares means nothing). */
+function recomputeRates(m: Record<string, unknown>): void {
+  const num = (v: unknown) => (typeof v === 'number' ? v : undefined);
+  const images = num(m.images) ?? num((m.images as Record<string, unknown> | undefined)?.total);
+  const failed = num(m.failed);
+  const seconds = num(m.seconds);
+  if ('failure_share' in m && images !== undefined && failed !== undefined)
+    m.failure_share = images ? failed / images : 0;
+  if ('images_per_second' in m && images !== undefined && seconds !== undefined)
+    m.images_per_second = images / Math.max(seconds, 1e-9);
 }
 
 async function placeOnce(rel: string, sources: string[], dest: string): Promise<void> {

@@ -8,12 +8,12 @@
  * Which items a shard takes: `shardOf(id, N)` (a hash of the item id), so an item stays in its
  * shard when others are added or removed, and the shard's per-item cache (its state folder)
  * keeps working. A cmd stage reads its part from $TAILOR_SHARD_INDEX (0-based) and
- * $TAILOR_SHARD_COUNT; built-in stages get it as a param once they support sharding.
+ * $TAILOR_SHARD_COUNT; the built-in fetch and pad get the param `shard: {index, count}` and write
+ * the rank of each of their lines, which the assembly orders by.
  *
- * This is the engine-side transform; the YAML key `shards:` (pipeline schema and loader) calls
- * it once the loader has it.
+ * The loader calls this for every stage with the YAML key `shards: N` (src/pipeline/stage-shards.ts
+ * checks which stages may take it, with the key's position).
  */
-import { createHash } from 'node:crypto';
 import type { Pipeline, StageSpec } from '../pipeline/types.js';
 import { builtinStagePath } from '../paths.js';
 import { err, ok, type Result } from '../result.js';
@@ -25,10 +25,7 @@ export function shardName(stage: string, i: number): string {
   return `${stage}#${i}`;
 }
 
-/** The shard (0-based) an item belongs to: stable whatever other items there are. */
-export function shardOf(id: string, count: number): number {
-  return createHash('sha256').update(id).digest().readUInt32BE(0) % count;
-}
+export { shardOf } from '../stage-kit/shard.js';
 
 /** Expand every stage named in `counts` into its shards and an assemble stage. */
 export function expandShards(pipeline: Pipeline, counts: Record<string, number>): Result<Pipeline, string> {
@@ -41,32 +38,40 @@ export function expandShards(pipeline: Pipeline, counts: Record<string, number>)
       stages.push(spec);
       continue;
     }
-    if (spec.kind !== 'cmd') {
-      return err(
-        `stage ${spec.name}: shards of module stages need the stage's own shard support (cmd stages only for now)`,
-      );
-    }
     const parts = Array.from({ length: n }, (_, i) => shardName(spec.name, i + 1));
-    parts.forEach((name, i) =>
-      stages.push({
-        ...spec,
-        name,
-        cmd: `TAILOR_SHARD_INDEX=${i} TAILOR_SHARD_COUNT=${n}; export TAILOR_SHARD_INDEX TAILOR_SHARD_COUNT; ${spec.cmd ?? ''}`,
-        export: {},
-      }),
-    );
+    parts.forEach((name, i) => stages.push(shardSpec(spec, name, i, n)));
     const orderBy = spec.needs.length === 1 ? spec.needs[0] : undefined;
+    const { shards: _, ...unsharded } = spec;
     stages.push({
-      ...spec,
+      ...unsharded,
       kind: 'module',
       module: builtinStagePath('assemble-shards'),
       builtin: true,
       cmd: undefined,
-      needs: [...parts, ...(orderBy ? [orderBy] : [])],
+      // The stage's own upstreams too: a cmd stage's shards are ordered by its one input manifest.
+      needs: [...parts, ...spec.needs.filter((u) => u === orderBy)],
       deps: [],
       params: { parts, ...(orderBy ? { order_by: orderBy } : {}) },
       resources: { gpu: 0 },
     });
   }
   return ok({ ...pipeline, stages });
+}
+
+/**
+ * Shard `i` (0-based) of `n`: a cmd stage gets $TAILOR_SHARD_INDEX/$TAILOR_SHARD_COUNT, a built-in
+ * stage the `shard` param (src/stage-kit/shard.ts); either is in the shard's key. Exports are the
+ * assembled stage's.
+ */
+function shardSpec(spec: StageSpec, name: string, i: number, n: number): StageSpec {
+  const { shards: _, ...rest } = spec;
+  if (spec.kind === 'cmd') {
+    return {
+      ...rest,
+      name,
+      cmd: `TAILOR_SHARD_INDEX=${i} TAILOR_SHARD_COUNT=${n}; export TAILOR_SHARD_INDEX TAILOR_SHARD_COUNT; ${spec.cmd ?? ''}`,
+      export: {},
+    };
+  }
+  return { ...rest, name, params: { ...spec.params, shard: { index: i, count: n } }, export: {} };
 }

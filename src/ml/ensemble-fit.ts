@@ -2,11 +2,13 @@
  * Fitting ensemble-pso's weights: a particle swarm over raw weights in [0,1]^M, each scored after
  * normalising to sum 1 by validation micro-F1 at its best global threshold. Starting points are
  * equal weights (the mean) and each single model, so on validation the swarm can only match or
- * beat them.
+ * beat them. Models over different label sets are weighted per label among the models that
+ * predict it (label-coverage.ts).
  */
 import { availableParallelism } from 'node:os';
 import { hashSeed } from '../random.js';
 import { normalizeWeights, WeightedF1Objective } from './ensemble.js';
+import { coverageGroups, groupWeights } from './label-coverage.js';
 import { psoMaximize, type PsoResult } from './pso.js';
 import type { ScoredSet } from './scored-set.js';
 
@@ -41,11 +43,21 @@ export async function fitPsoWeights(
 ): Promise<PsoFit> {
   const started = Date.now();
   const threads = p.threads > 0 ? p.threads : Math.min(8, availableParallelism());
+  const L = val.covered[0]?.length ?? 0;
+  const groups = coverageGroups(val.covered, L);
   const objective = new WeightedF1Objective(val.probs, val.truth, {
     steps: p.steps,
     minThreshold: p.min_threshold,
     extraFn: val.missedTotal,
     threads,
+    groups: groups.full
+      ? undefined
+      : {
+          labels: L,
+          groupOf: groups.groupOf,
+          count: groups.patterns.length,
+          weightsOf: (g, w) => groupWeights(w, groups.patterns[g] as Uint8Array),
+        },
   });
   ctx.log(
     `PSO: ${objective.activeEntries} of ${objective.totalEntries} validation entries can cross a threshold (the rest score below ${objective.kStart / p.steps} in every model); ${objective.threads} thread(s)`,

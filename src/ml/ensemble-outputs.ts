@@ -16,6 +16,8 @@ export async function writeWeights(
   w: {
     method: string;
     names: string[];
+    /** Labels each model predicts (all of the ensemble's, or a subset). */
+    labels: number[];
     weights: Float64Array | number[];
     threshold: number;
     validationMicroF1: number;
@@ -23,14 +25,19 @@ export async function writeWeights(
 ): Promise<void> {
   const doc = {
     method: w.method,
-    models: w.names.map((n, j) => ({ stage: n, weight: w.weights[j] })),
+    models: w.names.map((n, j) => ({ stage: n, weight: w.weights[j], labels: w.labels[j] })),
     threshold: w.threshold,
     validation_micro_f1: w.validationMicroF1,
   };
   await writeFile(join(out, 'weights.json'), JSON.stringify(doc, null, 2) + '\n');
 }
 
-export async function writeMethodsTable(out: string, scores: readonly MethodScore[]): Promise<void> {
+/** methods.csv; `labelsOf` gives how many labels each row predicts (a model on a subset: fewer). */
+export async function writeMethodsTable(
+  out: string,
+  scores: readonly MethodScore[],
+  labelsOf: (s: MethodScore) => number,
+): Promise<void> {
   const header = [
     'method',
     'kind',
@@ -41,6 +48,7 @@ export async function writeMethodsTable(out: string, scores: readonly MethodScor
     'holdout_ci_high',
     'holdout_example_f1',
     'holdout_micro_f1_at_0_5',
+    'labels',
   ];
   const rows = scores.map((s) => [
     s.method,
@@ -52,6 +60,7 @@ export async function writeMethodsTable(out: string, scores: readonly MethodScor
     round6(s.holdout_ci_high),
     round6(s.holdout_example_f1),
     round6(s.holdout_micro_f1_at_0_5),
+    labelsOf(s),
   ]);
   await writeFile(join(out, 'methods.csv'), toCsv(header, rows));
 }

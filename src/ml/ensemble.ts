@@ -130,6 +130,17 @@ export interface ObjectiveOptions {
   threads?: number;
   /** Time threaded and lone evaluations and use the faster (default true); false: always threaded. */
   adaptive?: boolean;
+  /**
+   * Models over different label sets (label-coverage.ts): entry e is label e % labels, of group
+   * groupOf[label], scored with weightsOf(group, w). One thread then (each group has its own
+   * weights; the threaded kernel takes one vector).
+   */
+  groups?: {
+    labels: number;
+    groupOf: Int32Array;
+    count: number;
+    weightsOf(group: number, w: Float64Array): Float64Array;
+  };
 }
 
 /**
@@ -155,6 +166,9 @@ export class WeightedF1Objective {
   readonly threads: number;
   private readonly values: Float32Array;
   private readonly truth: Uint8Array;
+  /** Label groups of models over different label sets, and each group's range of active entries. */
+  private readonly groups: ObjectiveOptions['groups'];
+  private readonly groupRanges: HelperRange[];
   /** False negatives at every candidate: positives of pruned entries plus labels without a column. */
   private readonly prunedPositives: number;
   private readonly kernel: Kernel;
@@ -183,30 +197,46 @@ export class WeightedF1Objective {
     this.kStart = gridStart(opts.minThreshold ?? 0, steps);
     // Margin below the lowest candidate covers float64 summation and the float32 rounding of the mean.
     const floor = (this.kStart / steps) * (1 - 1e-6);
-    let active = 0;
+    const groups = opts.groups;
+    if (groups && (groups.labels <= 0 || n % groups.labels !== 0))
+      throw new Error(`internal error: ${n} entries are not rows of ${groups.labels} labels`);
+    const groupOf = (i: number): number => (groups ? (groups.groupOf[i % groups.labels] as number) : 0);
+    const G = groups?.count ?? 1;
+    // Active entries per group; stored group after group so each group is one range.
+    const perGroup = new Int32Array(G + 1);
     const keep = new Uint8Array(n);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < M; j++) {
         if (((models[j] as Float32Array)[i] as number) >= floor) {
           keep[i] = 1;
-          active++;
+          const g = groupOf(i) + 1;
+          perGroup[g] = (perGroup[g] as number) + 1;
           break;
         }
       }
     }
+    for (let g = 0; g < G; g++) perGroup[g + 1] = (perGroup[g + 1] as number) + (perGroup[g] as number);
+    const active = perGroup[G] as number;
+    this.groupRanges = Array.from({ length: G }, (_, g) => ({
+      start: perGroup[g] as number,
+      end: perGroup[g + 1] as number,
+    }));
     this.values = new Float32Array(new SharedArrayBuffer(4 * active * M));
     this.truth = new Uint8Array(new SharedArrayBuffer(active));
     let pruned = 0;
-    let a = 0;
+    const next = perGroup.slice(0, G);
     for (let i = 0; i < n; i++) {
       if (keep[i] === 0) {
         if (truth[i] !== 0) pruned++;
         continue;
       }
+      const g = groupOf(i);
+      const a = next[g] as number;
+      next[g] = a + 1;
       for (let j = 0; j < M; j++) this.values[a * M + j] = (models[j] as Float32Array)[i] as number;
       this.truth[a] = truth[i] !== 0 ? 1 : 0;
-      a++;
     }
+    this.groups = groups;
     this.models = M;
     this.steps = steps;
     this.activeEntries = active;
@@ -217,10 +247,9 @@ export class WeightedF1Objective {
     this.hist = new Uint32Array(2 * binCount(steps));
     this.pos = new Float64Array(binCount(steps));
     this.neg = new Float64Array(binCount(steps));
-    this.threads = Math.max(
-      1,
-      Math.min(16, Math.floor(opts.threads ?? 1), Math.floor(active / MIN_ENTRIES_PER_THREAD)),
-    );
+    this.threads = groups
+      ? 1
+      : Math.max(1, Math.min(16, Math.floor(opts.threads ?? 1), Math.floor(active / MIN_ENTRIES_PER_THREAD)));
     this.adaptive = opts.adaptive ?? true;
     const ranges = splitRange(active, this.threads);
     this.own = ranges[0] as HelperRange;
@@ -244,6 +273,11 @@ export class WeightedF1Objective {
       this.kernel(w, this.values, this.truth, hist, this.own.start, this.own.end, steps);
       this.helpers.finish(hist);
       this.helperEvaluations++;
+    } else if (this.groups) {
+      const { groups } = this;
+      this.groupRanges.forEach((r, g) => {
+        if (r.end > r.start) this.kernel(groups.weightsOf(g, w), this.values, this.truth, hist, r.start, r.end, steps);
+      });
     } else {
       this.kernel(w, this.values, this.truth, hist, 0, this.activeEntries, steps);
     }

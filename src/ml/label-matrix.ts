@@ -30,18 +30,18 @@ export function missedLabels(rows: ReadonlyArray<{ labels?: string[] }>, labels:
   });
 }
 
+/** Column index in `predLabels` of each of `labels`, -1 where the predictions lack the label. */
+export function columnsOf(predLabels: string[], labels: string[]): Int32Array {
+  const at = new Map(predLabels.map((l, i) => [l, i]));
+  return Int32Array.from(labels, (l) => at.get(l) ?? -1);
+}
+
 /**
  * Column index in `predLabels` of each of `labels`; throws naming `source` when a label is missing.
  */
 export function columnMap(predLabels: string[], labels: string[], source: string): Int32Array {
-  const at = new Map(predLabels.map((l, i) => [l, i]));
-  const map = new Int32Array(labels.length);
-  const missing: string[] = [];
-  labels.forEach((l, i) => {
-    const c = at.get(l);
-    if (c === undefined) missing.push(l);
-    else map[i] = c;
-  });
+  const map = columnsOf(predLabels, labels);
+  const missing = labels.filter((_, i) => map[i] === -1);
   if (missing.length > 0) {
     throw new Error(
       `${source}: predictions lack ${missing.length} of the split's labels (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`,
@@ -50,20 +50,29 @@ export function columnMap(predLabels: string[], labels: string[], source: string
   return map;
 }
 
+/** Probabilities aligned to an image and label order, and which of those labels the model predicts. */
+export interface CoveredPredictions {
+  /** Row-major ids.length x labels.length; 0 in the columns the model does not predict. */
+  probs: Float32Array;
+  /** Per label of `labels`: 1 when the model predicts it. */
+  covered: Uint8Array;
+}
+
 /**
  * Probabilities of `split` for images `ids` (every id must be present) in column order `labels`,
- * as a new row-major matrix; every value must lie in [0, 1].
+ * as a new row-major matrix; every value must lie in [0, 1]. Labels the model does not predict
+ * (a train-head on a label subset) are 0 and marked uncovered.
  */
-export function alignPredictions(
+export function alignCovered(
   preds: Predictions,
   split: 'validation' | 'holdout' | 'test',
   ids: string[],
   labels: string[],
   source: string,
-): Float32Array {
+): CoveredPredictions {
   const sp = preds.splits[split];
   if (!sp) throw new Error(`${source}: no ${split} predictions`);
-  const cols = columnMap(preds.labels, labels, source);
+  const cols = columnsOf(preds.labels, labels);
   const rowOf = new Map<string, number>();
   sp.ids.forEach((id, r) => {
     if (!rowOf.has(id)) rowOf.set(id, r);
@@ -76,7 +85,9 @@ export function alignPredictions(
     if (r === undefined) throw new Error(`${source}: no ${split} prediction for image ${JSON.stringify(id)}`);
     const base = r * W;
     for (let c = 0; c < L; c++) {
-      const v = sp.probs[base + (cols[c] as number)] as number;
+      const col = cols[c] as number;
+      if (col < 0) continue;
+      const v = sp.probs[base + col] as number;
       // Combination and threshold code relies on probabilities in [0, 1]; NaN fails here too.
       if (!(v >= 0 && v <= 1))
         throw new Error(
@@ -85,5 +96,17 @@ export function alignPredictions(
       out[i * L + c] = v;
     }
   });
-  return out;
+  return { probs: out, covered: Uint8Array.from(cols, (c) => (c >= 0 ? 1 : 0)) };
+}
+
+/** alignCovered for a model that must predict every one of `labels` (throws naming the missing ones). */
+export function alignPredictions(
+  preds: Predictions,
+  split: 'validation' | 'holdout' | 'test',
+  ids: string[],
+  labels: string[],
+  source: string,
+): Float32Array {
+  columnMap(preds.labels, labels, source);
+  return alignCovered(preds, split, ids, labels, source).probs;
 }

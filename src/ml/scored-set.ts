@@ -6,7 +6,7 @@
 import { readPredictions, type Predictions } from '../formats/predictions.js';
 import { readFailedEntries, readSplitEntries, type ManifestEntry } from '../formats/manifest.js';
 import type { NamedDir } from '../stage-kit/inputs.js';
-import { alignPredictions, missedLabels, truthMatrix } from './label-matrix.js';
+import { alignCovered, missedLabels, truthMatrix } from './label-matrix.js';
 import { priorGuess, type PriorGuess } from './submission-inputs.js';
 
 export interface LoadedModel extends NamedDir {
@@ -31,8 +31,10 @@ export interface ScoredSet {
   missed: Uint16Array;
   /** Sum of `missed`. */
   missedTotal: number;
-  /** One aligned matrix per model, in the order of the models given. */
+  /** One aligned matrix per model, in the order of the models given (0 where a model lacks the label). */
   probs: Float32Array[];
+  /** Per model, per label: 1 when the model predicts the label (see label-coverage.ts). */
+  covered: Uint8Array[];
   /** The last `failed` rows: images answered from label priors, not by the models. */
   failed: number;
   /** The labels of that guess. */
@@ -72,10 +74,15 @@ export async function loadScoredSet(
   const L = labels.length;
   const guess = new Float32Array(L);
   for (const l of prior) guess[labels.indexOf(l)] = 1;
+  const covered: Uint8Array[] = [];
   const probs = models.map((m) => {
     const all = new Float32Array(rows.length * L);
-    all.set(alignPredictions(m.preds, split, ids.slice(0, kept.length), labels, m.name));
-    for (let r = kept.length; r < rows.length; r++) all.set(guess, r * L);
+    const aligned = alignCovered(m.preds, split, ids.slice(0, kept.length), labels, m.name);
+    all.set(aligned.probs);
+    covered.push(aligned.covered);
+    // The guess only in the model's own columns: a label it does not predict stays 0 everywhere.
+    const own = guess.map((g, l) => g * (aligned.covered[l] as number));
+    for (let r = kept.length; r < rows.length; r++) all.set(own, r * L);
     return all;
   });
   return {
@@ -85,8 +92,33 @@ export async function loadScoredSet(
     missed,
     missedTotal: missed.reduce((a, b) => a + b, 0),
     probs,
+    covered,
     failed: unanswered.length,
     priorLabels: prior,
+  };
+}
+
+/**
+ * The label space a set of models is scored on: the split's labels that at least one model
+ * predicts, in the split's order (a model on a label subset is no longer refused; labels no model
+ * predicts count as misses, like labels split dropped). Prediction labels not in the split are
+ * ignored and counted.
+ */
+export function predictedLabels(
+  splitLabels: string[],
+  models: LoadedModel[],
+): { labels: string[]; uncovered: string[]; ignored: number } {
+  const predicted = new Set(models.flatMap((m) => m.preds.labels));
+  const known = new Set(splitLabels);
+  const labels = splitLabels.filter((l) => predicted.has(l));
+  if (labels.length === 0)
+    throw new Error(
+      `models ${models.map((m) => m.name).join(', ')} predict none of the split's ${splitLabels.length} labels`,
+    );
+  return {
+    labels,
+    uncovered: splitLabels.filter((l) => !predicted.has(l)),
+    ignored: [...predicted].filter((l) => !known.has(l)).length,
   };
 }
 

@@ -21,6 +21,7 @@ import { checkCmdSets } from './cmd-sets.js';
 import { topoSort } from './toposort.js';
 import { emptyMap, toJS, type PMap } from './tree.js';
 import { headlineFrom } from './headline.js';
+import { expandShards } from '../distributed/shards.js';
 import type { Diagnostic, Pipeline, StageSpec } from './types.js';
 import { validatePipelineRoot } from './validate.js';
 import { resolveVars, type ResolvedVars } from './vars.js';
@@ -162,5 +163,14 @@ export function loadPipeline(file: string, opts: LoadOptions = {}): Result<Pipel
   if (description?.kind === 'scalar' && typeof description.value === 'string') pipeline.description = description.value;
   const headline = top.entries.get('headline')?.value;
   if (headline) pipeline.headline = headlineFrom(toJS(headline));
-  return ok(pipeline);
+  return withShards(pipeline);
+}
+
+/** Stages with `shards: N` become their shards and an assemble stage under their own name. */
+function withShards(pipeline: Pipeline): Result<Pipeline, Diagnostic[]> {
+  const counts = Object.fromEntries(pipeline.stages.flatMap((s) => (s.shards ? [[s.name, s.shards]] : [])));
+  if (Object.keys(counts).length === 0) return ok(pipeline);
+  const expanded = expandShards(pipeline, counts);
+  if (!expanded.ok) return err([{ severity: 'error', message: expanded.error, pos: pipeline.stages[0]?.pos }]);
+  return ok(expanded.value);
 }

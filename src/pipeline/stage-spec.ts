@@ -7,6 +7,7 @@ import type { Instance } from './stage-instances.js';
 import { toJS, type PNode } from './tree.js';
 import type { Diagnostic, SourcePos, StageSpec } from './types.js';
 import { parseDuration } from './duration.js';
+import { checkShards } from './stage-shards.js';
 
 /** Lists longer than this keep one position for the whole list, not one per item. */
 const MAX_POSITIONED_ITEMS = 100;
@@ -124,6 +125,8 @@ export function buildSpec(
   if (cmd !== undefined) spec.cmd = cmd;
   const timeout = get(inst, 'timeout');
   if (typeof timeout === 'number' || typeof timeout === 'string') spec.timeoutSeconds = parseDuration(timeout);
+  const shards = checkShards(inst, get(inst, 'shards'), mod, cmd !== undefined, diags);
+  if (shards > 1) spec.shards = shards;
   const verify = get(inst, 'verify');
   if (verify !== undefined) spec.verify = verify as StageSpec['verify'];
   const description = get(inst, 'description');

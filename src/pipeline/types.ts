@@ -47,6 +47,8 @@ export interface StageSpec {
   resources: { gpu: number };
   /** Seed for the stage (stage `seed`, else pipeline `seed`, else 0). */
   seed: number;
+  /** YAML `shards: N` (N > 1): the loader expands the stage into N shards and an assemble stage. */
+  shards?: number;
   /** Wall-clock limit of one run of the stage, in seconds (YAML `timeout: 30m`); none when absent. */
   timeoutSeconds?: number;
   /** Per-metric absolute tolerances for `tailor verify`, dotted metric path -> tolerance. */

@@ -6,12 +6,12 @@ import { readLabelList } from '../../src/formats/manifest.js';
 import { PREDICTIONS, SPLIT } from '../../src/formats/output-kinds.js';
 import { writePredictions, type Predictions } from '../../src/formats/predictions.js';
 import { findInput, findInputs } from '../../src/stage-kit/inputs.js';
-import { arithmeticMean, harmonicMean, weightedMean } from '../../src/ml/ensemble.js';
+import { coveredHarmonic, coveredMean, coveredWeightedMean } from '../../src/ml/label-coverage.js';
 import { fitPsoWeights } from '../../src/ml/ensemble-fit.js';
 import { writeConvergence, writeMethodsTable, writeWeights } from '../../src/ml/ensemble-outputs.js';
-import { alignPredictions } from '../../src/ml/label-matrix.js';
+import { alignCovered } from '../../src/ml/label-matrix.js';
 import { scoreMethod, type MethodScore } from '../../src/ml/method-scores.js';
-import { commonTestIds, loadModels, failedNote, loadScoredSet } from '../../src/ml/scored-set.js';
+import { commonTestIds, loadModels, failedNote, loadScoredSet, predictedLabels } from '../../src/ml/scored-set.js';
 import { compareMethods, comparisonText, type Comparison } from '../../src/ml/bootstrap.js';
 import type { EnsembleParams } from '../ensemble-pso.js';
 
@@ -20,8 +20,7 @@ type Combine = (probs: Float32Array[]) => Float32Array;
 export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Promise<void> {
   const p = ctx.params;
   const split = findInput(ctx.needs, SPLIT, { param: { name: 'split', value: p.split } });
-  const labels = await readLabelList(split.dir);
-  const L = labels.length;
+  const splitLabels = await readLabelList(split.dir);
   const dirs = findInputs(ctx.needs, PREDICTIONS, {
     exclude: [split],
     names: p.models,
@@ -31,7 +30,18 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
     throw new Error('no models: needs must include at least one stage whose output holds predictions.json');
   const models = await loadModels(dirs);
   const names = models.map((m) => m.name);
-  ctx.log(`ensemble of ${models.length} model(s): ${names.join(', ')}; ${L} labels`);
+  // The labels the ensemble predicts: every split label some model predicts. Models on label
+  // subsets (train-head min_count/max_count/labels) are combined per label among those covering it.
+  const cover = predictedLabels(splitLabels, models);
+  const labels = cover.labels;
+  const L = labels.length;
+  ctx.log(
+    `ensemble of ${models.length} model(s): ${models.map((m) => `${m.name} (${m.preds.labels.length} labels)`).join(', ')}; ${L} of ${splitLabels.length} split labels predicted`,
+  );
+  if (cover.uncovered.length > 0)
+    ctx.log(
+      `${cover.uncovered.length} split label(s) predicted by no model (counted as misses): ${cover.uncovered.slice(0, 10).join(' ')}${cover.uncovered.length > 10 ? ' …' : ''}`,
+    );
 
   const val = await loadScoredSet(split.dir, 'validation', labels, models);
   const hold = await loadScoredSet(split.dir, 'holdout', labels, models);
@@ -59,21 +69,23 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
       p.min_threshold,
       ctx.seed,
     );
+  // Coverage is per model and label, the same in every split.
+  const coverage = val.covered;
+  const modelLabels = coverage.map((c) => c.reduce((a, b) => a + b, 0));
+  const mean: Combine = (probs) => coveredMean(probs, coverage, L);
+  const harmonic: Combine = (probs) => coveredHarmonic(probs, coverage, L);
   const scores: MethodScore[] = models.map((m, j) => scoreOf(m.name, 'model', (probs) => probs[j] as Float32Array));
-  const byMean = scoreOf('mean', 'ensemble', arithmeticMean);
-  const byHarmonic = scoreOf('harmonic', 'ensemble', harmonicMean);
+  const byMean = scoreOf('mean', 'ensemble', mean);
+  const byHarmonic = scoreOf('harmonic', 'ensemble', harmonic);
   const fit = await fitPsoWeights(val, p, ctx);
-  const byPso = scoreOf('pso', 'ensemble', (probs) => weightedMean(probs, fit.weights));
+  const pso: Combine = (probs) => coveredWeightedMean(probs, fit.weights, coverage, L);
+  const byPso = scoreOf('pso', 'ensemble', pso);
   ctx.log(
     `PSO: ${fit.pso.evaluations} evaluations in ${fit.seconds.toFixed(1)} s; validation micro-F1 ${byPso.validation_micro_f1.toFixed(4)}, holdout ${byPso.holdout_micro_f1.toFixed(4)}`,
   );
   scores.push(byMean, byHarmonic, byPso);
 
-  const combine: Record<EnsembleParams['method'], Combine> = {
-    pso: (probs) => weightedMean(probs, fit.weights),
-    mean: arithmeticMean,
-    harmonic: harmonicMean,
-  };
+  const combine: Record<EnsembleParams['method'], Combine> = { pso, mean, harmonic };
   const chosen = combine[p.method];
   const chosenScore = { pso: byPso, mean: byMean, harmonic: byHarmonic }[p.method];
   const testIds = commonTestIds(models);
@@ -85,7 +97,7 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
     },
   };
   if (testIds.length > 0) {
-    const test = models.map((m) => alignPredictions(m.preds, 'test', testIds, labels, m.name));
+    const test = models.map((m) => alignCovered(m.preds, 'test', testIds, labels, m.name).probs);
     out.splits.test = { ids: testIds, probs: chosen(test) };
   } else {
     ctx.log('no test predictions common to every model: the ensemble writes none');
@@ -94,11 +106,14 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
   await writeWeights(ctx.out, {
     method: p.method,
     names,
+    labels: modelLabels,
     weights: fit.weights,
     threshold: byPso.threshold,
     validationMicroF1: fit.pso.bestScore,
   });
-  await writeMethodsTable(ctx.out, scores);
+  await writeMethodsTable(ctx.out, scores, (s) =>
+    s.kind === 'model' ? (modelLabels[names.indexOf(s.method)] ?? L) : L,
+  );
   const bestSingle = scores
     .filter((s) => s.kind === 'model')
     .reduce((a, b) => (b.validation_micro_f1 > a.validation_micro_f1 ? b : a));
@@ -132,6 +147,11 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
       ci_high: round6(chosenScore.holdout_ci_high),
     },
     method: p.method,
+    labels: {
+      predicted: L,
+      of: splitLabels.length,
+      per_model: Object.fromEntries(names.map((n, j) => [n, modelLabels[j]])),
+    },
     threshold: chosenScore.threshold,
     weights: Object.fromEntries(names.map((n, j) => [n, round6(fit.weights[j] as number)])),
     methods: Object.fromEntries(

@@ -1,4 +1,7 @@
-/** fetch's run (the definition and params: ../fetch.ts): count, answer every source, write the outputs. */
+/**
+ * fetch's run (the definition and params: ../fetch.ts): count, answer every source, write the outputs.
+ * Under `shards: N` (the `shard` param) every pass keeps only the shard's images (src/stage-kit/shard.ts).
+ */
 import { existsSync } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import type { StageContext } from '../../src/stage-api.js';
@@ -7,6 +10,7 @@ import { hashSeed, mulberry32 } from '../../src/random.js';
 import { inputBase, resolveInput } from '../../src/stage-kit/inputs.js';
 import { ItemStore } from '../../src/stage-kit/item-store.js';
 import { ItemCounter } from '../../src/stage-kit/progress.js';
+import { ShardPart } from '../../src/stage-kit/shard.js';
 import { AnnotationSpill } from '../../src/data/annotation-spill.js';
 import { answerSources } from '../../src/data/fetch-answers.js';
 import { FetchIndex } from '../../src/data/fetch-index.js';
@@ -28,6 +32,7 @@ export default async function fetch(ctx: StageContext<FetchParams>): Promise<voi
   for (const f of files) if (!existsSync(f.path)) throw new Error(`${f.set}: file not found: ${f.path}`);
 
   const started = Date.now();
+  const part = await ShardPart.open(ctx.out, p.shard);
   // Images are stored by the hash of their bytes: they stay valid whatever the code (see fetch-answers.ts).
   const store = await ItemStore.open(ctx.state);
   const index = new FetchIndex(ctx.state);
@@ -47,6 +52,7 @@ export default async function fetch(ctx: StageContext<FetchParams>): Promise<voi
       let n = 0;
       for await (const rec of readImaterialist(f.path, { images: true, annotations: f.set !== 'test' })) {
         if (ctx.signal.aborted) throw new Error('fetch aborted');
+        if (!part.mine(rec.imageId)) continue;
         if (rec.kind === 'image') n++;
         else spill.add(f.set, rec.imageId, rec.labels);
       }
@@ -54,7 +60,9 @@ export default async function fetch(ctx: StageContext<FetchParams>): Promise<voi
     }
     spill.seal();
     const total = Object.values(perSet).reduce((a, b) => a + b, 0);
-    ctx.log(`${total} images listed (${files.map((f) => `${f.set} ${perSet[f.set]}`).join(', ')})`);
+    ctx.log(
+      `${part.sharded ? `${part.label()}: ` : ''}${total} images listed (${files.map((f) => `${f.set} ${perSet[f.set]}`).join(', ')})`,
+    );
 
     // Pass 2: an answer for every source.
     const counter = new ItemCounter(ctx, total, 'images');
@@ -80,6 +88,7 @@ export default async function fetch(ctx: StageContext<FetchParams>): Promise<voi
       concurrency: p.concurrency,
       counter,
       signal: ctx.signal,
+      ...(part.sharded ? { mine: (id: string) => part.mine(id) } : {}),
     });
     if (ctx.signal.aborted) throw new Error('fetch aborted');
     ctx.log(
@@ -87,7 +96,8 @@ export default async function fetch(ctx: StageContext<FetchParams>): Promise<voi
     );
 
     // Pass 3: the manifest, the failure report and the links to stored images.
-    const { ok, failed, reasons } = await writeFetchOutputs(ctx.out, files, { index, store, spill }, ctx.signal);
+    const { ok, failed, reasons } = await writeFetchOutputs(ctx.out, files, { index, store, spill }, ctx.signal, part);
+    await part.close();
     const seconds = (Date.now() - started) / 1000;
     const share = total ? failed / total : 0;
     ctx.metrics({

@@ -7,7 +7,7 @@ import { PREDICTIONS, SPLIT } from '../../src/formats/output-kinds.js';
 import { predictionsFingerprint, writeThresholdsFile } from '../../src/formats/thresholds.js';
 import { findInput } from '../../src/stage-kit/inputs.js';
 import { binarize, microF1AtThreshold, perLabel, summarize } from '../../src/ml/metrics.js';
-import { loadModels, failedNote, loadScoredSet, type ScoredSet } from '../../src/ml/scored-set.js';
+import { loadModels, failedNote, loadScoredSet, predictedLabels, type ScoredSet } from '../../src/ml/scored-set.js';
 import { writeLabelTable, writePerLabelPicture } from '../../src/ml/threshold-outputs.js';
 import { applyThresholds, fitThresholds } from '../../src/ml/thresholds.js';
 import { compareMethods, comparisonText, f1Interval, imageCounts } from '../../src/ml/bootstrap.js';
@@ -20,9 +20,16 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
     param: { name: 'predictions', value: p.predictions },
     exclude: [split],
   });
-  const labels = await readLabelList(split.dir);
-  const L = labels.length;
   const models = await loadModels([source]);
+  // Thresholds for the split's labels the predictions cover (a model on a label subset, or an
+  // ensemble no model of which predicts some label); the rest count as misses.
+  const cover = predictedLabels(await readLabelList(split.dir), models);
+  const labels = cover.labels;
+  const L = labels.length;
+  if (cover.uncovered.length > 0)
+    ctx.log(
+      `${source.name} predicts ${L} of ${L + cover.uncovered.length} split labels: the other ${cover.uncovered.length} count as misses`,
+    );
   const val = await loadScoredSet(split.dir, 'validation', labels, models);
   const hold = await loadScoredSet(split.dir, 'holdout', labels, models);
   for (const s of [val, hold]) {

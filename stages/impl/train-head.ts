@@ -10,6 +10,7 @@ import { removeCheckpoint } from '../../src/ml/checkpoint.js';
 import { predictHead } from '../../src/ml/head-task.js';
 import { checkpointFolder, checkpointKey, epochLine, trainDenseHead } from '../../src/ml/head-training.js';
 import { missedLabels } from '../../src/ml/label-matrix.js';
+import { chooseLabels, columnCounts, narrowColumns } from '../../src/ml/label-subset.js';
 import { dirSaveHandler } from '../../src/ml/model-io.js';
 import { writeModelOutputs, type SplitOutput } from '../../src/ml/model-report.js';
 import type { TrainHeadParams } from '../train-head.js';
@@ -36,11 +37,23 @@ async function trainOn(
   { tr, va, ho, te }: Record<'tr' | 'va' | 'ho' | 'te', OpenSplit | undefined>,
 ): Promise<void> {
   const p = ctx.params;
-  const labels = index.labels;
-  const L = labels.length;
   if (!tr || tr.ids.length === 0) throw new Error(`${dir}: no training rows with features`);
   if (!va || va.ids.length === 0)
     throw new Error(`${dir}: no validation rows with features (needed for early stopping)`);
+  // The labels this head predicts: every one of the split's, or the subset the params choose by
+  // training frequency or by name. Truth matrices are narrowed in place to those columns.
+  const trainCounts = columnCounts(tr.y, tr.ids.length, index.labels.length);
+  const chosen = chooseLabels(index.labels, trainCounts, p);
+  if (!chosen.ok) throw new Error(chosen.error);
+  const subset = chosen.value;
+  const labels = subset.labels;
+  const L = labels.length;
+  tr.y = narrowColumns(tr.y, tr.ids.length, index.labels.length, subset.columns);
+  va.y = narrowColumns(va.y, va.ids.length, index.labels.length, subset.columns);
+  if (!subset.all)
+    ctx.log(
+      `label subset: ${L} of ${index.labels.length} labels (training counts ${Math.min(...subset.counts)}..${Math.max(...subset.counts)}); true labels outside it count as misses in this head's scores`,
+    );
 
   const backend = await useBackend(p.backend);
   const { tf } = backend;
@@ -120,6 +133,16 @@ async function trainOn(
     const last = result.history[result.history.length - 1];
     ctx.metrics({
       ...metrics,
+      labels: {
+        predicted: L,
+        of: index.labels.length,
+        subset: !subset.all,
+        min_count: p.min_count ?? null,
+        max_count: p.max_count ?? null,
+        listed: p.labels?.length ?? null,
+        train_count_min: Math.min(...subset.counts),
+        train_count_max: Math.max(...subset.counts),
+      },
       train: {
         backend: backend.name,
         epochs: result.history.length,
