@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { TAILOR_ROOT } from '../src/paths.js';
 import { Session } from '../src/run/session.js';
@@ -17,14 +17,54 @@ import { startWorker, type WorkerProc } from './helpers/distributed-workers.js';
 
 const PIPELINE = 'pipelines/fashion-tiny.yaml';
 
-async function latest(cacheDir: string): Promise<Map<string, { key: string; content: string }>> {
+interface Latest {
+  key: string;
+  content: string;
+  dir: string;
+}
+
+async function latest(cacheDir: string): Promise<Map<string, Latest>> {
   const session = await Session.open(cacheDir);
   try {
     const rows = session.index.outputs.latestOfPipeline(PIPELINE);
-    return new Map([...rows].map(([stage, r]) => [stage, { key: r.stageKey, content: r.contentHash ?? '' }]));
+    return new Map(
+      [...rows].map(([stage, r]) => [
+        stage,
+        {
+          key: r.stageKey,
+          content: r.contentHash ?? '',
+          dir: join(cacheDir, 'objects', r.treeHash.slice(0, 2), r.treeHash),
+        },
+      ]),
+    );
   } finally {
     session.close();
   }
+}
+
+/** The files (metrics.json aside) whose bytes differ between two output folders, with a diff of small text ones. */
+async function differingFiles(a: string, b: string): Promise<string> {
+  const files = async (dir: string): Promise<string[]> =>
+    (await readdir(dir, { recursive: true, withFileTypes: true }))
+      .filter((e) => !e.isDirectory())
+      .map((e) => relative(dir, join(e.parentPath, e.name)))
+      .filter((f) => f !== 'metrics.json');
+  const [fa, fb] = [await files(a), await files(b)];
+  const notes: string[] = [];
+  for (const f of new Set([...fa, ...fb])) {
+    const [x, y] = await Promise.all([a, b].map((d) => readFile(join(d, f)).catch(() => undefined)));
+    if (x && y && x.equals(y)) continue;
+    const lines = (buf?: Buffer): string[] => (buf && buf.length < 1e6 ? buf.toString('utf8').split('\n') : []);
+    const [lx, ly] = [lines(x), lines(y)];
+    const changed = lx.flatMap((line, i) =>
+      line === ly[i] ? [] : [`  line ${i + 1}: ${line} | ${ly[i] ?? '(none)'}`],
+    );
+    notes.push(
+      `${f}${x ? '' : ' (only in the distributed run)'}${y ? '' : ' (only in the local run)'}`,
+      ...changed.slice(0, 5),
+    );
+  }
+  return notes.join('\n');
 }
 
 test(
@@ -79,7 +119,10 @@ test(
         assert.equal(d.key, l.key, `${stage}: same stage key`);
         // The content hash is the output without metrics.json (which holds timings): what downstream keys
         // are made of, and the bytes the stage wrote.
-        assert.equal(d.content, l.content, `${stage}: same output content`);
+        if (d.content !== l.content)
+          assert.fail(
+            `${stage}: output content differs (${l.content} vs ${d.content}): ${await differingFiles(l.dir, d.dir)}`,
+          );
       }
     } finally {
       await Promise.all(workers.map((w) => w.stop()));

@@ -4,6 +4,7 @@
  * the pixel count bounded before decoding (decompression bombs) and vector or unknown formats
  * refused. Failures are reasons, not exceptions.
  */
+import { Semaphore } from 'async-mutex';
 import sharp, { type SharpOptions } from 'sharp';
 
 /** File extension for each accepted raster format (sharp's format names). */
@@ -44,27 +45,21 @@ async function decode(bytes: Buffer, options: SharpOptions): Promise<string | un
   }
 }
 
-/** Retries of failed decodes run one at a time (see decodeError). */
-let retryChain: Promise<unknown> = Promise.resolve();
-
 /**
- * Decode fully and return the reason of a failure. libvips keeps one error buffer for the whole
- * process, so when several decodes fail at once the text can come back as "Unknown error"; such a
- * failure is decoded again (serialised with other retries, up to 3 times) to learn the reason.
+ * libvips keeps one error buffer for the whole process: when several decodes fail at once, a
+ * failure's text can be another image's, both run together ("not an image" for a truncated
+ * JPEG), or "Unknown error". So a decoder failure is checked again alone — every other check
+ * waits — and only that text is kept; the reason is then a function of the bytes. Failures are a
+ * few percent of a scrape, so the pauses cost little.
  */
-async function decodeError(bytes: Buffer, options: SharpOptions): Promise<string | undefined> {
-  let msg = await decode(bytes, options);
-  for (let tries = 0; msg !== undefined && /unknown error/i.test(msg) && tries < 3; tries++) {
-    const retry = retryChain.then(() => decode(bytes, options));
-    retryChain = retry.catch(() => undefined);
-    msg = (await retry) ?? msg;
-  }
-  return msg === undefined ? undefined : decodeReason(msg);
-}
+const ALL = 1 << 20;
+const decoders = new Semaphore(ALL);
+const together = <T>(check: () => Promise<T>): Promise<T> => decoders.runExclusive(check, 1);
+const alone = <T>(check: () => Promise<T>): Promise<T> => decoders.runExclusive(check, ALL, 1);
 
-/** Check that `bytes` decode as a raster image within the limits. */
-export async function checkImage(bytes: Buffer, limits: ImageLimits): Promise<ImageCheck> {
-  if (bytes.length === 0) return { ok: false, reason: 'empty body' };
+type Inspection = ImageCheck | { ok: false; reason: string; decoder: true };
+
+async function inspect(bytes: Buffer, limits: ImageLimits): Promise<Inspection> {
   // limitInputPixels rejects from the header; failOn 'truncated' makes a cut-off scan an error
   // while tolerating the harmless warnings many web JPEGs carry.
   const options: SharpOptions = { limitInputPixels: limits.maxPixels, failOn: 'truncated', sequentialRead: true };
@@ -77,12 +72,22 @@ export async function checkImage(bytes: Buffer, limits: ImageLimits): Promise<Im
     width = meta.width ?? 0;
     height = meta.height ?? 0;
   } catch (e) {
-    return { ok: false, reason: decodeReason((e as Error).message) };
+    return { ok: false, reason: decodeReason((e as Error).message), decoder: true };
   }
   const ext = format === undefined ? undefined : IMAGE_EXT[format];
   if (ext === undefined) return { ok: false, reason: `unsupported format: ${format ?? 'unknown'}` };
   if (Math.min(width, height) < limits.minSide) return { ok: false, reason: `too small: ${width}x${height}` };
-  const failure = await decodeError(bytes, options);
-  if (failure !== undefined) return { ok: false, reason: failure };
+  const failure = await decode(bytes, options);
+  if (failure !== undefined) return { ok: false, reason: decodeReason(failure), decoder: true };
   return { ok: true, ext, width, height };
+}
+
+const withoutFlag = (r: Inspection): ImageCheck => (r.ok ? r : { ok: false, reason: r.reason });
+
+/** Check that `bytes` decode as a raster image within the limits. */
+export async function checkImage(bytes: Buffer, limits: ImageLimits): Promise<ImageCheck> {
+  if (bytes.length === 0) return { ok: false, reason: 'empty body' };
+  const first = await together(() => inspect(bytes, limits));
+  if (first.ok || !('decoder' in first)) return first;
+  return withoutFlag(await alone(() => inspect(bytes, limits)));
 }
