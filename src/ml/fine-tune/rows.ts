@@ -1,7 +1,8 @@
 /**
- * fine-tune-backbone's training data in memory: per split, the activation at the tail's cut of
- * every image (and orientation), advanced once from the cached activations (cached route only);
- * the truth matrices; and the frozen trunk's pooled features the head phase trains on.
+ * fine-tune-backbone's training data: per split, the activation at the tail's cut of every image
+ * (and orientation), advanced once from the cached activations (cached route only, in memory);
+ * the truth matrices; and the frozen trunk's pooled features the head phase trains on (images
+ * route: read from the activation cache a batch at a time).
  */
 import type { SplitName } from '../../formats/manifest.js';
 import { FeatureMatrix } from '../../formats/features.js';
@@ -9,8 +10,9 @@ import type { TF } from '../backend.js';
 import { advanceToCut, originalRows, rowsFromCache, rowTensors, type CutRows } from '../cut-data.js';
 import { evaluate, type GraphWeights } from '../graph-infer.js';
 import { truthMatrix } from '../label-matrix.js';
-import { encodeHalf } from '../../util/float16.js';
-import type { ActivationCache } from './activations.js';
+import type { FeatureRows } from '../../formats/feature-shards.js';
+import { decodeHalf, encodeHalf } from '../../util/float16.js';
+import type { ActivationCache, CachedImage } from './activations.js';
 import type { FineTunePlan } from './plan.js';
 
 /** A scored split's rows at the cut, loaded a chunk of images at a time (never the whole split). */
@@ -64,38 +66,83 @@ export function loadCutRows(
 }
 
 /**
- * Pooled frozen features of a split from the cache (images route: what the activation cache holds
- * there), every orientation or the originals only, as float16 rows.
+ * Pooled frozen features of a split read from the activation cache a batch at a time (images
+ * route), every orientation or the originals only. Values go through float16 as the head phase
+ * has always trained on them; nothing held grows with the split but its image list (a split in
+ * memory took 5.8 KB per training image: 5.9 GB at the challenge's size).
  */
-export function pooledFromCache(
+class CachedPooledRows implements FeatureRows {
+  readonly rows: number;
+  private readonly half: Uint16Array;
+  private last: { image: number; values: Float32Array } | undefined;
+
+  constructor(
+    private readonly acts: ActivationCache,
+    private readonly list: readonly CachedImage[],
+    readonly dim: number,
+    /** Rows taken per image (orientations used) and rows stored per image. */
+    private readonly per: number,
+    private readonly rowsPer: number,
+  ) {
+    this.rows = list.length * per;
+    this.half = new Uint16Array(dim);
+  }
+
+  /** The image's cached values (every stored orientation); consecutive rows of one image read it once. */
+  private image(i: number): Float32Array {
+    if (this.last?.image === i) return this.last.values;
+    const hash = this.list[i]!.hash;
+    const v = this.acts.cache.get(this.acts.modelKey, hash);
+    if (!v || v.length !== this.rowsPer * this.dim)
+      throw new Error(`internal error: cached features for ${hash} missing or of the wrong size`);
+    this.last = { image: i, values: v };
+    return v;
+  }
+
+  gather(indices: ArrayLike<number>, dst = new Float32Array(indices.length * this.dim)): Float32Array {
+    const d = this.dim;
+    for (let k = 0; k < indices.length; k++) {
+      const r = indices[k]!;
+      const o = r % this.per;
+      encodeHalf(this.image((r - o) / this.per).subarray(o * d, (o + 1) * d), this.half);
+      decodeHalf(this.half, dst, 0, d, k * d);
+    }
+    return dst;
+  }
+
+  range(from: number, to: number): Float32Array {
+    return this.gather(Int32Array.from({ length: to - from }, (_, i) => from + i));
+  }
+
+  updateHash(h: { update(data: Uint8Array): unknown }): void {
+    for (let i = 0; i < this.list.length; i++) {
+      const halves = encodeHalf(this.image(i).subarray(0, this.per * this.dim));
+      h.update(new Uint8Array(halves.buffer, halves.byteOffset, halves.byteLength));
+    }
+  }
+}
+
+function pooledFromCache(
   acts: ActivationCache,
   plan: FineTunePlan,
   s: SplitName,
   which: 'all' | 'original',
   rowsPer: number,
-): FeatureMatrix | undefined {
+): FeatureRows | undefined {
   const list = acts.images[s];
   if (!list) return undefined;
   const byId = new Map(plan.graph.nodes.map((n) => [n.id, n]));
   const dim = [...plan.ends, plan.graph.output].reduce((sum, id) => sum + byId.get(id)!.shape.at(-1)!, 0);
-  const per = which === 'all' ? rowsPer : 1;
-  const out = new Uint16Array(list.length * per * dim);
-  list.forEach((img, i) => {
-    const v = acts.cache.get(acts.modelKey, img.hash);
-    if (!v || v.length !== rowsPer * dim)
-      throw new Error(`internal error: cached features for ${img.hash} missing or of the wrong size`);
-    encodeHalf(v.subarray(0, per * dim), out.subarray(i * per * dim, (i + 1) * per * dim));
-  });
-  return new FeatureMatrix(list.length * per, dim, out);
+  return new CachedPooledRows(acts, list, dim, which === 'all' ? rowsPer : 1, rowsPer);
 }
 
 /** What the head phase trains and scores on: frozen-trunk features per split. */
 export interface HeadFeatures {
   /** Every orientation of the training images. */
-  train(): FeatureMatrix;
+  train(): FeatureRows;
   rowsPer: number;
   /** The original images of a scored split (undefined when the split is absent). */
-  of(s: 'validation' | 'holdout'): FeatureMatrix | undefined;
+  of(s: 'validation' | 'holdout'): FeatureRows | undefined;
 }
 
 /** Cached route: features advanced through the frozen tail from the rows at the cut. */
