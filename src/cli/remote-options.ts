@@ -7,7 +7,7 @@ import { remoteUrlFrom } from '../remote/remote-url.js';
 import type { StageTransfer } from '../remote/pipeline-transfer.js';
 import type { TransferListener } from '../remote/transfer-meter.js';
 import type { Session } from '../run/session.js';
-import { EXIT, UsageError, printJson } from './common.js';
+import { EXIT, UsageError, loadOrReport, openSession, printJson, takePipelineArg } from './common.js';
 import { parseCount } from './run-reporting.js';
 import { suggestName } from './suggest.js';
 import { withInterrupts } from './interrupts.js';
@@ -28,6 +28,27 @@ export function selectStages(pipeline: Pipeline, file: string, names: string[]):
   for (const n of names)
     if (!all.has(n) && !groups.has(n)) throw new UsageError(`no stage "${n}" in ${file}${suggestName(n, all)}`);
   return names.length > 0 ? upstream(pipeline, names) : all;
+}
+
+/** What push and pull work on: the remote, the pipeline, the stages `--stage` selects and an open session. */
+export interface TransferTarget {
+  url: string;
+  pipeline: Pipeline;
+  selected: Set<string>;
+  session: Session;
+}
+
+/** The transfer target of push/pull's arguments; undefined when the pipeline did not load (reported). */
+export async function openTransferTarget(
+  values: { remote?: string; cache?: string; stage?: string[] },
+  positionals: string[],
+): Promise<TransferTarget | undefined> {
+  const { pipeline: file } = takePipelineArg(positionals, 0);
+  const url = requireRemoteUrl(values.remote);
+  const pipeline = loadOrReport(file, [], undefined, values.cache);
+  if (!pipeline) return undefined;
+  const selected = selectStages(pipeline, file, values.stage ?? []);
+  return { url, pipeline, selected, session: await openSession(values.cache, pipeline.workdir) };
 }
 
 /** Open the remote cache over a session; a bad URL is a usage error. */

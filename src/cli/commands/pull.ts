@@ -3,10 +3,10 @@
  * current key (computed locally, upstream first) into the local cache, verified before it is
  * registered. Holds the cache's run lock, like `run`, so gc cannot collect what it is restoring.
  */
-import { EXIT, loadOrReport, openSession, printHelp, takePipelineArg } from '../common.js';
+import { EXIT, printHelp } from '../common.js';
 import { SPECS } from '../command-specs.js';
 import { parseCommand } from '../options.js';
-import { requireRemoteUrl, runTransfer, selectStages } from '../remote-options.js';
+import { openTransferTarget, runTransfer } from '../remote-options.js';
 import { parseCount } from '../run-reporting.js';
 import { acquireRunLock } from '../../cache/run-lock.js';
 import { pullPipeline } from '../../remote/pipeline-transfer.js';
@@ -14,13 +14,10 @@ import { pullPipeline } from '../../remote/pipeline-transfer.js';
 export async function pullCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(SPECS.pull, argv);
   if (parsed.help) return printHelp(SPECS.pull);
-  const { values, positionals } = parsed;
-  const { pipeline: file } = takePipelineArg(positionals, 0);
-  const url = requireRemoteUrl(values.remote);
-  const pipeline = loadOrReport(file, [], undefined, values.cache);
-  if (!pipeline) return EXIT.usage;
-  const selected = selectStages(pipeline, file, values.stage ?? []);
-  const session = await openSession(values.cache, pipeline.workdir);
+  const { values } = parsed;
+  const target = await openTransferTarget(values, parsed.positionals);
+  if (!target) return EXIT.usage;
+  const { url, pipeline, selected, session } = target;
   const lock = await acquireRunLock(session.cacheDir, { waitSeconds: parseCount(values.wait, '--wait', 0) });
   if (!lock.ok) {
     process.stderr.write(
