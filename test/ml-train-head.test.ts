@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tensor } from '@tensorflow/tfjs';
@@ -167,4 +167,37 @@ test('an interrupted run resumes from its checkpoint and ends as an uninterrupte
   const [code, ...others] = await readdir(join(state, 'checkpoints'));
   assert.deepEqual(others, []);
   assert.deepEqual(await readdir(join(state, 'checkpoints', code!)), []);
+});
+
+test('with the split among its needs, scores cover every image of the split, failed downloads answered from priors', async () => {
+  // The fixture's split plus three validation images whose download failed (labels known).
+  const split = join(root, 'split-with-failures');
+  await cp(join(root, 'data', 'split'), split, { recursive: true });
+  const failed = ['red circle', 'blue square', 'green triangle'].map((l, i) =>
+    JSON.stringify({ imageId: `f${i}`, set: 'validation', labels: l.split(' '), error: 'http 404' }),
+  );
+  await writeFile(join(split, 'validation-failed.jsonl'), failed.join('\n') + '\n');
+
+  type Scores = { micro_f1: number; scored: string; images?: number; answered_from_priors?: number };
+  const honest = await runStage(STAGE, params, { needs: { pre: features, split }, state: join(root, 's6'), seed: 3 });
+  const v = (honest.metrics as { validation: Scores & { predicted_only: { images: number; micro_f1: number } } })
+    .validation;
+  assert.equal(v.scored, 'every image of the split');
+  assert.equal(v.images, 33);
+  assert.equal(v.answered_from_priors, 3);
+  assert.equal(v.predicted_only.images, 30);
+  assert.notEqual(v.micro_f1, v.predicted_only.micro_f1, 'three more images change the score');
+  assert.ok(honest.logs.some((l) => /validation: 3 of 33 image\(s\) scored as submit answers them/.test(l)));
+
+  // Without a split the scores say they are over the predicted images only, and equal that score.
+  const alone = await runStage(STAGE, params, { needs: { pre: features }, state: join(root, 's7'), seed: 3 });
+  const a = (alone.metrics as { validation: Scores }).validation;
+  assert.equal(a.scored, 'predicted images only (no split among needs)');
+  assert.equal(a.micro_f1, v.predicted_only.micro_f1);
+  // The predictions themselves do not depend on how they are scored.
+  assert.ok(
+    (await readFile(join(honest.out, 'pred-validation.f32'))).equals(
+      await readFile(join(alone.out, 'pred-validation.f32')),
+    ),
+  );
 });

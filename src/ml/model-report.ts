@@ -1,6 +1,8 @@
 /**
  * What every model stage writes besides its model: probabilities for validation, holdout and test
- * (the predictions contract of src/formats/predictions.ts), `metrics.json` scores at threshold 0.5,
+ * (the predictions contract of src/formats/predictions.ts), `metrics.json` scores at threshold 0.5
+ * (with the split's folder: over every image of the split, those without a prediction answered as
+ * submit answers them, the same scale as ensemble-pso and threshold; the predicted images' score beside),
  * per-epoch records (`epochs.jsonl`, no timings: those are averaged into metrics.json) and a
  * learning-curve picture (`learning-curve.svg`).
  */
@@ -9,6 +11,7 @@ import { join } from 'node:path';
 import { writePredictions, type Predictions } from '../formats/predictions.js';
 import { binarize, summarize, type MetricSummary } from './metrics.js';
 import { missedLabels, truthMatrix } from './label-matrix.js';
+import { failedNote, loadScoredSet } from './scored-set.js';
 import { lineChart } from '../charts/line-chart.js';
 import type { EpochRecord } from './trainer.js';
 
@@ -39,6 +42,44 @@ export function score(out: SplitOutput, labels: string[]): MetricSummary {
   );
 }
 
+/** Where a model stage's scores come from besides its predictions. */
+export interface ScoreSource {
+  /** The split stage's folder: scores over every image (see splitScores). */
+  splitDir?: string;
+  log(m: string): void;
+}
+
+/**
+ * A labelled split's scores at 0.5. With the split's folder they are over all of its images, as
+ * the submission would be scored (failed downloads and images without features answered from
+ * label priors); without one, over the predicted images alone, and they say so.
+ */
+export async function splitScores(
+  model: { dir: string; preds: Predictions },
+  name: 'validation' | 'holdout',
+  s: SplitOutput,
+  labels: string[],
+  source: ScoreSource,
+): Promise<MetricSummary & Record<string, unknown>> {
+  const { splitDir } = source;
+  const predicted = score(s, labels);
+  if (splitDir === undefined)
+    return { ...predicted, threshold: 0.5, missing: s.missing, scored: 'predicted images only (no split among needs)' };
+  const set = await loadScoredSet(splitDir, name, labels, [{ name: 'this model', ...model }]);
+  const note = failedNote(set);
+  if (note) source.log(note);
+  const L = labels.length;
+  return {
+    ...summarize(set.truth, binarize(set.probs[0]!, set.ids.length, L, 0.5), set.ids.length, L, set.missed),
+    threshold: 0.5,
+    missing: s.missing,
+    scored: 'every image of the split',
+    images: set.ids.length,
+    answered_from_priors: set.failed,
+    predicted_only: { images: s.ids.length, micro_f1: predicted.micro_f1 },
+  };
+}
+
 /** Write predictions, epochs.jsonl and learning-curve.svg; returns the metrics to merge. */
 export async function writeModelOutputs(
   dir: string,
@@ -46,16 +87,17 @@ export async function writeModelOutputs(
   splits: Partial<Record<ScoredSplit, SplitOutput>>,
   history: EpochRecord[],
   title: string,
+  source: ScoreSource,
 ): Promise<Record<string, unknown>> {
   const preds: Predictions = { labels, splits: {} };
   const metrics: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(splits) as Array<[ScoredSplit, SplitOutput]>) {
+  for (const [name, s] of Object.entries(splits) as Array<[ScoredSplit, SplitOutput]>)
     preds.splits[name] = { ids: s.ids, probs: s.probs };
+  for (const [name, s] of Object.entries(splits) as Array<[ScoredSplit, SplitOutput]>)
     metrics[name] =
       name === 'test'
         ? { images: s.ids.length, missing: s.missing }
-        : { ...score(s, labels), threshold: 0.5, missing: s.missing };
-  }
+        : await splitScores({ dir, preds }, name, s, labels, source);
   await writePredictions(dir, preds);
   // Timings go to metrics.json (the engine's channel for what measures the machine), so that
   // epochs.jsonl, like every other data file, has the same bytes on every run with the same seed.

@@ -118,6 +118,7 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
       yTrain,
       yVal,
       checkpointDir: await checkpointFolder(ctx, `fine-tune-head-${keys.head}`),
+      splitDir,
       ...phaseOpts,
     });
     if (!data) closeCache();
@@ -193,6 +194,8 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
       plan,
       backbone,
       history,
+      splitDir,
+      log: ctx.log,
     });
     await removeCheckpoint(tuneDir);
     const v = metrics.validation as { micro_f1: number };

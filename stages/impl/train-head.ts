@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import type { StageContext } from '../../src/stage-api.js';
 import { readFeatureIndex, type FeatureIndex } from '../../src/formats/features.js';
 import { openSplit, type OpenSplit } from '../../src/ml/feature-split.js';
-import { FEATURES } from '../../src/formats/output-kinds.js';
-import { findInput } from '../../src/stage-kit/inputs.js';
+import { FEATURES, SPLIT } from '../../src/formats/output-kinds.js';
+import { findInput, findOptionalInput } from '../../src/stage-kit/inputs.js';
 import { gpuNotice, useBackend } from '../../src/ml/backend.js';
 import { removeCheckpoint } from '../../src/ml/checkpoint.js';
 import { predictHead } from '../../src/ml/head-task.js';
@@ -122,6 +122,7 @@ async function trainOn(
       splits,
       result.history,
       `train-head on ${index.backbone.name}`,
+      { splitDir: findOptionalInput(ctx.needs, SPLIT)?.dir, log: ctx.log },
     );
     const model = head.toLayersModel();
     await model.save(

@@ -11,7 +11,7 @@ import { predictHead } from '../head-task.js';
 import { trainDenseHead } from '../head-training.js';
 import type { LossConfig } from '../losses.js';
 import type { MetricSummary } from '../metrics.js';
-import { score } from '../model-report.js';
+import { splitScores } from '../model-report.js';
 import type { EpochRecord, TrainResult } from '../trainer.js';
 import type { ActivationCache } from './activations.js';
 import { repeatLabels, type HeadFeatures } from './rows.js';
@@ -34,6 +34,8 @@ export interface HeadPhaseJob {
   yTrain: Uint8Array;
   yVal: Uint8Array;
   checkpointDir: string;
+  /** The split stage's folder: the head phase is scored over every image, like the tuned network. */
+  splitDir: string;
   signal: AbortSignal;
   log(m: string): void;
   onEpoch(r: EpochRecord): void;
@@ -59,17 +61,24 @@ export async function trainHeadPhase(job: HeadPhaseJob): Promise<HeadPhase> {
     onEpoch: job.onEpoch,
   });
   try {
-    const scoreOf = (s: 'validation' | 'holdout'): MetricSummary | undefined => {
+    // On the scale of the tuned network's scores (every image of the split), so the two compare.
+    const scoreOf = async (s: 'validation' | 'holdout'): Promise<MetricSummary | undefined> => {
       const f = features.of(s);
       const list = job.acts.images[s] ?? [];
       if (!f) return undefined;
-      const probs = predictHead(tf, head, f);
-      return score(
-        { ids: list.map((i) => i.imageId), labels: list.map((i) => i.labels), probs, missing: 0 },
-        job.labels,
-      );
+      const out = {
+        ids: list.map((i) => i.imageId),
+        labels: list.map((i) => i.labels),
+        probs: predictHead(tf, head, f),
+        missing: job.acts.missing[s] ?? 0,
+      };
+      const preds = { labels: job.labels, splits: { [s]: { ids: out.ids, probs: out.probs } } };
+      return splitScores({ dir: 'the head phase', preds }, s, out, job.labels, {
+        splitDir: job.splitDir,
+        log: () => {},
+      });
     };
-    const scores = { validation: scoreOf('validation')!, holdout: scoreOf('holdout') };
+    const scores = { validation: (await scoreOf('validation'))!, holdout: await scoreOf('holdout') };
     return { head, loss, result, scores, featureDim: fTrain.dim };
   } catch (e) {
     head.dispose();

@@ -28,6 +28,9 @@ export async function writeFineTuneOutputs(
     plan: FineTunePlan;
     backbone: Backbone;
     history: EpochRecord[];
+    /** The split stage's folder: scores over every image of a split (failed downloads included). */
+    splitDir: string;
+    log(m: string): void;
   },
 ): Promise<Record<string, unknown>> {
   const { labels, net, acts, plan, backbone } = job;
@@ -42,7 +45,10 @@ export async function writeFineTuneOutputs(
       missing: acts.missing[s] ?? 0,
     };
   }
-  const metrics = await writeModelOutputs(out, labels, splits, job.history, `fine-tune-backbone on ${backbone.name}`);
+  const metrics = await writeModelOutputs(out, labels, splits, job.history, `fine-tune-backbone on ${backbone.name}`, {
+    splitDir: job.splitDir,
+    log: job.log,
+  });
   net.tail.writeBack();
   const model = graphToLayersModel(tf, plan.graph, plan.ends, net.head);
   await model.save(
