@@ -188,6 +188,11 @@ test('with the split among its needs, scores cover every image of the split, fai
   assert.equal(v.predicted_only.images, 30);
   assert.notEqual(v.micro_f1, v.predicted_only.micro_f1, 'three more images change the score');
   assert.ok(honest.logs.some((l) => /validation: 3 of 33 image\(s\) scored as submit answers them/.test(l)));
+  // Early stopping watched that same score: the best epoch's validation micro-F1 is the reported one.
+  const best = (honest.metrics as { train: { best_epoch: number } }).train.best_epoch;
+  const epochs = (await readFile(join(honest.out, 'epochs.jsonl'), 'utf8')).trim().split('\n');
+  const watched = (JSON.parse(epochs[best - 1]!) as { val_micro_f1: number }).val_micro_f1;
+  assert.ok(Math.abs(watched - v.micro_f1) < 1e-9, `epoch ${best} watched ${watched}, reported ${v.micro_f1}`);
 
   // Without a split the scores say they are over the predicted images only, and equal that score.
   const alone = await runStage(STAGE, params, { needs: { pre: features }, state: join(root, 's7'), seed: 3 });

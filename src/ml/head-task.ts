@@ -8,7 +8,7 @@ import type { TF } from './backend.js';
 import type { DenseHead } from './dense-head.js';
 import type { FeatureRows } from '../formats/feature-shards.js';
 import { lossOf, type LossConfig } from './losses.js';
-import { microF1AtThreshold } from './metrics.js';
+import { microF1AtThreshold, type Counts } from './metrics.js';
 
 export interface LabelledRows {
   x: FeatureRows;
@@ -19,6 +19,8 @@ export interface LabelledRows {
    * micro-F1 that early stopping and the plateau watch is the one every stage reports.
    */
   missed?: ArrayLike<number>;
+  /** Counts of the set's images with no row here (failed downloads, answered from priors): added likewise. */
+  unanswered?: Counts;
 }
 
 /** Labels of the given rows as float32 (rows x labels). */
@@ -44,7 +46,7 @@ export function predictHead(tf: TF, head: DenseHead, x: FeatureRows, batch = 512
   return out;
 }
 
-/** Mean loss and micro-F1 at 0.5 of a labelled set (its `missed` labels counted as misses). */
+/** Mean loss and micro-F1 at 0.5 of a labelled set (its `missed` labels and `unanswered` images counted). */
 export function evaluateHead(
   tf: TF,
   head: DenseHead,
@@ -67,7 +69,11 @@ export function evaluateHead(
     probs.set(p!.dataSync() as Float32Array, at * L);
     tf.dispose([l!, p!]);
   }
-  return { loss: n ? sum / n : 0, microF1: microF1AtThreshold(set.y, probs, n, L, 0.5, set.missed), probs };
+  return {
+    loss: n ? sum / n : 0,
+    microF1: microF1AtThreshold(set.y, probs, n, L, 0.5, set.missed, set.unanswered),
+    probs,
+  };
 }
 
 /** The step loss for the trainer: one batch of rows through the head. */

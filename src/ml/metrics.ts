@@ -189,6 +189,8 @@ export function microF1AtThreshold(
   nLabels: number,
   threshold: number | ArrayLike<number>,
   missed?: Missed,
+  /** Counts of images scored without these probabilities (answered from priors), added as they are. */
+  extra: Counts = { tp: 0, fp: 0, fn: 0 },
 ): number {
   checkShape('truth', truth, nImages, nLabels);
   checkShape('probs', probs, nImages, nLabels);
@@ -207,7 +209,7 @@ export function microF1AtThreshold(
       else if (y) fn++;
     }
   }
-  return f1FromCounts(tp, fp, fn + sumMissed(missed, nImages));
+  return f1FromCounts(tp + extra.tp, fp + extra.fp, fn + extra.fn + sumMissed(missed, nImages));
 }
 
 /** Mean over images of each image's F1 (an image with nothing true and nothing predicted scores 1). */

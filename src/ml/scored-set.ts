@@ -7,6 +7,7 @@ import { readPredictions, type Predictions } from '../formats/predictions.js';
 import { readFailedEntries, readSplitEntries, type ManifestEntry } from '../formats/manifest.js';
 import type { NamedDir } from '../stage-kit/inputs.js';
 import { alignCovered, missedLabels, truthMatrix } from './label-matrix.js';
+import { confusion, type Counts } from './metrics.js';
 import { priorGuess, type PriorGuess } from './submission-inputs.js';
 
 export interface LoadedModel extends NamedDir {
@@ -139,4 +140,31 @@ export function commonTestIds(models: LoadedModel[]): string[] {
     seen.add(id);
     return true;
   });
+}
+
+/**
+ * What the images of a split without a row in `predicted` add to a micro-F1 count when answered
+ * as submit answers them (label priors): constant while a model trains, so early stopping and the
+ * plateau can watch the micro-F1 that is reported over every image (see loadScoredSet).
+ */
+export async function unansweredCounts(
+  splitDir: string,
+  split: 'validation' | 'holdout',
+  labels: string[],
+  predicted: ReadonlySet<string>,
+): Promise<Counts & { images: number }> {
+  const entries = await readSplitEntries(splitDir, split);
+  const rows = [
+    ...entries.filter((e) => e.error !== undefined || !predicted.has(e.imageId)),
+    ...(await readFailedEntries(splitDir, split)),
+  ];
+  if (rows.length === 0) return { tp: 0, fp: 0, fn: 0, images: 0 };
+  const L = labels.length;
+  const guess = new Uint8Array(rows.length * L);
+  const columns = (await priorOf(splitDir, labels)).labels.map((l) => labels.indexOf(l));
+  for (let r = 0; r < rows.length; r++) for (const c of columns) guess[r * L + c] = 1;
+  return {
+    ...confusion(truthMatrix(rows, labels), guess, rows.length, L, missedLabels(rows, labels)),
+    images: rows.length,
+  };
 }

@@ -11,6 +11,7 @@ import { checkPaddedSize, findImageInputs } from '../../src/ml/image-inputs.js';
 import { cacheActivations } from '../../src/ml/fine-tune/activations.js';
 import { fineTuneKeys } from '../../src/ml/fine-tune/checkpoint-keys.js';
 import { trainHeadPhase } from '../../src/ml/fine-tune/head-phase.js';
+import { validationScale } from '../../src/ml/fine-tune/validation-scale.js';
 import { fineTuneMetrics, versusHeadLine, writeFineTuneOutputs } from '../../src/ml/fine-tune/outputs.js';
 import { planFineTune, type FineTunePlan } from '../../src/ml/fine-tune/plan.js';
 import { ROUTES } from '../../src/ml/fine-tune/routes.js';
@@ -100,7 +101,14 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
     const yVal = truthOf(acts, 'validation', labels);
     if (!yTrain.length) throw new Error('no training images with activations');
     if (!yVal.length) throw new Error('no validation images with activations (needed for early stopping)');
-    const keys = fineTuneKeys(ctx.codeKey, p, { seed: ctx.seed, labels, backboneId: backbone.id }, plan, acts);
+    const validation = await validationScale(splitDir, acts, labels);
+    const keys = fineTuneKeys(
+      ctx.codeKey,
+      p,
+      { seed: ctx.seed, labels, backboneId: backbone.id, validation },
+      plan,
+      acts,
+    );
     const tuneDir = await checkpointFolder(ctx, `fine-tune-tail-${keys.tune}`);
     const phaseOpts = {
       signal: ctx.signal,
@@ -117,6 +125,7 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
       acts,
       yTrain,
       yVal,
+      validationScale: validation,
       checkpointDir: await checkpointFolder(ctx, `fine-tune-head-${keys.head}`),
       splitDir,
       ...phaseOpts,
@@ -179,6 +188,7 @@ export default async function fineTuneBackbone(ctx: StageContext<FineTuneParams>
         scoreValidation: async () => (await scoreSplit('validation', yVal))!,
         yTrain,
         yVal,
+        validationScale: validation,
         history: head.result.history,
         checkpointDir: tuneDir,
         ...phaseOpts,

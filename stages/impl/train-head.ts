@@ -10,6 +10,7 @@ import { removeCheckpoint } from '../../src/ml/checkpoint.js';
 import { predictHead } from '../../src/ml/head-task.js';
 import { checkpointFolder, checkpointKey, epochLine, trainDenseHead } from '../../src/ml/head-training.js';
 import { missedLabels } from '../../src/ml/label-matrix.js';
+import { unansweredCounts } from '../../src/ml/scored-set.js';
 import { chooseLabels, columnCounts, narrowColumns } from '../../src/ml/label-subset.js';
 import { dirSaveHandler } from '../../src/ml/model-io.js';
 import { writeModelOutputs, type SplitOutput } from '../../src/ml/model-report.js';
@@ -63,11 +64,16 @@ async function trainOn(
     `train-head on ${backend.name}: ${tr.ids.length} train, ${va.ids.length} validation rows, ${index.dim} features -> ${L} labels (${index.backbone.id})`,
   );
 
+  // With the split among needs, validation's failed downloads enter the micro-F1 early stopping
+  // watches (answered from priors), so it is the one reported over every image.
+  const split = findOptionalInput(ctx.needs, SPLIT);
+  const unanswered = split && (await unansweredCounts(split.dir, 'validation', labels, new Set(va.ids)));
+
   // Checkpoints are keyed by everything that shapes training: code, params (not the backend name:
   // wasm and cpu produce the same run), seed and the training data.
   const key = checkpointKey(
     ctx.codeKey,
-    { p: { ...p, backend: undefined, features: undefined }, seed: ctx.seed, labels },
+    { p: { ...p, backend: undefined, features: undefined }, seed: ctx.seed, labels, unanswered },
     (h) => {
       for (const d of [tr, va]) {
         d.x.updateHash(h);
@@ -90,6 +96,7 @@ async function trainOn(
         (va.labels ?? []).map((l) => ({ labels: l })),
         labels,
       ),
+      unanswered,
     },
     images: { y: tr.y, count: tr.ids.length },
     labels: L,
@@ -122,7 +129,7 @@ async function trainOn(
       splits,
       result.history,
       `train-head on ${index.backbone.name}`,
-      { splitDir: findOptionalInput(ctx.needs, SPLIT)?.dir, log: ctx.log },
+      { splitDir: split?.dir, log: ctx.log },
     );
     const model = head.toLayersModel();
     await model.save(

@@ -7,6 +7,7 @@
 import { checkpointKey, headParamsOf } from '../head-training.js';
 import type { HeadParams } from '../head-params.js';
 import type { ActivationCache } from './activations.js';
+import type { ValidationScale } from './validation-scale.js';
 import type { FineTunePlan } from './plan.js';
 
 export interface TuneParams {
@@ -23,7 +24,7 @@ export interface TuneParams {
 export function fineTuneKeys(
   codeKey: string,
   p: HeadParams & TuneParams,
-  ctx: { seed: number; labels: string[]; backboneId: string },
+  ctx: { seed: number; labels: string[]; backboneId: string; validation: ValidationScale },
   plan: FineTunePlan,
   acts: ActivationCache,
 ): { head: string; tune: string } {
@@ -39,6 +40,7 @@ export function fineTuneKeys(
       ends: plan.ends,
       // The routes compute the head's features differently (cached pooled vs advanced activations).
       route: plan.route,
+      unanswered: ctx.validation.unanswered,
     },
     (h) => {
       for (const s of ['train', 'validation'] as const)

@@ -15,6 +15,7 @@ import { splitScores } from '../model-report.js';
 import type { EpochRecord, TrainResult } from '../trainer.js';
 import type { ActivationCache } from './activations.js';
 import { repeatLabels, type HeadFeatures } from './rows.js';
+import type { ValidationScale } from './validation-scale.js';
 
 export interface HeadPhase {
   head: DenseHead;
@@ -33,6 +34,7 @@ export interface HeadPhaseJob {
   acts: ActivationCache;
   yTrain: Uint8Array;
   yVal: Uint8Array;
+  validationScale: ValidationScale;
   checkpointDir: string;
   /** The split stage's folder: the head phase is scored over every image, like the tuned network. */
   splitDir: string;
@@ -52,7 +54,7 @@ export async function trainHeadPhase(job: HeadPhaseJob): Promise<HeadPhase> {
     p,
     seed: job.seed,
     train: { x: fTrain, y: yTrainRows },
-    validation: { x: fVal, y: job.yVal },
+    validation: { x: fVal, y: job.yVal, ...job.validationScale },
     images: { y: job.yTrain, count: fTrain.rows / features.rowsPer },
     labels: L,
     checkpointDir: job.checkpointDir,

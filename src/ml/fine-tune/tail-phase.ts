@@ -15,6 +15,7 @@ import type { HeadParams } from '../head-params.js';
 import { scheduleOf } from '../head-params.js';
 import { lossOf, type LossConfig } from '../losses.js';
 import { microF1AtThreshold } from '../metrics.js';
+import type { ValidationScale } from './validation-scale.js';
 import { train, type EpochRecord, type TrainResult } from '../trainer.js';
 import type { TuneParams } from './checkpoint-keys.js';
 import type { FineTunePlan } from './plan.js';
@@ -106,6 +107,7 @@ export interface TailPhaseJob {
   scoreValidation(): Promise<{ loss: number; probs: Float32Array }>;
   yTrain: Uint8Array;
   yVal: Uint8Array;
+  validationScale: ValidationScale;
   /** The head phase's records: the fine-tuning epochs continue them. */
   history: EpochRecord[];
   checkpointDir: string;
@@ -138,7 +140,11 @@ export function trainTailPhase(job: TailPhaseJob): Promise<TrainResult> {
     },
     validate: async () => {
       const v = await job.scoreValidation();
-      return { loss: v.loss, microF1: microF1AtThreshold(job.yVal, v.probs, job.yVal.length / L, L, 0.5) };
+      const { missed, unanswered } = job.validationScale;
+      return {
+        loss: v.loss,
+        microF1: microF1AtThreshold(job.yVal, v.probs, job.yVal.length / L, L, 0.5, missed, unanswered),
+      };
     },
     checkpointDir: job.checkpointDir,
     signal: job.signal,
