@@ -1,7 +1,8 @@
 /**
- * The pretrained MobileNetV2 and InceptionV3 (the seed's 299 px trunk) from the installed nsfwjs package: read from local files (no URL),
- * cut at its global pooling, cached as model.json + weights.bin and loaded from that cache the
- * second time; the folded graph gives the Keras trunk's features.
+ * The pretrained MobileNetV2 and InceptionV3 (the seed's 299 px trunk) from the installed nsfwjs
+ * package: read from local files (no URL), cut at the global pooling, cached as model.json +
+ * weights.bin and loaded from that cache the second time; the folded graph gives the Keras
+ * trunk's features.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
