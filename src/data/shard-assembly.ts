@@ -60,7 +60,15 @@ export async function assembleShards(parts: string[], out: string, opts: Assembl
   // Folders no shard put a file in (pad's images/ when every image failed) are in the unsharded output too.
   for (const d of dirs)
     if (d !== SHARD_DIR && !d.startsWith(SHARD_DIR + '/')) await mkdir(join(out, d), { recursive: true });
-  const order = ranks.length ? await rankOrder(ranks) : opts.orderBy ? await inputOrder(opts.orderBy) : undefined;
+  // Read only when some file is ordered by it (precompute's rows are ordered by its own assembly).
+  const ordersRows = [...byPath.keys()].some((rel) => rel.endsWith('.jsonl') || rel.endsWith('.csv'));
+  const order = !ordersRows
+    ? undefined
+    : ranks.length
+      ? await rankOrder(ranks)
+      : opts.orderBy
+        ? await inputOrder(opts.orderBy)
+        : undefined;
   for (const [rel, sources] of [...byPath].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const dest = join(out, rel);
     await mkdir(dirname(dest), { recursive: true });
