@@ -5,17 +5,20 @@
  * order, shard files cut at the same `shard_rows` — so the stage below keeps its key. That the
  * hashes match is also the check that the backend gives an image the same features whatever batch
  * it is computed in (the shards batch other images together). A new image is computed once, by
- * its own shard; the others are served from the shards' per-image caches.
+ * its own shard; the others are served from the shards' per-image caches. Shards that disagree
+ * on what the features are, or on how they are cut, are refused.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { REPO, Workspace } from './helpers/rig.js';
 import { makeShapesDataset } from './fixtures/ml/shapes-dataset.js';
 import { Session } from '../src/run/session.js';
 import { shardOf } from '../src/stage-kit/shard.js';
+import { assembleFeatureShards } from '../src/ml/feature-assembly.js';
 
 const FOLDER = join(REPO, 'test', 'fixtures', 'ml', 'folder-stage.ts');
 
@@ -115,5 +118,42 @@ test('precompute with shards: 3 assembles to the unsharded features; a new image
     assert.equal(rows.get('precompute')?.contentHash, wantAgain, 'with the new image too');
   } finally {
     await ws.dispose();
+  }
+});
+
+test('the feature assembly refuses shards that are not one precompute’s', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tailor-feature-assembly-'));
+  try {
+    const part = async (name: string, index: object | undefined, shardRows = 8) => {
+      await mkdir(join(dir, name, '_shard'), { recursive: true });
+      if (index) await writeFile(join(dir, name, 'features.json'), JSON.stringify(index));
+      await writeFile(join(dir, name, '_shard', 'features-layout.json'), JSON.stringify({ shard_rows: shardRows }));
+      return join(dir, name);
+    };
+    const index = (dtype: string) => ({
+      format: 'tailor-features/1',
+      backbone: { name: 'tiny', id: 'tiny-1', inputSize: 32, preprocess: 'unit' },
+      dim: 0,
+      dtype,
+      flip: 'none',
+      labels: ['1'],
+      splits: {},
+    });
+    const a = await part('a', index('float16'));
+    assert.equal(await assembleFeatureShards([await part('c', undefined), await part('d', undefined)], dir), undefined);
+    await assert.rejects(
+      assembleFeatureShards([a, await part('b', undefined)], join(dir, 'out')),
+      /only 1 of 2 shards/,
+    );
+    await assert.rejects(
+      assembleFeatureShards([a, await part('e', index('float32'))], join(dir, 'out')),
+      /differ from the first shard's/,
+    );
+    await assert.rejects(
+      assembleFeatureShards([a, await part('f', index('float16'), 4)], join(dir, 'out')),
+      /different sizes: 8, 4/,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
