@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { Workspace } from './helpers/rig.js';
+import { latestOutputs as latest } from './helpers/latest-outputs.js';
 import { slurmMissing, startSlurm, type SlurmCluster } from './helpers/services.js';
 import { distinctJpegs } from './fixtures/data/images.js';
-import { Session } from '../src/run/session.js';
 
 const skip = slurmMissing();
 let cluster: SlurmCluster | undefined;
@@ -33,13 +33,6 @@ ${shards}
     cmd: "wc -l < \${needs.pad}/manifest.jsonl > \${out}/n"
     needs: [pad]
 `;
-
-async function latest(ws: Workspace, cache: string) {
-  const s = await Session.open(ws.path(cache));
-  const rows = s.index.outputs.latestOfPipeline('p.yaml');
-  s.close();
-  return rows;
-}
 
 test(
   'pad with shards: 3 through --executor slurm gives the content hash of a local unsharded pad',

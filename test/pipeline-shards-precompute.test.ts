@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { REPO, Workspace } from './helpers/rig.js';
+import { latestOutputs as latest } from './helpers/latest-outputs.js';
 import { makeShapesDataset } from './fixtures/ml/shapes-dataset.js';
-import { Session } from '../src/run/session.js';
 import { shardOf } from '../src/stage-kit/shard.js';
 import { assembleFeatureShards } from '../src/ml/feature-assembly.js';
 
@@ -34,13 +34,6 @@ ${shards}
     cmd: "wc -l < \${needs.precompute}/rows-train.jsonl > \${out}/n"
     needs: [precompute]
 `;
-
-async function latest(ws: Workspace, cache: string) {
-  const s = await Session.open(ws.path(cache));
-  const rows = s.index.outputs.latestOfPipeline('p.yaml');
-  s.close();
-  return rows;
-}
 
 /** An output folder's files (name -> bytes; not its folders) from the cache's object store. */
 async function outputFiles(ws: Workspace, cache: string, treeHash: string): Promise<Map<string, Buffer>> {

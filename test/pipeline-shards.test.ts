@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace } from './helpers/rig.js';
+import { latestOutputs as latest } from './helpers/latest-outputs.js';
 import { distinctJpegs, writeImFile } from './fixtures/data/images.js';
-import { Session } from '../src/run/session.js';
 
 let server: Server;
 let base = '';
@@ -63,14 +63,6 @@ async function writeSets(ws: Workspace, trainImages: number): Promise<void> {
   });
   const test = [12, 13, 14].map((i) => ({ imageId: String(i - 11), url: `${base}/${i}.jpg` }));
   await writeImFile(ws.path('test.json'), { images: test });
-}
-
-function latest(ws: Workspace, cache: string) {
-  return Session.open(ws.path(cache)).then((s) => {
-    const rows = s.index.outputs.latestOfPipeline('p.yaml');
-    s.close();
-    return rows;
-  });
 }
 
 test('fetch and pad with shards: 3 assemble to the unsharded outputs; images fetched once; one new image costs one', async () => {
