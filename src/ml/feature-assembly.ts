@@ -78,7 +78,8 @@ function mergedIndex(parts: Part[]): FeatureIndex {
     parts.filter((p) => Object.values(p.index.splits).some((s) => s.rows > 0)).map((p) => p.index.dim),
   );
   if (dims.size > 1) throw new Error(`shards computed features of different widths: ${[...dims].join(', ')}`);
-  return { ...first, dim: [...dims][0] ?? first.dim, splits: {} };
+  // No rows anywhere (every image failed): the width of a shard that loaded the backbone, as unsharded.
+  return { ...first, dim: [...dims][0] ?? Math.max(...parts.map((p) => p.index.dim)), splits: {} };
 }
 
 async function layoutShardRows(dirs: string[]): Promise<number> {
