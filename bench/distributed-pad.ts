@@ -1,7 +1,8 @@
 /**
  * Sharded pad benchmark: pad of N real JPEGs (default 20,000) as one stage on 1 BullMQ worker against
  * `shards: 4` over 4 workers (real redis-server, real `tailor worker` processes, a file:// remote,
- * empty caches each), plus the same two on the local executor (`--jobs 1` and `--jobs 4`). Also
+ * empty caches each), plus the same two on the local executor (`--jobs 1` and `--jobs 4`) and on a
+ * single-node Slurm cluster (1 slot unsharded, 4 slots with `shards: 4`). Also
  * checks that the sharded runs give the unsharded content hash.
  *
  *   npm run bench:distributed                  (this runs after bench/distributed.ts)
@@ -12,17 +13,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { redisMissing, startRedis } from '../test/helpers/services.js';
+import { redisMissing, slurmMissing, startRedis, startSlurm } from '../test/helpers/services.js';
 import { startWorker, type WorkerProc } from '../test/helpers/distributed-workers.js';
 import { Session } from '../src/run/session.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../..');
 const TAILOR = join(REPO, 'bin', 'tailor');
 const IMAGES = Number(process.env.BENCH_PAD_IMAGES ?? 20_000);
+const loadAtStart = loadavg();
 
 interface Row {
   run: string;
@@ -61,7 +63,13 @@ ${shards > 1 ? `    shards: ${shards}\n` : ''}`;
 }
 
 /** `tailor run` from an empty cache; returns wall seconds and pad's content hash. */
-async function time(name: string, shards: number, slots: number, args: string[]): Promise<Row> {
+async function time(
+  name: string,
+  shards: number,
+  slots: number,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<Row> {
   writeFileSync(join(root, 'p.yaml'), pipeline(shards));
   const cache = join(root, `cache-${rows.length}`);
   const t0 = performance.now();
@@ -69,7 +77,7 @@ async function time(name: string, shards: number, slots: number, args: string[])
     cwd: root,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, CI: 'true' },
+    env: { ...process.env, CI: 'true', ...env },
     maxBuffer: 64 * 1024 * 1024,
   });
   const seconds = (performance.now() - t0) / 1000;
@@ -121,12 +129,41 @@ else {
     }
   }
 }
+
+const slurmSkip = slurmMissing();
+if (slurmSkip) console.error(`[slurm] skipped: ${slurmSkip}`);
+else {
+  for (const [slots, shards] of [
+    [1, 1],
+    [4, 4],
+  ] as const) {
+    console.error(`[slurm] one node, ${slots} slot(s), shards ${shards}…`);
+    const dir = join(root, `slurm-${slots}`);
+    mkdirSync(dir);
+    const cluster = await startSlurm({ gpus: 0, cpus: slots });
+    try {
+      const remoteUrl = pathToFileURL(join(dir, 'remote')).href;
+      const name = `Slurm, 1 node × ${slots} slot(s)${shards > 1 ? `, shards: ${shards}` : ''}`;
+      rows.push(
+        await time(name, shards, slots, ['--executor', 'slurm', '--remote', remoteUrl], {
+          ...cluster.env,
+          TAILOR_SLURM_DIR: join(dir, 'jobs'),
+          TAILOR_NODE_CACHE: join(dir, 'node-cache'),
+        }),
+      );
+    } finally {
+      await cluster.stop();
+    }
+  }
+}
 rmSync(root, { recursive: true, force: true });
+const loadAtEnd = loadavg();
 
 const local1 = rows.find((r) => r.run === 'local --jobs 1');
 const bull1 = rows.find((r) => r.run === 'BullMQ, 1 worker(s)');
+const slurm1 = rows.find((r) => r.run === 'Slurm, 1 node × 1 slot(s)');
 for (const r of rows) {
-  const base = r.run.startsWith('BullMQ') ? bull1 : local1;
+  const base = r.run.startsWith('BullMQ') ? bull1 : r.run.startsWith('Slurm') ? slurm1 : local1;
   if (base && r !== base) r.speedup = base.seconds / r.seconds;
 }
 const sameHash = new Set(rows.map((r) => r.contentHash)).size === 1;
@@ -136,6 +173,7 @@ const md = [
   `Command: \`BENCH_PAD_IMAGES=${IMAGES} node --import tsx bench/distributed-pad.ts\` (pad of ${IMAGES} real JPEGs to 64 px, empty caches).`,
   `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   'Every worker runs on this same machine.',
+  `Load average (1, 5, 15 min) at the start: ${loadAtStart.map((x) => x.toFixed(1)).join(', ')}; at the end: ${loadAtEnd.map((x) => x.toFixed(1)).join(', ')}.`,
   '',
   '| run | shards | slots | seconds | speed-up vs its 1-slot row |',
   '|---|---:|---:|---:|---:|',
@@ -146,11 +184,12 @@ const md = [
   '',
   `pad's content hash the same in every row: ${sameHash ? 'yes' : 'NO'} (${[...new Set(rows.map((r) => r.contentHash.slice(0, 12)))].join(', ')}).`,
   ...(redisSkip ? ['', `BullMQ rows missing: ${redisSkip}.`] : []),
+  ...(slurmSkip ? ['', `Slurm rows missing: ${slurmSkip}.`] : []),
 ];
 mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
 writeFileSync(
   join(REPO, 'bench', 'results', 'distributed-pad.json'),
-  JSON.stringify({ images: IMAGES, rows }, null, 2) + '\n',
+  JSON.stringify({ images: IMAGES, loadavg: { start: loadAtStart, end: loadAtEnd }, rows }, null, 2) + '\n',
 );
 writeFileSync(join(REPO, 'bench', 'results', 'distributed-pad.md'), md.join('\n') + '\n');
 console.log(md.join('\n'));

@@ -1,7 +1,7 @@
 /**
  * Distributed executors benchmark: N independent stages of `sleep S` run by the local executor
  * (`tailor run --jobs J`), by 1, 2 and 4 BullMQ workers (real redis-server, real `tailor worker`
- * processes, a file:// remote) and by a single-node Slurm cluster with 4 slots, each from empty
+ * processes, a file:// remote) and by a single-node Slurm cluster (4 slots; BENCH_SLURM_SLOTS=1,2,4 for more rows), each from empty
  * caches. Reports wall seconds, speed-up and the per-stage overhead (wall × slots / stages − S).
  *
  *   npm run bench:distributed                       (writes bench/results/distributed.{json,md})
@@ -14,7 +14,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { redisMissing, slurmMissing, startRedis, startSlurm } from '../test/helpers/services.js';
@@ -24,6 +24,9 @@ const REPO = resolve(fileURLToPath(import.meta.url), '../..');
 const TAILOR = join(REPO, 'bin', 'tailor');
 const STAGES = Number(process.env.BENCH_STAGES ?? 200);
 const SLEEP = Number(process.env.BENCH_SLEEP ?? 0.5);
+/** Slot counts of the single-node Slurm rows (each a fresh cluster with that many CPUs). */
+const SLURM_SLOTS = (process.env.BENCH_SLURM_SLOTS ?? '4').split(',').map(Number);
+const loadAtStart = loadavg();
 
 interface Row {
   executor: string;
@@ -116,20 +119,23 @@ else {
 const slurmSkip = slurmMissing();
 if (slurmSkip) console.error(`[slurm] skipped: ${slurmSkip}`);
 else {
-  console.error('[slurm] one node, 4 slots…');
-  const dir = join(root, 'slurm');
-  mkdirSync(dir);
-  const cluster = await startSlurm({ gpus: 0, cpus: 4 });
-  try {
-    timeDistributed('Slurm, 1 node × 4 slots', 4, 'slurm', dir, {
-      ...cluster.env,
-      TAILOR_SLURM_DIR: join(dir, 'jobs'),
-      TAILOR_NODE_CACHE: join(dir, 'node-cache'),
-    });
-  } finally {
-    await cluster.stop();
+  for (const slots of SLURM_SLOTS) {
+    console.error(`[slurm] one node, ${slots} slots…`);
+    const dir = join(root, `slurm-${slots}`);
+    mkdirSync(dir);
+    const cluster = await startSlurm({ gpus: 0, cpus: slots });
+    try {
+      timeDistributed(`Slurm, 1 node × ${slots} slots`, slots, 'slurm', dir, {
+        ...cluster.env,
+        TAILOR_SLURM_DIR: join(dir, 'jobs'),
+        TAILOR_NODE_CACHE: join(dir, 'node-cache'),
+      });
+    } finally {
+      await cluster.stop();
+    }
   }
 }
+const loadAtEnd = loadavg();
 
 rmSync(root, { recursive: true, force: true });
 
@@ -141,6 +147,7 @@ const md = [
   `Command: \`npm run bench:distributed\` (BENCH_STAGES=${STAGES}, BENCH_SLEEP=${SLEEP}: ${STAGES} independent stages of \`sleep ${SLEEP}\`, empty caches).`,
   `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, ${new Date().toISOString().slice(0, 10)}.`,
   'Every worker runs on this same machine; each stage is a child process (node) wherever it runs.',
+  `Load average (1, 5, 15 min) at the start: ${loadAtStart.map((x) => x.toFixed(1)).join(', ')}; at the end: ${loadAtEnd.map((x) => x.toFixed(1)).join(', ')}.`,
   '',
   '| executor | slots | seconds | ideal | speed-up vs local --jobs 1 | overhead per stage (s) |',
   '|---|---:|---:|---:|---:|---:|',
@@ -158,7 +165,8 @@ const md = [
 mkdirSync(join(REPO, 'bench', 'results'), { recursive: true });
 writeFileSync(
   join(REPO, 'bench', 'results', 'distributed.json'),
-  JSON.stringify({ stages: STAGES, sleep: SLEEP, rows }, null, 2) + '\n',
+  JSON.stringify({ stages: STAGES, sleep: SLEEP, loadavg: { start: loadAtStart, end: loadAtEnd }, rows }, null, 2) +
+    '\n',
 );
 writeFileSync(join(REPO, 'bench', 'results', 'distributed.md'), md.join('\n') + '\n');
 console.log(md.join('\n'));

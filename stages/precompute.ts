@@ -6,12 +6,15 @@
  * optional horizontal-flip averaging, float16/float32 shards with an index (see
  * src/ml/feature-shards.ts). Item-level incremental: features are kept in ctx.state by image content
  * hash and backbone, so a rerun computes only new images. Memory is flat in the number of images:
- * two streaming passes over the split files, with only the batches in flight held.
+ * two streaming passes over the split files, with only the batches in flight held. `shards: N`
+ * runs N precomputes, each over the images whose imageId hashes to it, assembled into the same
+ * output (src/ml/feature-assembly.ts).
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
 import { BACKEND_PARAM } from '../src/ml/backend.js';
 import { BACKBONE_PARAMS, MULTISCALE_PARAM } from '../src/ml/backbone-params.js';
 import { IMAGE_INPUT_PARAMS } from '../src/ml/input-params.js';
+import { SHARD_PARAM_SCHEMA } from '../src/stage-kit/shard.js';
 
 const params = {
   type: 'object',
@@ -33,6 +36,7 @@ const params = {
       description: 'precision of the stored features',
     },
     shard_rows: { type: 'integer', minimum: 1, default: 8192, description: 'rows per shard file' },
+    shard: SHARD_PARAM_SCHEMA,
     ...IMAGE_INPUT_PARAMS,
   },
 } as const;

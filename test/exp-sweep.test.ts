@@ -197,3 +197,24 @@ test('exp apply writes only the changed values and keeps comments; tailor run th
     await ws.dispose();
   }
 });
+
+test('exp run --set STAGE.shards=N, and exp apply writes it as the stage key shards', async () => {
+  const ws = await workspace();
+  try {
+    const run = await ws.tailor(['exp', 'run', 'pipelines/toy.yaml', '--name', 'sh', '--set', 'a.shards=2', '--quiet']);
+    assert.equal(run.code, 0, run.stderr);
+    const dry = await ws.tailor(['exp', 'apply', 'sh', '--dry-run']);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /^stages\.a\.shards: .*2\n$/);
+    assert.equal((await ws.tailor(['exp', 'apply', 'sh'])).code, 0);
+    const text = await ws.read('pipelines/toy.yaml');
+    assert.match(text, /\n {2}a:\n(.*\n)*? {4}shards: 2\n/, text);
+    assert.doesNotMatch(text, /params: \{[^}]*shards/, 'not a param');
+    await ws.clearRuns();
+    const rerun = await ws.run(['pipelines/toy.yaml']);
+    assert.equal(rerun.code, 0, rerun.result.stderr);
+    assert.equal(rerun.actions['a#2'], 'cached', 'the applied file is that experiment');
+  } finally {
+    await ws.dispose();
+  }
+});

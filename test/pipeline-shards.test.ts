@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Workspace } from './helpers/rig.js';
+import { latestOutputs as latest } from './helpers/latest-outputs.js';
 import { distinctJpegs, writeImFile } from './fixtures/data/images.js';
-import { Session } from '../src/run/session.js';
 
 let server: Server;
 let base = '';
@@ -63,14 +63,6 @@ async function writeSets(ws: Workspace, trainImages: number): Promise<void> {
   });
   const test = [12, 13, 14].map((i) => ({ imageId: String(i - 11), url: `${base}/${i}.jpg` }));
   await writeImFile(ws.path('test.json'), { images: test });
-}
-
-function latest(ws: Workspace, cache: string) {
-  return Session.open(ws.path(cache)).then((s) => {
-    const rows = s.index.outputs.latestOfPipeline('p.yaml');
-    s.close();
-    return rows;
-  });
 }
 
 test('fetch and pad with shards: 3 assemble to the unsharded outputs; images fetched once; one new image costs one', async () => {
@@ -167,6 +159,34 @@ test('shards: errors name the file, line and key', async () => {
     );
     assert.match(r.stderr, /p\.yaml:11:\d+.*shards/);
     assert.match(r.stderr, /p\.yaml:16:\d+.*params\.shard is set by shards: 2/);
+  } finally {
+    await ws.dispose();
+  }
+});
+
+test('--set STAGE.shards=N shards a stage from the command line (same outputs); refused where the stage cannot take it', async () => {
+  const ws = await Workspace.create('tailor-yaml-shards-');
+  try {
+    await writeSets(ws, 6);
+    await ws.write('p.yaml', PIPELINE(''));
+    const plain = await ws.run(['p.yaml', '--cache', 'plain']);
+    assert.equal(plain.code, 0, plain.result.stderr);
+    const want = await latest(ws, 'plain');
+    const set = await ws.run(['p.yaml', '--cache', 'set', '--set', 'pad.shards=2', '--set', 'fetch.shards=1']);
+    assert.equal(set.code, 0, set.result.stderr);
+    assert.deepEqual(Object.keys(set.actions).sort(), ['count', 'fetch', 'pad', 'pad#1', 'pad#2']);
+    const got = await latest(ws, 'set');
+    assert.equal(got.get('pad')?.contentHash, want.get('pad')?.contentHash, 'assembled = unsharded');
+    assert.equal(got.get('count')?.stageKey, want.get('count')?.stageKey);
+
+    const bad = await ws.tailor(['status', 'p.yaml', '--set', 'count.shards=x', '--set', 'pad.shards=0']);
+    assert.equal(bad.code, 2, bad.stdout + bad.stderr);
+    assert.match(bad.stderr, /--set:1:14 .*stages\.count\.shards must be an integer/);
+    assert.match(bad.stderr, /--set:2:12 .*stages\.pad\.shards must be >= 1/);
+    await ws.write('p.yaml', PIPELINE('').replace('  count:', '  other:\n    uses: split\n    needs: [pad]\n  count:'));
+    const refused = await ws.tailor(['status', 'p.yaml', '--set', 'other.shards=2']);
+    assert.equal(refused.code, 2, refused.stdout + refused.stderr);
+    assert.match(refused.stderr, /--set:1:7 .*shards: 2 needs a stage that takes a share of its items/);
   } finally {
     await ws.dispose();
   }

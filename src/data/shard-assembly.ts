@@ -12,6 +12,7 @@
  *                    first shard; `seconds` the longest shard's; shares and rates recomputed from
  *                    the sums where their parts are there (metrics.json is not in the content hash)
  *   _shard/          read for the order, never copied
+ *   features         precompute's shards: src/ml/feature-assembly.ts (binary rows are merged by rank)
  *   any other file   hard-linked (copied across filesystems); two shards writing the same path
  *                    must have written the same bytes
  */
@@ -23,6 +24,8 @@ import { SHARD_DIR, SHARD_ORDER_FILE } from '../stage-kit/shard.js';
 export interface AssembleOptions {
   /** A folder whose manifest.jsonl gives the order of the assembled rows (by imageId). */
   orderBy?: string;
+  /** Paths (relative to a shard) another assembly wrote already (precompute's features). */
+  skip?: ReadonlySet<string>;
 }
 
 /** Files under `dir` (relative paths); folders are added to `dirs`, so empty ones are kept too. */
@@ -50,13 +53,22 @@ export async function assembleShards(parts: string[], out: string, opts: Assembl
   for (const part of parts) {
     for (const rel of await filesUnder(part, dirs)) {
       if (rel === shardOrder) ranks.push(join(part, rel));
-      else if (!rel.startsWith(SHARD_DIR + '/')) byPath.set(rel, [...(byPath.get(rel) ?? []), join(part, rel)]);
+      else if (!rel.startsWith(SHARD_DIR + '/') && !opts.skip?.has(rel))
+        byPath.set(rel, [...(byPath.get(rel) ?? []), join(part, rel)]);
     }
   }
   // Folders no shard put a file in (pad's images/ when every image failed) are in the unsharded output too.
   for (const d of dirs)
     if (d !== SHARD_DIR && !d.startsWith(SHARD_DIR + '/')) await mkdir(join(out, d), { recursive: true });
-  const order = ranks.length ? await rankOrder(ranks) : opts.orderBy ? await inputOrder(opts.orderBy) : undefined;
+  // Read only when some file is ordered by it (precompute's rows are ordered by its own assembly).
+  const ordersRows = [...byPath.keys()].some((rel) => rel.endsWith('.jsonl') || rel.endsWith('.csv'));
+  const order = !ordersRows
+    ? undefined
+    : ranks.length
+      ? await rankOrder(ranks)
+      : opts.orderBy
+        ? await inputOrder(opts.orderBy)
+        : undefined;
   for (const [rel, sources] of [...byPath].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const dest = join(out, rel);
     await mkdir(dirname(dest), { recursive: true });

@@ -7,7 +7,7 @@
  */
 import type { Diagnostic } from '../pipeline/types.js';
 import { yaml } from '../pipeline/lazy-yaml.js';
-import { parseSets } from '../pipeline/set-overrides.js';
+import { parseSets, stageBodyPath } from '../pipeline/set-overrides.js';
 import { canonicalJson } from '../run/canonical-json.js';
 import { err, ok, type Result } from '../result.js';
 
@@ -19,7 +19,10 @@ export interface AppliedChange {
   to: unknown;
 }
 
-/** Where `S.K=V` goes in the file: `vars...` or `stages.S.params...` (longest stage prefix in the file). */
+/**
+ * Where `S.K=V` goes in the file: `vars...`, `stages.S.params...` (longest stage prefix in the
+ * file), or a stage key such as `stages.S.shards`.
+ */
 function targetPath(segments: string[], stageNames: ReadonlySet<string>): Result<string[], string> {
   if (segments[0] === 'vars') return ok(segments);
   let cut = 1;
@@ -33,7 +36,7 @@ function targetPath(segments: string[], stageNames: ReadonlySet<string>): Result
     return err(
       `"${segments.join('.')}" sets one member of a foreach group; the YAML has one params block for the whole group, so write it there by hand`,
     );
-  return ok(['stages', stage, 'params', ...segments.slice(cut)]);
+  return ok(['stages', stage, ...stageBodyPath(segments.slice(cut))]);
 }
 
 /** The shortest YAML text that reads back as `value` (plain when it can be, else JSON, which is YAML). */

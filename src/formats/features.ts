@@ -56,9 +56,17 @@ export class ShardWriter {
 
   async add(row: Float32Array): Promise<void> {
     if (row.length !== this.dim) throw new Error(`internal error: row of ${row.length} values, expected ${this.dim}`);
-    if (!this.handle || this.inShard === this.rowsPerShard) await this.nextShard();
     const bytes = this.dtype === 'float16' ? encodeHalf(row) : Float32Array.from(row);
-    this.pending.push(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    await this.addEncoded(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+
+  /** A row already in the shard's dtype (little-endian bytes), written as it is. */
+  async addEncoded(bytes: Uint8Array): Promise<void> {
+    const want = this.dim * (this.dtype === 'float16' ? 2 : 4);
+    if (bytes.byteLength !== want)
+      throw new Error(`internal error: row of ${bytes.byteLength} bytes, expected ${want}`);
+    if (!this.handle || this.inShard === this.rowsPerShard) await this.nextShard();
+    this.pending.push(bytes);
     this.pendingBytes += bytes.byteLength;
     this.inShard++;
     this.rows++;

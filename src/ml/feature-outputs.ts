@@ -22,7 +22,12 @@ export interface ScannedRow {
   labels: string[];
   hash?: string;
   error?: string;
+  /** Position in the split file (written under `shards: N`, for the assembly). */
+  rank?: number;
 }
+
+/** Under a shard's `_shard/`: `{shard_rows}`, so the assembly cuts its shard files where precompute would. */
+export const FEATURE_LAYOUT_NOTE = 'features-layout.json';
 
 /** Where the first pass writes its rows, one file per split, inside the output folder (removed after). */
 export const scannedRowsFile = (out: string, split: SplitName): string => join(out, `.pass1-${split}.jsonl`);
@@ -40,8 +45,14 @@ export interface FeatureRowIn {
   labels?: string[];
   hash?: string;
   values?: Float32Array;
+  /** The row already in the index's dtype (assembly: shard bytes copied as they are); instead of `values`. */
+  encoded?: Uint8Array;
   error?: string;
+  rank?: number;
 }
+
+/** Told of each line written: the row and the file (rows or missing list) it went to. */
+export type OnLine = (row: FeatureRowIn, file: string) => Promise<void>;
 
 /**
  * Write one split's shards, rows file and missing list from rows in split order; `index.dim` is
@@ -53,6 +64,7 @@ export async function writeSplitShards(
   rowsIn: AsyncIterable<FeatureRowIn>,
   index: FeatureIndex,
   shardRows: number,
+  onLine?: OnLine,
 ): Promise<SplitShards> {
   const meta: SplitShards = {
     rows: 0,
@@ -65,15 +77,18 @@ export async function writeSplitShards(
   const missing = new JsonlWriter(join(out, meta.missingFile));
   let shards: ShardWriter | undefined;
   for await (const r of rowsIn) {
-    if (!r.values) {
+    if (!r.values && !r.encoded) {
       meta.missing++;
       await missing.write({ imageId: r.imageId, error: r.error ?? 'no features' });
+      await onLine?.(r, meta.missingFile);
       continue;
     }
-    if (index.dim === 0) index.dim = r.values.length;
+    if (index.dim === 0) index.dim = r.values?.length ?? 0;
     shards ??= new ShardWriter(out, split, index.dim, index.dtype as FeatureDtype, shardRows);
-    await shards.add(r.values);
+    if (r.encoded) await shards.addEncoded(r.encoded);
+    else await shards.add(r.values!);
     await rows.write({ imageId: r.imageId, labels: r.labels, hash: r.hash });
+    await onLine?.(r, meta.rowsFile);
   }
   await shards?.close();
   await rows.close();
@@ -88,8 +103,8 @@ async function* cachedRows(out: string, split: SplitName, source: ShardSource): 
   for await (const r of readJsonl<ScannedRow>(scannedRowsFile(out, split))) {
     const values = r.hash && !source.failed.has(r.hash) ? source.cache.get(source.modelKey, r.hash) : undefined;
     yield values
-      ? { imageId: r.imageId, labels: r.labels, hash: r.hash, values }
-      : { imageId: r.imageId, error: r.error ?? (r.hash && source.failed.get(r.hash)) ?? 'no features' };
+      ? { imageId: r.imageId, labels: r.labels, hash: r.hash, values, rank: r.rank }
+      : { imageId: r.imageId, error: r.error ?? (r.hash && source.failed.get(r.hash)) ?? 'no features', rank: r.rank };
   }
 }
 
@@ -100,11 +115,12 @@ export async function writeFeatureShards(
   source: ShardSource,
   index: FeatureIndex,
   shardRows: number,
+  onLine?: (split: SplitName) => OnLine,
 ): Promise<{ rows: number; missing: number }> {
   let rowsTotal = 0;
   let missingTotal = 0;
   for (const s of splits) {
-    const meta = await writeSplitShards(out, s, cachedRows(out, s, source), index, shardRows);
+    const meta = await writeSplitShards(out, s, cachedRows(out, s, source), index, shardRows, onLine?.(s));
     await rm(scannedRowsFile(out, s));
     index.splits[s] = meta;
     rowsTotal += meta.rows;

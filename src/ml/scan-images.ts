@@ -17,6 +17,8 @@ export interface ScannedImage {
   /** The file's bytes when it had to be read for hashing. */
   bytes?: Buffer;
   error?: string;
+  /** The line's position (0-based) in the split file. */
+  rank: number;
 }
 
 export async function* scanSplitImages(
@@ -24,9 +26,14 @@ export async function* scanSplitImages(
   imagesDir: string,
   split: SplitName,
   cache: FeatureCache,
+  /** Lines to walk (a shard's): the others are skipped before their file is read. */
+  keep: (imageId: string) => boolean = () => true,
 ): AsyncGenerator<ScannedImage> {
+  let rank = -1;
   for await (const e of readSplitLines(splitDir, split)) {
-    const row: ScannedImage = { imageId: String(e.imageId), labels: (e.labels ?? []).map(String) };
+    rank++;
+    if (!keep(String(e.imageId))) continue;
+    const row: ScannedImage = { imageId: String(e.imageId), labels: (e.labels ?? []).map(String), rank };
     const path = e.file && !e.error ? containedPath(imagesDir, e.file) : undefined;
     if (e.error) row.error = e.error;
     else if (!e.file) row.error = 'no file';

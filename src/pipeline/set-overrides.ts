@@ -1,6 +1,7 @@
 /**
  * `--set` overrides from the command line: `STAGE.KEY=VALUE`, `STAGE.a.b=VALUE` (nested params),
- * `GROUP.KEY=VALUE` (every foreach member), `GROUP@ITEM.KEY=VALUE` (one member), `vars.NAME=VALUE`.
+ * `GROUP.KEY=VALUE` (every foreach member), `GROUP@ITEM.KEY=VALUE` (one member), `vars.NAME=VALUE`;
+ * `STAGE.shards=N` sets the stage key `shards` (STAGE_KEY_SETS), not a param.
  * VALUE is read as a YAML scalar or flow value, so `299` is a number, `true` a boolean, `[1,2]` a list.
  * Positions are in file `--set`: line = which `--set` (1-based), col = offset in the argument.
  */
@@ -110,6 +111,17 @@ export function withPath(map: PMap, path: string[], keyPos: SourcePos, value: PN
   const entries = new Map(map.entries);
   entries.set(head, { key: head, keyPos: rest.length > 0 && existing ? existing.keyPos : keyPos, value: next });
   return { ...map, entries };
+}
+
+/**
+ * Stage keys, not params, that `--set STAGE.KEY=VALUE` sets: how a stage is run rather than what it
+ * computes (`--set pad.shards=4`). Every other key is a param.
+ */
+export const STAGE_KEY_SETS: ReadonlySet<string> = new Set(['shards']);
+
+/** Where a stage override's path goes in the stage body: a stage key of STAGE_KEY_SETS, else under params. */
+export function stageBodyPath(path: readonly string[]): string[] {
+  return path.length === 1 && STAGE_KEY_SETS.has(path[0]!) ? [...path] : ['params', ...path];
 }
 
 /** Whether an override targets `vars`. */

@@ -5,7 +5,7 @@
  */
 import { error, keyPath } from './diagnostics.js';
 import { foreachMembers, type ForeachMember } from './foreach.js';
-import { setTarget, withPath, isVarSet, type SetOverride } from './set-overrides.js';
+import { setTarget, stageBodyPath, withPath, isVarSet, type SetOverride } from './set-overrides.js';
 import { templateNode, type Scope } from './template.js';
 import { fromJS, toJS, type PEntry, type PMap, type PNode } from './tree.js';
 import type { Diagnostic, SourcePos } from './types.js';
@@ -92,7 +92,7 @@ export function allNames(instances: Instance[]): Set<string> {
   return names;
 }
 
-/** Apply `STAGE.KEY=VALUE` overrides to params (a group name reaches every member). */
+/** Apply `STAGE.KEY=VALUE` overrides to params, or to a stage key (a group name reaches every member). */
 export function applyStageSets(
   instances: Instance[],
   overrides: SetOverride[],
@@ -109,19 +109,21 @@ export function applyStageSets(
     const value: PNode = fromJS(o.value, o.valuePos);
     for (const inst of instances) {
       if (inst.name !== target.stage && inst.group !== target.stage) continue;
-      const existed = hasParam(inst.body, target.path);
-      const r = withPath(inst.body, ['params', ...target.path], o.keyPos, value);
+      const bodyPath = stageBodyPath(target.path);
+      const r = withPath(inst.body, bodyPath, o.keyPos, value);
       if ('error' in r)
         diags.push(
           error(
             `--set ${o.arg}: ${r.error} in stages.${inst.name}.params`,
             o.keyPos,
-            keyPath('stages', inst.group, 'params', ...target.path),
+            keyPath('stages', inst.group, ...bodyPath),
           ),
         );
       else {
+        // A stage key is checked by the stage schema and the loader (shards: stage-shards.ts), not as a param.
+        if (bodyPath[0] === 'params')
+          (inst.sets ??= []).push({ override: o, path: target.path, existed: hasParam(inst.body, target.path) });
         inst.body = r;
-        (inst.sets ??= []).push({ override: o, path: target.path, existed });
       }
     }
   }

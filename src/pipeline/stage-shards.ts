@@ -11,7 +11,7 @@ import type { Instance } from './stage-instances.js';
 import type { Diagnostic } from './types.js';
 
 /** Built-in stages that read the `shard` param (src/stage-kit/shard.ts). */
-export const SHARDABLE_BUILTINS = ['fetch', 'pad'] as const;
+export const SHARDABLE_BUILTINS = ['fetch', 'pad', 'precompute'] as const;
 
 /** The stage's shard count (1 when unset), with an error at `shards` when the stage cannot take it. */
 export function checkShards(
@@ -32,7 +32,7 @@ export function checkShards(
     const what = mod.builtin ? 'this built-in stage' : 'a module stage';
     diags.push(
       error(
-        `shards: ${shards} needs a stage that takes a share of its items; ${what} does not (cmd stages and the built-in ${SHARDABLE_BUILTINS.join(' and ')} do)`,
+        `shards: ${shards} needs a stage that takes a share of its items; ${what} does not (cmd stages and the built-in ${SHARDABLE_BUILTINS.join(', ')} do)`,
         pos,
         key,
       ),

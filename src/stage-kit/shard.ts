@@ -8,7 +8,7 @@
  * stage read them from. The param is part of the shard's key, so each shard is cached on its own.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { JsonlWriter } from '../formats/jsonl.js';
 
@@ -37,7 +37,7 @@ export const SHARD_PARAM_SCHEMA = {
 
 /** The folder, inside a shard's output, of what only the assembly reads (never in the assembled output). */
 export const SHARD_DIR = '_shard';
-/** Under SHARD_DIR: one line `{set, imageId, rank}` per line the shard wrote. */
+/** Under SHARD_DIR: one line `{set, imageId, rank[, file]}` per line the shard wrote. */
 export const SHARD_ORDER_FILE = 'order.jsonl';
 
 /** Which items are this run's, and where they go in the unsharded order. */
@@ -75,9 +75,18 @@ export class ShardPart {
     return !this.shard || shardOf(imageId, this.shard.count) === this.shard.index;
   }
 
-  /** Record that this shard wrote the line of (set, imageId) that is line `rank` (0-based) unsharded. */
-  async placed(set: string | undefined, imageId: string, rank: number): Promise<void> {
-    await this.order?.write({ ...(set === undefined ? {} : { set }), imageId, rank });
+  /**
+   * Record that this shard wrote the line of (set, imageId) that is line `rank` (0-based) unsharded;
+   * `file`, when the stage sorts the lines of one set into several files (precompute's rows and
+   * missing lists), names the file it went to.
+   */
+  async placed(set: string | undefined, imageId: string, rank: number, file?: string): Promise<void> {
+    await this.order?.write({ ...(set === undefined ? {} : { set }), imageId, rank, ...(file ? { file } : {}) });
+  }
+
+  /** Write `_shard/<name>` (what the assembly needs besides the order, e.g. precompute's rows per file). */
+  async note(name: string, value: unknown): Promise<void> {
+    if (this.shard) await writeFile(join(this.out, SHARD_DIR, name), JSON.stringify(value) + '\n');
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,8 @@
 /**
  * precompute's run (the definition and params: ../precompute.ts): pass 1 hashes every image and
- * computes the features the cache lacks; pass 2 writes the shards from the cache.
+ * computes the features the cache lacks; pass 2 writes the shards from the cache. Under
+ * `shards: N` (the `shard` param) a run takes only its shard's images and records where each of
+ * its lines goes, so the assembly (src/ml/feature-assembly.ts) writes the unsharded output.
  */
 import { join } from 'node:path';
 import type { StageContext } from '../../src/stage-api.js';
@@ -12,10 +14,17 @@ import { backboneSpec, modelCacheDir, workerCount } from '../../src/ml/backbone-
 import { describeBackbone } from '../../src/ml/backbones.js';
 import { FeatureCache } from '../../src/ml/feature-cache.js';
 import { FeatureCacheFiller } from '../../src/ml/feature-cache-filler.js';
-import { scannedRowsFile, writeFeatureShards, type ScannedRow } from '../../src/ml/feature-outputs.js';
+import {
+  FEATURE_LAYOUT_NOTE,
+  scannedRowsFile,
+  writeFeatureShards,
+  type ScannedRow,
+} from '../../src/ml/feature-outputs.js';
 import { FeaturePool } from '../../src/ml/feature-pool.js';
 import { checkPaddedSize, findImageInputs } from '../../src/ml/image-inputs.js';
 import { scanSplitImages } from '../../src/ml/scan-images.js';
+import { ShardPart } from '../../src/stage-kit/shard.js';
+
 import type { PrecomputeParams } from '../precompute.js';
 
 export default async function precompute(ctx: StageContext<PrecomputeParams>): Promise<void> {
@@ -34,8 +43,11 @@ export default async function precompute(ctx: StageContext<PrecomputeParams>): P
   // Stored in the precision of the shards (float16 halves the store, same shard bytes).
   const cache = FeatureCache.open(join(await codeScopedDir(ctx, 'features'), 'features.sqlite'), p.dtype);
 
+  // Under `shards: N` this run takes the images whose id hashes to its shard (src/stage-kit/shard.ts).
+  const part = await ShardPart.open(ctx.out, p.shard);
+  const mine = (imageId: string) => part.mine(imageId);
   let total = 0;
-  for (const s of splits) for await (const _ of readSplitLines(splitDir, s)) total++;
+  for (const s of splits) for await (const e of readSplitLines(splitDir, s)) if (mine(String(e.imageId))) total++;
   let workers = 0;
   let multiscale = wantMultiscale; // known once the backbone loads; a fully cached rerun reports what was asked
   let dim = 0;
@@ -73,8 +85,9 @@ export default async function precompute(ctx: StageContext<PrecomputeParams>): P
     try {
       for (const s of splits) {
         const w = new JsonlWriter(scannedRowsFile(ctx.out, s));
-        for await (const img of scanSplitImages(splitDir, imagesDir, s, cache)) {
+        for await (const img of scanSplitImages(splitDir, imagesDir, s, cache, mine)) {
           const row: ScannedRow = { imageId: img.imageId, labels: img.labels, hash: img.hash, error: img.error };
+          if (part.sharded) row.rank = img.rank;
           if (img.hash && img.path) await filler.add(img.hash, img.path, img.bytes);
           await w.write(row);
         }
@@ -104,11 +117,14 @@ export default async function precompute(ctx: StageContext<PrecomputeParams>): P
       { cache, modelKey, failed: filler.failed },
       index,
       p.shard_rows,
+      (split) => (row, file) => part.placed(split, row.imageId, row.rank ?? 0, file),
     );
+    await part.note(FEATURE_LAYOUT_NOTE, { shard_rows: p.shard_rows });
+    await part.close();
     const seconds = (Date.now() - started) / 1000;
     if (filler.computed === 0) ctx.log(`all ${written.rows} images had cached features; no backbone was loaded`);
     ctx.log(
-      `features: ${written.rows} rows x ${index.dim} (${p.dtype}); computed ${filler.computed}, reused ${filler.reused}, missing ${written.missing} in ${seconds.toFixed(1)} s`,
+      `${part.sharded ? `${part.label()}: ` : ''}features: ${written.rows} rows x ${index.dim} (${p.dtype}); computed ${filler.computed}, reused ${filler.reused}, missing ${written.missing} in ${seconds.toFixed(1)} s`,
     );
     ctx.metrics({
       precompute: {
