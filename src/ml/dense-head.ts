@@ -113,28 +113,12 @@ export class DenseHead {
   }
 
   /**
-   * Standardise feature rows in place (rows x inputDim, row-major), exactly as `logits` would:
-   * each value rounded to float32 after the subtraction and after the product, as the two tensor
-   * ops round. Done in JS on the batch being assembled, it saves two broadcast ops per step.
-   */
-  standardizeRows(x: Float32Array): Float32Array {
-    const s = this.standardizer;
-    if (!s) return x;
-    const d = this.cfg.inputDim;
-    const { mean, invStd } = s;
-    for (let at = 0; at < x.length; at += d)
-      for (let j = 0; j < d; j++) x[at + j] = Math.fround(x[at + j]! - mean[j]!) * invStd[j]!;
-    return x;
-  }
-
-  /**
    * Logits [batch, labels]; dropout only when `training`, with masks drawn from `seed`.
    * `inputGrad`: whether gradients must flow into `x` (when layers below the head train too).
-   * `standardized`: `x` already went through standardizeRows.
    */
-  logits(x: Tensor, training: boolean, seed = 0, inputGrad = false, standardized = false): Tensor2D {
+  logits(x: Tensor, training: boolean, seed = 0, inputGrad = false): Tensor2D {
     const tf = this.tf;
-    let h = (this.norm && !standardized ? tf.mul(tf.sub(x, this.norm.mean), this.norm.invStd) : x) as Tensor2D;
+    let h = (this.norm ? tf.mul(tf.sub(x, this.norm.mean), this.norm.invStd) : x) as Tensor2D;
     this.layers.forEach((l, i) => {
       const last = i === this.layers.length - 1;
       h = tf.add(fastMatMul(tf, h, l.w as Tensor2D, i > 0 || inputGrad), l.b) as Tensor2D;

@@ -37,8 +37,7 @@ export function predictHead(tf: TF, head: DenseHead, x: FeatureRows, batch = 512
   const out = new Float32Array(x.rows * L);
   for (let at = 0; at < x.rows; at += batch) {
     const to = Math.min(x.rows, at + batch);
-    const rows = head.standardizeRows(x.range(at, to));
-    const p = tf.tidy(() => tf.sigmoid(head.logits(tf.tensor2d(rows, [to - at, x.dim]), false, 0, false, true)));
+    const p = tf.tidy(() => tf.sigmoid(head.logits(tf.tensor2d(x.range(at, to), [to - at, x.dim]), false)));
     out.set(p.dataSync() as Float32Array, at * L);
     p.dispose();
   }
@@ -59,9 +58,8 @@ export function evaluateHead(
   let sum = 0;
   for (let at = 0; at < n; at += batch) {
     const to = Math.min(n, at + batch);
-    const rows = head.standardizeRows(set.x.range(at, to));
     const [l, p] = tf.tidy(() => {
-      const z = head.logits(tf.tensor2d(rows, [to - at, set.x.dim]), false, 0, false, true);
+      const z = head.logits(tf.tensor2d(set.x.range(at, to), [to - at, set.x.dim]), false);
       const y = tf.tensor2d(set.y.subarray(at * L, to * L), [to - at, L], 'float32');
       return [lossOf(tf, loss, z, y), tf.sigmoid(z)];
     });
@@ -81,8 +79,8 @@ export function headStepLoss(
 ): (indices: Int32Array, seed: number) => Scalar {
   const L = head.cfg.labels;
   return (idx, seed) => {
-    const x = tf.tensor2d(head.standardizeRows(train.x.gather(idx)), [idx.length, train.x.dim]);
+    const x = tf.tensor2d(train.x.gather(idx), [idx.length, train.x.dim]);
     const y = tf.tensor2d(gatherLabels(train.y, L, idx), [idx.length, L]);
-    return lossOf(tf, loss, head.logits(x, true, seed, false, true), y);
+    return lossOf(tf, loss, head.logits(x, true, seed), y);
   };
 }
