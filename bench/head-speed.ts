@@ -10,7 +10,8 @@
  * (model weights and predictions), which says whether the change altered what is learned.
  * Then where one step's time goes (bench/head-step.ts in child processes, this checkout only) at
  * batch 64 and 256, for both heads. `--steps-only` runs just that part, `--ab-only` just the first;
- * the other part's figures already in the results are kept.
+ * the other part's figures already in the results are kept; `--report-only` rewrites the Markdown
+ * from the JSON.
  * Results: bench/results/head-speed.json and head-speed.md.
  */
 import { spawn } from 'node:child_process';
@@ -139,6 +140,10 @@ const median = (xs: number[]): number => {
 async function main(): Promise<void> {
   const file = join(REPO, 'bench/results/head-speed.json');
   const result = (existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : {}) as Results;
+  if (process.argv.includes('--report-only')) {
+    await writeFile(join(REPO, 'bench/results/head-speed.md'), report(result));
+    return;
+  }
   const root = await mkdtemp(join(argOf('dir') ?? tmpdir(), 'tailor-bench-head-speed-'));
   try {
     if (!process.argv.includes('--steps-only')) result.ab = await abRuns(root);
@@ -147,6 +152,7 @@ async function main(): Promise<void> {
         command: `npm run bench:head-speed -- ${process.argv.slice(2).join(' ')}`,
         date: new Date().toISOString(),
         loadavg_at_start: load(),
+        rounds: ROUNDS,
         figures: await stepFigures(root, ROUNDS),
         loadavg_at_end: load(),
       };
@@ -280,7 +286,7 @@ function report(res: Results): string {
     lines.push(
       "## One training step, part by part (bench/head-step.ts: train-head's own code, 2,288 float16 features -> 190 labels)",
       '',
-      `Command: \`${st.command}\`, ${st.date}; load average ${st.loadavg_at_start.join(', ')} at the start, ${st.loadavg_at_end.join(', ')} at the end. Milliseconds per step (the median run of ${ROUNDS} by samples/s, the slower middle one for an even count; 100 steps each after 10 of warm-up). Each part as train-head runs it; absolute figures are inflated by the load, the shares and the batch-size ratio are what to read.`,
+      `Command: \`${st.command}\`, ${st.date}; load average ${st.loadavg_at_start.join(', ')} at the start, ${st.loadavg_at_end.join(', ')} at the end. Milliseconds per step (the median run of ${st.rounds} by samples/s, the slower middle one for an even count; 100 steps each after 10 of warm-up). Each part as train-head runs it; absolute figures are inflated by the load, the shares and the batch-size ratio are what to read.`,
       '',
       `| batch | hidden | ${keys.join(' | ')} | samples/s |`,
       `| ---: | --- | ${keys.map(() => '---:').join(' | ')} | ---: |`,
