@@ -72,13 +72,30 @@ async function stage(
   const r = await child([...args, JSON.stringify(needs)], name);
   const metrics = JSON.parse(/^done (.*) maxrss_kb/m.exec(r.stdout)?.[1] ?? '{}') as Record<string, unknown>;
   console.log(`${name}: ${r.seconds.toFixed(1)} s, peak RSS ${r.rssMb.toFixed(0)} MB`);
-  return { out, metrics, figure: { stage: name, seconds: r.seconds, peak_rss_mb: r.rssMb } };
+  return { out, metrics, figure: { stage: name, seconds: r.seconds, peak_rss_mb: r.rssMb, loadavg_at_end: load() } };
 }
 
-async function pipeline(root: string): Promise<ScaleRun['pipeline']> {
-  const sizes = sizesAt(SCALE);
+const load = (): number[] => loadavg().map((x) => Math.round(x * 100) / 100);
+
+/**
+ * The pipeline's stages, filling `p` as they go and calling `save` after each, so that a run
+ * stopped part way (the full size takes an hour or more on a shared 2-core machine) leaves the
+ * figures it reached in bench/results.
+ */
+async function pipeline(
+  root: string,
+  p: ScaleRun['pipeline'],
+  save: (reached: string) => Promise<void>,
+): Promise<void> {
+  const sizes = p.sizes;
   const data = new Synthetic(SPEC);
-  const figures: StageFigure[] = [];
+  const figures = p.stages;
+  const done = async (f: StageFigure): Promise<void> => {
+    figures.push(f);
+    await save(
+      `reached ${figures.map((x) => x.stage.split(' ')[0]).join(', ')}; still running or stopped before the rest`,
+    );
+  };
   let t = performance.now();
   await writeManifest(join(root, 'pad'), data, sizes);
   console.log(
@@ -93,21 +110,24 @@ async function pipeline(root: string): Promise<ScaleRun['pipeline']> {
     { pad: join(root, 'pad') },
     root,
   );
-  figures.push(split.figure);
+  p.min_label_count = minCount;
+  p.labels_kept = (split.metrics.labels as { kept: number }).kept;
+  await done(split.figure);
 
   t = performance.now();
   const feat = await child(
     ['bench/scale.ts', '--write-features', split.out, join(root, 'features'), '--dim', String(SPEC.dim)],
     'features',
   );
-  figures.push({
+  await done({
     stage: 'features (bench writer in place of precompute)',
     seconds: feat.seconds,
     peak_rss_mb: feat.rssMb,
+    loadavg_at_end: load(),
   });
   console.log(`features: ${feat.seconds.toFixed(1)} s, peak RSS ${feat.rssMb.toFixed(0)} MB`);
 
-  const heads: Record<string, unknown> = {};
+  const heads = p.heads;
   const needs: Record<string, string> = { split: split.out };
   for (const [name, hidden] of [
     ['train-head-512', [512]],
@@ -120,15 +140,15 @@ async function pipeline(root: string): Promise<ScaleRun['pipeline']> {
       { features: join(root, 'features') },
       root,
     );
-    figures.push(r.figure);
     heads[name] = {
       holdout_micro_f1: (r.metrics.holdout as { micro_f1: number }).micro_f1,
       samples_per_s: (r.metrics.train as { samples_per_s: number }).samples_per_s,
     };
+    await done(r.figure);
     needs[name] = r.out;
   }
   const ens = await stage('ensemble-pso', 'stages/ensemble-pso.ts', { swarm_size: 20, iterations: 30 }, needs, root);
-  figures.push(ens.figure);
+  await done(ens.figure);
   const thr = await stage(
     'threshold',
     'stages/threshold.ts',
@@ -136,7 +156,7 @@ async function pipeline(root: string): Promise<ScaleRun['pipeline']> {
     { split: split.out, 'ensemble-pso': ens.out },
     root,
   );
-  figures.push(thr.figure);
+  await done(thr.figure);
   const sub = await stage(
     'submit',
     'stages/submit.ts',
@@ -144,7 +164,7 @@ async function pipeline(root: string): Promise<ScaleRun['pipeline']> {
     { split: split.out, 'ensemble-pso': ens.out, threshold: thr.out },
     root,
   );
-  figures.push(sub.figure);
+  await done(sub.figure);
 
   const baseline = split.metrics.baseline as { k: number; holdout_micro_f1: number };
   const scored = await scoreSubmission(
@@ -153,19 +173,11 @@ async function pipeline(root: string): Promise<ScaleRun['pipeline']> {
     await readLabelList(split.out),
     baseline.k,
   );
-  return {
-    sizes,
-    dim: SPEC.dim,
-    min_label_count: minCount,
-    labels_kept: (split.metrics.labels as { kept: number }).kept,
-    stages: figures,
-    heads,
-    holdout: {
-      frequency_baseline_micro_f1: baseline.holdout_micro_f1,
-      threshold_micro_f1: (thr.metrics.holdout as { micro_f1: number }).micro_f1,
-    },
-    test: scored,
+  p.holdout = {
+    frequency_baseline_micro_f1: baseline.holdout_micro_f1,
+    threshold_micro_f1: (thr.metrics.holdout as { micro_f1: number }).micro_f1,
   };
+  p.test = scored;
 }
 
 /** Micro-F1 of the submission and of the frequency baseline (top-k train labels) against the hidden truth. */
@@ -275,8 +287,20 @@ async function fetchPadBoth(root: string): Promise<ScaleRun['fetch_pad']> {
 
 async function main(): Promise<void> {
   const started = performance.now();
-  const load = loadavg().map((x) => Math.round(x * 100) / 100);
   const root = await mkdtemp(join(argOf('dir') ?? tmpdir(), 'tailor-bench-scale-'));
+  const file = join(REPO, 'bench/results/scale.json');
+  const key = runKey(SCALE, SPEC.dim);
+  // Written after every stage (partial until the end), so a stopped run keeps what it measured.
+  const save = async (run: ScaleRun): Promise<void> => {
+    run.seconds = (performance.now() - started) / 1000;
+    run.loadavg_at_end = load();
+    const all = (existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : { runs: {} }) as {
+      runs: Record<string, ScaleRun>;
+    };
+    all.runs[key] = run;
+    await writeFile(file, JSON.stringify(all, null, 2) + '\n');
+    await writeFile(join(REPO, 'bench/results/scale.md'), scaleReport(all.runs));
+  };
   try {
     const run: ScaleRun = {
       scale: SCALE,
@@ -287,22 +311,20 @@ async function main(): Promise<void> {
         cpu: cpus()[0]?.model,
         memory_gb: Math.round(totalmem() / GB),
         node: process.version,
-        loadavg_at_start: load,
+        loadavg_at_start: load(),
       },
-      pipeline: await pipeline(root),
-      fetch_pad: process.argv.includes('--skip-fetch') ? undefined : await fetchPadBoth(root),
+      pipeline: { sizes: sizesAt(SCALE), dim: SPEC.dim, min_label_count: 0, labels_kept: 0, stages: [], heads: {} },
+      partial: 'started',
       seconds: 0,
       loadavg_at_end: [],
     };
-    run.seconds = (performance.now() - started) / 1000;
-    run.loadavg_at_end = loadavg().map((x) => Math.round(x * 100) / 100);
-    const file = join(REPO, 'bench/results/scale.json');
-    const all = (existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : { runs: {} }) as {
-      runs: Record<string, ScaleRun>;
-    };
-    all.runs[runKey(SCALE, SPEC.dim)] = run;
-    await writeFile(file, JSON.stringify(all, null, 2) + '\n');
-    await writeFile(join(REPO, 'bench/results/scale.md'), scaleReport(all.runs));
+    await pipeline(root, run.pipeline, (reached) => save({ ...run, partial: reached }));
+    if (!process.argv.includes('--skip-fetch')) {
+      await save({ ...run, partial: 'pipeline done; fetch + pad running' });
+      run.fetch_pad = await fetchPadBoth(root);
+    }
+    delete run.partial;
+    await save(run);
     console.log(`wrote bench/results/scale.json and scale.md (scale ${SCALE}) in ${run.seconds.toFixed(0)} s`);
   } finally {
     if (!process.argv.includes('--keep')) await rm(root, { recursive: true, force: true });

@@ -82,6 +82,11 @@ for (const dtype of ['float16', 'float32'] as const) {
       assert.deepEqual(disk.gather(idx), mem.x.gather(idx));
       assert.deepEqual(disk.range(0, 50), mem.x.range(0, 50));
       assert.deepEqual(disk.range(6, 22), mem.x.range(6, 22));
+      // Ranges are read shard by shard in one pass (not through gather): ends, empty, one row.
+      assert.deepEqual(disk.range(13, 50), mem.x.range(13, 50));
+      assert.deepEqual(disk.range(49, 50), mem.x.range(49, 50));
+      assert.deepEqual(disk.range(7, 7), new Float32Array(0));
+      assert.throws(() => disk.range(40, 51), /rows 40\.\.51 of 50/);
       const h1 = createHash('sha256');
       const h2 = createHash('sha256');
       disk.updateHash(h1);

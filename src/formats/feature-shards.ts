@@ -15,9 +15,12 @@ import type { FeatureDtype, FeatureIndex } from './features.js';
 export interface FeatureRows {
   readonly rows: number;
   readonly dim: number;
-  /** Copy the given rows, as float32, into `dst` (row-major, indices.length x dim). */
+  /**
+   * Copy the given rows, as float32, into `dst` (row-major, indices.length x dim). The result is
+   * the caller's to modify (training standardises it in place).
+   */
   gather(indices: ArrayLike<number>, dst?: Float32Array): Float32Array;
-  /** Rows [from, to) as float32. */
+  /** Rows [from, to) as float32, in a new array (the caller's to modify). */
   range(from: number, to: number): Float32Array;
   /** Feed the stored bytes, in row order, to a hash (identifies the features for checkpoint keys). */
   updateHash(h: { update(data: Uint8Array): unknown }): void;
@@ -107,10 +110,23 @@ export class ShardedFeatures implements FeatureRows {
     return dst;
   }
 
+  /** Consecutive rows: one read per shard (in chunks of at most HASH_CHUNK bytes), decoded in one pass. */
   range(from: number, to: number): Float32Array {
-    const idx = new Int32Array(to - from);
-    for (let i = 0; i < idx.length; i++) idx[i] = from + i;
-    return this.gather(idx);
+    if (!(from >= 0 && from <= to && to <= this.rows))
+      throw new Error(`internal error: rows ${from}..${to} of ${this.rows}`);
+    const d = this.dim;
+    const dst = new Float32Array((to - from) * d);
+    const rowsPerChunk = Math.max(1, Math.floor(HASH_CHUNK / this.rowBytes));
+    for (let row = from; row < to;) {
+      const shard = this.shardOf(row);
+      const count = Math.min(to, this.starts[shard + 1]!, row + rowsPerChunk) - row;
+      const run = this.readRun(shard, row, count);
+      if (this.dtype === 'float16')
+        decodeHalf(new Uint16Array(run.buffer, 0, count * d), dst, 0, count * d, (row - from) * d);
+      else dst.set(new Float32Array(run.buffer, 0, count * d), (row - from) * d);
+      row += count;
+    }
+    return dst;
   }
 
   updateHash(h: { update(data: Uint8Array): unknown }): void {

@@ -10,6 +10,8 @@ export class Adam {
   step = 0;
   private readonly m: Variable[];
   private readonly v: Variable[];
+  /** beta1, 1 - beta1, beta2, 1 - beta2, eps as tensors, made once (the same float32 values a number operand becomes). */
+  private readonly k: Tensor[];
 
   constructor(
     private readonly tf: TF,
@@ -21,11 +23,13 @@ export class Adam {
   ) {
     this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
     this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.k = [beta1, 1 - beta1, beta2, 1 - beta2, eps].map((x) => tf.scalar(x));
   }
 
   /** One update with gradients in the order of `params`. */
   apply(grads: Tensor[]): void {
-    const { tf, beta1, beta2, eps } = this;
+    const { tf, beta1, beta2 } = this;
+    const [b1, ob1, b2, ob2, eps] = this.k as [Tensor, Tensor, Tensor, Tensor, Tensor];
     this.step++;
     const c1 = 1 - beta1 ** this.step;
     const c2 = 1 - beta2 ** this.step;
@@ -36,8 +40,8 @@ export class Adam {
         if (!g) return;
         const m = this.m[i]!;
         const v = this.v[i]!;
-        const m2 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-        const v2 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+        const m2 = tf.add(tf.mul(m, b1), tf.mul(g, ob1));
+        const v2 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), ob2));
         m.assign(m2);
         v.assign(v2);
         p.assign(tf.sub(p, tf.div(tf.mul(m2, alpha), tf.add(tf.sqrt(v2), eps))));
@@ -59,6 +63,6 @@ export class Adam {
   }
 
   dispose(): void {
-    for (const t of [...this.m, ...this.v]) t.dispose();
+    for (const t of [...this.m, ...this.v, ...this.k]) t.dispose();
   }
 }
