@@ -43,13 +43,14 @@ export function score(out: SplitOutput, labels: string[]): MetricSummary {
 export async function writeModelOutputs(
   dir: string,
   labels: string[],
-  splits: Partial<Record<ScoredSplit, SplitOutput>>,
+  /** `oof`: out-of-fold predictions over train (train-head `oof: true`), scored like validation. */
+  splits: Partial<Record<ScoredSplit | 'oof', SplitOutput>>,
   history: EpochRecord[],
   title: string,
 ): Promise<Record<string, unknown>> {
   const preds: Predictions = { labels, splits: {} };
   const metrics: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(splits) as Array<[ScoredSplit, SplitOutput]>) {
+  for (const [name, s] of Object.entries(splits) as Array<[ScoredSplit | 'oof', SplitOutput]>) {
     preds.splits[name] = { ids: s.ids, probs: s.probs };
     metrics[name] =
       name === 'test'
