@@ -9,7 +9,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Workspace } from './helpers/rig.js';
+import { REPO, Workspace } from './helpers/rig.js';
+import { loadPipeline } from '../src/pipeline/load.js';
 import { startFaultServer, type FaultServer } from './fixtures/data/fault-server.js';
 import { distinctJpegs, writeImFile } from './fixtures/data/images.js';
 import { readJsonlAll } from '../src/formats/jsonl.js';
@@ -145,4 +146,17 @@ test('oof: true when split writes no folds: train-head fails naming the param an
     r.result.stderr + r.result.stdout,
     /head-a[\s\S]*train-head: param oof is true, but split stage "split" wrote no folds[\s\S]*set that stage's param folds to 2 or more/,
   );
+});
+
+test('pipelines/fashion-tiny-oof.yaml: fashion-tiny with folds, oof heads and both fits, no fine-tune', () => {
+  const r = loadPipeline(join(REPO, 'pipelines', 'fashion-tiny-oof.yaml'), { workdir: REPO, cacheDir: false });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.error));
+  const by = new Map(r.value.stages.map((s) => [s.name, s]));
+  assert.equal(by.has('fine-tune-backbone'), false);
+  assert.equal(by.get('split')?.params.folds, 5);
+  const head = by.get('train-head@mobilenet_v2');
+  assert.equal(head?.params.oof, true);
+  assert.deepEqual([...(head?.needs ?? [])].sort(), ['precompute@mobilenet_v2', 'split']);
+  assert.deepEqual([...(by.get('ensemble-pso')?.needs ?? [])].sort(), ['split', 'train-head@mobilenet_v2']);
+  for (const s of ['ensemble-pso', 'threshold']) assert.equal(by.get(s)?.params.fit_on, 'both');
 });

@@ -96,7 +96,7 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
   const rv = report(val, vp);
   const rh = report(hold, hp);
   ctx.log(
-    `holdout micro-F1: fixed ${p.fixed} ${rh.fixed.toFixed(4)}, global ${rh.global.toFixed(4)}, per-label ${rh.perLabel.toFixed(4)}; written (${p.mode}${p.at_least_one ? ', at least one' : ''}) ${rh.summary.micro_f1.toFixed(4)}`,
+    `holdout micro-F1: fixed ${p.fixed} ${rh.fixed.toFixed(4)}, ${fitName('global', written)} ${rh.global.toFixed(4)}, ${fitName('per-label', written)} ${rh.perLabel.toFixed(4)}; written (${p.mode}${p.at_least_one ? ', at least one' : ''}) ${rh.summary.micro_f1.toFixed(4)}`,
   );
 
   // Paired bootstrap over holdout images: is each refinement more than noise?
