@@ -19,6 +19,7 @@ import {
 } from './fixtures/ensemble/synthetic.js';
 import { writeJsonl } from '../src/formats/jsonl.js';
 import { readPredictions, writePredictions } from '../src/formats/predictions.js';
+import type { Comparison } from '../src/ml/bootstrap.js';
 
 const TRAIN = 1500;
 let data: SyntheticData;
@@ -77,15 +78,6 @@ interface MethodRow {
   fit_micro_f1: number;
   holdout_ci: [number, number];
 }
-interface Cmp {
-  a: string;
-  b: string;
-  diff: number;
-  lo: number;
-  hi: number;
-  verdict: string;
-}
-
 test('ensemble-pso fit_on both: rows for each fit with intervals, a paired verdict, the oof fit written', async () => {
   const run = await runStage(
     'stages/ensemble-pso.ts',
@@ -104,7 +96,7 @@ test('ensemble-pso fit_on both: rows for each fit with intervals, a paired verdi
   // The validation column of an oof row is validation scored at the oof fit (validation unseen by it).
   assert.notEqual(methods['pso@oof']!.validation_micro_f1, methods['pso@oof']!.fit_micro_f1);
 
-  const cmps = run.metrics.comparisons as Cmp[];
+  const cmps = run.metrics.comparisons as Comparison[];
   const fitCmp = cmps.find((c) => c.a === 'pso@oof' && c.b === 'pso');
   assert.ok(fitCmp, JSON.stringify(cmps));
   assert.ok(fitCmp.lo <= fitCmp.diff && fitCmp.diff <= fitCmp.hi);
@@ -150,7 +142,7 @@ test('ensemble-pso fit_on both: rows for each fit with intervals, a paired verdi
   for (const name of ['fixed 0.5', 'global', 'per-label', 'global@oof', 'per-label@oof']) assert.ok(fits[name], name);
   assert.equal(fits['fixed 0.5']!.fit, 'none');
   assert.equal(thr.metrics.fit, 'oof');
-  const tc = thr.metrics.comparisons as Cmp[];
+  const tc = thr.metrics.comparisons as Comparison[];
   assert.ok(
     tc.some((c) => c.a === 'per-label@oof' && c.b === 'per-label'),
     JSON.stringify(tc),
