@@ -1,8 +1,10 @@
 /**
  * ensemble-pso: combine several models' probabilities — arithmetic mean, harmonic mean, and a
  * weighted mean whose weights a particle swarm chooses to maximise micro-F1 at the best global
- * threshold (the metric itself, not log-loss). Weights and thresholds are fitted on validation;
- * every method is reported on the holdout beside each single model, with a bootstrap 95% interval
+ * threshold (the metric itself, not log-loss). Weights and thresholds are fitted on validation,
+ * on out-of-fold predictions over train (`fit_on: oof`: every model a train-head with `oof: true`)
+ * or both ways (`both`: each reported as rows of methods.csv, the oof rows named method@oof, with
+ * paired holdout comparisons; the oof fit is written: src/ml/fit-on.ts); every method is reported on the holdout beside each single model, with a bootstrap 95% interval
  * over holdout images, paired comparisons (PSO vs mean, chosen vs best single; a tie when the
  * interval holds 0) and margins over split's two baselines. Failed images are scored as submit
  * answers them (src/ml/scored-set.ts). Models may predict different label sets (train-head on a
@@ -12,13 +14,15 @@
  *
  * Inputs (ctx.needs): every needed folder with predictions.json is a model (param `models`
  * narrows the list); the folder with labels.json + holdout.jsonl is the split (param `split`).
- * Outputs: predictions.json (+ pred-*.f32) of the chosen method for validation, holdout and test;
+ * Outputs: predictions.json (+ pred-*.f32) of the chosen method for validation, holdout and test
+ * (and `oof` when every model has out-of-fold predictions, for threshold's `fit_on`);
  * weights.json; methods.csv; convergence.csv and convergence.svg; metrics.json.
  * Implementation: impl/ensemble-pso.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
 import { SPLIT_PARAM } from '../src/ml/input-params.js';
 import { MAX_OBJECTIVE_STEPS } from '../src/ml/choices.js';
+import { FIT_ON_PARAM } from '../src/ml/fit-on.js';
 
 const params = {
   type: 'object',
@@ -88,6 +92,7 @@ const params = {
       minItems: 1,
       description: 'Upstream stage names to combine; unset: every needed stage whose output holds predictions.json.',
     },
+    fit_on: FIT_ON_PARAM,
     split: SPLIT_PARAM,
   },
 } as const;

@@ -1,18 +1,24 @@
 /**
  * threshold: choose the decision thresholds that turn probabilities into labels — a global sweep,
  * then per-label coordinate ascent on micro-F1 (labels with little support keep the global one),
- * fitted on validation and reported on holdout beside the fixed and global thresholds, with a
+ * fitted on validation, on out-of-fold predictions over train (`fit_on: oof`: the predictions
+ * folder must hold an `oof` split, from a train-head with `oof: true` or an ensemble-pso over such
+ * heads) or both ways (`both`: fits.csv and the metrics report each on holdout with paired
+ * comparisons; the oof fit is written: src/ml/fit-on.ts), and reported on holdout beside the fixed
+ * and global thresholds, with a
  * bootstrap 95% interval and paired comparisons (per-label vs global, global vs fixed: a tie when
  * the interval holds 0), margins over split's baselines, failed images scored as submit answers them.
  *
  * Inputs (ctx.needs): one predictions producer (a model or ensemble-pso: a folder with
  * predictions.json; param `predictions` picks one when several are needed) and the split (param
  * `split`); thresholds are fitted for the split's labels the predictions cover (a head on a label
- * subset covers fewer; the rest count as misses). Outputs: thresholds.json (read by submit), labels.csv (per label: support, threshold,
- * F1), per-label-f1.svg, metrics.json. Implementation: impl/threshold.ts.
+ * subset covers fewer; the rest count as misses). Outputs: thresholds.json (read by submit),
+ * labels.csv (per label: support, threshold, F1), fits.csv (fixed, global and per-label of each
+ * fit on validation and holdout, with intervals), per-label-f1.svg, metrics.json. Implementation: impl/threshold.ts.
  */
 import { defineStage, type ParamsOf } from '../src/stage-api.js';
 import { SPLIT_PARAM } from '../src/ml/input-params.js';
+import { FIT_ON_PARAM } from '../src/ml/fit-on.js';
 
 const params = {
   type: 'object',
@@ -62,6 +68,7 @@ const params = {
       minLength: 1,
       description: 'Upstream stage whose predictions.json to threshold; unset: the only needed stage that has one.',
     },
+    fit_on: FIT_ON_PARAM,
     split: SPLIT_PARAM,
   },
 } as const;

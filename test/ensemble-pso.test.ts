@@ -118,8 +118,14 @@ test('outputs: predictions for every split, weights, methods table, convergence 
   const csv = (await readFile(join(a.out, 'methods.csv'), 'utf8')).trim().split('\n');
   assert.equal(
     csv[0],
-    'method,kind,threshold,validation_micro_f1,holdout_micro_f1,holdout_ci_low,holdout_ci_high,holdout_example_f1,holdout_micro_f1_at_0_5,labels',
+    'method,kind,fit,threshold,fit_micro_f1,validation_micro_f1,holdout_micro_f1,holdout_ci_low,holdout_ci_high,holdout_example_f1,holdout_micro_f1_at_0_5,labels',
   );
+  // Fitted on validation (the default): every row says so, and its fit score is its validation score.
+  for (const line of csv.slice(1)) {
+    const [, , fit, , fitF1, valF1] = line.split(',');
+    assert.equal(fit, 'validation', line);
+    assert.equal(fitF1, valF1, line);
+  }
   assert.equal(csv.length, 1 + 4 + 3);
   const svg = await readFile(join(a.out, 'convergence.svg'), 'utf8');
   assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);

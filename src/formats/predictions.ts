@@ -6,7 +6,9 @@
  *   predictions.json              {"labels":[...label ids, column order...],
  *                                  "splits":{"validation":{"ids":[...imageIds...],"file":"pred-validation.f32"}, ...}}
  *   pred-<split>.f32              float32 little-endian, row-major [ids.length x labels.length]
- * Splits written: validation, holdout, test (those that exist).
+ * Splits written: validation, holdout, test (those that exist), and `oof` when a model was asked
+ * for out-of-fold predictions over train (train-head `oof: true`; ensemble-pso passes them on when
+ * every model it combines has them): each training image predicted by a model that never saw it.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,9 +21,12 @@ export interface SplitPredictions {
   probs: Float32Array;
 }
 
+/** The splits a predictions folder may hold. */
+export type PredictedSplit = 'validation' | 'holdout' | 'test' | 'oof';
+
 export interface Predictions {
   labels: string[];
-  splits: Partial<Record<'validation' | 'holdout' | 'test', SplitPredictions>>;
+  splits: Partial<Record<PredictedSplit, SplitPredictions>>;
 }
 
 interface PredictionsIndex {

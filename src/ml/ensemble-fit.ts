@@ -1,8 +1,8 @@
 /**
  * Fitting ensemble-pso's weights: a particle swarm over raw weights in [0,1]^M, each scored after
- * normalising to sum 1 by validation micro-F1 at its best global threshold. Starting points are
- * equal weights (the mean) and each single model, so on validation the swarm can only match or
- * beat them. Models over different label sets are weighted per label among the models that
+ * normalising to sum 1 by micro-F1 at its best global threshold on the fit set (validation, or
+ * out-of-fold predictions over train: fit-on.ts). Starting points are equal weights (the mean)
+ * and each single model, so on its fit set the swarm can only match or beat them. Models over different label sets are weighted per label among the models that
  * predict it (label-coverage.ts).
  */
 import { availableParallelism } from 'node:os';
@@ -60,7 +60,7 @@ export async function fitPsoWeights(
         },
   });
   ctx.log(
-    `PSO: ${objective.activeEntries} of ${objective.totalEntries} validation entries can cross a threshold (the rest score below ${objective.kStart / p.steps} in every model); ${objective.threads} thread(s)`,
+    `PSO: ${objective.activeEntries} of ${objective.totalEntries} ${val.split === 'oof' ? 'out-of-fold train' : 'validation'} entries can cross a threshold (the rest score below ${objective.kStart / p.steps} in every model); ${objective.threads} thread(s)`,
   );
   const M = val.probs.length;
   const initial = [

@@ -1,7 +1,8 @@
 /**
  * ensemble-pso's reports beside its predictions: `weights.json` (the chosen method, each model's
- * PSO weight, the threshold), `methods.csv` (every model and combination, fitted on validation and
- * scored on holdout with a bootstrap 95% interval), `convergence.csv` and `convergence.svg` (the swarm's best and mean per round
+ * PSO weight, the threshold, what they were fitted on), `methods.csv` (every model and combination,
+ * per fit — validation, or out-of-fold train rows named method@oof — scored on holdout with a
+ * bootstrap 95% interval), `convergence.csv` and `convergence.svg` (the swarm's best and mean per round
  * against the mean of models and the best single model).
  */
 import { writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { lineChart } from '../charts/line-chart.js';
 import { round6, toCsv } from '../formats/csv.js';
 import type { MethodScore } from './method-scores.js';
 import type { PsoResult } from './pso.js';
+import type { FitSplit } from './scored-set.js';
 
 export async function writeWeights(
   out: string,
@@ -20,14 +22,17 @@ export async function writeWeights(
     labels: number[];
     weights: Float64Array | number[];
     threshold: number;
-    validationMicroF1: number;
+    /** What the weights and threshold were fitted on, and the micro-F1 there. */
+    fit: FitSplit;
+    fitMicroF1: number;
   },
 ): Promise<void> {
   const doc = {
     method: w.method,
+    fit: w.fit,
     models: w.names.map((n, j) => ({ stage: n, weight: w.weights[j], labels: w.labels[j] })),
     threshold: w.threshold,
-    validation_micro_f1: w.validationMicroF1,
+    [`${w.fit}_micro_f1`]: w.fitMicroF1,
   };
   await writeFile(join(out, 'weights.json'), JSON.stringify(doc, null, 2) + '\n');
 }
@@ -41,7 +46,9 @@ export async function writeMethodsTable(
   const header = [
     'method',
     'kind',
+    'fit',
     'threshold',
+    'fit_micro_f1',
     'validation_micro_f1',
     'holdout_micro_f1',
     'holdout_ci_low',
@@ -53,7 +60,9 @@ export async function writeMethodsTable(
   const rows = scores.map((s) => [
     s.method,
     s.kind,
+    s.fit,
     s.threshold,
+    round6(s.fit_micro_f1),
     round6(s.validation_micro_f1),
     round6(s.holdout_micro_f1),
     round6(s.holdout_ci_low),
@@ -68,7 +77,14 @@ export async function writeMethodsTable(
 export async function writeConvergence(
   out: string,
   pso: PsoResult,
-  ref: { models: number; swarm: number; iterations: number; mean: MethodScore; bestSingle: MethodScore },
+  ref: {
+    models: number;
+    fit: FitSplit;
+    swarm: number;
+    iterations: number;
+    mean: MethodScore;
+    bestSingle: MethodScore;
+  },
 ): Promise<void> {
   await writeFile(
     join(out, 'convergence.csv'),
@@ -89,18 +105,18 @@ export async function writeConvergence(
     height: 360,
     integerX: true,
     xLabel: 'round',
-    yLabel: 'validation micro-F1',
+    yLabel: `${ref.fit === 'oof' ? 'out-of-fold train' : 'validation'} micro-F1`,
     series: [
       { name: 'swarm best', points: pso.history.map((r) => [r.iteration, r.best]) },
       { name: 'swarm mean', points: pso.history.map((r) => [r.iteration, r.mean]) },
       {
-        name: `mean of models (${ref.mean.validation_micro_f1.toFixed(4)})`,
-        points: flat(ref.mean.validation_micro_f1),
+        name: `mean of models (${ref.mean.fit_micro_f1.toFixed(4)})`,
+        points: flat(ref.mean.fit_micro_f1),
         dashed: true,
       },
       {
-        name: `best single: ${ref.bestSingle.method} (${ref.bestSingle.validation_micro_f1.toFixed(4)})`,
-        points: flat(ref.bestSingle.validation_micro_f1),
+        name: `best single: ${ref.bestSingle.method} (${ref.bestSingle.fit_micro_f1.toFixed(4)})`,
+        points: flat(ref.bestSingle.fit_micro_f1),
         dashed: true,
       },
     ],

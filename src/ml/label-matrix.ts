@@ -2,7 +2,7 @@
  * Dense label matrices from split files and predictions: ground truth as 0/1 rows, and model
  * probabilities reordered to a given image order and label column order.
  */
-import type { Predictions } from '../formats/predictions.js';
+import type { PredictedSplit, Predictions } from '../formats/predictions.js';
 
 /** 0/1 matrix [rows x labels]; label ids not in `labels` (dropped by split) are ignored. */
 export function truthMatrix(rows: ReadonlyArray<{ labels?: string[] }>, labels: string[]): Uint8Array {
@@ -65,7 +65,7 @@ export interface CoveredPredictions {
  */
 export function alignCovered(
   preds: Predictions,
-  split: 'validation' | 'holdout' | 'test',
+  split: PredictedSplit,
   ids: string[],
   labels: string[],
   source: string,
@@ -102,7 +102,7 @@ export function alignCovered(
 /** alignCovered for a model that must predict every one of `labels` (throws naming the missing ones). */
 export function alignPredictions(
   preds: Predictions,
-  split: 'validation' | 'holdout' | 'test',
+  split: PredictedSplit,
   ids: string[],
   labels: string[],
   source: string,

@@ -84,20 +84,23 @@ export async function splitScores(
 export async function writeModelOutputs(
   dir: string,
   labels: string[],
-  splits: Partial<Record<ScoredSplit, SplitOutput>>,
+  /** `oof`: out-of-fold predictions over train (train-head `oof: true`), scored like validation. */
+  splits: Partial<Record<ScoredSplit | 'oof', SplitOutput>>,
   history: EpochRecord[],
   title: string,
   source: ScoreSource,
 ): Promise<Record<string, unknown>> {
   const preds: Predictions = { labels, splits: {} };
   const metrics: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(splits) as Array<[ScoredSplit, SplitOutput]>)
-    preds.splits[name] = { ids: s.ids, probs: s.probs };
-  for (const [name, s] of Object.entries(splits) as Array<[ScoredSplit, SplitOutput]>)
+  const named = Object.entries(splits) as Array<[ScoredSplit | 'oof', SplitOutput]>;
+  for (const [name, s] of named) preds.splits[name] = { ids: s.ids, probs: s.probs };
+  for (const [name, s] of named)
     metrics[name] =
       name === 'test'
         ? { images: s.ids.length, missing: s.missing }
-        : await splitScores({ dir, preds }, name, s, labels, source);
+        : name === 'oof'
+          ? { ...score(s, labels), threshold: 0.5, missing: s.missing, scored: 'training images with features' }
+          : await splitScores({ dir, preds }, name, s, labels, source);
   await writePredictions(dir, preds);
   // Timings go to metrics.json (the engine's channel for what measures the machine), so that
   // epochs.jsonl, like every other data file, has the same bytes on every run with the same seed.

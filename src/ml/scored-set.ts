@@ -25,7 +25,8 @@ export async function loadModels(dirs: NamedDir[]): Promise<LoadedModel[]> {
  * for its labels and 0 for the rest in every model — so scores are what the submission would get.
  */
 export interface ScoredSet {
-  split: 'validation' | 'holdout';
+  /** `oof`: the training images, with the models' out-of-fold predictions (train-head `oof: true`). */
+  split: FitSplit | 'holdout';
   ids: string[];
   truth: Uint8Array;
   /** Per image, true labels outside the split's label list (always missed; see metrics.ts). */
@@ -51,14 +52,22 @@ function priorOf(splitDir: string, labels: string[]): Promise<PriorGuess> {
   return p;
 }
 
-/** Load one labelled split aligned across models; fails when no image is left for the models. */
+/** What weights and thresholds may be fitted on: validation, or out-of-fold predictions over train. */
+export type FitSplit = 'validation' | 'oof';
+
+/**
+ * Load one labelled split aligned across models; fails when no image is left for the models.
+ * `oof` is the split's train images with every model's out-of-fold predictions (each model must
+ * have some: see oofMissing); split writes no failed train file, so only train images some model
+ * lacks are answered from priors.
+ */
 export async function loadScoredSet(
   splitDir: string,
-  split: 'validation' | 'holdout',
+  split: FitSplit | 'holdout',
   labels: string[],
   models: LoadedModel[],
 ): Promise<ScoredSet> {
-  const entries = await readSplitEntries(splitDir, split);
+  const entries = await readSplitEntries(splitDir, split === 'oof' ? 'train' : split);
   const present = models.map((m) => new Set(m.preds.splits[split]?.ids ?? []));
   const scored = (e: ManifestEntry): boolean => e.error === undefined && present.every((s) => s.has(e.imageId));
   const kept = entries.filter(scored);
@@ -67,7 +76,8 @@ export async function loadScoredSet(
       `no ${split} images with predictions from every model (${entries.length} in the split; models: ${models.map((m) => m.name).join(', ')})`,
     );
   }
-  const unanswered = [...entries.filter((e) => !scored(e)), ...(await readFailedEntries(splitDir, split))];
+  const failed = split === 'oof' ? [] : await readFailedEntries(splitDir, split);
+  const unanswered = [...entries.filter((e) => !scored(e)), ...failed];
   const prior = unanswered.length > 0 ? (await priorOf(splitDir, labels)).labels : [];
   const rows = [...kept, ...unanswered];
   const ids = rows.map((e) => e.imageId);
@@ -121,6 +131,11 @@ export function predictedLabels(
     uncovered: splitLabels.filter((l) => !predicted.has(l)),
     ignored: [...predicted].filter((l) => !known.has(l)).length,
   };
+}
+
+/** Models without out-of-fold predictions (no `oof` split in their predictions.json). */
+export function oofMissing(models: readonly LoadedModel[]): string[] {
+  return models.filter((m) => !m.preds.splits.oof).map((m) => m.name);
 }
 
 /** The log line about a set's images answered from priors, or undefined when there are none. */

@@ -1,7 +1,9 @@
 /**
  * threshold's per-label reports: `labels.csv` (per label: threshold, whether it was tuned,
  * support and F1 on validation and holdout, holdout precision and recall) and `per-label-f1.svg`
- * (holdout F1 per label with its threshold, most frequent label first).
+ * (holdout F1 per label with its threshold, most frequent label first), and `fits.csv` (the fixed,
+ * global and per-label thresholds of every fit — validation, or out-of-fold train rows named
+ * method@oof — on validation and holdout with a bootstrap 95% interval).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -65,4 +67,44 @@ export async function writePerLabelPicture(
     yMaxAtLeast: 1,
   });
   await writeFile(join(out, 'per-label-f1.svg'), svg);
+}
+
+/** One row of fits.csv. */
+export interface FitRow {
+  method: string;
+  /** What it was fitted on ('none': the fixed threshold). */
+  fit: string;
+  /** micro-F1 on the fit set (null: not fitted). */
+  fit_micro_f1: number | null;
+  validation_micro_f1: number;
+  holdout_micro_f1: number;
+  holdout_ci_low: number;
+  holdout_ci_high: number;
+}
+
+export async function writeFitsTable(out: string, rows: readonly FitRow[]): Promise<void> {
+  const header = [
+    'method',
+    'fit',
+    'fit_micro_f1',
+    'validation_micro_f1',
+    'holdout_micro_f1',
+    'holdout_ci_low',
+    'holdout_ci_high',
+  ];
+  await writeFile(
+    join(out, 'fits.csv'),
+    toCsv(
+      header,
+      rows.map((r) => [
+        r.method,
+        r.fit,
+        r.fit_micro_f1 === null ? '' : round6(r.fit_micro_f1),
+        round6(r.validation_micro_f1),
+        round6(r.holdout_micro_f1),
+        round6(r.holdout_ci_low),
+        round6(r.holdout_ci_high),
+      ]),
+    ),
+  );
 }

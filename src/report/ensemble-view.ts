@@ -43,7 +43,7 @@ export async function psoParts(ctx: RenderContext): Promise<string[]> {
     const svg = lineChart({
       label: `PSO convergence of ${s.spec.name}`,
       xLabel: 'round',
-      yLabel: 'validation micro-F1',
+      yLabel: 'fit-set micro-F1',
       series,
       integerX: true,
     });

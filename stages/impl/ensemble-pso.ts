@@ -11,7 +11,16 @@ import { fitPsoWeights } from '../../src/ml/ensemble-fit.js';
 import { writeConvergence, writeMethodsTable, writeWeights } from '../../src/ml/ensemble-outputs.js';
 import { alignCovered } from '../../src/ml/label-matrix.js';
 import { scoreMethod, type MethodScore } from '../../src/ml/method-scores.js';
-import { commonTestIds, loadModels, failedNote, loadScoredSet, predictedLabels } from '../../src/ml/scored-set.js';
+import {
+  commonTestIds,
+  loadModels,
+  failedNote,
+  loadScoredSet,
+  predictedLabels,
+  type FitSplit,
+  type ScoredSet,
+} from '../../src/ml/scored-set.js';
+import { fitName, fitsOf, loadOofSet, writtenFit } from '../../src/ml/fit-on.js';
 import { compareMethods, comparisonText, type Comparison } from '../../src/ml/bootstrap.js';
 import type { EnsembleParams } from '../ensemble-pso.js';
 
@@ -56,44 +65,67 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
     );
   }
 
-  const scoreOf = (method: string, kind: MethodScore['kind'], combine: Combine): MethodScore =>
-    scoreMethod(
-      method,
-      kind,
-      val,
-      combine(val.probs),
-      hold,
-      combine(hold.probs),
-      L,
-      p.steps,
-      p.min_threshold,
-      ctx.seed,
-    );
+  // Out-of-fold predictions over train: fitted on when fit_on asks, passed on to threshold whenever
+  // every model has them.
+  const oof = await loadOofSet('ensemble-pso', p.fit_on, split.dir, labels, models, true);
+  if (oof)
+    ctx.log(`out-of-fold: ${oof.ids.length} train images${oof.failed ? ` (${oof.failed} answered from priors)` : ''}`);
   // Coverage is per model and label, the same in every split.
   const coverage = val.covered;
   const modelLabels = coverage.map((c) => c.reduce((a, b) => a + b, 0));
   const mean: Combine = (probs) => coveredMean(probs, coverage, L);
   const harmonic: Combine = (probs) => coveredHarmonic(probs, coverage, L);
-  const scores: MethodScore[] = models.map((m, j) => scoreOf(m.name, 'model', (probs) => probs[j] as Float32Array));
-  const byMean = scoreOf('mean', 'ensemble', mean);
-  const byHarmonic = scoreOf('harmonic', 'ensemble', harmonic);
-  const fit = await fitPsoWeights(val, p, ctx);
-  const pso: Combine = (probs) => coveredWeightedMean(probs, fit.weights, coverage, L);
-  const byPso = scoreOf('pso', 'ensemble', pso);
-  ctx.log(
-    `PSO: ${fit.pso.evaluations} evaluations in ${fit.seconds.toFixed(1)} s; validation micro-F1 ${byPso.validation_micro_f1.toFixed(4)}, holdout ${byPso.holdout_micro_f1.toFixed(4)}`,
-  );
-  scores.push(byMean, byHarmonic, byPso);
 
-  const combine: Record<EnsembleParams['method'], Combine> = { pso, mean, harmonic };
+  // Every model and combination fitted each way fit_on asks; rows of other fits than validation
+  // are named method@oof.
+  const fits = new Map<FitSplit, FitResult>();
+  const scores: MethodScore[] = [];
+  for (const f of fitsOf(p.fit_on)) {
+    const set = f === 'oof' ? (oof as ScoredSet) : val;
+    const scoreOf = (method: string, kind: MethodScore['kind'], combine: Combine): MethodScore =>
+      scoreMethod(
+        fitName(method, f),
+        kind,
+        {
+          fit: { set, probs: combine(set.probs) },
+          hold: { set: hold, probs: combine(hold.probs) },
+          validation: f === 'validation' ? undefined : { set: val, probs: combine(val.probs) },
+        },
+        L,
+        p.steps,
+        p.min_threshold,
+        ctx.seed,
+      );
+    const own = models.map((m, j) => scoreOf(m.name, 'model', (probs) => probs[j] as Float32Array));
+    const byMean = scoreOf('mean', 'ensemble', mean);
+    const byHarmonic = scoreOf('harmonic', 'ensemble', harmonic);
+    const fit = await fitPsoWeights(set, p, ctx);
+    const pso: Combine = (probs) => coveredWeightedMean(probs, fit.weights, coverage, L);
+    const byPso = scoreOf('pso', 'ensemble', pso);
+    ctx.log(
+      `PSO fitted on ${f === 'oof' ? 'out-of-fold train' : 'validation'}: ${fit.pso.evaluations} evaluations in ${fit.seconds.toFixed(1)} s; ${f} micro-F1 ${byPso.fit_micro_f1.toFixed(4)}, holdout ${byPso.holdout_micro_f1.toFixed(4)}`,
+    );
+    scores.push(...own, byMean, byHarmonic, byPso);
+    fits.set(f, {
+      fit,
+      own,
+      combine: { pso, mean, harmonic },
+      score: { pso: byPso, mean: byMean, harmonic: byHarmonic },
+    });
+  }
+  const written = writtenFit(p.fit_on);
+  const { fit, own, combine, score } = fits.get(written) as FitResult;
+  const byPso = score.pso;
+  const byMean = score.mean;
   const chosen = combine[p.method];
-  const chosenScore = { pso: byPso, mean: byMean, harmonic: byHarmonic }[p.method];
+  const chosenScore = score[p.method];
   const testIds = commonTestIds(models);
   const out: Predictions = {
     labels,
     splits: {
       validation: { ids: val.ids, probs: chosen(val.probs) },
       holdout: { ids: hold.ids, probs: chosen(hold.probs) },
+      ...(oof ? { oof: { ids: oof.ids, probs: chosen(oof.probs) } } : {}),
     },
   };
   if (testIds.length > 0) {
@@ -109,18 +141,19 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
     labels: modelLabels,
     weights: fit.weights,
     threshold: byPso.threshold,
-    validationMicroF1: fit.pso.bestScore,
+    fit: written,
+    fitMicroF1: fit.pso.bestScore,
   });
   await writeMethodsTable(ctx.out, scores, (s) =>
     s.kind === 'model' ? (modelLabels[names.indexOf(s.method)] ?? L) : L,
   );
-  const bestSingle = scores
-    .filter((s) => s.kind === 'model')
-    .reduce((a, b) => (b.validation_micro_f1 > a.validation_micro_f1 ? b : a));
+  const bestSingle = own.reduce((a, b) => (b.fit_micro_f1 > a.fit_micro_f1 ? b : a));
   const comparisons = compareAll(scores, chosenScore, bestSingle, ctx.seed);
+  if (fits.size > 1) comparisons.push(...compareFits(scores, ctx.seed));
   for (const c of comparisons) ctx.log(`holdout ${comparisonText(c)} (bootstrap 95% over ${hold.ids.length} images)`);
   await writeConvergence(ctx.out, fit.pso, {
     models: models.length,
+    fit: written,
     swarm: p.swarm_size,
     iterations: p.iterations,
     mean: byMean,
@@ -147,6 +180,9 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
       ci_high: round6(chosenScore.holdout_ci_high),
     },
     method: p.method,
+    fit_on: p.fit_on,
+    fit: written,
+    ...(oof ? { oof: { images: oof.ids.length, failed_images: oof.failed } } : {}),
     labels: {
       predicted: L,
       of: splitLabels.length,
@@ -159,7 +195,9 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
         s.method,
         {
           kind: s.kind,
+          fit: s.fit,
           threshold: s.threshold,
+          fit_micro_f1: round6(s.fit_micro_f1),
           validation_micro_f1: round6(s.validation_micro_f1),
           holdout_micro_f1: round6(s.holdout_micro_f1),
           holdout_ci: [round6(s.holdout_ci_low), round6(s.holdout_ci_high)],
@@ -183,9 +221,9 @@ export default async function ensemblePso(ctx: StageContext<EnsembleParams>): Pr
  * plain mean, and the chosen method against the best single model (by validation).
  */
 function compareAll(scores: MethodScore[], chosen: MethodScore, bestSingle: MethodScore, seed: number): Comparison[] {
-  const by = (m: string): MethodScore | undefined => scores.find((s) => s.method === m);
+  const by = (m: string): MethodScore | undefined => scores.find((s) => s.method === m && s.fit === chosen.fit);
   const pairs: Array<[MethodScore | undefined, MethodScore | undefined]> = [
-    [by('pso'), by('mean')],
+    [by(fitName('pso', chosen.fit)), by(fitName('mean', chosen.fit))],
     [chosen, bestSingle],
   ];
   return pairs.flatMap(([a, b]) =>
@@ -199,4 +237,30 @@ function compareAll(scores: MethodScore[], chosen: MethodScore, bestSingle: Meth
         ]
       : [],
   );
+}
+
+interface FitResult {
+  fit: Awaited<ReturnType<typeof fitPsoWeights>>;
+  /** The single models' rows of this fit. */
+  own: MethodScore[];
+  combine: Record<EnsembleParams['method'], Combine>;
+  score: Record<EnsembleParams['method'], MethodScore>;
+}
+
+/** fit_on both: each combination fitted on out-of-fold train against the same one fitted on validation. */
+function compareFits(scores: MethodScore[], seed: number): Comparison[] {
+  return scores
+    .filter((s) => s.fit === 'oof' && s.kind === 'ensemble')
+    .flatMap((a) => {
+      const b = scores.find((s) => s.fit === 'validation' && fitName(s.method, 'oof') === a.method);
+      return b
+        ? [
+            compareMethods(
+              { name: a.method, counts: a.holdout_counts },
+              { name: b.method, counts: b.holdout_counts },
+              seed,
+            ),
+          ]
+        : [];
+    });
 }

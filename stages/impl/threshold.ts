@@ -7,10 +7,18 @@ import { PREDICTIONS, SPLIT } from '../../src/formats/output-kinds.js';
 import { predictionsFingerprint, writeThresholdsFile } from '../../src/formats/thresholds.js';
 import { findInput } from '../../src/stage-kit/inputs.js';
 import { binarize, microF1AtThreshold, perLabel, summarize } from '../../src/ml/metrics.js';
-import { loadModels, failedNote, loadScoredSet, predictedLabels, type ScoredSet } from '../../src/ml/scored-set.js';
-import { writeLabelTable, writePerLabelPicture } from '../../src/ml/threshold-outputs.js';
-import { applyThresholds, fitThresholds } from '../../src/ml/thresholds.js';
-import { compareMethods, comparisonText, f1Interval, imageCounts } from '../../src/ml/bootstrap.js';
+import {
+  loadModels,
+  failedNote,
+  loadScoredSet,
+  predictedLabels,
+  type FitSplit,
+  type ScoredSet,
+} from '../../src/ml/scored-set.js';
+import { writeFitsTable, writeLabelTable, writePerLabelPicture, type FitRow } from '../../src/ml/threshold-outputs.js';
+import { applyThresholds, fitThresholds, type ThresholdFit } from '../../src/ml/thresholds.js';
+import { compareMethods, comparisonText, f1Interval, imageCounts, type Comparison } from '../../src/ml/bootstrap.js';
+import { fitName, fitsOf, loadOofSet, writtenFit } from '../../src/ml/fit-on.js';
 import type { ThresholdParams } from '../threshold.js';
 
 export default async function threshold(ctx: StageContext<ThresholdParams>): Promise<void> {
@@ -40,18 +48,28 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
   }
   const vp = val.probs[0] as Float32Array;
   const hp = hold.probs[0] as Float32Array;
+  const oof = await loadOofSet('threshold', p.fit_on, split.dir, labels, models);
+  if (oof) ctx.log(`out-of-fold: ${oof.ids.length} train images of ${source.name}`);
 
-  const fit = fitThresholds(val.truth, vp, val.ids.length, L, {
-    steps: p.steps,
-    minSupport: p.min_support,
-    maxPasses: p.max_passes,
-    extraFn: val.missedTotal,
-    signal: ctx.signal,
-  });
+  // Fitted each way fit_on asks; the written fit by fit-on.ts's rule (never by holdout).
+  const fits = new Map<FitSplit, ThresholdFit>();
+  for (const f of fitsOf(p.fit_on)) {
+    const set = f === 'oof' ? (oof as ScoredSet) : val;
+    const one = fitThresholds(set.truth, set.probs[0] as Float32Array, set.ids.length, L, {
+      steps: p.steps,
+      minSupport: p.min_support,
+      maxPasses: p.max_passes,
+      extraFn: set.missedTotal,
+      signal: ctx.signal,
+    });
+    fits.set(f, one);
+    ctx.log(
+      `fitted on ${f === 'oof' ? 'out-of-fold train' : 'validation'}: global threshold ${one.global.threshold} (${f} micro-F1 ${one.global.f1.toFixed(4)}); per-label: ${one.tuned.reduce((a, b) => a + b, 0)} of ${L} labels tuned in ${one.history.length - 1} pass(es), ${f} micro-F1 ${one.f1.toFixed(4)}`,
+    );
+  }
+  const written = writtenFit(p.fit_on);
+  const fit = fits.get(written) as ThresholdFit;
   const tunedCount = fit.tuned.reduce((a, b) => a + b, 0);
-  ctx.log(
-    `global threshold ${fit.global.threshold} (validation micro-F1 ${fit.global.f1.toFixed(4)}); per-label: ${tunedCount} of ${L} labels tuned in ${fit.history.length - 1} pass(es), validation micro-F1 ${fit.f1.toFixed(4)}`,
-  );
   const chosen: number[] =
     p.mode === 'per-label'
       ? [...fit.thresholds]
@@ -78,23 +96,34 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
   const rv = report(val, vp);
   const rh = report(hold, hp);
   ctx.log(
-    `holdout micro-F1: fixed ${p.fixed} ${rh.fixed.toFixed(4)}, global ${rh.global.toFixed(4)}, per-label ${rh.perLabel.toFixed(4)}; written (${p.mode}${p.at_least_one ? ', at least one' : ''}) ${rh.summary.micro_f1.toFixed(4)}`,
+    `holdout micro-F1: fixed ${p.fixed} ${rh.fixed.toFixed(4)}, ${fitName('global', written)} ${rh.global.toFixed(4)}, ${fitName('per-label', written)} ${rh.perLabel.toFixed(4)}; written (${p.mode}${p.at_least_one ? ', at least one' : ''}) ${rh.summary.micro_f1.toFixed(4)}`,
   );
 
   // Paired bootstrap over holdout images: is each refinement more than noise?
-  const comparisons = [
+  const [perName, globalName] = [fitName('per-label', written), fitName('global', written)];
+  const comparisons: Comparison[] = [
     compareMethods(
-      { name: 'per-label', counts: rh.perLabelCounts },
-      { name: 'global', counts: rh.globalCounts },
+      { name: perName, counts: rh.perLabelCounts },
+      { name: globalName, counts: rh.globalCounts },
       ctx.seed,
     ),
     compareMethods(
-      { name: 'global', counts: rh.globalCounts },
+      { name: globalName, counts: rh.globalCounts },
       { name: `fixed ${p.fixed}`, counts: rh.fixedCounts },
       ctx.seed,
     ),
   ];
+  const rows = fitRows(fits, val, hold, L, p.fixed, ctx.seed);
+  if (fits.size > 1)
+    for (const m of ['per-label', 'global']) {
+      const [a, b] = [rows.find((r) => r.method === fitName(m, 'oof')), rows.find((r) => r.method === m)];
+      if (a && b)
+        comparisons.push(
+          compareMethods({ name: a.method, counts: a.counts }, { name: b.method, counts: b.counts }, ctx.seed),
+        );
+    }
   for (const c of comparisons) ctx.log(`holdout ${comparisonText(c)} (bootstrap 95% over ${hold.ids.length} images)`);
+  await writeFitsTable(ctx.out, rows);
   const ci = f1Interval(rh.written, ctx.seed);
 
   await writeThresholdsFile(ctx.out, {
@@ -134,10 +163,61 @@ export default async function threshold(ctx: StageContext<ThresholdParams>): Pro
     holdout: { ...scores(rh, hold), ci_low: round6(ci.lo), ci_high: round6(ci.hi) },
     comparisons: comparisons.map((c) => ({ ...c, diff: round6(c.diff), lo: round6(c.lo), hi: round6(c.hi) })),
     mode: p.mode,
+    fit_on: p.fit_on,
+    fit: written,
+    ...(oof ? { oof: { images: oof.ids.length, failed_images: oof.failed } } : {}),
+    fits: Object.fromEntries(
+      rows.map((r) => [
+        r.method,
+        {
+          fit: r.fit,
+          fit_micro_f1: r.fit_micro_f1 === null ? null : round6(r.fit_micro_f1),
+          validation_micro_f1: round6(r.validation_micro_f1),
+          holdout_micro_f1: round6(r.holdout_micro_f1),
+          holdout_ci: [round6(r.holdout_ci_low), round6(r.holdout_ci_high)],
+        },
+      ]),
+    ),
     at_least_one: p.at_least_one,
     global_threshold: fit.global.threshold,
     tuned_labels: tunedCount,
     passes: fit.history.length - 1,
     source: source.name,
   });
+}
+
+/**
+ * The rows of fits.csv: the fixed threshold, then global and per-label thresholds of every fit,
+ * each scored on validation and holdout (bootstrap 95% interval over holdout images).
+ */
+function fitRows(
+  fits: ReadonlyMap<FitSplit, ThresholdFit>,
+  val: ScoredSet,
+  hold: ScoredSet,
+  L: number,
+  fixed: number,
+  seed: number,
+): Array<FitRow & { counts: Int32Array }> {
+  const row = (method: string, fit: FitSplit | 'none', t: number | ArrayLike<number>, fitF1: number | null) => {
+    const at = (s: ScoredSet) => microF1AtThreshold(s.truth, s.probs[0] as Float32Array, s.ids.length, L, t, s.missed);
+    const n = hold.ids.length;
+    const counts = imageCounts(hold.truth, binarize(hold.probs[0] as Float32Array, n, L, t), n, L, hold.missed);
+    const ci = f1Interval(counts, seed);
+    return {
+      method,
+      fit,
+      fit_micro_f1: fitF1,
+      validation_micro_f1: at(val),
+      holdout_micro_f1: at(hold),
+      holdout_ci_low: ci.lo,
+      holdout_ci_high: ci.hi,
+      counts,
+    };
+  };
+  const rows = [row(`fixed ${fixed}`, 'none', fixed, null)];
+  for (const [f, fit] of fits) {
+    rows.push(row(fitName('global', f), f, fit.global.threshold, fit.global.f1));
+    rows.push(row(fitName('per-label', f), f, fit.thresholds, fit.f1));
+  }
+  return rows;
 }
