@@ -18,9 +18,9 @@ import { startFaultServer, type FaultServer } from './fixtures/data/fault-server
 import { distinctJpegs, solidImage, writeImFile } from './fixtures/data/images.js';
 
 const FETCH = 'stages/fetch.ts';
-/** Small limits so faults show quickly: 3 attempts per transient failure, short timeout. */
+/** Small limits so faults show quickly: 3 attempts per transient failure, a timeout far below /slow/3000. */
 const FAST = {
-  timeout_ms: 400,
+  timeout_ms: 1500, // over what a loaded machine takes to answer, half of /slow/3000
   retries: 2,
   backoff_ms: 5,
   max_backoff_ms: 20,
