@@ -112,7 +112,8 @@ test('the lock of a SIGKILLed holder is taken over; one of several racing takers
   const winners = reports.filter((r) => r.ok);
   assert.equal(winners.length, 1, `exactly one taker wins: ${JSON.stringify(reports)}`);
   for (const r of reports.filter((x) => !x.ok)) assert.equal(r.holder?.pid, winners[0]?.pid);
-  for (const t of takers) t.child.stdin.write('release\n');
+  // Losers exit as soon as they report; only the winner waits to be told to release.
+  takers.forEach((t, i) => reports[i]?.ok && t.child.stdin.write('release\n'));
   await Promise.all(takers.map((t) => exited(t.child)));
 });
 
