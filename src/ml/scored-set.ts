@@ -56,6 +56,32 @@ function priorOf(splitDir: string, labels: string[]): Promise<PriorGuess> {
 export type FitSplit = 'validation' | 'oof';
 
 /**
+ * The rows of a split no model answers: its entries that are not `scored`, then its failed
+ * images (split writes none for train, so `oof` has none).
+ */
+async function unansweredRows(
+  splitDir: string,
+  split: FitSplit | 'holdout',
+  entries: ManifestEntry[],
+  scored: (e: ManifestEntry) => boolean,
+): Promise<ManifestEntry[]> {
+  const failed = split === 'oof' ? [] : await readFailedEntries(splitDir, split);
+  return [...entries.filter((e) => !scored(e)), ...failed];
+}
+
+/** The prior guess's labels and its row over `labels` (1 for those labels); none when no row needs it. */
+async function guessRow(
+  splitDir: string,
+  labels: string[],
+  needed: boolean,
+): Promise<{ prior: string[]; row: Float32Array }> {
+  const prior = needed ? (await priorOf(splitDir, labels)).labels : [];
+  const row = new Float32Array(labels.length);
+  for (const l of prior) row[labels.indexOf(l)] = 1;
+  return { prior, row };
+}
+
+/**
  * Load one labelled split aligned across models; fails when no image is left for the models.
  * `oof` is the split's train images with every model's out-of-fold predictions (each model must
  * have some: see oofMissing); split writes no failed train file, so only train images some model
@@ -76,15 +102,12 @@ export async function loadScoredSet(
       `no ${split} images with predictions from every model (${entries.length} in the split; models: ${models.map((m) => m.name).join(', ')})`,
     );
   }
-  const failed = split === 'oof' ? [] : await readFailedEntries(splitDir, split);
-  const unanswered = [...entries.filter((e) => !scored(e)), ...failed];
-  const prior = unanswered.length > 0 ? (await priorOf(splitDir, labels)).labels : [];
+  const unanswered = await unansweredRows(splitDir, split, entries, scored);
+  const { prior, row: guess } = await guessRow(splitDir, labels, unanswered.length > 0);
   const rows = [...kept, ...unanswered];
   const ids = rows.map((e) => e.imageId);
   const missed = missedLabels(rows, labels);
   const L = labels.length;
-  const guess = new Float32Array(L);
-  for (const l of prior) guess[labels.indexOf(l)] = 1;
   const covered: Uint8Array[] = [];
   const probs = models.map((m) => {
     const all = new Float32Array(rows.length * L);
@@ -169,15 +192,13 @@ export async function unansweredCounts(
   predicted: ReadonlySet<string>,
 ): Promise<Counts & { images: number }> {
   const entries = await readSplitEntries(splitDir, split);
-  const rows = [
-    ...entries.filter((e) => e.error !== undefined || !predicted.has(e.imageId)),
-    ...(await readFailedEntries(splitDir, split)),
-  ];
+  const scored = (e: ManifestEntry): boolean => e.error === undefined && predicted.has(e.imageId);
+  const rows = await unansweredRows(splitDir, split, entries, scored);
   if (rows.length === 0) return { tp: 0, fp: 0, fn: 0, images: 0 };
   const L = labels.length;
+  const { row } = await guessRow(splitDir, labels, true);
   const guess = new Uint8Array(rows.length * L);
-  const columns = (await priorOf(splitDir, labels)).labels.map((l) => labels.indexOf(l));
-  for (let r = 0; r < rows.length; r++) for (const c of columns) guess[r * L + c] = 1;
+  for (let r = 0; r < rows.length; r++) guess.set(row, r * L);
   return {
     ...confusion(truthMatrix(rows, labels), guess, rows.length, L, missedLabels(rows, labels)),
     images: rows.length,
